@@ -1,0 +1,104 @@
+//! `helpdesk`: the local all-in-one server and the operator's tools.
+//!
+//! Every subcommand takes `--config FILE` and `--db FILE` (or
+//! `HELPDESK_CONFIG` and `HELPDESK_DB`); `HELPDESK_STORE=dynamodb` with
+//! `HELPDESK_TABLE` points the tools at a deployed table instead.
+
+mod config_check;
+mod serve;
+mod tickets;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use helpdesk::app::{BlobChoice, Services, Settings, StoreChoice};
+use helpdesk::telemetry::{self, LogFormat};
+
+/// A serverless helpdesk, running locally over SQLite.
+#[derive(Debug, Parser)]
+#[command(name = "helpdesk", version, about)]
+struct Cli {
+    /// The configuration file.
+    #[arg(long, global = true, env = "HELPDESK_CONFIG", default_value = "config/helpdesk.yaml")]
+    config: PathBuf,
+    /// The SQLite database file.
+    #[arg(long, global = true, env = "HELPDESK_DB", default_value = "helpdesk.db")]
+    db: PathBuf,
+    /// Where attachments are kept: a directory or s3://bucket/prefix.
+    #[arg(long, global = true, env = "HELPDESK_BLOBS", default_value = "data/blobs")]
+    blobs: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the form intake (POST /forms/{form_id}) over the local store.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// Look at tickets.
+    Tickets {
+        #[command(subcommand)]
+        command: tickets::TicketsCommand,
+    },
+    /// Work with the configuration file.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate a configuration file: unknown keys, wrong types, broken references.
+    Check {
+        /// The file to check (default: --config).
+        file: Option<PathBuf>,
+    },
+}
+
+fn settings(cli: &Cli) -> anyhow::Result<Settings> {
+    let store = match std::env::var("HELPDESK_STORE").ok().as_deref() {
+        None | Some("") | Some("sqlite") => StoreChoice::Sqlite(cli.db.clone()),
+        Some(_) => Settings::from_env()?.store,
+    };
+    Ok(Settings {
+        config: cli.config.clone(),
+        store,
+        blobs: BlobChoice::parse(&cli.blobs),
+    })
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => Ok(config_check::run(file.as_ref().unwrap_or(&cli.config))),
+        Command::Serve { listen } => {
+            let services = Services::build(&settings(&cli)?).await?;
+            serve::run(services, listen).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tickets { command } => {
+            let services = Services::build(&settings(&cli)?).await?;
+            tickets::run(&services, command).await
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    telemetry::init(LogFormat::Text, "info");
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! `helpdesk serve`: the local all-in-one server. It serves the same form
+//! handler code as the Lambda function, over the local store.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use helpdesk::app::Services;
+use helpdesk::intake::{self, FormRequest};
+
+/// The router; public so tests can serve it on a random port.
+pub fn router(services: Services) -> Router {
+    Router::new()
+        .route("/forms/{form_id}", any(form))
+        .route("/health", get(|| async { "ok" }))
+        .with_state(services)
+}
+
+async fn form(
+    State(services): State<Services>,
+    Path(form_id): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request = FormRequest {
+        method,
+        form_id,
+        headers,
+        body,
+    };
+    let response = intake::handle(&services, request).await;
+    let (parts, body) = response.into_parts();
+    (parts, body).into_response()
+}
+
+/// Serves until Ctrl-C or SIGTERM.
+pub async fn run(services: Services, listen: &str) -> anyhow::Result<()> {
+    let largest_form = services
+        .config
+        .forms
+        .values()
+        .map(|f| f.attachments.max_total_bytes)
+        .max()
+        .unwrap_or(0);
+    let app = router(services).layer(axum::extract::DefaultBodyLimit::max(largest_form + 1024 * 1024));
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    tracing::info!("helpdesk listening on http://{}", listener.local_addr()?);
+    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,156 @@
+//! `helpdesk tickets list|show`: a table for people, `--json` for scripts.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Subcommand;
+use helpdesk::app::Services;
+use helpdesk::domain::{QueueKey, Ticket, TicketKey};
+use helpdesk::store::TicketQuery;
+use serde_json::{Value, json};
+
+/// Ticket subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TicketsCommand {
+    /// List tickets, newest first.
+    List {
+        /// Only this queue.
+        #[arg(long)]
+        queue: Option<QueueKey>,
+        /// At most this many per queue.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Print one JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one ticket with its timeline.
+    Show {
+        /// The ticket's key, such as SUP-17.
+        key: TicketKey,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The JSON shape of a ticket in listings.
+pub fn ticket_json(ticket: &Ticket) -> Value {
+    json!({
+        "key": ticket.key,
+        "queue": ticket.queue,
+        "summary": ticket.summary,
+        "description": ticket.description,
+        "status": ticket.status,
+        "resolution": ticket.resolution,
+        "line": ticket.line,
+        "priority": ticket.priority,
+        "assignee": ticket.assignee,
+        "components": ticket.components,
+        "tags": ticket.tags,
+        "requester_email": ticket.requester.email,
+        "requester_name": ticket.requester.name,
+        "participants": ticket.participants,
+        "channel": ticket.channel,
+        "custom_fields": ticket.custom_fields,
+        "created_at": ticket.created_at,
+        "updated_at": ticket.updated_at,
+        "reopen_count": ticket.reopen_count,
+        "version": ticket.version,
+    })
+}
+
+fn dash(value: Option<&str>) -> &str {
+    value.filter(|v| !v.is_empty()).unwrap_or("-")
+}
+
+fn print_table(tickets: &[Ticket]) {
+    let rows: Vec<[String; 8]> = tickets
+        .iter()
+        .map(|t| {
+            [
+                t.key.to_string(),
+                t.status.clone(),
+                t.priority.clone(),
+                t.line.map_or("-".into(), |l| l.to_string()),
+                dash(t.assignee.as_deref()).to_owned(),
+                dash(t.requester.email.as_ref().map(|e| e.as_str())).to_owned(),
+                t.created_at.format("%Y-%m-%d %H:%M").to_string(),
+                t.summary.chars().take(50).collect(),
+            ]
+        })
+        .collect();
+    let header = ["KEY", "STATUS", "PRIORITY", "LINE", "ASSIGNEE", "REQUESTER", "CREATED (UTC)", "SUMMARY"];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.to_vec());
+    for row in &rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+    if rows.is_empty() {
+        println!("(no tickets)");
+    }
+}
+
+/// Runs a ticket subcommand.
+pub async fn run(services: &Services, command: &TicketsCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        TicketsCommand::List { queue, limit, json } => {
+            let queues: Vec<QueueKey> = match queue {
+                Some(queue) => vec![queue.clone()],
+                None => services.config.queues.keys().cloned().collect(),
+            };
+            let mut tickets = Vec::new();
+            for queue in queues {
+                let query = TicketQuery { queue, limit: *limit };
+                tickets.extend(services.store.list_tickets(&query).await?);
+            }
+            tickets.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.key.cmp(&a.key)));
+            if *json {
+                let array: Vec<Value> = tickets.iter().map(ticket_json).collect();
+                println!("{}", serde_json::to_string_pretty(&array)?);
+            } else {
+                print_table(&tickets);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TicketsCommand::Show { key, json } => {
+            let Some(ticket) = services.store.get_ticket(key).await? else {
+                eprintln!("no ticket {key}");
+                return Ok(ExitCode::FAILURE);
+            };
+            let timeline = services.store.timeline(key).await.context("reading the timeline")?;
+            if *json {
+                let mut value = ticket_json(&ticket);
+                value["timeline"] = serde_json::to_value(&timeline)?;
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                println!("{}  {}", ticket.key, ticket.summary);
+                println!("status {} · priority {} · line {} · assignee {}", ticket.status, ticket.priority,
+                    ticket.line.map_or("-".into(), |l| l.to_string()), dash(ticket.assignee.as_deref()));
+                println!("requester {} {}", dash(ticket.requester.email.as_ref().map(|e| e.as_str())),
+                    ticket.requester.name.as_deref().unwrap_or(""));
+                println!("components {} · channel {}", if ticket.components.is_empty() { "-".into() } else { ticket.components.join(", ") }, ticket.channel.as_str());
+                for (name, value) in &ticket.custom_fields {
+                    println!("{name}: {}", value.as_str().map_or_else(|| value.to_string(), str::to_owned));
+                }
+                println!("\n{}\n", ticket.description);
+                println!("timeline:");
+                for entry in &timeline {
+                    let event = serde_json::to_value(&entry.event)?;
+                    let kind = event.get("type").and_then(Value::as_str).unwrap_or("?").to_owned();
+                    println!("  {}  {:<16} {}", entry.at.format("%Y-%m-%d %H:%M:%S"), kind, serde_json::to_string(&entry.actor)?);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

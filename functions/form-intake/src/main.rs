@@ -1,0 +1,20 @@
+//! The form intake Lambda function: API Gateway HTTP API v2 and Function URL
+//! events for `POST /forms/{form_id}` become tickets.
+//!
+//! `main` builds the services once (configuration, store, blob store) and
+//! hands each event to [`handler::handle`].
+
+mod handler;
+
+use helpdesk::app::{Services, Settings};
+use helpdesk::telemetry::{self, LogFormat};
+use lambda_http::{Error, run, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init(LogFormat::Json, "info");
+    let settings = Settings::from_env()?;
+    let services = Services::build(&settings).await?;
+    let services = &services;
+    run(service_fn(move |event| handler::handle(services, event))).await
+}

@@ -1,0 +1,220 @@
+//! Cross-reference checks that types alone cannot express: every status,
+//! component, agent, priority, line, queue and form field that is named
+//! somewhere must exist.
+
+use std::collections::BTreeSet;
+
+use super::error::{Finding, known_hint};
+use super::model::{Condition, Config, FieldType, Form, Queue, RoutingRule, Spanned};
+use crate::domain::QueueKey;
+
+/// Every finding, in no particular order of severity; empty when valid.
+pub fn validate(config: &Config) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let agents: Vec<&str> = config.agents.keys().map(String::as_str).collect();
+    let priorities: Vec<&str> = config.priorities.levels.iter().map(String::as_str).collect();
+
+    if priorities.is_empty() {
+        findings.push(Finding::at(&config.priorities.default.referenced, "priorities.levels is empty")
+            .hint("list the levels most urgent first, such as [critical, high, normal, low]"));
+    }
+    check_name(&mut findings, &config.priorities.default, "priority", &priorities);
+
+    for (key, queue) in &config.queues {
+        check_queue(&mut findings, key, queue, &agents);
+    }
+    for (id, form) in &config.forms {
+        check_form(&mut findings, config, id, form, &agents, &priorities);
+    }
+    findings.sort_by_key(|f| (f.line, f.column));
+    findings
+}
+
+fn check_name(findings: &mut Vec<Finding>, value: &Spanned<String>, what: &str, known: &[&str]) {
+    if !known.contains(&value.value.as_str()) {
+        findings.push(
+            Finding::at(&value.referenced, format!("unknown {what} {:?}", value.value))
+                .hint(known_hint(&value.value, &format!("{what}s"), known)),
+        );
+    }
+}
+
+fn check_queue(findings: &mut Vec<Finding>, key: &QueueKey, queue: &Queue, agents: &[&str]) {
+    let statuses: Vec<&str> = queue.statuses.iter().map(|s| s.name.as_str()).collect();
+    let unique: BTreeSet<&str> = statuses.iter().copied().collect();
+    if unique.len() != statuses.len() {
+        findings.push(
+            Finding::at(&queue.initial_status.referenced, format!("queue {key} lists a status twice"))
+                .hint("each status name must be unique within its queue"),
+        );
+    }
+    check_name(findings, &queue.initial_status, &format!("status of queue {key}:"), &statuses);
+    for member in &queue.team {
+        check_name(findings, member, "agent", agents);
+    }
+    for (name, component) in &queue.components {
+        if let Some(assignee) = &component.assignee {
+            check_name(findings, assignee, &format!("agent (default assignee of component {name})"), agents);
+        }
+    }
+}
+
+fn check_form(
+    findings: &mut Vec<Finding>,
+    config: &Config,
+    id: &str,
+    form: &Form,
+    agents: &[&str],
+    priorities: &[&str],
+) {
+    let queues: Vec<&str> = config.queues.keys().map(QueueKey::as_str).collect();
+    check_name(findings, &form.queue, "queue", &queues);
+    let queue = QueueKey::parse(&form.queue.value).ok().and_then(|k| config.queues.get(&k));
+    let fields: Vec<&str> = form.fields.keys().map(String::as_str).collect();
+
+    for (field_id, field) in &form.fields {
+        if field.field_type == FieldType::Choice && field.options.is_empty() {
+            findings.push(
+                Finding::at(&form.map.summary.referenced, format!("form {id}: choice field {field_id} has no options"))
+                    .hint("add `options: [...]` or use type text"),
+            );
+        }
+    }
+
+    let map = &form.map;
+    for source in [Some(&map.summary), map.description.as_ref(), map.requester_email.as_ref(), map.requester_name.as_ref(), map.components.as_ref(), map.priority.as_ref()]
+        .into_iter()
+        .flatten()
+        .chain(map.custom_fields.values())
+    {
+        check_source(findings, id, source, &fields);
+    }
+    if let Some(queue) = queue {
+        let custom: Vec<&str> = queue.custom_fields.keys().map(String::as_str).collect();
+        for name in map.custom_fields.keys() {
+            if !custom.contains(&name.as_str()) {
+                let location = &map.custom_fields[name].referenced;
+                findings.push(
+                    Finding::at(location, format!("form {id} maps to unknown custom field {name:?}"))
+                        .hint(known_hint(name, &format!("custom fields of queue {}", form.queue.value), &custom)),
+                );
+            }
+        }
+    }
+
+    if let Some(honeypot) = &form.honeypot {
+        if form.fields.contains_key(honeypot) {
+            findings.push(
+                Finding::at(&form.queue.referenced, format!("form {id}: honeypot {honeypot:?} is also a real field"))
+                    .hint("the honeypot must be a field no human fills in, not one of `fields`"),
+            );
+        }
+    }
+    if let Some(url) = &form.redirect_url {
+        if !(url.starts_with("https://") || url.starts_with("http://") || url.starts_with('/')) {
+            findings.push(
+                Finding::at(&form.queue.referenced, format!("form {id}: redirect_url {url:?} is not a URL"))
+                    .hint("use an absolute http(s) URL or a path starting with /"),
+            );
+        }
+    }
+    if let Some(signature) = &form.signature {
+        let valid = !signature.secret_env.is_empty()
+            && signature.secret_env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            findings.push(
+                Finding::at(&form.queue.referenced, format!("form {id}: secret_env {:?} is not an environment variable name", signature.secret_env))
+                    .hint("use letters, digits and _, such as HELPDESK_SECRET_TYPEFORM"),
+            );
+        }
+    }
+
+    for rule in &form.routing {
+        check_condition(findings, id, &rule.when, &fields);
+        check_rule(findings, id, rule, queue, &form.queue.value, agents, priorities);
+    }
+}
+
+fn check_source(findings: &mut Vec<Finding>, form: &str, source: &Spanned<String>, fields: &[&str]) {
+    if source.value.contains("{{") {
+        let mut env = minijinja::Environment::new();
+        if let Err(e) = env.add_template("mapping", &source.value) {
+            findings.push(
+                Finding::at(&source.referenced, format!("form {form}: template does not parse: {e}"))
+                    .hint("templates use minijinja syntax, such as \"{{ subject }}\""),
+            );
+        }
+    } else {
+        check_name(findings, source, &format!("field of form {form}:"), fields);
+    }
+}
+
+fn check_condition(findings: &mut Vec<Finding>, form: &str, condition: &Condition, fields: &[&str]) {
+    let shapes = [
+        condition.all.is_some(),
+        condition.any.is_some(),
+        condition.not.is_some(),
+        condition.field.is_some(),
+    ];
+    let tests = [
+        condition.equals.is_some(),
+        condition.not_equals.is_some(),
+        condition.one_of.is_some(),
+        condition.contains.is_some(),
+        condition.empty.is_some(),
+    ];
+    let shape_count = shapes.iter().filter(|b| **b).count();
+    let test_count = tests.iter().filter(|b| **b).count();
+    let location = condition
+        .field
+        .as_ref()
+        .map(|f| f.referenced)
+        .unwrap_or(serde_saphyr::Location::UNKNOWN);
+    if shape_count != 1 || (condition.field.is_some() != (test_count == 1)) || (condition.field.is_none() && test_count > 0) {
+        findings.push(
+            Finding::at(&location, format!("form {form}: a condition needs exactly one of all/any/not, or a field with exactly one test"))
+                .hint("for example `{field: topic, equals: billing}` or `{any: [...]}`; tests: equals, not_equals, in, contains, empty"),
+        );
+    }
+    if let Some(field) = &condition.field {
+        check_name(findings, field, &format!("field of form {form}:"), fields);
+    }
+    for sub in condition.all.iter().chain(condition.any.iter()).flatten() {
+        check_condition(findings, form, sub, fields);
+    }
+    if let Some(sub) = &condition.not {
+        check_condition(findings, form, sub, fields);
+    }
+}
+
+fn check_rule(
+    findings: &mut Vec<Finding>,
+    form: &str,
+    rule: &RoutingRule,
+    queue: Option<&Queue>,
+    queue_key: &str,
+    agents: &[&str],
+    priorities: &[&str],
+) {
+    let set = &rule.set;
+    if let Some(assignee) = &set.assignee {
+        check_name(findings, assignee, "agent", agents);
+    }
+    if let Some(priority) = &set.priority {
+        check_name(findings, priority, "priority", priorities);
+    }
+    let Some(queue) = queue else { return };
+    let components: Vec<&str> = queue.components.keys().map(String::as_str).collect();
+    for component in &set.components {
+        check_name(findings, component, &format!("component of queue {queue_key}:"), &components);
+    }
+    if let Some(line) = &set.line {
+        if !queue.lines.contains(&line.value) {
+            let lines: Vec<String> = queue.lines.iter().map(u8::to_string).collect();
+            findings.push(
+                Finding::at(&line.referenced, format!("form {form}, rule {:?}: line {} is not a line of queue {queue_key}", rule.name, line.value))
+                    .hint(format!("defined lines: {}", lines.join(", "))),
+            );
+        }
+    }
+}

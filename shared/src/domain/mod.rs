@@ -1,0 +1,14 @@
+//! The domain model: tickets, contacts and the timeline of every change.
+//!
+//! Values are parsed once at the boundary into newtypes ([`ids`]), so the rest
+//! of the code never re-validates a queue key or an email address.
+
+pub mod contact;
+pub mod ids;
+pub mod ticket;
+pub mod timeline;
+
+pub use contact::{Contact, ContactId};
+pub use ids::{EmailAddress, ParseError, QueueKey, TicketKey};
+pub use ticket::{Channel, Requester, Ticket};
+pub use timeline::{Actor, TimelineEntry, TimelineEvent};

@@ -1,0 +1,118 @@
+//! The timeline: every change to a ticket is an entry, in order. Reports and
+//! SLA timers are derived from it.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::ids::{EmailAddress, TicketKey};
+use super::ticket::Channel;
+
+/// Who made a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Actor {
+    /// The requester or another customer.
+    Customer {
+        /// Their address.
+        email: EmailAddress,
+    },
+    /// A team member.
+    Agent {
+        /// Their login.
+        login: String,
+    },
+    /// The helpdesk itself (routing, SLA).
+    System,
+    /// A trigger rule.
+    Trigger {
+        /// The trigger's name.
+        name: String,
+    },
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TimelineEvent {
+    /// The ticket came into being.
+    Created {
+        /// Where it came from.
+        channel: Channel,
+    },
+    /// A form submission, with every answer as received.
+    FormSubmitted {
+        /// The form's id in the config.
+        form: String,
+        /// The provider's submission id, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        submission_id: Option<String>,
+        /// Answers by question id.
+        answers: BTreeMap<String, String>,
+        /// Names of the routing rules that matched, in order.
+        #[serde(default)]
+        routing_rules: Vec<String>,
+    },
+    /// A comment.
+    Comment {
+        /// Public comments are sent to the customer; internal ones are not.
+        public: bool,
+        /// The text.
+        body: String,
+    },
+    /// A field changed.
+    FieldChanged {
+        /// The field's name (`status`, `assignee`, `custom.customer_id`, ...).
+        field: String,
+        /// The value before.
+        old: serde_json::Value,
+        /// The value after.
+        new: serde_json::Value,
+    },
+    /// A file was attached.
+    AttachmentAdded {
+        /// The file name as given.
+        file_name: String,
+        /// Its media type.
+        content_type: String,
+        /// Its size in bytes.
+        size: u64,
+        /// Where it is stored (an S3 key or a relative path).
+        blob_key: String,
+    },
+    /// A mail came in.
+    EmailIn {
+        /// Its Message-ID.
+        message_id: String,
+        /// The sender.
+        from: String,
+        /// The subject.
+        subject: String,
+    },
+    /// A mail went out.
+    EmailOut {
+        /// Its Message-ID.
+        message_id: String,
+        /// The recipients.
+        to: Vec<String>,
+        /// The subject.
+        subject: String,
+    },
+}
+
+/// One entry on a ticket's timeline. `seq` orders a ticket's entries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    /// The ticket.
+    pub ticket: TicketKey,
+    /// Order within the ticket's timeline; see [`super::ticket::entry_seq`].
+    pub seq: u64,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// Who did it.
+    pub actor: Actor,
+    /// What happened.
+    #[serde(flatten)]
+    pub event: TimelineEvent,
+}

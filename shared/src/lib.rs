@@ -1,0 +1,23 @@
+//! The helpdesk library: everything the Lambda functions and the `helpdesk`
+//! command share. It knows nothing of Lambda event types: entry points turn
+//! their events into calls on this crate.
+//!
+//! - [`domain`]: tickets, contacts, the timeline, and the newtypes they use.
+//! - [`config`]: the configuration file (queues, forms, routing), loaded and validated.
+//! - [`store`]: the storage port and its SQLite and DynamoDB implementations.
+//! - [`blobs`]: where attachments go (a local directory or S3).
+//! - [`forms`]: decoding form deliveries and checking their signatures.
+//! - [`intake`]: the form intake use case, from an HTTP request to a stored ticket.
+//! - [`tickets`]: creating tickets and resolving requesters to contacts.
+//! - [`app`]: wiring the services together from the environment.
+
+pub mod app;
+pub mod blobs;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod forms;
+pub mod intake;
+pub mod store;
+pub mod telemetry;
+pub mod tickets;

@@ -1,0 +1,138 @@
+//! The table's key design in one place: every partition key, sort key and
+//! index key the store writes is built here, so the layout documented in
+//! [`super`] cannot drift from the code.
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::{ContactId, EmailAddress, QueueKey, TicketKey};
+
+/// Partition key attribute.
+pub(super) const PK: &str = "pk";
+/// Sort key attribute.
+pub(super) const SK: &str = "sk";
+/// Partition key attribute of the `gsi1` index.
+pub(super) const GSI1PK: &str = "gsi1pk";
+/// Sort key attribute of the `gsi1` index.
+pub(super) const GSI1SK: &str = "gsi1sk";
+/// The name of the queue index.
+pub(super) const GSI1: &str = "gsi1";
+/// What an item is (`ticket`, `timeline`, ...), for stream filters.
+pub(super) const ITEM_TYPE: &str = "item_type";
+/// The table's TTL attribute (epoch seconds).
+pub(super) const EXPIRES_AT: &str = "expires_at";
+
+/// Sort key of a ticket item.
+pub(super) const SK_TICKET: &str = "TICKET";
+/// Sort key prefix of timeline items.
+pub(super) const SK_TIMELINE_PREFIX: &str = "TL#";
+/// Sort key of a queue's ticket counter.
+pub(super) const SK_COUNTER: &str = "COUNTER";
+/// Sort key of a contact item.
+pub(super) const SK_CONTACT: &str = "CONTACT";
+/// Sort key of an email ownership item.
+pub(super) const SK_EMAIL: &str = "EMAIL";
+/// Sort key of an idempotency record.
+pub(super) const SK_IDEMPOTENCY: &str = "IDEM";
+
+/// The `item_type` values.
+pub(super) mod item_type {
+    /// A ticket.
+    pub(in crate::store::dynamo) const TICKET: &str = "ticket";
+    /// A timeline entry.
+    pub(in crate::store::dynamo) const TIMELINE: &str = "timeline";
+    /// A queue's ticket counter.
+    pub(in crate::store::dynamo) const COUNTER: &str = "counter";
+    /// A contact.
+    pub(in crate::store::dynamo) const CONTACT: &str = "contact";
+    /// An email address and its owner.
+    pub(in crate::store::dynamo) const EMAIL: &str = "email";
+    /// An idempotency record.
+    pub(in crate::store::dynamo) const IDEMPOTENCY: &str = "idempotency";
+}
+
+/// `TICKET#SUP-17`: the partition of a ticket and its timeline.
+pub(super) fn ticket_pk(key: &TicketKey) -> String {
+    format!("TICKET#{key}")
+}
+
+/// `TL#00000000000000001000`: a timeline entry's sort key, zero-padded so
+/// that string order is `seq` order.
+pub(super) fn timeline_sk(seq: u64) -> String {
+    format!("{SK_TIMELINE_PREFIX}{seq:020}")
+}
+
+/// `COUNTER#SUP`: a queue's ticket number counter.
+pub(super) fn counter_pk(queue: &QueueKey) -> String {
+    format!("COUNTER#{queue}")
+}
+
+/// `CONTACT#c_...`: a contact.
+pub(super) fn contact_pk(id: &ContactId) -> String {
+    format!("CONTACT#{id}")
+}
+
+/// `EMAIL#anna@example.com`: which contact owns an address.
+pub(super) fn email_pk(email: &EmailAddress) -> String {
+    format!("EMAIL#{email}")
+}
+
+/// `IDEM#form:support:123`: an idempotency record.
+pub(super) fn idempotency_pk(key: &str) -> String {
+    format!("IDEM#{key}")
+}
+
+/// `QUEUE#SUP`: the queue index partition of a ticket.
+pub(super) fn queue_gsi1pk(queue: &QueueKey) -> String {
+    format!("QUEUE#{queue}")
+}
+
+/// `2025-03-14T09:26:53.589793000Z#00000000000000000017`: the queue index
+/// sort key, creation time with fixed (nanosecond) precision then the
+/// zero-padded number, so string order is creation order and ties are
+/// broken by number.
+pub(super) fn queue_gsi1sk(created_at: DateTime<Utc>, number: u64) -> String {
+    format!("{}#{number:020}", created_at.format("%Y-%m-%dT%H:%M:%S%.9fZ"))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests fail loudly")]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn timeline_sort_keys_sort_like_their_sequence_numbers() {
+        let seqs = [1_000_u64, 1_001, 2_000, 10_000, 123_456_789];
+        let keys: Vec<String> = seqs.iter().map(|s| timeline_sk(*s)).collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted);
+        assert_eq!(timeline_sk(1_000), "TL#00000000000000001000");
+    }
+
+    #[test]
+    fn queue_index_sort_keys_have_fixed_precision_and_sort_by_time_then_number() {
+        let t = Utc.with_ymd_and_hms(2025, 3, 14, 9, 26, 53).unwrap();
+        let with_micros = t + chrono::Duration::microseconds(589_793);
+        assert_eq!(queue_gsi1sk(t, 17), "2025-03-14T09:26:53.000000000Z#00000000000000000017");
+        assert_eq!(
+            queue_gsi1sk(with_micros, 2),
+            "2025-03-14T09:26:53.589793000Z#00000000000000000002"
+        );
+        assert!(queue_gsi1sk(t, 9) < queue_gsi1sk(t, 10));
+        assert!(queue_gsi1sk(t, 99) < queue_gsi1sk(with_micros, 1));
+    }
+
+    #[test]
+    fn partition_keys_name_their_item() {
+        let queue = QueueKey::parse("SUP").unwrap();
+        let key = TicketKey::new(queue.clone(), 17);
+        assert_eq!(ticket_pk(&key), "TICKET#SUP-17");
+        assert_eq!(counter_pk(&queue), "COUNTER#SUP");
+        assert_eq!(queue_gsi1pk(&queue), "QUEUE#SUP");
+        let email = EmailAddress::parse("Anna@Example.com").unwrap();
+        assert_eq!(email_pk(&email), "EMAIL#anna@example.com");
+        assert_eq!(idempotency_pk("form:support:1"), "IDEM#form:support:1");
+    }
+}

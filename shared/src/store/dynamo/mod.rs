@@ -1,0 +1,759 @@
+//! The DynamoDB store: one table with a stream, no Scan anywhere.
+//!
+//! # Key design
+//!
+//! Every item has `pk` and `sk` (both strings) and an `item_type`
+//! attribute, so a stream filter can select tickets and timeline entries.
+//! Domain values are stored as top-level attributes (through
+//! `serde_dynamo`), not as opaque blobs.
+//!
+//! | item | `pk` | `sk` | index keys | other attributes |
+//! |---|---|---|---|---|
+//! | ticket (`ticket`) | `TICKET#SUP-17` | `TICKET` | `gsi1pk` = `QUEUE#SUP`, `gsi1sk` = `2025-03-14T09:26:53.589793000Z#00000000000000000017` (creation time with 9 fraction digits, then the number padded to 20 digits) | the ticket's fields, incl. `version` |
+//! | timeline entry (`timeline`) | `TICKET#SUP-17` | `TL#<seq padded to 20 digits>` | | the entry's fields |
+//! | ticket counter (`counter`) | `COUNTER#SUP` | `COUNTER` | | `next` |
+//! | contact (`contact`) | `CONTACT#<id>` | `CONTACT` | | the contact's fields, incl. `emails` |
+//! | email owner (`email`) | `EMAIL#<normalised address>` | `EMAIL` | | `email`, `contact_id` |
+//! | idempotency record (`idempotency`) | `IDEM#<key>` | `IDEM` | | `key`, `payload_hash`, `ticket`, `created_at`, `expires_at` (epoch seconds, the table's TTL attribute) |
+//!
+//! The table: `pk` S (hash) / `sk` S (range); global secondary index `gsi1`
+//! on `gsi1pk` S / `gsi1sk` S with projection ALL; PAY_PER_REQUEST; stream
+//! NEW_AND_OLD_IMAGES; TTL on `expires_at`. [`DynamoStore::create_table`]
+//! creates exactly this.
+//!
+//! # Access patterns
+//!
+//! | operation | requests |
+//! |---|---|
+//! | allocate a ticket key | UpdateItem `ADD next :one` on the counter, `UPDATED_NEW` |
+//! | create a ticket | consistent GetItem of the idempotency record (when claimed), then one TransactWriteItems: Put ticket `attribute_not_exists(pk)`, Put each entry, Put the idempotency record `attribute_not_exists(pk)` |
+//! | update a ticket | TransactWriteItems: Put ticket `version = :expected`, Put each entry |
+//! | read a ticket / contact / idempotency record | consistent GetItem |
+//! | timeline | consistent Query `pk = TICKET#..` and `begins_with(sk, "TL#")`, ascending |
+//! | list a queue | Query `gsi1` on `gsi1pk = QUEUE#..`, descending, until the limit (eventually consistent) |
+//! | find a contact by email | GetItem on the email item, then on the contact |
+//! | create a contact | TransactWriteItems: Put contact and one email item per address, all `attribute_not_exists(pk)` |
+//! | add an email to a contact | TransactWriteItems: Put email item `attribute_not_exists(pk)`, Update contact `list_append` with `attribute_exists(pk)` |
+//!
+//! A transaction cancelled by a `TransactionConflict` (another transaction
+//! touching the same item) is retried a few times with backoff: nothing of
+//! it was applied and its conditions are evaluated afresh.
+
+mod errors;
+mod items;
+mod keys;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::BuildError;
+use aws_sdk_dynamodb::operation::create_table::CreateTableError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, CancellationReason, GlobalSecondaryIndex, IndexStatus,
+    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
+    TransactWriteItem, Update,
+};
+
+use self::errors::{is_retryable_code, sdk_error};
+use self::items::{Item, s};
+use super::{Created, IdempotencyClaim, IdempotencyRecord, Store, StoreError, TicketQuery};
+use crate::domain::{Contact, ContactId, EmailAddress, QueueKey, Ticket, TicketKey, TimelineEntry};
+
+/// The most items one TransactWriteItems call may hold.
+const MAX_TRANSACTION_ITEMS: usize = 100;
+/// How often a transaction cancelled by a conflict is tried again.
+const MAX_CONFLICT_RETRIES: u32 = 5;
+/// How long [`DynamoStore::create_table`] waits for the table to become active.
+const TABLE_ACTIVE_TIMEOUT: Duration = Duration::from_secs(300);
+/// The cancellation reason of a failed condition.
+const CONDITIONAL_CHECK_FAILED: &str = "ConditionalCheckFailed";
+/// The condition that makes a Put create, never overwrite.
+const IF_NEW: &str = "attribute_not_exists(pk)";
+
+/// How many requests of each kind a [`DynamoStore`] has sent (SDK-internal
+/// retries not included), for benchmarks and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RequestCounts {
+    /// GetItem calls.
+    pub get_item: u64,
+    /// Query calls (pages count one each).
+    pub query: u64,
+    /// UpdateItem calls.
+    pub update_item: u64,
+    /// TransactWriteItems calls (a retried transaction counts again).
+    pub transact_write_items: u64,
+    /// Table administration calls (CreateTable, DescribeTable, TTL).
+    pub admin: u64,
+}
+
+impl RequestCounts {
+    /// All requests together.
+    pub fn total(&self) -> u64 {
+        self.get_item + self.query + self.update_item + self.transact_write_items + self.admin
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    get_item: AtomicU64,
+    query: AtomicU64,
+    update_item: AtomicU64,
+    transact_write_items: AtomicU64,
+    admin: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A [`Store`] over one DynamoDB table laid out as the module docs describe.
+/// Cloning is cheap and clones share the request counters.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    counters: Arc<Counters>,
+}
+
+/// What a transaction did.
+enum Transaction {
+    Committed,
+    /// Cancelled by a failed condition; one reason per item, in order.
+    Cancelled(Vec<CancellationReason>),
+}
+
+/// Whether the item at `index` of a cancelled transaction failed its condition.
+fn condition_failed(reasons: &[CancellationReason], index: usize) -> bool {
+    reasons.get(index).and_then(CancellationReason::code) == Some(CONDITIONAL_CHECK_FAILED)
+}
+
+/// The old item a failed condition returned, if any.
+fn old_item(reasons: &[CancellationReason], index: usize) -> Option<&HashMap<String, AttributeValue>> {
+    reasons.get(index).and_then(CancellationReason::item)
+}
+
+fn reason_codes(reasons: &[CancellationReason]) -> String {
+    reasons
+        .iter()
+        .map(|r| r.code().unwrap_or("None"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn build_error(err: BuildError) -> StoreError {
+    StoreError::Backend(format!("cannot build DynamoDB request: {err}"))
+}
+
+/// Backoff before retry `attempt` (1-based) of a conflicting transaction:
+/// exponential from 10 ms with jitter.
+fn conflict_backoff(attempt: u32) -> Duration {
+    let base = 10_u64 << attempt.min(6);
+    let jitter = (uuid::Uuid::new_v4().as_u128() % u128::from(base)) as u64;
+    Duration::from_millis(base + jitter)
+}
+
+/// The answer to a create whose idempotency key was used before.
+fn replay_or_mismatch(claim: &IdempotencyClaim, record: IdempotencyRecord) -> Result<Created, StoreError> {
+    if record.payload_hash == claim.payload_hash {
+        Ok(Created::Replayed(record.ticket))
+    } else {
+        Err(StoreError::IdempotencyMismatch {
+            key: claim.key.clone(),
+        })
+    }
+}
+
+fn check_entries(ticket: &TicketKey, entries: &[TimelineEntry]) -> Result<(), StoreError> {
+    match entries.iter().find(|e| &e.ticket != ticket) {
+        Some(stray) => Err(StoreError::Backend(format!(
+            "timeline entry {} names ticket {} but is written with {ticket}",
+            stray.seq, stray.ticket
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A client for a local DynamoDB-compatible server (such as moto's) at
+/// `endpoint`, e.g. `http://127.0.0.1:5055`: region `us-east-1` and static
+/// dummy credentials, nothing read from the environment or profiles.
+pub async fn local_client(endpoint: &str) -> Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
+        .load()
+        .await;
+    Client::new(&config)
+}
+
+impl DynamoStore {
+    /// A store over `table`, which must have the layout of the module docs
+    /// (see [`DynamoStore::create_table`]).
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            counters: Arc::default(),
+        }
+    }
+
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Requests sent so far by this store and its clones.
+    pub fn request_counts(&self) -> RequestCounts {
+        let c = &self.counters;
+        RequestCounts {
+            get_item: c.get_item.load(Ordering::Relaxed),
+            query: c.query.load(Ordering::Relaxed),
+            update_item: c.update_item.load(Ordering::Relaxed),
+            transact_write_items: c.transact_write_items.load(Ordering::Relaxed),
+            admin: c.admin.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Creates the table as `infra/template.yaml` declares it (keys, the
+    /// `gsi1` index, on-demand billing, the stream, TTL on `expires_at`) and
+    /// waits until it is active. Does nothing to a table that exists already
+    /// (its layout is not checked) except enabling TTL when it is off.
+    pub async fn create_table(&self) -> Result<(), StoreError> {
+        let attribute = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(build_error)
+        };
+        let key = |name: &str, key_type: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(key_type)
+                .build()
+                .map_err(build_error)
+        };
+        let gsi1 = GlobalSecondaryIndex::builder()
+            .index_name(keys::GSI1)
+            .key_schema(key(keys::GSI1PK, KeyType::Hash)?)
+            .key_schema(key(keys::GSI1SK, KeyType::Range)?)
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .build()
+            .map_err(build_error)?;
+        let stream = StreamSpecification::builder()
+            .stream_enabled(true)
+            .stream_view_type(StreamViewType::NewAndOldImages)
+            .build()
+            .map_err(build_error)?;
+        bump(&self.counters.admin);
+        let created = self
+            .client
+            .create_table()
+            .table_name(&self.table)
+            .attribute_definitions(attribute(keys::PK)?)
+            .attribute_definitions(attribute(keys::SK)?)
+            .attribute_definitions(attribute(keys::GSI1PK)?)
+            .attribute_definitions(attribute(keys::GSI1SK)?)
+            .key_schema(key(keys::PK, KeyType::Hash)?)
+            .key_schema(key(keys::SK, KeyType::Range)?)
+            .global_secondary_indexes(gsi1)
+            .billing_mode(BillingMode::PayPerRequest)
+            .stream_specification(stream)
+            .send()
+            .await;
+        match created {
+            Ok(_) => tracing::info!(table = %self.table, "created DynamoDB table"),
+            Err(err) if matches!(err.as_service_error(), Some(CreateTableError::ResourceInUseException(_))) => {
+                tracing::debug!(table = %self.table, "DynamoDB table exists already");
+            }
+            Err(err) => return Err(sdk_error("CreateTable", err)),
+        }
+        self.wait_until_active().await?;
+        self.enable_ttl().await
+    }
+
+    async fn wait_until_active(&self) -> Result<(), StoreError> {
+        let deadline = tokio::time::Instant::now() + TABLE_ACTIVE_TIMEOUT;
+        loop {
+            bump(&self.counters.admin);
+            let described = self
+                .client
+                .describe_table()
+                .table_name(&self.table)
+                .send()
+                .await
+                .map_err(|e| sdk_error("DescribeTable", e))?;
+            let table = described.table();
+            let table_active = table.and_then(|t| t.table_status()) == Some(&TableStatus::Active);
+            let indexes_active = table.is_some_and(|t| {
+                t.global_secondary_indexes()
+                    .iter()
+                    .all(|i| i.index_status().is_none_or(|status| status == &IndexStatus::Active))
+            });
+            if table_active && indexes_active {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(StoreError::Unavailable(format!(
+                    "table {} is not active after {} s",
+                    self.table,
+                    TABLE_ACTIVE_TIMEOUT.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    async fn enable_ttl(&self) -> Result<(), StoreError> {
+        bump(&self.counters.admin);
+        let described = self
+            .client
+            .describe_time_to_live()
+            .table_name(&self.table)
+            .send()
+            .await
+            .map_err(|e| sdk_error("DescribeTimeToLive", e))?;
+        let status = described
+            .time_to_live_description()
+            .and_then(|d| d.time_to_live_status());
+        if matches!(status, Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)) {
+            return Ok(());
+        }
+        let spec = TimeToLiveSpecification::builder()
+            .enabled(true)
+            .attribute_name(keys::EXPIRES_AT)
+            .build()
+            .map_err(build_error)?;
+        bump(&self.counters.admin);
+        self.client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(spec)
+            .send()
+            .await
+            .map_err(|e| sdk_error("UpdateTimeToLive", e))?;
+        Ok(())
+    }
+
+    /// A consistent read of one item.
+    async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+        bump(&self.counters.get_item);
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(items::key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem", e))?;
+        Ok(out.item)
+    }
+
+    /// A transaction item that puts `item`, under `condition` when given,
+    /// returning the old item when the condition fails.
+    fn put(
+        &self,
+        item: Item,
+        condition: Option<&str>,
+        names: Option<HashMap<String, String>>,
+        values: Option<HashMap<String, AttributeValue>>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .set_condition_expression(condition.map(str::to_owned))
+            .set_expression_attribute_names(names)
+            .set_expression_attribute_values(values)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(build_error)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Runs one transaction; conflicts with concurrent transactions are
+    /// retried, failed conditions are returned for the caller to explain.
+    async fn transact(&self, operation: &str, items: Vec<TransactWriteItem>) -> Result<Transaction, StoreError> {
+        if items.len() > MAX_TRANSACTION_ITEMS {
+            return Err(StoreError::Backend(format!(
+                "{operation} would write {} items in one transaction; DynamoDB allows {MAX_TRANSACTION_ITEMS}",
+                items.len()
+            )));
+        }
+        let mut attempt = 0;
+        loop {
+            bump(&self.counters.transact_write_items);
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let err = match result {
+                Ok(_) => return Ok(Transaction::Committed),
+                Err(err) => err,
+            };
+            let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() else {
+                return Err(sdk_error(operation, err));
+            };
+            let reasons = cancelled.cancellation_reasons();
+            let codes: Vec<&str> = reasons.iter().filter_map(CancellationReason::code).collect();
+            if codes.contains(&CONDITIONAL_CHECK_FAILED) {
+                return Ok(Transaction::Cancelled(reasons.to_vec()));
+            }
+            if codes.contains(&"TransactionConflict") {
+                if attempt < MAX_CONFLICT_RETRIES {
+                    attempt += 1;
+                    tracing::debug!(operation, attempt, "transaction conflict, retrying");
+                    tokio::time::sleep(conflict_backoff(attempt)).await;
+                    continue;
+                }
+                return Err(StoreError::Unavailable(format!(
+                    "{operation}: transaction still conflicting after {MAX_CONFLICT_RETRIES} retries"
+                )));
+            }
+            let summary = reason_codes(reasons);
+            if codes
+                .iter()
+                .any(|c| is_retryable_code(c) || *c == "ThrottlingError" || *c == "ProvisionedThroughputExceeded")
+            {
+                return Err(StoreError::Unavailable(format!("{operation}: transaction throttled ({summary})")));
+            }
+            if reasons.is_empty() {
+                // No reasons given: let the caller find out by reading.
+                return Ok(Transaction::Cancelled(Vec::new()));
+            }
+            return Err(StoreError::Backend(format!(
+                "{operation}: transaction cancelled ({summary}): {}",
+                aws_sdk_dynamodb::error::DisplayErrorContext(&err)
+            )));
+        }
+    }
+
+    /// The stored version of a ticket, read consistently.
+    async fn stored_version(&self, key: &TicketKey) -> Result<Option<u64>, StoreError> {
+        match self.get(keys::ticket_pk(key), keys::SK_TICKET).await? {
+            Some(item) => items::number(&item, "version").map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The owner of an address, from a failed condition's old item or a read.
+    async fn email_owner(
+        &self,
+        email: &EmailAddress,
+        old: Option<&HashMap<String, AttributeValue>>,
+    ) -> Result<Option<ContactId>, StoreError> {
+        if let Some(old) = old {
+            return items::email_owner(old).map(Some);
+        }
+        match self.get(keys::email_pk(email), keys::SK_EMAIL).await? {
+            Some(item) => items::email_owner(&item).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn allocate_ticket_key(&self, queue: &QueueKey) -> Result<TicketKey, StoreError> {
+        bump(&self.counters.update_item);
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(items::key(keys::counter_pk(queue), keys::SK_COUNTER)))
+            .update_expression("ADD #next :one SET #type = :type")
+            .expression_attribute_names("#next", "next")
+            .expression_attribute_names("#type", keys::ITEM_TYPE)
+            .expression_attribute_values(":one", AttributeValue::N("1".to_owned()))
+            .expression_attribute_values(":type", s(keys::item_type::COUNTER))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| sdk_error("UpdateItem", e))?;
+        let number = items::number(&out.attributes.unwrap_or_default(), "next")?;
+        Ok(TicketKey::new(queue.clone(), number))
+    }
+
+    async fn create_ticket(
+        &self,
+        ticket: &Ticket,
+        entries: &[TimelineEntry],
+        idempotency: Option<&IdempotencyClaim>,
+    ) -> Result<Created, StoreError> {
+        if ticket.version != 1 {
+            return Err(StoreError::Backend(format!(
+                "new ticket {} must be at version 1, not {}",
+                ticket.key, ticket.version
+            )));
+        }
+        check_entries(&ticket.key, entries)?;
+        if let Some(claim) = idempotency
+            && let Some(record) = self.idempotency_record(&claim.key).await?
+        {
+            return replay_or_mismatch(claim, record);
+        }
+
+        let mut writes = Vec::with_capacity(entries.len() + 2);
+        writes.push(self.put(items::ticket_item(ticket)?, Some(IF_NEW), None, None)?);
+        for entry in entries {
+            writes.push(self.put(items::timeline_item(entry)?, None, None, None)?);
+        }
+        if let Some(claim) = idempotency {
+            writes.push(self.put(items::idempotency_item(claim, ticket)?, Some(IF_NEW), None, None)?);
+        }
+        let claim_index = writes.len() - 1;
+
+        let reasons = match self.transact("create ticket", writes).await? {
+            Transaction::Committed => return Ok(Created::New),
+            Transaction::Cancelled(reasons) => reasons,
+        };
+        if let Some(claim) = idempotency
+            && (reasons.is_empty() || condition_failed(&reasons, claim_index))
+        {
+            // Someone else used the key meanwhile: answer as if we had
+            // seen their record first.
+            match self.idempotency_record(&claim.key).await? {
+                Some(record) => return replay_or_mismatch(claim, record),
+                None if !reasons.is_empty() => {
+                    return Err(StoreError::Unavailable(format!(
+                        "idempotency record {:?} blocked the write but cannot be read yet",
+                        claim.key
+                    )));
+                }
+                None => {}
+            }
+        }
+        if condition_failed(&reasons, 0)
+            || (reasons.is_empty() && self.stored_version(&ticket.key).await?.is_some())
+        {
+            return Err(StoreError::AlreadyExists(format!("ticket {}", ticket.key)));
+        }
+        Err(StoreError::Backend(format!(
+            "creating ticket {} was cancelled ({})",
+            ticket.key,
+            reason_codes(&reasons)
+        )))
+    }
+
+    async fn get_ticket(&self, key: &TicketKey) -> Result<Option<Ticket>, StoreError> {
+        self.get(keys::ticket_pk(key), keys::SK_TICKET)
+            .await?
+            .map(items::ticket_from_item)
+            .transpose()
+    }
+
+    async fn update_ticket(
+        &self,
+        ticket: &Ticket,
+        expected_version: u64,
+        entries: &[TimelineEntry],
+    ) -> Result<(), StoreError> {
+        if Some(ticket.version) != expected_version.checked_add(1) {
+            return Err(StoreError::Backend(format!(
+                "ticket {} at version {} cannot replace version {expected_version}",
+                ticket.key, ticket.version
+            )));
+        }
+        check_entries(&ticket.key, entries)?;
+        let mut writes = Vec::with_capacity(entries.len() + 1);
+        writes.push(self.put(
+            items::ticket_item(ticket)?,
+            Some("#version = :expected"),
+            Some(HashMap::from([("#version".to_owned(), "version".to_owned())])),
+            Some(HashMap::from([(
+                ":expected".to_owned(),
+                AttributeValue::N(expected_version.to_string()),
+            )])),
+        )?);
+        for entry in entries {
+            writes.push(self.put(items::timeline_item(entry)?, None, None, None)?);
+        }
+        let reasons = match self.transact("update ticket", writes).await? {
+            Transaction::Committed => return Ok(()),
+            Transaction::Cancelled(reasons) => reasons,
+        };
+        if !reasons.is_empty() && !condition_failed(&reasons, 0) {
+            return Err(StoreError::Backend(format!(
+                "updating ticket {} was cancelled ({})",
+                ticket.key,
+                reason_codes(&reasons)
+            )));
+        }
+        let actual = match old_item(&reasons, 0) {
+            Some(old) => Some(items::number(old, "version")?),
+            None => self.stored_version(&ticket.key).await?,
+        };
+        match actual {
+            None => Err(StoreError::NotFound(format!("ticket {}", ticket.key))),
+            Some(actual) => Err(StoreError::VersionConflict {
+                key: ticket.key.clone(),
+                expected: expected_version,
+                actual: Some(actual),
+            }),
+        }
+    }
+
+    async fn list_tickets(&self, query: &TicketQuery) -> Result<Vec<Ticket>, StoreError> {
+        let mut tickets = Vec::new();
+        let mut start = None;
+        while tickets.len() < query.limit {
+            let page_limit = i32::try_from(query.limit - tickets.len()).unwrap_or(i32::MAX);
+            bump(&self.counters.query);
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(keys::GSI1)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", keys::GSI1PK)
+                .expression_attribute_values(":pk", s(keys::queue_gsi1pk(&query.queue)))
+                .scan_index_forward(false)
+                .limit(page_limit)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query", e))?;
+            for item in out.items.unwrap_or_default() {
+                tickets.push(items::ticket_from_item(item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        tickets.truncate(query.limit);
+        Ok(tickets)
+    }
+
+    async fn timeline(&self, key: &TicketKey) -> Result<Vec<TimelineEntry>, StoreError> {
+        let mut entries = Vec::new();
+        let mut start = None;
+        loop {
+            bump(&self.counters.query);
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(keys::ticket_pk(key)))
+                .expression_attribute_values(":prefix", s(keys::SK_TIMELINE_PREFIX))
+                .consistent_read(true)
+                .scan_index_forward(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query", e))?;
+            for item in out.items.unwrap_or_default() {
+                entries.push(items::timeline_from_item(item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(entries);
+            }
+        }
+    }
+
+    async fn create_contact(&self, contact: &Contact) -> Result<(), StoreError> {
+        let mut seen = BTreeSet::new();
+        let emails: Vec<&EmailAddress> = contact.emails.iter().filter(|e| seen.insert(*e)).collect();
+        let mut writes = Vec::with_capacity(emails.len() + 1);
+        writes.push(self.put(items::contact_item(contact)?, Some(IF_NEW), None, None)?);
+        for email in &emails {
+            writes.push(self.put(items::email_item(email, &contact.id), Some(IF_NEW), None, None)?);
+        }
+        let reasons = match self.transact("create contact", writes).await? {
+            Transaction::Committed => return Ok(()),
+            Transaction::Cancelled(reasons) => reasons,
+        };
+        if condition_failed(&reasons, 0)
+            || (reasons.is_empty() && self.get(keys::contact_pk(&contact.id), keys::SK_CONTACT).await?.is_some())
+        {
+            return Err(StoreError::AlreadyExists(format!("contact {}", contact.id)));
+        }
+        for (i, email) in emails.iter().enumerate() {
+            if (reasons.is_empty() || condition_failed(&reasons, i + 1))
+                && let Some(owner) = self.email_owner(email, old_item(&reasons, i + 1)).await?
+            {
+                return Err(StoreError::EmailTaken {
+                    email: (*email).clone(),
+                    contact: owner,
+                });
+            }
+        }
+        Err(StoreError::Backend(format!(
+            "creating contact {} was cancelled ({})",
+            contact.id,
+            reason_codes(&reasons)
+        )))
+    }
+
+    async fn get_contact(&self, id: &ContactId) -> Result<Option<Contact>, StoreError> {
+        self.get(keys::contact_pk(id), keys::SK_CONTACT)
+            .await?
+            .map(items::contact_from_item)
+            .transpose()
+    }
+
+    async fn find_contact_by_email(&self, email: &EmailAddress) -> Result<Option<Contact>, StoreError> {
+        let Some(owner) = self.email_owner(email, None).await? else {
+            return Ok(None);
+        };
+        match self.get_contact(&owner).await? {
+            Some(contact) => Ok(Some(contact)),
+            None => Err(StoreError::Corrupt(format!(
+                "email {email} belongs to contact {owner}, which does not exist"
+            ))),
+        }
+    }
+
+    async fn add_contact_email(&self, id: &ContactId, email: &EmailAddress) -> Result<(), StoreError> {
+        let claim_email = self.put(items::email_item(email, id), Some(IF_NEW), None, None)?;
+        let append = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(items::key(keys::contact_pk(id), keys::SK_CONTACT)))
+            .update_expression("SET emails = list_append(emails, :new)")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":new", AttributeValue::L(vec![s(email.as_str())]))
+            .build()
+            .map_err(build_error)?;
+        let writes = vec![claim_email, TransactWriteItem::builder().update(append).build()];
+        let reasons = match self.transact("add contact email", writes).await? {
+            Transaction::Committed => return Ok(()),
+            Transaction::Cancelled(reasons) => reasons,
+        };
+        if condition_failed(&reasons, 1)
+            || (reasons.is_empty() && self.get_contact(id).await?.is_none())
+        {
+            return Err(StoreError::NotFound(format!("contact {id}")));
+        }
+        match self.email_owner(email, old_item(&reasons, 0)).await? {
+            // Already this contact's address: nothing to add.
+            Some(owner) if &owner == id => Ok(()),
+            Some(owner) => Err(StoreError::EmailTaken {
+                email: email.clone(),
+                contact: owner,
+            }),
+            None => Err(StoreError::Backend(format!(
+                "adding {email} to contact {id} was cancelled ({})",
+                reason_codes(&reasons)
+            ))),
+        }
+    }
+
+    async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        self.get(keys::idempotency_pk(key), keys::SK_IDEMPOTENCY)
+            .await?
+            .map(items::idempotency_from_item)
+            .transpose()
+    }
+}

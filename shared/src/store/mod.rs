@@ -1,0 +1,172 @@
+//! The storage port: one small trait, [`Store`], with two real
+//! implementations: [`sqlite::SqliteStore`] (embedded, the local default) and
+//! [`dynamo::DynamoStore`] (single-table DynamoDB with a stream).
+//!
+//! Contract every implementation keeps (checked by the conformance suite in
+//! `tests/`):
+//! - ticket numbers are allocated per queue, unique and increasing under
+//!   concurrency (gaps are allowed);
+//! - a ticket, its first timeline entries and its idempotency record are
+//!   written all or nothing;
+//! - an update names the version it was based on and is refused when the
+//!   stored version differs, leaving the stored ticket untouched;
+//! - timeline entries come back in `seq` order;
+//! - no read on a request path scans a whole table.
+
+pub mod dynamo;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Contact, ContactId, EmailAddress, QueueKey, Ticket, TicketKey, TimelineEntry};
+
+/// A request to make a write idempotent: a second write with the same key
+/// returns the first result; one with the same key but another payload is
+/// refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyClaim {
+    /// Scoped key, such as `form:support:<submission id>`.
+    pub key: String,
+    /// A hash of the payload, to tell a redelivery from a key reused for
+    /// something else.
+    pub payload_hash: String,
+    /// When the record may be forgotten.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A stored idempotency record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    /// The claim's key.
+    pub key: String,
+    /// The claim's payload hash.
+    pub payload_hash: String,
+    /// The ticket the first write created.
+    pub ticket: TicketKey,
+    /// When the first write happened.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What [`Store::create_ticket`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Created {
+    /// The ticket was stored.
+    New,
+    /// The idempotency key was already used for the same payload: nothing
+    /// was written, and this is the ticket the first write created.
+    Replayed(TicketKey),
+}
+
+/// Which tickets to list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TicketQuery {
+    /// The queue (listing is always per queue, so no read spans the table).
+    pub queue: QueueKey,
+    /// At most this many, newest first.
+    pub limit: usize,
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The stored ticket is at another version than the write expected.
+    #[error("ticket {key} changed meanwhile: expected version {expected}, stored {actual:?}")]
+    VersionConflict {
+        /// The ticket.
+        key: TicketKey,
+        /// The version the write was based on.
+        expected: u64,
+        /// The stored version, when known.
+        actual: Option<u64>,
+    },
+    /// An idempotency key was reused for a different payload.
+    #[error("idempotency key {key:?} was already used for a different request")]
+    IdempotencyMismatch {
+        /// The key.
+        key: String,
+    },
+    /// A record with this identity exists already.
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    /// The record does not exist.
+    #[error("{0} does not exist")]
+    NotFound(String),
+    /// An email address already belongs to another contact.
+    #[error("email {email} already belongs to contact {contact}")]
+    EmailTaken {
+        /// The address.
+        email: EmailAddress,
+        /// Its owner.
+        contact: ContactId,
+    },
+    /// The backend is unavailable or throttling; retrying may succeed.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be read back.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// Any other backend failure.
+    #[error("store failure: {0}")]
+    Backend(String),
+}
+
+impl StoreError {
+    /// Whether retrying the same operation later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::VersionConflict { .. })
+    }
+}
+
+/// The storage port.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Allocates the next ticket key in `queue`.
+    async fn allocate_ticket_key(&self, queue: &QueueKey) -> Result<TicketKey, StoreError>;
+
+    /// Stores a new ticket (at version 1) with its first timeline entries and,
+    /// when given, its idempotency record, all or nothing.
+    async fn create_ticket(
+        &self,
+        ticket: &Ticket,
+        entries: &[TimelineEntry],
+        idempotency: Option<&IdempotencyClaim>,
+    ) -> Result<Created, StoreError>;
+
+    /// Reads a ticket.
+    async fn get_ticket(&self, key: &TicketKey) -> Result<Option<Ticket>, StoreError>;
+
+    /// Replaces a ticket that is stored at `expected_version` by `ticket`
+    /// (whose version must be `expected_version + 1`) and appends `entries`.
+    async fn update_ticket(
+        &self,
+        ticket: &Ticket,
+        expected_version: u64,
+        entries: &[TimelineEntry],
+    ) -> Result<(), StoreError>;
+
+    /// Lists a queue's tickets, newest first.
+    async fn list_tickets(&self, query: &TicketQuery) -> Result<Vec<Ticket>, StoreError>;
+
+    /// A ticket's timeline in order.
+    async fn timeline(&self, key: &TicketKey) -> Result<Vec<TimelineEntry>, StoreError>;
+
+    /// Stores a new contact; every one of its addresses must be free.
+    async fn create_contact(&self, contact: &Contact) -> Result<(), StoreError>;
+
+    /// Reads a contact.
+    async fn get_contact(&self, id: &ContactId) -> Result<Option<Contact>, StoreError>;
+
+    /// Finds the contact that owns `email`.
+    async fn find_contact_by_email(
+        &self,
+        email: &EmailAddress,
+    ) -> Result<Option<Contact>, StoreError>;
+
+    /// Adds an address to a contact; refused when another contact owns it.
+    async fn add_contact_email(&self, id: &ContactId, email: &EmailAddress) -> Result<(), StoreError>;
+
+    /// Reads an idempotency record.
+    async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
+}

@@ -1,0 +1,463 @@
+//! The embedded store: one SQLite file (WAL mode), the local default.
+//!
+//! Tickets, timeline entries and contacts are kept as JSON documents next to
+//! the columns the queries need. One connection behind a mutex serialises
+//! writers; each operation runs in one `IMMEDIATE` transaction on a blocking
+//! thread, so allocation and conditional writes are atomic.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::{Created, IdempotencyClaim, IdempotencyRecord, Store, StoreError, TicketQuery};
+use crate::domain::{Contact, ContactId, EmailAddress, QueueKey, Ticket, TicketKey, TimelineEntry};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS ticket_counters (
+    queue TEXT PRIMARY KEY,
+    last_number INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tickets (
+    key TEXT PRIMARY KEY,
+    queue TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tickets_by_queue ON tickets (queue, created_at DESC, number DESC);
+CREATE TABLE IF NOT EXISTS timeline (
+    ticket TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (ticket, seq)
+);
+CREATE TABLE IF NOT EXISTS contacts (
+    id TEXT PRIMARY KEY,
+    doc TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS contact_emails (
+    email TEXT PRIMARY KEY,
+    contact_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS idempotency (
+    key TEXT PRIMARY KEY,
+    payload_hash TEXT NOT NULL,
+    ticket TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+"#;
+
+/// The SQLite implementation of [`Store`].
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+fn backend(err: rusqlite::Error) -> StoreError {
+    match err {
+        rusqlite::Error::SqliteFailure(code, _)
+            if matches!(
+                code.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+        {
+            StoreError::Unavailable(err.to_string())
+        }
+        other => StoreError::Backend(other.to_string()),
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Backend(format!("cannot encode: {e}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(doc: &str) -> Result<T, StoreError> {
+    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+impl SqliteStore {
+    /// Opens (creating when needed) the store in the file at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let conn = Connection::open(path).map_err(backend)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(backend)?;
+        Self::with_connection(conn)
+    }
+
+    /// A store that lives in memory only; for tests.
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::with_connection(Connection::open_in_memory().map_err(backend)?)
+    }
+
+    fn with_connection(conn: Connection) -> Result<Self, StoreError> {
+        conn.execute_batch(SCHEMA).map_err(backend)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` inside one IMMEDIATE transaction on a blocking thread; commits
+    /// when it returns `Ok`, rolls back otherwise.
+    async fn in_transaction<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            let value = f(&tx)?;
+            tx.commit().map_err(backend)?;
+            Ok(value)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
+    }
+}
+
+fn insert_entries(tx: &rusqlite::Transaction<'_>, entries: &[TimelineEntry]) -> Result<(), StoreError> {
+    let mut stmt = tx
+        .prepare_cached("INSERT INTO timeline (ticket, seq, doc) VALUES (?1, ?2, ?3)")
+        .map_err(backend)?;
+    for entry in entries {
+        let seq = i64::try_from(entry.seq).map_err(|_| StoreError::Backend("seq out of range".into()))?;
+        stmt.execute(params![entry.ticket.to_string(), seq, to_json(entry)?])
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(code, _)
+                    if code.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    StoreError::AlreadyExists(format!("timeline entry {} of {}", entry.seq, entry.ticket))
+                }
+                other => backend(other),
+            })?;
+    }
+    Ok(())
+}
+
+fn read_idempotency(
+    tx: &rusqlite::Connection,
+    key: &str,
+) -> Result<Option<IdempotencyRecord>, StoreError> {
+    let row = tx
+        .query_row(
+            "SELECT payload_hash, ticket, created_at FROM idempotency WHERE key = ?1",
+            params![key],
+            |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?)),
+        )
+        .optional()
+        .map_err(backend)?;
+    row.map(|(payload_hash, ticket, created_at)| {
+        Ok(IdempotencyRecord {
+            key: key.to_owned(),
+            payload_hash,
+            ticket: TicketKey::parse(&ticket).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            created_at: chrono::DateTime::parse_from_rfc3339(&created_at)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?
+                .to_utc(),
+        })
+    })
+    .transpose()
+}
+
+fn version_i64(version: u64) -> Result<i64, StoreError> {
+    i64::try_from(version).map_err(|_| StoreError::Backend("version out of range".into()))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn allocate_ticket_key(&self, queue: &QueueKey) -> Result<TicketKey, StoreError> {
+        let queue = queue.clone();
+        self.in_transaction(move |tx| {
+            let number: i64 = tx
+                .query_row(
+                    "INSERT INTO ticket_counters (queue, last_number) VALUES (?1, 1)
+                     ON CONFLICT (queue) DO UPDATE SET last_number = last_number + 1
+                     RETURNING last_number",
+                    params![queue.as_str()],
+                    |row| row.get(0),
+                )
+                .map_err(backend)?;
+            let number = u64::try_from(number).map_err(|_| StoreError::Corrupt("negative counter".into()))?;
+            Ok(TicketKey::new(queue, number))
+        })
+        .await
+    }
+
+    async fn create_ticket(
+        &self,
+        ticket: &Ticket,
+        entries: &[TimelineEntry],
+        idempotency: Option<&IdempotencyClaim>,
+    ) -> Result<Created, StoreError> {
+        let ticket = ticket.clone();
+        let entries = entries.to_vec();
+        let claim = idempotency.cloned();
+        self.in_transaction(move |tx| {
+            if let Some(claim) = &claim {
+                if let Some(existing) = read_idempotency(tx, &claim.key)? {
+                    return if existing.payload_hash == claim.payload_hash {
+                        Ok(Created::Replayed(existing.ticket))
+                    } else {
+                        Err(StoreError::IdempotencyMismatch { key: claim.key.clone() })
+                    };
+                }
+            }
+            let key = ticket.key.to_string();
+            let inserted = tx
+                .execute(
+                    "INSERT INTO tickets (key, queue, number, version, created_at, doc)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (key) DO NOTHING",
+                    params![
+                        key,
+                        ticket.queue.as_str(),
+                        version_i64(ticket.key.number())?,
+                        version_i64(ticket.version)?,
+                        ticket.created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                        to_json(&ticket)?
+                    ],
+                )
+                .map_err(backend)?;
+            if inserted == 0 {
+                return Err(StoreError::AlreadyExists(format!("ticket {key}")));
+            }
+            insert_entries(tx, &entries)?;
+            if let Some(claim) = &claim {
+                tx.execute(
+                    "INSERT INTO idempotency (key, payload_hash, ticket, created_at, expires_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        claim.key,
+                        claim.payload_hash,
+                        key,
+                        ticket.created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                        claim.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    ],
+                )
+                .map_err(backend)?;
+            }
+            Ok(Created::New)
+        })
+        .await
+    }
+
+    async fn get_ticket(&self, key: &TicketKey) -> Result<Option<Ticket>, StoreError> {
+        let key = key.to_string();
+        self.in_transaction(move |tx| {
+            tx.query_row("SELECT doc FROM tickets WHERE key = ?1", params![key], |row| {
+                row.get::<_, String>(0)
+            })
+            .optional()
+            .map_err(backend)?
+            .map(|doc| from_json(&doc))
+            .transpose()
+        })
+        .await
+    }
+
+    async fn update_ticket(
+        &self,
+        ticket: &Ticket,
+        expected_version: u64,
+        entries: &[TimelineEntry],
+    ) -> Result<(), StoreError> {
+        if ticket.version != expected_version + 1 {
+            return Err(StoreError::Backend(format!(
+                "update of {} must carry version {}, not {}",
+                ticket.key,
+                expected_version + 1,
+                ticket.version
+            )));
+        }
+        let ticket = ticket.clone();
+        let entries = entries.to_vec();
+        self.in_transaction(move |tx| {
+            let key = ticket.key.to_string();
+            let changed = tx
+                .execute(
+                    "UPDATE tickets SET version = ?1, doc = ?2 WHERE key = ?3 AND version = ?4",
+                    params![
+                        version_i64(ticket.version)?,
+                        to_json(&ticket)?,
+                        key,
+                        version_i64(expected_version)?
+                    ],
+                )
+                .map_err(backend)?;
+            if changed == 0 {
+                let actual: Option<i64> = tx
+                    .query_row("SELECT version FROM tickets WHERE key = ?1", params![key], |row| row.get(0))
+                    .optional()
+                    .map_err(backend)?;
+                return match actual {
+                    None => Err(StoreError::NotFound(format!("ticket {key}"))),
+                    Some(actual) => Err(StoreError::VersionConflict {
+                        key: ticket.key.clone(),
+                        expected: expected_version,
+                        actual: u64::try_from(actual).ok(),
+                    }),
+                };
+            }
+            insert_entries(tx, &entries)
+        })
+        .await
+    }
+
+    async fn list_tickets(&self, query: &TicketQuery) -> Result<Vec<Ticket>, StoreError> {
+        let queue = query.queue.clone();
+        let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+        self.in_transaction(move |tx| {
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT doc FROM tickets WHERE queue = ?1
+                     ORDER BY created_at DESC, number DESC LIMIT ?2",
+                )
+                .map_err(backend)?;
+            let docs = stmt
+                .query_map(params![queue.as_str(), limit], |row| row.get::<_, String>(0))
+                .map_err(backend)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(backend)?;
+            docs.iter().map(|doc| from_json(doc)).collect()
+        })
+        .await
+    }
+
+    async fn timeline(&self, key: &TicketKey) -> Result<Vec<TimelineEntry>, StoreError> {
+        let key = key.to_string();
+        self.in_transaction(move |tx| {
+            let mut stmt = tx
+                .prepare_cached("SELECT doc FROM timeline WHERE ticket = ?1 ORDER BY seq")
+                .map_err(backend)?;
+            let docs = stmt
+                .query_map(params![key], |row| row.get::<_, String>(0))
+                .map_err(backend)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(backend)?;
+            docs.iter().map(|doc| from_json(doc)).collect()
+        })
+        .await
+    }
+
+    async fn create_contact(&self, contact: &Contact) -> Result<(), StoreError> {
+        let contact = contact.clone();
+        self.in_transaction(move |tx| {
+            for email in &contact.emails {
+                claim_email(tx, &contact.id, email)?;
+            }
+            let inserted = tx
+                .execute(
+                    "INSERT INTO contacts (id, doc) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING",
+                    params![contact.id.as_str(), to_json(&contact)?],
+                )
+                .map_err(backend)?;
+            if inserted == 0 {
+                return Err(StoreError::AlreadyExists(format!("contact {}", contact.id)));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_contact(&self, id: &ContactId) -> Result<Option<Contact>, StoreError> {
+        let id = id.clone();
+        self.in_transaction(move |tx| read_contact(tx, &id)).await
+    }
+
+    async fn find_contact_by_email(
+        &self,
+        email: &EmailAddress,
+    ) -> Result<Option<Contact>, StoreError> {
+        let email = email.clone();
+        self.in_transaction(move |tx| {
+            let owner: Option<String> = tx
+                .query_row(
+                    "SELECT contact_id FROM contact_emails WHERE email = ?1",
+                    params![email.as_str()],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            match owner {
+                None => Ok(None),
+                Some(id) => read_contact(tx, &ContactId::from_stored(id)),
+            }
+        })
+        .await
+    }
+
+    async fn add_contact_email(&self, id: &ContactId, email: &EmailAddress) -> Result<(), StoreError> {
+        let id = id.clone();
+        let email = email.clone();
+        self.in_transaction(move |tx| {
+            let mut contact =
+                read_contact(tx, &id)?.ok_or_else(|| StoreError::NotFound(format!("contact {id}")))?;
+            claim_email(tx, &id, &email)?;
+            if !contact.emails.contains(&email) {
+                contact.emails.push(email);
+            }
+            tx.execute(
+                "UPDATE contacts SET doc = ?1 WHERE id = ?2",
+                params![to_json(&contact)?, id.as_str()],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let key = key.to_owned();
+        self.in_transaction(move |tx| read_idempotency(tx, &key)).await
+    }
+}
+
+fn read_contact(tx: &rusqlite::Connection, id: &ContactId) -> Result<Option<Contact>, StoreError> {
+    tx.query_row("SELECT doc FROM contacts WHERE id = ?1", params![id.as_str()], |row| {
+        row.get::<_, String>(0)
+    })
+    .optional()
+    .map_err(backend)?
+    .map(|doc| from_json(&doc))
+    .transpose()
+}
+
+/// Records `id` as the owner of `email`; refused when another contact owns it.
+fn claim_email(tx: &rusqlite::Connection, id: &ContactId, email: &EmailAddress) -> Result<(), StoreError> {
+    let owner: Option<String> = tx
+        .query_row(
+            "SELECT contact_id FROM contact_emails WHERE email = ?1",
+            params![email.as_str()],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(backend)?;
+    match owner {
+        Some(owner) if owner == id.as_str() => Ok(()),
+        Some(owner) => Err(StoreError::EmailTaken {
+            email: email.clone(),
+            contact: ContactId::from_stored(owner),
+        }),
+        None => {
+            tx.execute(
+                "INSERT INTO contact_emails (email, contact_id) VALUES (?1, ?2)",
+                params![email.as_str(), id.as_str()],
+            )
+            .map_err(backend)?;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! Logging set up in one place: `tracing` with `RUST_LOG` filtering; JSON
+//! lines on Lambda (CloudWatch), human-readable text locally.
+
+use tracing_subscriber::EnvFilter;
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable text.
+    Text,
+}
+
+/// Installs the global subscriber; `default` is the filter when `RUST_LOG`
+/// is unset. Calling it twice is harmless.
+pub fn init(format: LogFormat, default: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().without_time().with_target(false).try_init(),
+        LogFormat::Text => builder.with_target(false).try_init(),
+    };
+}

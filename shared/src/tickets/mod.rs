@@ -1,0 +1,154 @@
+//! Creating tickets: resolving the requester to a contact, building the
+//! ticket with the queue's defaults, and storing it with its first timeline
+//! entries in one write.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::Config;
+use crate::domain::{
+    Actor, Channel, Contact, ContactId, EmailAddress, QueueKey, Requester, Ticket, TicketKey, TimelineEntry,
+    TimelineEvent, ticket::entry_seq,
+};
+use crate::store::{Created, IdempotencyClaim, Store, StoreError};
+
+/// Everything known about a ticket before it exists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketDraft {
+    /// The queue.
+    pub queue: QueueKey,
+    /// Summary line.
+    pub summary: String,
+    /// Text.
+    pub description: String,
+    /// Priority, or the configured default.
+    pub priority: Option<String>,
+    /// Support line.
+    pub line: Option<u8>,
+    /// Components.
+    pub components: Vec<String>,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Assignee login.
+    pub assignee: Option<String>,
+    /// The requester's address, when the request gave one.
+    pub requester_email: Option<EmailAddress>,
+    /// The requester's name.
+    pub requester_name: Option<String>,
+    /// Where it came from.
+    pub channel: Channel,
+    /// Custom field values.
+    pub custom_fields: BTreeMap<String, serde_json::Value>,
+}
+
+/// Why a ticket could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    /// The queue is not in the configuration.
+    #[error("queue {0} is not configured")]
+    UnknownQueue(QueueKey),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Finds the contact owning `email`, or creates one; a concurrent creation
+/// of the same address resolves to the contact that won.
+pub async fn resolve_contact(
+    store: &dyn Store,
+    email: &EmailAddress,
+    name: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Contact, StoreError> {
+    if let Some(contact) = store.find_contact_by_email(email).await? {
+        return Ok(contact);
+    }
+    let contact = Contact::new(email.clone(), name.map(str::to_owned), now);
+    match store.create_contact(&contact).await {
+        Ok(()) => Ok(contact),
+        Err(StoreError::EmailTaken { contact: owner, .. }) => store
+            .get_contact(&owner)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("contact {owner}"))),
+        Err(e) => Err(e),
+    }
+}
+
+/// Builds version 1 of a ticket from a draft, with the queue's initial
+/// status and the default priority where the draft sets none.
+pub fn build_ticket(
+    config: &Config,
+    key: TicketKey,
+    draft: TicketDraft,
+    contact: Option<ContactId>,
+    now: DateTime<Utc>,
+) -> Result<Ticket, CreateError> {
+    let queue = config
+        .queues
+        .get(&draft.queue)
+        .ok_or_else(|| CreateError::UnknownQueue(draft.queue.clone()))?;
+    Ok(Ticket {
+        key,
+        queue: draft.queue,
+        summary: draft.summary,
+        description: draft.description,
+        status: queue.initial_status.value.clone(),
+        resolution: None,
+        priority: draft.priority.unwrap_or_else(|| config.priorities.default.value.clone()),
+        line: draft.line,
+        components: draft.components,
+        tags: draft.tags,
+        assignee: draft.assignee,
+        requester: Requester {
+            contact_id: contact,
+            email: draft.requester_email,
+            name: draft.requester_name,
+        },
+        participants: Vec::new(),
+        channel: draft.channel,
+        custom_fields: draft.custom_fields,
+        created_at: now,
+        updated_at: now,
+        first_response_at: None,
+        resolved_at: None,
+        reopen_count: 0,
+        version: 1,
+    })
+}
+
+/// The timeline entries of a new ticket: `Created`, then `events` in order.
+pub fn first_entries(ticket: &Ticket, actor: &Actor, events: Vec<TimelineEvent>) -> Vec<TimelineEntry> {
+    std::iter::once(TimelineEvent::Created { channel: ticket.channel })
+        .chain(events)
+        .enumerate()
+        .map(|(index, event)| TimelineEntry {
+            ticket: ticket.key.clone(),
+            seq: entry_seq(ticket.version, index),
+            at: ticket.created_at,
+            actor: actor.clone(),
+            event,
+        })
+        .collect()
+}
+
+/// Stores a built ticket; on an idempotent replay answers the first
+/// ticket's key instead.
+pub async fn store_ticket(
+    store: &dyn Store,
+    ticket: &Ticket,
+    entries: &[TimelineEntry],
+    claim: Option<&IdempotencyClaim>,
+) -> Result<(TicketKey, bool), StoreError> {
+    match store.create_ticket(ticket, entries, claim).await? {
+        Created::New => Ok((ticket.key.clone(), false)),
+        Created::Replayed(key) => Ok((key, true)),
+    }
+}
+
+/// Current time truncated to microseconds, the precision every store keeps.
+pub fn store_precision(now: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::{SubsecRound, Timelike};
+    let micros = now.nanosecond() / 1_000 * 1_000;
+    now.with_nanosecond(micros).unwrap_or_else(|| now.trunc_subsecs(6))
+}
