@@ -4,29 +4,41 @@
 //! `HELPDESK_CONFIG` and `HELPDESK_DB`); `HELPDESK_STORE=dynamodb` with
 //! `HELPDESK_TABLE` points the tools at a deployed table instead.
 
-mod config_check;
-mod serve;
-mod tickets;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use helpdesk::app::{BlobChoice, Services, Settings, StoreChoice};
 use helpdesk::telemetry::{self, LogFormat};
+use helpdesk_cli::{config_check, serve, tickets};
 
 /// A serverless helpdesk, running locally over SQLite.
 #[derive(Debug, Parser)]
 #[command(name = "helpdesk", version, about)]
 struct Cli {
     /// The configuration file.
-    #[arg(long, global = true, env = "HELPDESK_CONFIG", default_value = "config/helpdesk.yaml")]
+    #[arg(
+        long,
+        global = true,
+        env = "HELPDESK_CONFIG",
+        default_value = "config/helpdesk.yaml"
+    )]
     config: PathBuf,
     /// The SQLite database file.
-    #[arg(long, global = true, env = "HELPDESK_DB", default_value = "helpdesk.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "HELPDESK_DB",
+        default_value = "helpdesk.db"
+    )]
     db: PathBuf,
     /// Where attachments are kept: a directory or s3://bucket/prefix.
-    #[arg(long, global = true, env = "HELPDESK_BLOBS", default_value = "data/blobs")]
+    #[arg(
+        long,
+        global = true,
+        env = "HELPDESK_BLOBS",
+        default_value = "data/blobs"
+    )]
     blobs: String,
     #[command(subcommand)]
     command: Command,

@@ -45,10 +45,14 @@ pub async fn run(services: Services, listen: &str) -> anyhow::Result<()> {
         .map(|f| f.attachments.max_total_bytes)
         .max()
         .unwrap_or(0);
-    let app = router(services).layer(axum::extract::DefaultBodyLimit::max(largest_form + 1024 * 1024));
+    let app = router(services).layer(axum::extract::DefaultBodyLimit::max(
+        largest_form + 1024 * 1024,
+    ));
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!("helpdesk listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await?;
     Ok(())
 }
 
@@ -56,13 +60,14 @@ async fn shutdown() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -80,7 +80,16 @@ fn print_table(tickets: &[Ticket]) {
             ]
         })
         .collect();
-    let header = ["KEY", "STATUS", "PRIORITY", "LINE", "ASSIGNEE", "REQUESTER", "CREATED (UTC)", "SUMMARY"];
+    let header = [
+        "KEY",
+        "STATUS",
+        "PRIORITY",
+        "LINE",
+        "ASSIGNEE",
+        "REQUESTER",
+        "CREATED (UTC)",
+        "SUMMARY",
+    ];
     let mut widths = header.map(str::len);
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -88,7 +97,11 @@ fn print_table(tickets: &[Ticket]) {
         }
     }
     let line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
         println!("{}", padded.join("  ").trim_end());
     };
     line(header.to_vec());
@@ -110,7 +123,10 @@ pub async fn run(services: &Services, command: &TicketsCommand) -> anyhow::Resul
             };
             let mut tickets = Vec::new();
             for queue in queues {
-                let query = TicketQuery { queue, limit: *limit };
+                let query = TicketQuery {
+                    queue,
+                    limit: *limit,
+                };
                 tickets.extend(services.store.list_tickets(&query).await?);
             }
             tickets.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.key.cmp(&a.key)));
@@ -127,27 +143,61 @@ pub async fn run(services: &Services, command: &TicketsCommand) -> anyhow::Resul
                 eprintln!("no ticket {key}");
                 return Ok(ExitCode::FAILURE);
             };
-            let timeline = services.store.timeline(key).await.context("reading the timeline")?;
+            let timeline = services
+                .store
+                .timeline(key)
+                .await
+                .context("reading the timeline")?;
             if *json {
                 let mut value = ticket_json(&ticket);
                 value["timeline"] = serde_json::to_value(&timeline)?;
                 println!("{}", serde_json::to_string_pretty(&value)?);
             } else {
                 println!("{}  {}", ticket.key, ticket.summary);
-                println!("status {} · priority {} · line {} · assignee {}", ticket.status, ticket.priority,
-                    ticket.line.map_or("-".into(), |l| l.to_string()), dash(ticket.assignee.as_deref()));
-                println!("requester {} {}", dash(ticket.requester.email.as_ref().map(|e| e.as_str())),
-                    ticket.requester.name.as_deref().unwrap_or(""));
-                println!("components {} · channel {}", if ticket.components.is_empty() { "-".into() } else { ticket.components.join(", ") }, ticket.channel.as_str());
+                println!(
+                    "status {} · priority {} · line {} · assignee {}",
+                    ticket.status,
+                    ticket.priority,
+                    ticket.line.map_or("-".into(), |l| l.to_string()),
+                    dash(ticket.assignee.as_deref())
+                );
+                println!(
+                    "requester {} {}",
+                    dash(ticket.requester.email.as_ref().map(|e| e.as_str())),
+                    ticket.requester.name.as_deref().unwrap_or("")
+                );
+                println!(
+                    "components {} · channel {}",
+                    if ticket.components.is_empty() {
+                        "-".into()
+                    } else {
+                        ticket.components.join(", ")
+                    },
+                    ticket.channel.as_str()
+                );
                 for (name, value) in &ticket.custom_fields {
-                    println!("{name}: {}", value.as_str().map_or_else(|| value.to_string(), str::to_owned));
+                    println!(
+                        "{name}: {}",
+                        value
+                            .as_str()
+                            .map_or_else(|| value.to_string(), str::to_owned)
+                    );
                 }
                 println!("\n{}\n", ticket.description);
                 println!("timeline:");
                 for entry in &timeline {
                     let event = serde_json::to_value(&entry.event)?;
-                    let kind = event.get("type").and_then(Value::as_str).unwrap_or("?").to_owned();
-                    println!("  {}  {:<16} {}", entry.at.format("%Y-%m-%d %H:%M:%S"), kind, serde_json::to_string(&entry.actor)?);
+                    let kind = event
+                        .get("type")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?")
+                        .to_owned();
+                    println!(
+                        "  {}  {:<16} {}",
+                        entry.at.format("%Y-%m-%d %H:%M:%S"),
+                        kind,
+                        serde_json::to_string(&entry.actor)?
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -130,14 +130,21 @@ impl Settings {
     /// Settings from `HELPDESK_*` environment variables.
     pub fn from_env() -> anyhow::Result<Self> {
         let store = match env("HELPDESK_STORE").as_deref().unwrap_or("sqlite") {
-            "sqlite" => StoreChoice::Sqlite(env("HELPDESK_DB").unwrap_or_else(|| "helpdesk.db".into()).into()),
+            "sqlite" => StoreChoice::Sqlite(
+                env("HELPDESK_DB")
+                    .unwrap_or_else(|| "helpdesk.db".into())
+                    .into(),
+            ),
             "dynamodb" => StoreChoice::Dynamo {
-                table: env("HELPDESK_TABLE").context("HELPDESK_STORE=dynamodb needs HELPDESK_TABLE")?,
+                table: env("HELPDESK_TABLE")
+                    .context("HELPDESK_STORE=dynamodb needs HELPDESK_TABLE")?,
             },
             other => bail!("HELPDESK_STORE must be sqlite or dynamodb, not {other:?}"),
         };
         Ok(Self {
-            config: env("HELPDESK_CONFIG").unwrap_or_else(|| "config/helpdesk.yaml".into()).into(),
+            config: env("HELPDESK_CONFIG")
+                .unwrap_or_else(|| "config/helpdesk.yaml".into())
+                .into(),
             store,
             blobs: BlobChoice::parse(&env("HELPDESK_BLOBS").unwrap_or_else(|| "data/blobs".into())),
         })
@@ -148,8 +155,10 @@ impl Services {
     /// Loads the configuration (failing on any finding) and connects the
     /// store and blob store. AWS clients are built only when needed.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let config = config::load(&settings.config).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
-        let needs_aws = matches!(settings.store, StoreChoice::Dynamo { .. }) || matches!(settings.blobs, BlobChoice::S3 { .. });
+        let config = config::load(&settings.config)
+            .map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
+        let needs_aws = matches!(settings.store, StoreChoice::Dynamo { .. })
+            || matches!(settings.blobs, BlobChoice::S3 { .. });
         let aws = if needs_aws {
             Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
         } else {
@@ -158,20 +167,31 @@ impl Services {
         let store: Arc<dyn Store> = match (&settings.store, &aws) {
             (StoreChoice::Sqlite(path), _) => {
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+                    std::fs::create_dir_all(parent)
+                        .with_context(|| format!("cannot create {}", parent.display()))?;
                 }
-                Arc::new(SqliteStore::open(path).with_context(|| format!("cannot open {}", path.display()))?)
+                Arc::new(
+                    SqliteStore::open(path)
+                        .with_context(|| format!("cannot open {}", path.display()))?,
+                )
             }
-            (StoreChoice::Dynamo { table }, Some(aws)) => {
-                Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), table.clone()))
-            }
+            (StoreChoice::Dynamo { table }, Some(aws)) => Arc::new(DynamoStore::new(
+                aws_sdk_dynamodb::Client::new(aws),
+                table.clone(),
+            )),
             (StoreChoice::Dynamo { .. }, None) => bail!("no AWS configuration"),
         };
         let blobs: Arc<dyn BlobStore> = match (&settings.blobs, &aws) {
             (BlobChoice::Dir(dir), _) => Arc::new(LocalBlobs::new(dir)),
             (BlobChoice::S3 { bucket, prefix }, Some(aws)) => {
-                let s3 = aws_sdk_s3::config::Builder::from(aws).force_path_style(true).build();
-                Arc::new(S3Blobs::new(aws_sdk_s3::Client::from_conf(s3), bucket, prefix))
+                let s3 = aws_sdk_s3::config::Builder::from(aws)
+                    .force_path_style(true)
+                    .build();
+                Arc::new(S3Blobs::new(
+                    aws_sdk_s3::Client::from_conf(s3),
+                    bucket,
+                    prefix,
+                ))
             }
             (BlobChoice::S3 { .. }, None) => bail!("no AWS configuration"),
         };

@@ -35,10 +35,16 @@ pub trait BlobStore: Send + Sync {
 fn check_key(key: &str) -> Result<(), BlobError> {
     let bad = key.is_empty()
         || key.starts_with('/')
-        || key.split('/').any(|part| part.is_empty() || part == "." || part == "..")
+        || key
+            .split('/')
+            .any(|part| part.is_empty() || part == "." || part == "..")
         || key.contains('\\')
         || key.chars().any(char::is_control);
-    if bad { Err(BlobError::BadKey(key.to_owned())) } else { Ok(()) }
+    if bad {
+        Err(BlobError::BadKey(key.to_owned()))
+    } else {
+        Ok(())
+    }
 }
 
 /// Turns a file name from a customer into a safe key segment, keeping it
@@ -47,7 +53,13 @@ pub fn safe_file_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
     let cleaned: String = base
         .chars()
-        .map(|c| if c.is_control() || "/\\:*?\"<>|".contains(c) { '_' } else { c })
+        .map(|c| {
+            if c.is_control() || "/\\:*?\"<>|".contains(c) {
+                '_'
+            } else {
+                c
+            }
+        })
         .take(120)
         .collect();
     match cleaned.trim_matches('.').trim() {
@@ -110,7 +122,11 @@ pub struct S3Blobs {
 
 impl S3Blobs {
     /// Blobs in `bucket` under `prefix` (no leading or trailing `/` needed).
-    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>, prefix: impl Into<String>) -> Self {
+    pub fn new(
+        client: aws_sdk_s3::Client,
+        bucket: impl Into<String>,
+        prefix: impl Into<String>,
+    ) -> Self {
         let prefix = prefix.into().trim_matches('/').to_owned();
         Self {
             client,
@@ -120,7 +136,11 @@ impl S3Blobs {
     }
 
     fn object_key(&self, key: &str) -> String {
-        if self.prefix.is_empty() { key.to_owned() } else { format!("{}/{key}", self.prefix) }
+        if self.prefix.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{}/{key}", self.prefix)
+        }
     }
 }
 
@@ -149,9 +169,20 @@ impl BlobStore for S3Blobs {
             key: key.to_owned(),
             reason,
         };
-        match self.client.get_object().bucket(&self.bucket).key(self.object_key(key)).send().await {
+        match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.object_key(key))
+            .send()
+            .await
+        {
             Ok(output) => {
-                let data = output.body.collect().await.map_err(|e| fail(e.to_string()))?;
+                let data = output
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| fail(e.to_string()))?;
                 Ok(Some(data.into_bytes()))
             }
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
@@ -169,7 +200,10 @@ mod tests {
         assert_eq!(safe_file_name("../../etc/passwd"), "passwd");
         assert_eq!(safe_file_name("C:\\Users\\a\\report.pdf"), "report.pdf");
         assert_eq!(safe_file_name(".."), "file");
-        assert_eq!(safe_file_name("Student_ID_!#$&'()*+,-.;=@[]^_`{}~ .png"), "Student_ID_!#$&'()*+,-.;=@[]^_`{}~ .png");
+        assert_eq!(
+            safe_file_name("Student_ID_!#$&'()*+,-.;=@[]^_`{}~ .png"),
+            "Student_ID_!#$&'()*+,-.;=@[]^_`{}~ .png"
+        );
         assert!(check_key("attachments/../x").is_err());
         assert!(check_key("/abs").is_err());
         assert!(check_key("attachments/SUP-1/1/a.png").is_ok());
@@ -179,8 +213,14 @@ mod tests {
     async fn local_blobs_read_back_what_was_written() {
         let dir = std::env::temp_dir().join(format!("blobs-{}", uuid::Uuid::new_v4().simple()));
         let blobs = LocalBlobs::new(&dir);
-        blobs.put("a/b.txt", "text/plain", Bytes::from_static(b"hi")).await.unwrap();
-        assert_eq!(blobs.get("a/b.txt").await.unwrap().unwrap(), Bytes::from_static(b"hi"));
+        blobs
+            .put("a/b.txt", "text/plain", Bytes::from_static(b"hi"))
+            .await
+            .unwrap();
+        assert_eq!(
+            blobs.get("a/b.txt").await.unwrap().unwrap(),
+            Bytes::from_static(b"hi")
+        );
         assert!(blobs.get("a/missing").await.unwrap().is_none());
         let _ = std::fs::remove_dir_all(dir);
     }

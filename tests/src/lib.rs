@@ -1,4 +1,6 @@
-//! Shared helpers for the integration tests: the store conformance suite and
-//! the `spawn_app`-style harness for form intake.
+//! Shared helpers for the integration tests: the `spawn_app` harness for
+//! form intake and the store conformance suite.
+#![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)]
 
+pub mod app;
 pub mod conformance;

@@ -69,7 +69,12 @@ impl fmt::Display for ConfigError {
 pub fn did_you_mean<'a>(wrong: &str, known: impl IntoIterator<Item = &'a str>) -> Option<String> {
     known
         .into_iter()
-        .map(|k| (strsim::normalized_damerau_levenshtein(&wrong.to_lowercase(), &k.to_lowercase()), k))
+        .map(|k| {
+            (
+                strsim::normalized_damerau_levenshtein(&wrong.to_lowercase(), &k.to_lowercase()),
+                k,
+            )
+        })
         .filter(|(score, _)| *score >= 0.6)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, k)| format!("did you mean {k:?}?"))

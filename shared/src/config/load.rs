@@ -47,7 +47,9 @@ fn parse_finding(error: &serde_saphyr::Error) -> Finding {
     let first = message.lines().next().unwrap_or("invalid YAML").trim();
     let first = strip_location_prefix(first).to_owned();
     let hint = if first.contains("unknown field") {
-        Some("remove the key or fix its spelling; see config/helpdesk.yaml for every key".to_owned())
+        Some(
+            "remove the key or fix its spelling; see config/helpdesk.yaml for every key".to_owned(),
+        )
     } else if first.contains("invalid type") || first.contains("invalid value") {
         Some("check the value's type against the example config".to_owned())
     } else {

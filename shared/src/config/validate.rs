@@ -12,13 +12,30 @@ use crate::domain::QueueKey;
 pub fn validate(config: &Config) -> Vec<Finding> {
     let mut findings = Vec::new();
     let agents: Vec<&str> = config.agents.keys().map(String::as_str).collect();
-    let priorities: Vec<&str> = config.priorities.levels.iter().map(String::as_str).collect();
+    let priorities: Vec<&str> = config
+        .priorities
+        .levels
+        .iter()
+        .map(String::as_str)
+        .collect();
 
     if priorities.is_empty() {
-        findings.push(Finding::at(&config.priorities.default.referenced, "priorities.levels is empty")
-            .hint("list the levels most urgent first, such as [critical, high, normal, low]"));
+        findings.push(
+            Finding::at(
+                &config.priorities.default.referenced,
+                "priorities.levels is empty",
+            )
+            .hint("list the levels most urgent first, such as [critical, high, normal, low]"),
+        );
     }
-    check_name(&mut findings, &config.priorities.default, "priority", &priorities);
+    check_name(
+        &mut findings,
+        &config.priorities.default,
+        "priority",
+        "as the default",
+        "priorities",
+        &priorities,
+    );
 
     for (key, queue) in &config.queues {
         check_queue(&mut findings, key, queue, &agents);
@@ -30,11 +47,29 @@ pub fn validate(config: &Config) -> Vec<Finding> {
     findings
 }
 
-fn check_name(findings: &mut Vec<Finding>, value: &Spanned<String>, what: &str, known: &[&str]) {
+/// Reports `value` unless it is one of `known`. `what` names the kind
+/// ("status"), `place` where it was used ("in queue SUP"), `plural` the
+/// list in the hint ("statuses of queue SUP").
+fn check_name(
+    findings: &mut Vec<Finding>,
+    value: &Spanned<String>,
+    what: &str,
+    place: &str,
+    plural: &str,
+    known: &[&str],
+) {
     if !known.contains(&value.value.as_str()) {
+        let place = if place.is_empty() {
+            String::new()
+        } else {
+            format!(" {place}")
+        };
         findings.push(
-            Finding::at(&value.referenced, format!("unknown {what} {:?}", value.value))
-                .hint(known_hint(&value.value, &format!("{what}s"), known)),
+            Finding::at(
+                &value.referenced,
+                format!("unknown {what} {:?}{place}", value.value),
+            )
+            .hint(known_hint(&value.value, plural, known)),
         );
     }
 }
@@ -44,17 +79,41 @@ fn check_queue(findings: &mut Vec<Finding>, key: &QueueKey, queue: &Queue, agent
     let unique: BTreeSet<&str> = statuses.iter().copied().collect();
     if unique.len() != statuses.len() {
         findings.push(
-            Finding::at(&queue.initial_status.referenced, format!("queue {key} lists a status twice"))
-                .hint("each status name must be unique within its queue"),
+            Finding::at(
+                &queue.initial_status.referenced,
+                format!("queue {key} lists a status twice"),
+            )
+            .hint("each status name must be unique within its queue"),
         );
     }
-    check_name(findings, &queue.initial_status, &format!("status of queue {key}:"), &statuses);
+    check_name(
+        findings,
+        &queue.initial_status,
+        "status",
+        &format!("as initial status of queue {key}"),
+        &format!("statuses of queue {key}"),
+        &statuses,
+    );
     for member in &queue.team {
-        check_name(findings, member, "agent", agents);
+        check_name(
+            findings,
+            member,
+            "agent",
+            &format!("in the team of queue {key}"),
+            "agents",
+            agents,
+        );
     }
     for (name, component) in &queue.components {
         if let Some(assignee) = &component.assignee {
-            check_name(findings, assignee, &format!("agent (default assignee of component {name})"), agents);
+            check_name(
+                findings,
+                assignee,
+                "agent",
+                &format!("as default assignee of component {name}"),
+                "agents",
+                agents,
+            );
         }
     }
 }
@@ -68,24 +127,43 @@ fn check_form(
     priorities: &[&str],
 ) {
     let queues: Vec<&str> = config.queues.keys().map(QueueKey::as_str).collect();
-    check_name(findings, &form.queue, "queue", &queues);
-    let queue = QueueKey::parse(&form.queue.value).ok().and_then(|k| config.queues.get(&k));
+    check_name(
+        findings,
+        &form.queue,
+        "queue",
+        &format!("in form {id}"),
+        "queues",
+        &queues,
+    );
+    let queue = QueueKey::parse(&form.queue.value)
+        .ok()
+        .and_then(|k| config.queues.get(&k));
     let fields: Vec<&str> = form.fields.keys().map(String::as_str).collect();
 
     for (field_id, field) in &form.fields {
         if field.field_type == FieldType::Choice && field.options.is_empty() {
             findings.push(
-                Finding::at(&form.map.summary.referenced, format!("form {id}: choice field {field_id} has no options"))
-                    .hint("add `options: [...]` or use type text"),
+                Finding::at(
+                    &form.map.summary.referenced,
+                    format!("form {id}: choice field {field_id} has no options"),
+                )
+                .hint("add `options: [...]` or use type text"),
             );
         }
     }
 
     let map = &form.map;
-    for source in [Some(&map.summary), map.description.as_ref(), map.requester_email.as_ref(), map.requester_name.as_ref(), map.components.as_ref(), map.priority.as_ref()]
-        .into_iter()
-        .flatten()
-        .chain(map.custom_fields.values())
+    for source in [
+        Some(&map.summary),
+        map.description.as_ref(),
+        map.requester_email.as_ref(),
+        map.requester_name.as_ref(),
+        map.components.as_ref(),
+        map.priority.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    .chain(map.custom_fields.values())
     {
         check_source(findings, id, source, &fields);
     }
@@ -95,8 +173,15 @@ fn check_form(
             if !custom.contains(&name.as_str()) {
                 let location = &map.custom_fields[name].referenced;
                 findings.push(
-                    Finding::at(location, format!("form {id} maps to unknown custom field {name:?}"))
-                        .hint(known_hint(name, &format!("custom fields of queue {}", form.queue.value), &custom)),
+                    Finding::at(
+                        location,
+                        format!("form {id} maps to unknown custom field {name:?}"),
+                    )
+                    .hint(known_hint(
+                        name,
+                        &format!("custom fields of queue {}", form.queue.value),
+                        &custom,
+                    )),
                 );
             }
         }
@@ -105,51 +190,94 @@ fn check_form(
     if let Some(honeypot) = &form.honeypot {
         if form.fields.contains_key(honeypot) {
             findings.push(
-                Finding::at(&form.queue.referenced, format!("form {id}: honeypot {honeypot:?} is also a real field"))
-                    .hint("the honeypot must be a field no human fills in, not one of `fields`"),
+                Finding::at(
+                    &form.queue.referenced,
+                    format!("form {id}: honeypot {honeypot:?} is also a real field"),
+                )
+                .hint("the honeypot must be a field no human fills in, not one of `fields`"),
             );
         }
     }
     if let Some(url) = &form.redirect_url {
         if !(url.starts_with("https://") || url.starts_with("http://") || url.starts_with('/')) {
             findings.push(
-                Finding::at(&form.queue.referenced, format!("form {id}: redirect_url {url:?} is not a URL"))
-                    .hint("use an absolute http(s) URL or a path starting with /"),
+                Finding::at(
+                    &form.queue.referenced,
+                    format!("form {id}: redirect_url {url:?} is not a URL"),
+                )
+                .hint("use an absolute http(s) URL or a path starting with /"),
             );
         }
     }
     if let Some(signature) = &form.signature {
         let valid = !signature.secret_env.is_empty()
-            && signature.secret_env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            && signature
+                .secret_env
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !valid {
             findings.push(
-                Finding::at(&form.queue.referenced, format!("form {id}: secret_env {:?} is not an environment variable name", signature.secret_env))
-                    .hint("use letters, digits and _, such as HELPDESK_SECRET_TYPEFORM"),
+                Finding::at(
+                    &form.queue.referenced,
+                    format!(
+                        "form {id}: secret_env {:?} is not an environment variable name",
+                        signature.secret_env
+                    ),
+                )
+                .hint("use letters, digits and _, such as HELPDESK_SECRET_TYPEFORM"),
             );
         }
     }
 
     for rule in &form.routing {
         check_condition(findings, id, &rule.when, &fields);
-        check_rule(findings, id, rule, queue, &form.queue.value, agents, priorities);
+        check_rule(
+            findings,
+            id,
+            rule,
+            queue,
+            &form.queue.value,
+            agents,
+            priorities,
+        );
     }
 }
 
-fn check_source(findings: &mut Vec<Finding>, form: &str, source: &Spanned<String>, fields: &[&str]) {
+fn check_source(
+    findings: &mut Vec<Finding>,
+    form: &str,
+    source: &Spanned<String>,
+    fields: &[&str],
+) {
     if source.value.contains("{{") {
         let mut env = minijinja::Environment::new();
         if let Err(e) = env.add_template("mapping", &source.value) {
             findings.push(
-                Finding::at(&source.referenced, format!("form {form}: template does not parse: {e}"))
-                    .hint("templates use minijinja syntax, such as \"{{ subject }}\""),
+                Finding::at(
+                    &source.referenced,
+                    format!("form {form}: template does not parse: {e}"),
+                )
+                .hint("templates use minijinja syntax, such as \"{{ subject }}\""),
             );
         }
     } else {
-        check_name(findings, source, &format!("field of form {form}:"), fields);
+        check_name(
+            findings,
+            source,
+            "field",
+            &format!("in the mapping of form {form}"),
+            &format!("fields of form {form}"),
+            fields,
+        );
     }
 }
 
-fn check_condition(findings: &mut Vec<Finding>, form: &str, condition: &Condition, fields: &[&str]) {
+fn check_condition(
+    findings: &mut Vec<Finding>,
+    form: &str,
+    condition: &Condition,
+    fields: &[&str],
+) {
     let shapes = [
         condition.all.is_some(),
         condition.any.is_some(),
@@ -170,14 +298,24 @@ fn check_condition(findings: &mut Vec<Finding>, form: &str, condition: &Conditio
         .as_ref()
         .map(|f| f.referenced)
         .unwrap_or(serde_saphyr::Location::UNKNOWN);
-    if shape_count != 1 || (condition.field.is_some() != (test_count == 1)) || (condition.field.is_none() && test_count > 0) {
+    if shape_count != 1
+        || (condition.field.is_some() != (test_count == 1))
+        || (condition.field.is_none() && test_count > 0)
+    {
         findings.push(
             Finding::at(&location, format!("form {form}: a condition needs exactly one of all/any/not, or a field with exactly one test"))
                 .hint("for example `{field: topic, equals: billing}` or `{any: [...]}`; tests: equals, not_equals, in, contains, empty"),
         );
     }
     if let Some(field) = &condition.field {
-        check_name(findings, field, &format!("field of form {form}:"), fields);
+        check_name(
+            findings,
+            field,
+            "field",
+            &format!("in a routing condition of form {form}"),
+            &format!("fields of form {form}"),
+            fields,
+        );
     }
     for sub in condition.all.iter().chain(condition.any.iter()).flatten() {
         check_condition(findings, form, sub, fields);
@@ -198,22 +336,49 @@ fn check_rule(
 ) {
     let set = &rule.set;
     if let Some(assignee) = &set.assignee {
-        check_name(findings, assignee, "agent", agents);
+        check_name(
+            findings,
+            assignee,
+            "agent",
+            &format!("in rule {:?} of form {form}", rule.name),
+            "agents",
+            agents,
+        );
     }
     if let Some(priority) = &set.priority {
-        check_name(findings, priority, "priority", priorities);
+        check_name(
+            findings,
+            priority,
+            "priority",
+            &format!("in rule {:?} of form {form}", rule.name),
+            "priorities",
+            priorities,
+        );
     }
     let Some(queue) = queue else { return };
     let components: Vec<&str> = queue.components.keys().map(String::as_str).collect();
     for component in &set.components {
-        check_name(findings, component, &format!("component of queue {queue_key}:"), &components);
+        check_name(
+            findings,
+            component,
+            "component",
+            &format!("in rule {:?} of form {form}", rule.name),
+            &format!("components of queue {queue_key}"),
+            &components,
+        );
     }
     if let Some(line) = &set.line {
         if !queue.lines.contains(&line.value) {
             let lines: Vec<String> = queue.lines.iter().map(u8::to_string).collect();
             findings.push(
-                Finding::at(&line.referenced, format!("form {form}, rule {:?}: line {} is not a line of queue {queue_key}", rule.name, line.value))
-                    .hint(format!("defined lines: {}", lines.join(", "))),
+                Finding::at(
+                    &line.referenced,
+                    format!(
+                        "form {form}, rule {:?}: line {} is not a line of queue {queue_key}",
+                        rule.name, line.value
+                    ),
+                )
+                .hint(format!("defined lines: {}", lines.join(", "))),
             );
         }
     }

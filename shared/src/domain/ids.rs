@@ -75,8 +75,15 @@ impl TicketKey {
             .ok_or_else(|| refuse("ticket key", value, "must look like SUP-17"))?;
         let queue = QueueKey::parse(queue)
             .map_err(|_| refuse("ticket key", value, "must start with a queue key"))?;
-        if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) || number.starts_with('0') {
-            return Err(refuse("ticket key", value, "must end with a positive number"));
+        if number.is_empty()
+            || !number.bytes().all(|b| b.is_ascii_digit())
+            || number.starts_with('0')
+        {
+            return Err(refuse(
+                "ticket key",
+                value,
+                "must end with a positive number",
+            ));
         }
         let number = number
             .parse()
@@ -105,7 +112,11 @@ impl EmailAddress {
     pub fn parse(value: &str) -> Result<Self, ParseError> {
         let trimmed = value.trim();
         if trimmed.len() > 254 {
-            return Err(refuse("email address", value, "is longer than 254 characters"));
+            return Err(refuse(
+                "email address",
+                value,
+                "is longer than 254 characters",
+            ));
         }
         let (local, domain) = trimmed
             .split_once('@')
@@ -120,8 +131,15 @@ impl EmailAddress {
         if !labels_ok {
             return Err(refuse("email address", value, "has no valid domain"));
         }
-        if trimmed.chars().any(|c| c.is_whitespace() || c.is_control() || "<>,;\"()[]\\".contains(c)) {
-            return Err(refuse("email address", value, "contains characters not allowed in an address"));
+        if trimmed
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>,;\"()[]\\".contains(c))
+        {
+            return Err(refuse(
+                "email address",
+                value,
+                "contains characters not allowed in an address",
+            ));
         }
         Ok(Self(trimmed.to_lowercase()))
     }
@@ -210,7 +228,16 @@ mod tests {
 
     #[test]
     fn malformed_ticket_keys_are_refused() {
-        for bad in ["SUP", "sup-1", "SUP-", "SUP-0", "SUP-01", "SUP-1a", "-1", "TOOLONGQUEUE-1"] {
+        for bad in [
+            "SUP",
+            "sup-1",
+            "SUP-",
+            "SUP-0",
+            "SUP-01",
+            "SUP-1a",
+            "-1",
+            "TOOLONGQUEUE-1",
+        ] {
             assert!(TicketKey::parse(bad).is_err(), "{bad} was accepted");
         }
     }
@@ -224,7 +251,17 @@ mod tests {
 
     #[test]
     fn malformed_email_addresses_are_refused() {
-        for bad in ["", "anna", "@example.com", "anna@", "anna@localhost", "a b@example.com", "a@b@example.com", "anna@exa mple.com", "x@example..com"] {
+        for bad in [
+            "",
+            "anna",
+            "@example.com",
+            "anna@",
+            "anna@localhost",
+            "a b@example.com",
+            "a@b@example.com",
+            "anna@exa mple.com",
+            "x@example..com",
+        ] {
             assert!(EmailAddress::parse(bad).is_err(), "{bad:?} was accepted");
         }
     }

@@ -47,16 +47,27 @@ pub fn check_answers(form: &Form, submission: &RawSubmission) -> Result<Answers,
             }),
         }
     }
-    if errors.is_empty() { Ok(answers) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(answers)
+    } else {
+        Err(errors)
+    }
 }
 
 fn check_one(id: &str, field: &FormField, value: &str) -> Result<(), String> {
     if value.is_empty() {
-        return if field.required { Err(format!("{id} is required")) } else { Ok(()) };
+        return if field.required {
+            Err(format!("{id} is required"))
+        } else {
+            Ok(())
+        };
     }
     let length = value.chars().count();
     if length > field.max_len() {
-        return Err(format!("{id} is {length} characters long; at most {} are allowed", field.max_len()));
+        return Err(format!(
+            "{id} is {length} characters long; at most {} are allowed",
+            field.max_len()
+        ));
     }
     match field.field_type {
         FieldType::Email => EmailAddress::parse(value)
@@ -76,7 +87,10 @@ fn check_one(id: &str, field: &FormField, value: &str) -> Result<(), String> {
             .map(|_| ())
             .ok_or_else(|| format!("{id} must be a number")),
         FieldType::Text | FieldType::Textarea => {
-            if value.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+            if value
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+            {
                 Err(format!("{id} contains control characters"))
             } else {
                 Ok(())

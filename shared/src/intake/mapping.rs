@@ -76,13 +76,14 @@ pub fn map_answers(form: &Form, form_id: &str, answers: &Answers) -> Result<Mapp
         Some(source) => render(source, answers, "description")?,
         None => labelled_answers(form, answers),
     };
-    let optional = |source: &Option<Spanned<String>>, what: &str| -> Result<Option<String>, MappingError> {
-        source
-            .as_ref()
-            .map(|s| render(s, answers, what))
-            .transpose()
-            .map(|v| v.filter(|s| !s.is_empty()))
-    };
+    let optional =
+        |source: &Option<Spanned<String>>, what: &str| -> Result<Option<String>, MappingError> {
+            source
+                .as_ref()
+                .map(|s| render(s, answers, what))
+                .transpose()
+                .map(|v| v.filter(|s| !s.is_empty()))
+        };
     let mut custom_fields = BTreeMap::new();
     for (name, source) in &map.custom_fields {
         let value = render(source, answers, name)?;
@@ -91,7 +92,12 @@ pub fn map_answers(form: &Form, form_id: &str, answers: &Answers) -> Result<Mapp
         }
     }
     let components = optional(&map.components, "components")?
-        .map(|s| s.split(',').map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()).collect())
+        .map(|s| {
+            s.split(',')
+                .map(|c| c.trim().to_owned())
+                .filter(|c| !c.is_empty())
+                .collect()
+        })
         .unwrap_or_default();
     Ok(Mapped {
         summary,

@@ -79,7 +79,9 @@ pub async fn handle(services: &Services, request: FormRequest) -> Response<Bytes
                 "forms accept POST (and OPTIONS for CORS)",
             )
             .into_response();
-            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST, OPTIONS"));
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST, OPTIONS"));
             response
         }
     };
@@ -100,19 +102,28 @@ fn cors_headers(form: &Form, headers: &HeaderMap) -> Result<HeaderMap, Problem> 
         Some(_) => {
             cors.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
             cors.insert(header::VARY, HeaderValue::from_static("Origin"));
-            cors.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST, OPTIONS"));
+            cors.insert(
+                header::ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("POST, OPTIONS"),
+            );
             cors.insert(
                 header::ACCESS_CONTROL_ALLOW_HEADERS,
                 HeaderValue::from_static("content-type, idempotency-key"),
             );
-            cors.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+            cors.insert(
+                header::ACCESS_CONTROL_MAX_AGE,
+                HeaderValue::from_static("600"),
+            );
             Ok(cors)
         }
         None => Err(Problem::new(
             StatusCode::FORBIDDEN,
             "origin-not-allowed",
             "Origin not allowed",
-            format!("this form does not accept posts from {}", String::from_utf8_lossy(origin.as_bytes())),
+            format!(
+                "this form does not accept posts from {}",
+                String::from_utf8_lossy(origin.as_bytes())
+            ),
         )),
     }
 }
@@ -123,7 +134,10 @@ fn preflight() -> Response<Bytes> {
     response
 }
 
-fn header_str<'a>(headers: &'a HeaderMap, name: impl http::header::AsHeaderName) -> Option<&'a str> {
+fn header_str<'a>(
+    headers: &'a HeaderMap,
+    name: impl http::header::AsHeaderName,
+) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -133,14 +147,26 @@ fn wants_redirect(form: &Form, headers: &HeaderMap) -> Option<String> {
     let html_form = content_type.starts_with("application/x-www-form-urlencoded")
         || content_type.starts_with("multipart/form-data");
     let accepts_html = header_str(headers, header::ACCEPT).is_some_and(|a| a.contains("text/html"));
-    if html_form && accepts_html { form.redirect_url.clone() } else { None }
+    if html_form && accepts_html {
+        form.redirect_url.clone()
+    } else {
+        None
+    }
 }
 
-fn created(form: &Form, headers: &HeaderMap, ticket: Option<&str>, replayed: bool) -> Response<Bytes> {
+fn created(
+    form: &Form,
+    headers: &HeaderMap,
+    ticket: Option<&str>,
+    replayed: bool,
+) -> Response<Bytes> {
     let mut response = match wants_redirect(form, headers) {
         Some(url) => {
             let location = match ticket {
-                Some(key) => format!("{url}{}ticket={key}", if url.contains('?') { '&' } else { '?' }),
+                Some(key) => format!(
+                    "{url}{}ticket={key}",
+                    if url.contains('?') { '&' } else { '?' }
+                ),
                 None => url,
             };
             let mut response = Response::new(Bytes::new());
@@ -153,10 +179,15 @@ fn created(form: &Form, headers: &HeaderMap, ticket: Option<&str>, replayed: boo
         None => {
             let body = serde_json::json!({ "ticket": ticket, "replayed": replayed });
             let mut response = Response::new(Bytes::from(body.to_string()));
-            *response.status_mut() = if ticket.is_some() { StatusCode::CREATED } else { StatusCode::OK };
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            *response.status_mut() = if ticket.is_some() {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            };
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
             response
         }
     };
@@ -174,7 +205,9 @@ fn payload_problem(error: PayloadError) -> Problem {
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported-media-type",
             "Unsupported content type",
-            format!("{kind} is not accepted; send application/json, application/x-www-form-urlencoded or multipart/form-data"),
+            format!(
+                "{kind} is not accepted; send application/json, application/x-www-form-urlencoded or multipart/form-data"
+            ),
         ),
         e @ PayloadError::TooLarge { .. } => Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -182,9 +215,12 @@ fn payload_problem(error: PayloadError) -> Problem {
             "Submission too large",
             e.to_string(),
         ),
-        PayloadError::Malformed(reason) => {
-            Problem::new(StatusCode::BAD_REQUEST, "malformed-body", "Malformed body", reason)
-        }
+        PayloadError::Malformed(reason) => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-body",
+            "Malformed body",
+            reason,
+        ),
     }
 }
 
@@ -212,7 +248,9 @@ fn store_problem(error: &StoreError) -> Problem {
 }
 
 fn check_signature(services: &Services, form: &Form, request: &FormRequest) -> Result<(), Problem> {
-    let Some(config) = &form.signature else { return Ok(()) };
+    let Some(config) = &form.signature else {
+        return Ok(());
+    };
     let Some(secret) = services.secrets.secret(&config.secret_env) else {
         tracing::error!(form = %request.form_id, env = %config.secret_env, "form secret is not set");
         return Err(Problem::new(
@@ -222,12 +260,22 @@ fn check_signature(services: &Services, form: &Form, request: &FormRequest) -> R
             "the form's signature secret is not configured on the server",
         ));
     };
-    signature::verify(config.scheme, secret.as_bytes(), &request.headers, &request.body, services.clock.now()).map_err(
-        |e| {
-            tracing::warn!(form = %request.form_id, error = %e, "signature refused");
-            Problem::new(StatusCode::UNAUTHORIZED, "bad-signature", "Signature check failed", e.to_string())
-        },
+    signature::verify(
+        config.scheme,
+        secret.as_bytes(),
+        &request.headers,
+        &request.body,
+        services.clock.now(),
     )
+    .map_err(|e| {
+        tracing::warn!(form = %request.form_id, error = %e, "signature refused");
+        Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "bad-signature",
+            "Signature check failed",
+            e.to_string(),
+        )
+    })
 }
 
 fn payload_hash(submission: &RawSubmission) -> String {
@@ -246,9 +294,17 @@ fn payload_hash(submission: &RawSubmission) -> String {
     hex::encode(hasher.finalize())
 }
 
-fn idempotency_key(form_id: &str, headers: &HeaderMap, submission: &RawSubmission) -> Result<Option<String>, Problem> {
+fn idempotency_key(
+    form_id: &str,
+    headers: &HeaderMap,
+    submission: &RawSubmission,
+) -> Result<Option<String>, Problem> {
     if let Some(value) = headers.get(IDEMPOTENCY_HEADER) {
-        let key = value.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= 255);
+        let key = value
+            .to_str()
+            .ok()
+            .map(str::trim)
+            .filter(|k| !k.is_empty() && k.len() <= 255);
         return match key {
             Some(key) => Ok(Some(format!("form:{form_id}:key:{key}"))),
             None => Err(Problem::new(
@@ -266,13 +322,20 @@ fn idempotency_key(form_id: &str, headers: &HeaderMap, submission: &RawSubmissio
         .map(|id| format!("form:{form_id}:submission:{id}")))
 }
 
-async fn submit(services: &Services, form: &Form, request: &FormRequest) -> Result<Response<Bytes>, Problem> {
+async fn submit(
+    services: &Services,
+    form: &Form,
+    request: &FormRequest,
+) -> Result<Response<Bytes>, Problem> {
     let limits = Limits {
         max_file_bytes: form.attachments.max_file_bytes,
         max_total_bytes: form.attachments.max_total_bytes,
         max_files: form.attachments.max_files,
     };
-    let body_limit = form.attachments.max_total_bytes.saturating_add(BODY_OVERHEAD);
+    let body_limit = form
+        .attachments
+        .max_total_bytes
+        .saturating_add(BODY_OVERHEAD);
     if request.body.len() > body_limit {
         return Err(payload_problem(PayloadError::TooLarge {
             what: "the request body (bytes)".into(),
@@ -286,7 +349,10 @@ async fn submit(services: &Services, form: &Form, request: &FormRequest) -> Resu
         .map_err(payload_problem)?;
 
     if let Some(honeypot) = &form.honeypot {
-        if submission.answer(honeypot).is_some_and(|a| !a.value.is_empty()) {
+        if submission
+            .answer(honeypot)
+            .is_some_and(|a| !a.value.is_empty())
+        {
             tracing::info!(form = %request.form_id, "honeypot filled; submission dropped");
             return Ok(created(form, &request.headers, None, false));
         }
@@ -295,12 +361,21 @@ async fn submit(services: &Services, form: &Form, request: &FormRequest) -> Resu
     let checked = answers::check_answers(form, &submission).map_err(Problem::invalid_fields)?;
     let mapped = mapping::map_answers(form, &request.form_id, &checked).map_err(|e| {
         tracing::error!(form = %request.form_id, error = %e, "form mapping failed");
-        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "mapping-failed", "Form misconfigured", e.to_string())
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "mapping-failed",
+            "Form misconfigured",
+            e.to_string(),
+        )
     })?;
     let requester_email = match &mapped.requester_email {
         Some(text) => Some(EmailAddress::parse(text).map_err(|_| {
             Problem::invalid_fields(vec![answers::FieldError {
-                field: form.map.requester_email.as_ref().map_or("email".into(), |s| s.value.clone()),
+                field: form
+                    .map
+                    .requester_email
+                    .as_ref()
+                    .map_or("email".into(), |s| s.value.clone()),
                 message: "must be an email address such as name@example.com".into(),
             }])
         })?),
@@ -309,32 +384,60 @@ async fn submit(services: &Services, form: &Form, request: &FormRequest) -> Resu
     let routed = routing::route(&form.routing, &checked);
 
     let now = tickets::store_precision(services.clock.now());
-    let claim = idempotency_key(&request.form_id, &request.headers, &submission)?.map(|key| IdempotencyClaim {
-        key,
-        payload_hash: payload_hash(&submission),
-        expires_at: now + services.config.idempotency_retention(),
+    let claim = idempotency_key(&request.form_id, &request.headers, &submission)?.map(|key| {
+        IdempotencyClaim {
+            key,
+            payload_hash: payload_hash(&submission),
+            expires_at: now + services.config.idempotency_retention(),
+        }
     });
     if let Some(claim) = &claim {
-        if let Some(record) = services.store.idempotency_record(&claim.key).await.map_err(|e| store_problem(&e))? {
+        if let Some(record) = services
+            .store
+            .idempotency_record(&claim.key)
+            .await
+            .map_err(|e| store_problem(&e))?
+        {
             if record.payload_hash != claim.payload_hash {
-                return Err(store_problem(&StoreError::IdempotencyMismatch { key: claim.key.clone() }));
+                return Err(store_problem(&StoreError::IdempotencyMismatch {
+                    key: claim.key.clone(),
+                }));
             }
-            return Ok(created(form, &request.headers, Some(&record.ticket.to_string()), true));
+            return Ok(created(
+                form,
+                &request.headers,
+                Some(&record.ticket.to_string()),
+                true,
+            ));
         }
     }
 
     let queue = QueueKey::parse(&form.queue.value).map_err(|e| {
-        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Form misconfigured", e.to_string())
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Form misconfigured",
+            e.to_string(),
+        )
     })?;
     let contact = match &requester_email {
         Some(email) => Some(
-            tickets::resolve_contact(services.store.as_ref(), email, mapped.requester_name.as_deref(), now)
-                .await
-                .map_err(|e| store_problem(&e))?,
+            tickets::resolve_contact(
+                services.store.as_ref(),
+                email,
+                mapped.requester_name.as_deref(),
+                now,
+            )
+            .await
+            .map_err(|e| store_problem(&e))?,
         ),
         None => None,
     };
-    let key = services.store.allocate_ticket_key(&queue).await.map_err(|e| store_problem(&e))?;
+    let key = services
+        .store
+        .allocate_ticket_key(&queue)
+        .await
+        .map_err(|e| store_problem(&e))?;
 
     let mut events = vec![TimelineEvent::FormSubmitted {
         form: request.form_id.clone(),
@@ -343,14 +446,23 @@ async fn submit(services: &Services, form: &Form, request: &FormRequest) -> Resu
         routing_rules: routed.matched.clone(),
     }];
     for (index, file) in submission.files.iter().enumerate() {
-        let blob_key = format!("attachments/{key}/{}-{}", index + 1, safe_file_name(&file.file_name));
+        let blob_key = format!(
+            "attachments/{key}/{}-{}",
+            index + 1,
+            safe_file_name(&file.file_name)
+        );
         services
             .blobs
             .put(&blob_key, &file.content_type, file.bytes.clone())
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "attachment not stored");
-                Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Try again shortly", "an attachment could not be stored; nothing was saved")
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "Try again shortly",
+                    "an attachment could not be stored; nothing was saved",
+                )
             })?;
         events.push(TimelineEvent::AttachmentAdded {
             file_name: file.file_name.clone(),
@@ -380,22 +492,34 @@ async fn submit(services: &Services, form: &Form, request: &FormRequest) -> Resu
         channel: Channel::Form,
         custom_fields: mapped.custom_fields,
     };
-    let ticket = tickets::build_ticket(&services.config, key, draft, contact.map(|c| c.id), now).map_err(|e| {
-        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Form misconfigured", e.to_string())
-    })?;
+    let ticket = tickets::build_ticket(&services.config, key, draft, contact.map(|c| c.id), now)
+        .map_err(|e| {
+            Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Form misconfigured",
+                e.to_string(),
+            )
+        })?;
     let actor = match requester_email {
         Some(email) => Actor::Customer { email },
         None => Actor::System,
     };
     let entries = tickets::first_entries(&ticket, &actor, events);
-    let (stored, replayed) = tickets::store_ticket(services.store.as_ref(), &ticket, &entries, claim.as_ref())
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "ticket not stored");
-            store_problem(&e)
-        })?;
+    let (stored, replayed) =
+        tickets::store_ticket(services.store.as_ref(), &ticket, &entries, claim.as_ref())
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "ticket not stored");
+                store_problem(&e)
+            })?;
     tracing::info!(ticket = %stored, form = %request.form_id, replayed, "form submission stored");
-    Ok(created(form, &request.headers, Some(&stored.to_string()), replayed))
+    Ok(created(
+        form,
+        &request.headers,
+        Some(&stored.to_string()),
+        replayed,
+    ))
 }
 
 #[cfg(test)]

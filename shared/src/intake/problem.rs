@@ -42,7 +42,12 @@ impl Problem {
         let detail = format!("check these fields: {}", names.join(", "));
         Self {
             errors,
-            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-fields", "Some answers cannot be accepted", detail)
+            ..Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-fields",
+                "Some answers cannot be accepted",
+                detail,
+            )
         }
     }
 
@@ -52,9 +57,10 @@ impl Problem {
         let body = serde_json::to_vec(&self).unwrap_or_else(|_| b"{}".to_vec());
         let mut response = Response::new(Bytes::from(body));
         *response.status_mut() = status;
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         response
     }
 }

@@ -35,7 +35,9 @@ pub fn holds(condition: &Condition, answers: &Answers) -> bool {
     if let Some(not) = &condition.not {
         return !holds(not, answers);
     }
-    let Some(field) = &condition.field else { return false };
+    let Some(field) = &condition.field else {
+        return false;
+    };
     let value = answers.get(&field.value).map(String::as_str).unwrap_or("");
     let value_lower = value.to_lowercase();
     if let Some(expected) = &condition.equals {

@@ -165,7 +165,11 @@ pub trait Store: Send + Sync {
     ) -> Result<Option<Contact>, StoreError>;
 
     /// Adds an address to a contact; refused when another contact owns it.
-    async fn add_contact_email(&self, id: &ContactId, email: &EmailAddress) -> Result<(), StoreError>;
+    async fn add_contact_email(
+        &self,
+        id: &ContactId,
+        email: &EmailAddress,
+    ) -> Result<(), StoreError>;
 
     /// Reads an idempotency record.
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;

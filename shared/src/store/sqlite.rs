@@ -89,9 +89,12 @@ impl SqliteStore {
     /// Opens (creating when needed) the store in the file at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let conn = Connection::open(path).map_err(backend)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(backend)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(backend)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(backend)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(backend)?;
         Self::with_connection(conn)
     }
 
@@ -129,18 +132,25 @@ impl SqliteStore {
     }
 }
 
-fn insert_entries(tx: &rusqlite::Transaction<'_>, entries: &[TimelineEntry]) -> Result<(), StoreError> {
+fn insert_entries(
+    tx: &rusqlite::Transaction<'_>,
+    entries: &[TimelineEntry],
+) -> Result<(), StoreError> {
     let mut stmt = tx
         .prepare_cached("INSERT INTO timeline (ticket, seq, doc) VALUES (?1, ?2, ?3)")
         .map_err(backend)?;
     for entry in entries {
-        let seq = i64::try_from(entry.seq).map_err(|_| StoreError::Backend("seq out of range".into()))?;
+        let seq =
+            i64::try_from(entry.seq).map_err(|_| StoreError::Backend("seq out of range".into()))?;
         stmt.execute(params![entry.ticket.to_string(), seq, to_json(entry)?])
             .map_err(|e| match e {
                 rusqlite::Error::SqliteFailure(code, _)
                     if code.code == rusqlite::ErrorCode::ConstraintViolation =>
                 {
-                    StoreError::AlreadyExists(format!("timeline entry {} of {}", entry.seq, entry.ticket))
+                    StoreError::AlreadyExists(format!(
+                        "timeline entry {} of {}",
+                        entry.seq, entry.ticket
+                    ))
                 }
                 other => backend(other),
             })?;
@@ -156,7 +166,13 @@ fn read_idempotency(
         .query_row(
             "SELECT payload_hash, ticket, created_at FROM idempotency WHERE key = ?1",
             params![key],
-            |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?)),
+            |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                ))
+            },
         )
         .optional()
         .map_err(backend)?;
@@ -191,7 +207,8 @@ impl Store for SqliteStore {
                     |row| row.get(0),
                 )
                 .map_err(backend)?;
-            let number = u64::try_from(number).map_err(|_| StoreError::Corrupt("negative counter".into()))?;
+            let number = u64::try_from(number)
+                .map_err(|_| StoreError::Corrupt("negative counter".into()))?;
             Ok(TicketKey::new(queue, number))
         })
         .await
@@ -212,7 +229,9 @@ impl Store for SqliteStore {
                     return if existing.payload_hash == claim.payload_hash {
                         Ok(Created::Replayed(existing.ticket))
                     } else {
-                        Err(StoreError::IdempotencyMismatch { key: claim.key.clone() })
+                        Err(StoreError::IdempotencyMismatch {
+                            key: claim.key.clone(),
+                        })
                     };
                 }
             }
@@ -226,7 +245,9 @@ impl Store for SqliteStore {
                         ticket.queue.as_str(),
                         version_i64(ticket.key.number())?,
                         version_i64(ticket.version)?,
-                        ticket.created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                        ticket
+                            .created_at
+                            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
                         to_json(&ticket)?
                     ],
                 )
@@ -243,8 +264,12 @@ impl Store for SqliteStore {
                         claim.key,
                         claim.payload_hash,
                         key,
-                        ticket.created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-                        claim.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                        ticket
+                            .created_at
+                            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                        claim
+                            .expires_at
+                            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
                     ],
                 )
                 .map_err(backend)?;
@@ -257,9 +282,11 @@ impl Store for SqliteStore {
     async fn get_ticket(&self, key: &TicketKey) -> Result<Option<Ticket>, StoreError> {
         let key = key.to_string();
         self.in_transaction(move |tx| {
-            tx.query_row("SELECT doc FROM tickets WHERE key = ?1", params![key], |row| {
-                row.get::<_, String>(0)
-            })
+            tx.query_row(
+                "SELECT doc FROM tickets WHERE key = ?1",
+                params![key],
+                |row| row.get::<_, String>(0),
+            )
             .optional()
             .map_err(backend)?
             .map(|doc| from_json(&doc))
@@ -299,7 +326,11 @@ impl Store for SqliteStore {
                 .map_err(backend)?;
             if changed == 0 {
                 let actual: Option<i64> = tx
-                    .query_row("SELECT version FROM tickets WHERE key = ?1", params![key], |row| row.get(0))
+                    .query_row(
+                        "SELECT version FROM tickets WHERE key = ?1",
+                        params![key],
+                        |row| row.get(0),
+                    )
                     .optional()
                     .map_err(backend)?;
                 return match actual {
@@ -327,7 +358,9 @@ impl Store for SqliteStore {
                 )
                 .map_err(backend)?;
             let docs = stmt
-                .query_map(params![queue.as_str(), limit], |row| row.get::<_, String>(0))
+                .query_map(params![queue.as_str(), limit], |row| {
+                    row.get::<_, String>(0)
+                })
                 .map_err(backend)?
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(backend)?;
@@ -399,12 +432,16 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn add_contact_email(&self, id: &ContactId, email: &EmailAddress) -> Result<(), StoreError> {
+    async fn add_contact_email(
+        &self,
+        id: &ContactId,
+        email: &EmailAddress,
+    ) -> Result<(), StoreError> {
         let id = id.clone();
         let email = email.clone();
         self.in_transaction(move |tx| {
-            let mut contact =
-                read_contact(tx, &id)?.ok_or_else(|| StoreError::NotFound(format!("contact {id}")))?;
+            let mut contact = read_contact(tx, &id)?
+                .ok_or_else(|| StoreError::NotFound(format!("contact {id}")))?;
             claim_email(tx, &id, &email)?;
             if !contact.emails.contains(&email) {
                 contact.emails.push(email);
@@ -421,14 +458,17 @@ impl Store for SqliteStore {
 
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         let key = key.to_owned();
-        self.in_transaction(move |tx| read_idempotency(tx, &key)).await
+        self.in_transaction(move |tx| read_idempotency(tx, &key))
+            .await
     }
 }
 
 fn read_contact(tx: &rusqlite::Connection, id: &ContactId) -> Result<Option<Contact>, StoreError> {
-    tx.query_row("SELECT doc FROM contacts WHERE id = ?1", params![id.as_str()], |row| {
-        row.get::<_, String>(0)
-    })
+    tx.query_row(
+        "SELECT doc FROM contacts WHERE id = ?1",
+        params![id.as_str()],
+        |row| row.get::<_, String>(0),
+    )
     .optional()
     .map_err(backend)?
     .map(|doc| from_json(&doc))
@@ -436,7 +476,11 @@ fn read_contact(tx: &rusqlite::Connection, id: &ContactId) -> Result<Option<Cont
 }
 
 /// Records `id` as the owner of `email`; refused when another contact owns it.
-fn claim_email(tx: &rusqlite::Connection, id: &ContactId, email: &EmailAddress) -> Result<(), StoreError> {
+fn claim_email(
+    tx: &rusqlite::Connection,
+    id: &ContactId,
+    email: &EmailAddress,
+) -> Result<(), StoreError> {
     let owner: Option<String> = tx
         .query_row(
             "SELECT contact_id FROM contact_emails WHERE email = ?1",

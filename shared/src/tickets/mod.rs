@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 use crate::domain::{
-    Actor, Channel, Contact, ContactId, EmailAddress, QueueKey, Requester, Ticket, TicketKey, TimelineEntry,
-    TimelineEvent, ticket::entry_seq,
+    Actor, Channel, Contact, ContactId, EmailAddress, QueueKey, Requester, Ticket, TicketKey,
+    TimelineEntry, TimelineEvent, ticket::entry_seq,
 };
 use crate::store::{Created, IdempotencyClaim, Store, StoreError};
 
@@ -95,7 +95,9 @@ pub fn build_ticket(
         description: draft.description,
         status: queue.initial_status.value.clone(),
         resolution: None,
-        priority: draft.priority.unwrap_or_else(|| config.priorities.default.value.clone()),
+        priority: draft
+            .priority
+            .unwrap_or_else(|| config.priorities.default.value.clone()),
         line: draft.line,
         components: draft.components,
         tags: draft.tags,
@@ -118,18 +120,24 @@ pub fn build_ticket(
 }
 
 /// The timeline entries of a new ticket: `Created`, then `events` in order.
-pub fn first_entries(ticket: &Ticket, actor: &Actor, events: Vec<TimelineEvent>) -> Vec<TimelineEntry> {
-    std::iter::once(TimelineEvent::Created { channel: ticket.channel })
-        .chain(events)
-        .enumerate()
-        .map(|(index, event)| TimelineEntry {
-            ticket: ticket.key.clone(),
-            seq: entry_seq(ticket.version, index),
-            at: ticket.created_at,
-            actor: actor.clone(),
-            event,
-        })
-        .collect()
+pub fn first_entries(
+    ticket: &Ticket,
+    actor: &Actor,
+    events: Vec<TimelineEvent>,
+) -> Vec<TimelineEntry> {
+    std::iter::once(TimelineEvent::Created {
+        channel: ticket.channel,
+    })
+    .chain(events)
+    .enumerate()
+    .map(|(index, event)| TimelineEntry {
+        ticket: ticket.key.clone(),
+        seq: entry_seq(ticket.version, index),
+        at: ticket.created_at,
+        actor: actor.clone(),
+        event,
+    })
+    .collect()
 }
 
 /// Stores a built ticket; on an idempotent replay answers the first
@@ -150,5 +158,6 @@ pub async fn store_ticket(
 pub fn store_precision(now: DateTime<Utc>) -> DateTime<Utc> {
     use chrono::{SubsecRound, Timelike};
     let micros = now.nanosecond() / 1_000 * 1_000;
-    now.with_nanosecond(micros).unwrap_or_else(|| now.trunc_subsecs(6))
+    now.with_nanosecond(micros)
+        .unwrap_or_else(|| now.trunc_subsecs(6))
 }

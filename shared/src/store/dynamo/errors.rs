@@ -34,7 +34,9 @@ where
     E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
 {
     let retryable = match &err {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
         SdkError::ServiceError(service) => {
             let code = service.err().code().unwrap_or_default();
             is_retryable_code(code) || service.raw().status().is_server_error()
@@ -46,5 +48,71 @@ where
         StoreError::Unavailable(message)
     } else {
         StoreError::Backend(message)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests fail loudly")]
+mod tests {
+    use aws_sdk_dynamodb::error::ErrorMetadata;
+    use aws_sdk_dynamodb::operation::get_item::GetItemError;
+
+    use super::*;
+
+    fn service_error(code: &str, status: u16) -> SdkError<GetItemError, HttpResponse> {
+        let raw = HttpResponse::try_from(
+            http::Response::builder()
+                .status(status)
+                .body("".into())
+                .unwrap(),
+        )
+        .unwrap();
+        let err = GetItemError::generic(
+            ErrorMetadata::builder()
+                .code(code)
+                .message("went wrong")
+                .build(),
+        );
+        SdkError::service_error(err, raw)
+    }
+
+    #[test]
+    fn throttling_and_capacity_errors_are_retryable() {
+        for code in [
+            "ThrottlingException",
+            "ProvisionedThroughputExceededException",
+            "RequestLimitExceeded",
+        ] {
+            let mapped = sdk_error("GetItem", service_error(code, 400));
+            assert!(
+                matches!(mapped, StoreError::Unavailable(_)),
+                "{code}: {mapped:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn server_errors_and_timeouts_are_retryable() {
+        assert!(matches!(
+            sdk_error("GetItem", service_error("Whatever", 503)),
+            StoreError::Unavailable(_)
+        ));
+        let timeout: SdkError<GetItemError, HttpResponse> = SdkError::timeout_error("too slow");
+        assert!(matches!(
+            sdk_error("GetItem", timeout),
+            StoreError::Unavailable(_)
+        ));
+    }
+
+    #[test]
+    fn other_errors_are_backend_failures_with_the_full_message() {
+        match sdk_error("GetItem", service_error("ValidationException", 400)) {
+            StoreError::Backend(message) => {
+                assert!(message.contains("GetItem"), "{message}");
+                assert!(message.contains("ValidationException"), "{message}");
+                assert!(message.contains("went wrong"), "{message}");
+            }
+            other => panic!("expected a backend failure, got {other:?}"),
+        }
     }
 }

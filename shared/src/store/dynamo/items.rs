@@ -39,9 +39,19 @@ pub(super) fn key(pk: String, sk: &str) -> Item {
     HashMap::from([(keys::PK.to_owned(), s(pk)), (keys::SK.to_owned(), s(sk))])
 }
 
-fn encode<T: Serialize>(what: &str, value: &T, pk: String, sk: String, kind: &str) -> Result<Item, StoreError> {
-    let mut item: Item = to_item(value).map_err(|e| StoreError::Backend(format!("cannot encode {what}: {e}")))?;
-    if let Some(clash) = LAYOUT_ATTRIBUTES.iter().find(|name| item.contains_key(**name)) {
+fn encode<T: Serialize>(
+    what: &str,
+    value: &T,
+    pk: String,
+    sk: String,
+    kind: &str,
+) -> Result<Item, StoreError> {
+    let mut item: Item =
+        to_item(value).map_err(|e| StoreError::Backend(format!("cannot encode {what}: {e}")))?;
+    if let Some(clash) = LAYOUT_ATTRIBUTES
+        .iter()
+        .find(|name| item.contains_key(**name))
+    {
         return Err(StoreError::Backend(format!(
             "cannot encode {what}: its field {clash:?} clashes with a table attribute"
         )));
@@ -72,7 +82,10 @@ pub(super) fn ticket_item(ticket: &Ticket) -> Result<Item, StoreError> {
         keys::SK_TICKET.to_owned(),
         item_type::TICKET,
     )?;
-    item.insert(keys::GSI1PK.to_owned(), s(keys::queue_gsi1pk(ticket.key.queue())));
+    item.insert(
+        keys::GSI1PK.to_owned(),
+        s(keys::queue_gsi1pk(ticket.key.queue())),
+    );
     item.insert(
         keys::GSI1SK.to_owned(),
         s(keys::queue_gsi1sk(ticket.created_at, ticket.key.number())),
@@ -143,7 +156,10 @@ pub(super) fn email_owner(item: &Item) -> Result<ContactId, StoreError> {
 }
 
 /// The idempotency record a claim leaves for `ticket`, with its TTL.
-pub(super) fn idempotency_item(claim: &IdempotencyClaim, ticket: &Ticket) -> Result<Item, StoreError> {
+pub(super) fn idempotency_item(
+    claim: &IdempotencyClaim,
+    ticket: &Ticket,
+) -> Result<Item, StoreError> {
     let record = IdempotencyRecord {
         key: claim.key.clone(),
         payload_hash: claim.payload_hash.clone(),
@@ -175,7 +191,9 @@ pub(super) fn number(item: &Item, name: &str) -> Result<u64, StoreError> {
         Some(AttributeValue::N(n)) => n
             .parse()
             .map_err(|_| StoreError::Corrupt(format!("attribute {name} is not a counter: {n:?}"))),
-        other => Err(StoreError::Corrupt(format!("attribute {name} is missing or not a number: {other:?}"))),
+        other => Err(StoreError::Corrupt(format!(
+            "attribute {name} is missing or not a number: {other:?}"
+        ))),
     }
 }
 
@@ -190,7 +208,8 @@ mod tests {
     use crate::domain::{Actor, Channel, QueueKey, Requester, TicketKey, TimelineEvent};
 
     fn ticket() -> Ticket {
-        let at = Utc.with_ymd_and_hms(2025, 3, 14, 9, 26, 53).unwrap() + chrono::Duration::microseconds(589_793);
+        let at = Utc.with_ymd_and_hms(2025, 3, 14, 9, 26, 53).unwrap()
+            + chrono::Duration::microseconds(589_793);
         let key = TicketKey::new(QueueKey::parse("SUP").unwrap(), 17);
         Ticket {
             queue: key.queue().clone(),
@@ -215,7 +234,10 @@ mod tests {
                 ("customer_id".into(), serde_json::json!("C-42")),
                 ("seats".into(), serde_json::json!(12)),
                 ("ratio".into(), serde_json::json!(0.25)),
-                ("nested".into(), serde_json::json!({"a": [1, "two", null, true]})),
+                (
+                    "nested".into(),
+                    serde_json::json!({"a": [1, "two", null, true]}),
+                ),
             ]),
             created_at: at,
             updated_at: at,
@@ -252,14 +274,19 @@ mod tests {
                 size: 12_345,
                 blob_key: "att/1".into(),
             },
-            TimelineEvent::Comment { public: true, body: "hi".into() },
+            TimelineEvent::Comment {
+                public: true,
+                body: "hi".into(),
+            },
         ];
         for (i, event) in entries.into_iter().enumerate() {
             let entry = TimelineEntry {
                 ticket: ticket.key.clone(),
                 seq: crate::domain::ticket::entry_seq(2, i),
                 at: ticket.created_at,
-                actor: Actor::Agent { login: "anna".into() },
+                actor: Actor::Agent {
+                    login: "anna".into(),
+                },
                 event,
             };
             let item = timeline_item(&entry).unwrap();
@@ -269,9 +296,22 @@ mod tests {
     }
 
     #[test]
+    fn integral_floats_in_custom_fields_come_back_as_integers() {
+        // DynamoDB numbers do not tell 2.0 from 2: a known difference from
+        // the SQLite store, which keeps the JSON text.
+        let mut ticket = ticket();
+        ticket.custom_fields = BTreeMap::from([("score".into(), serde_json::json!(2.0))]);
+        let read = ticket_from_item(ticket_item(&ticket).unwrap()).unwrap();
+        assert_eq!(read.custom_fields["score"], serde_json::json!(2));
+    }
+
+    #[test]
     fn an_unreadable_item_is_reported_as_corrupt() {
         let mut item = ticket_item(&ticket()).unwrap();
         item.insert("version".into(), s("not a number"));
-        assert!(matches!(ticket_from_item(item), Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            ticket_from_item(item),
+            Err(StoreError::Corrupt(_))
+        ));
     }
 }

@@ -91,7 +91,10 @@ pub(super) fn queue_gsi1pk(queue: &QueueKey) -> String {
 /// zero-padded number, so string order is creation order and ties are
 /// broken by number.
 pub(super) fn queue_gsi1sk(created_at: DateTime<Utc>, number: u64) -> String {
-    format!("{}#{number:020}", created_at.format("%Y-%m-%dT%H:%M:%S%.9fZ"))
+    format!(
+        "{}#{number:020}",
+        created_at.format("%Y-%m-%dT%H:%M:%S%.9fZ")
+    )
 }
 
 #[cfg(test)]
@@ -115,7 +118,10 @@ mod tests {
     fn queue_index_sort_keys_have_fixed_precision_and_sort_by_time_then_number() {
         let t = Utc.with_ymd_and_hms(2025, 3, 14, 9, 26, 53).unwrap();
         let with_micros = t + chrono::Duration::microseconds(589_793);
-        assert_eq!(queue_gsi1sk(t, 17), "2025-03-14T09:26:53.000000000Z#00000000000000000017");
+        assert_eq!(
+            queue_gsi1sk(t, 17),
+            "2025-03-14T09:26:53.000000000Z#00000000000000000017"
+        );
         assert_eq!(
             queue_gsi1sk(with_micros, 2),
             "2025-03-14T09:26:53.589793000Z#00000000000000000002"

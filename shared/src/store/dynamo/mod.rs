@@ -54,10 +54,10 @@ use aws_sdk_dynamodb::error::BuildError;
 use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, CancellationReason, GlobalSecondaryIndex, IndexStatus,
-    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    ScalarAttributeType, StreamSpecification, StreamViewType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
-    TransactWriteItem, Update,
+    AttributeDefinition, AttributeValue, BillingMode, CancellationReason, GlobalSecondaryIndex,
+    IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TableStatus, TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem, Update,
 };
 
 use self::errors::{is_retryable_code, sdk_error};
@@ -119,6 +119,8 @@ pub struct DynamoStore {
     client: Client,
     table: String,
     counters: Arc<Counters>,
+    /// Held while a request is in flight, when requests go one at a time.
+    gate: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// What a transaction did.
@@ -134,7 +136,10 @@ fn condition_failed(reasons: &[CancellationReason], index: usize) -> bool {
 }
 
 /// The old item a failed condition returned, if any.
-fn old_item(reasons: &[CancellationReason], index: usize) -> Option<&HashMap<String, AttributeValue>> {
+fn old_item(
+    reasons: &[CancellationReason],
+    index: usize,
+) -> Option<&HashMap<String, AttributeValue>> {
     reasons.get(index).and_then(CancellationReason::item)
 }
 
@@ -159,7 +164,10 @@ fn conflict_backoff(attempt: u32) -> Duration {
 }
 
 /// The answer to a create whose idempotency key was used before.
-fn replay_or_mismatch(claim: &IdempotencyClaim, record: IdempotencyRecord) -> Result<Created, StoreError> {
+fn replay_or_mismatch(
+    claim: &IdempotencyClaim,
+    record: IdempotencyRecord,
+) -> Result<Created, StoreError> {
     if record.payload_hash == claim.payload_hash {
         Ok(Created::Replayed(record.ticket))
     } else {
@@ -202,6 +210,28 @@ impl DynamoStore {
             client,
             table: table.into(),
             counters: Arc::default(),
+            gate: None,
+        }
+    }
+
+    /// This store, sending its requests (and those of its clones) one at a
+    /// time. Meant for moto's server, which runs each request on its own
+    /// thread without locking, so concurrent conditional writes, counter
+    /// updates or transactions on one table interleave inside the server and
+    /// lose writes or fail with HTTP 500. DynamoDB applies every request
+    /// atomically, which this restores; races between requests (a read, then
+    /// a conditional write) still happen as they would on DynamoDB.
+    pub fn one_request_at_a_time(mut self) -> Self {
+        self.gate = Some(Arc::default());
+        self
+    }
+
+    /// Counts a request of one kind and waits for its turn to send it.
+    async fn turn(&self, counter: &AtomicU64) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        bump(counter);
+        match &self.gate {
+            Some(gate) => Some(Arc::clone(gate).lock_owned().await),
+            None => None,
         }
     }
 
@@ -245,7 +275,11 @@ impl DynamoStore {
             .index_name(keys::GSI1)
             .key_schema(key(keys::GSI1PK, KeyType::Hash)?)
             .key_schema(key(keys::GSI1SK, KeyType::Range)?)
-            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
             .build()
             .map_err(build_error)?;
         let stream = StreamSpecification::builder()
@@ -253,7 +287,7 @@ impl DynamoStore {
             .stream_view_type(StreamViewType::NewAndOldImages)
             .build()
             .map_err(build_error)?;
-        bump(&self.counters.admin);
+        let turn = self.turn(&self.counters.admin).await;
         let created = self
             .client
             .create_table()
@@ -269,9 +303,15 @@ impl DynamoStore {
             .stream_specification(stream)
             .send()
             .await;
+        drop(turn);
         match created {
             Ok(_) => tracing::info!(table = %self.table, "created DynamoDB table"),
-            Err(err) if matches!(err.as_service_error(), Some(CreateTableError::ResourceInUseException(_))) => {
+            Err(err)
+                if matches!(
+                    err.as_service_error(),
+                    Some(CreateTableError::ResourceInUseException(_))
+                ) =>
+            {
                 tracing::debug!(table = %self.table, "DynamoDB table exists already");
             }
             Err(err) => return Err(sdk_error("CreateTable", err)),
@@ -283,7 +323,7 @@ impl DynamoStore {
     async fn wait_until_active(&self) -> Result<(), StoreError> {
         let deadline = tokio::time::Instant::now() + TABLE_ACTIVE_TIMEOUT;
         loop {
-            bump(&self.counters.admin);
+            let turn = self.turn(&self.counters.admin).await;
             let described = self
                 .client
                 .describe_table()
@@ -291,12 +331,14 @@ impl DynamoStore {
                 .send()
                 .await
                 .map_err(|e| sdk_error("DescribeTable", e))?;
+            drop(turn);
             let table = described.table();
             let table_active = table.and_then(|t| t.table_status()) == Some(&TableStatus::Active);
             let indexes_active = table.is_some_and(|t| {
-                t.global_secondary_indexes()
-                    .iter()
-                    .all(|i| i.index_status().is_none_or(|status| status == &IndexStatus::Active))
+                t.global_secondary_indexes().iter().all(|i| {
+                    i.index_status()
+                        .is_none_or(|status| status == &IndexStatus::Active)
+                })
             });
             if table_active && indexes_active {
                 return Ok(());
@@ -313,7 +355,7 @@ impl DynamoStore {
     }
 
     async fn enable_ttl(&self) -> Result<(), StoreError> {
-        bump(&self.counters.admin);
+        let turn = self.turn(&self.counters.admin).await;
         let described = self
             .client
             .describe_time_to_live()
@@ -321,10 +363,14 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| sdk_error("DescribeTimeToLive", e))?;
+        drop(turn);
         let status = described
             .time_to_live_description()
             .and_then(|d| d.time_to_live_status());
-        if matches!(status, Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)) {
+        if matches!(
+            status,
+            Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+        ) {
             return Ok(());
         }
         let spec = TimeToLiveSpecification::builder()
@@ -332,7 +378,7 @@ impl DynamoStore {
             .attribute_name(keys::EXPIRES_AT)
             .build()
             .map_err(build_error)?;
-        bump(&self.counters.admin);
+        let turn = self.turn(&self.counters.admin).await;
         self.client
             .update_time_to_live()
             .table_name(&self.table)
@@ -340,12 +386,13 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| sdk_error("UpdateTimeToLive", e))?;
+        drop(turn);
         Ok(())
     }
 
     /// A consistent read of one item.
     async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
-        bump(&self.counters.get_item);
+        let turn = self.turn(&self.counters.get_item).await;
         let out = self
             .client
             .get_item()
@@ -355,6 +402,7 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| sdk_error("GetItem", e))?;
+        drop(turn);
         Ok(out.item)
     }
 
@@ -381,7 +429,11 @@ impl DynamoStore {
 
     /// Runs one transaction; conflicts with concurrent transactions are
     /// retried, failed conditions are returned for the caller to explain.
-    async fn transact(&self, operation: &str, items: Vec<TransactWriteItem>) -> Result<Transaction, StoreError> {
+    async fn transact(
+        &self,
+        operation: &str,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Transaction, StoreError> {
         if items.len() > MAX_TRANSACTION_ITEMS {
             return Err(StoreError::Backend(format!(
                 "{operation} would write {} items in one transaction; DynamoDB allows {MAX_TRANSACTION_ITEMS}",
@@ -390,22 +442,28 @@ impl DynamoStore {
         }
         let mut attempt = 0;
         loop {
-            bump(&self.counters.transact_write_items);
+            let turn = self.turn(&self.counters.transact_write_items).await;
             let result = self
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(items.clone()))
                 .send()
                 .await;
+            drop(turn);
             let err = match result {
                 Ok(_) => return Ok(Transaction::Committed),
                 Err(err) => err,
             };
-            let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() else {
+            let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+                err.as_service_error()
+            else {
                 return Err(sdk_error(operation, err));
             };
             let reasons = cancelled.cancellation_reasons();
-            let codes: Vec<&str> = reasons.iter().filter_map(CancellationReason::code).collect();
+            let codes: Vec<&str> = reasons
+                .iter()
+                .filter_map(CancellationReason::code)
+                .collect();
             if codes.contains(&CONDITIONAL_CHECK_FAILED) {
                 return Ok(Transaction::Cancelled(reasons.to_vec()));
             }
@@ -421,11 +479,14 @@ impl DynamoStore {
                 )));
             }
             let summary = reason_codes(reasons);
-            if codes
-                .iter()
-                .any(|c| is_retryable_code(c) || *c == "ThrottlingError" || *c == "ProvisionedThroughputExceeded")
-            {
-                return Err(StoreError::Unavailable(format!("{operation}: transaction throttled ({summary})")));
+            if codes.iter().any(|c| {
+                is_retryable_code(c)
+                    || *c == "ThrottlingError"
+                    || *c == "ProvisionedThroughputExceeded"
+            }) {
+                return Err(StoreError::Unavailable(format!(
+                    "{operation}: transaction throttled ({summary})"
+                )));
             }
             if reasons.is_empty() {
                 // No reasons given: let the caller find out by reading.
@@ -465,7 +526,7 @@ impl DynamoStore {
 #[async_trait]
 impl Store for DynamoStore {
     async fn allocate_ticket_key(&self, queue: &QueueKey) -> Result<TicketKey, StoreError> {
-        bump(&self.counters.update_item);
+        let turn = self.turn(&self.counters.update_item).await;
         let out = self
             .client
             .update_item()
@@ -480,6 +541,7 @@ impl Store for DynamoStore {
             .send()
             .await
             .map_err(|e| sdk_error("UpdateItem", e))?;
+        drop(turn);
         let number = items::number(&out.attributes.unwrap_or_default(), "next")?;
         Ok(TicketKey::new(queue.clone(), number))
     }
@@ -509,7 +571,12 @@ impl Store for DynamoStore {
             writes.push(self.put(items::timeline_item(entry)?, None, None, None)?);
         }
         if let Some(claim) = idempotency {
-            writes.push(self.put(items::idempotency_item(claim, ticket)?, Some(IF_NEW), None, None)?);
+            writes.push(self.put(
+                items::idempotency_item(claim, ticket)?,
+                Some(IF_NEW),
+                None,
+                None,
+            )?);
         }
         let claim_index = writes.len() - 1;
 
@@ -569,7 +636,10 @@ impl Store for DynamoStore {
         writes.push(self.put(
             items::ticket_item(ticket)?,
             Some("#version = :expected"),
-            Some(HashMap::from([("#version".to_owned(), "version".to_owned())])),
+            Some(HashMap::from([(
+                "#version".to_owned(),
+                "version".to_owned(),
+            )])),
             Some(HashMap::from([(
                 ":expected".to_owned(),
                 AttributeValue::N(expected_version.to_string()),
@@ -608,7 +678,7 @@ impl Store for DynamoStore {
         let mut start = None;
         while tickets.len() < query.limit {
             let page_limit = i32::try_from(query.limit - tickets.len()).unwrap_or(i32::MAX);
-            bump(&self.counters.query);
+            let turn = self.turn(&self.counters.query).await;
             let out = self
                 .client
                 .query()
@@ -623,6 +693,7 @@ impl Store for DynamoStore {
                 .send()
                 .await
                 .map_err(|e| sdk_error("Query", e))?;
+            drop(turn);
             for item in out.items.unwrap_or_default() {
                 tickets.push(items::ticket_from_item(item)?);
             }
@@ -639,7 +710,7 @@ impl Store for DynamoStore {
         let mut entries = Vec::new();
         let mut start = None;
         loop {
-            bump(&self.counters.query);
+            let turn = self.turn(&self.counters.query).await;
             let out = self
                 .client
                 .query()
@@ -653,6 +724,7 @@ impl Store for DynamoStore {
                 .send()
                 .await
                 .map_err(|e| sdk_error("Query", e))?;
+            drop(turn);
             for item in out.items.unwrap_or_default() {
                 entries.push(items::timeline_from_item(item)?);
             }
@@ -665,18 +737,28 @@ impl Store for DynamoStore {
 
     async fn create_contact(&self, contact: &Contact) -> Result<(), StoreError> {
         let mut seen = BTreeSet::new();
-        let emails: Vec<&EmailAddress> = contact.emails.iter().filter(|e| seen.insert(*e)).collect();
+        let emails: Vec<&EmailAddress> =
+            contact.emails.iter().filter(|e| seen.insert(*e)).collect();
         let mut writes = Vec::with_capacity(emails.len() + 1);
         writes.push(self.put(items::contact_item(contact)?, Some(IF_NEW), None, None)?);
         for email in &emails {
-            writes.push(self.put(items::email_item(email, &contact.id), Some(IF_NEW), None, None)?);
+            writes.push(self.put(
+                items::email_item(email, &contact.id),
+                Some(IF_NEW),
+                None,
+                None,
+            )?);
         }
         let reasons = match self.transact("create contact", writes).await? {
             Transaction::Committed => return Ok(()),
             Transaction::Cancelled(reasons) => reasons,
         };
         if condition_failed(&reasons, 0)
-            || (reasons.is_empty() && self.get(keys::contact_pk(&contact.id), keys::SK_CONTACT).await?.is_some())
+            || (reasons.is_empty()
+                && self
+                    .get(keys::contact_pk(&contact.id), keys::SK_CONTACT)
+                    .await?
+                    .is_some())
         {
             return Err(StoreError::AlreadyExists(format!("contact {}", contact.id)));
         }
@@ -704,7 +786,10 @@ impl Store for DynamoStore {
             .transpose()
     }
 
-    async fn find_contact_by_email(&self, email: &EmailAddress) -> Result<Option<Contact>, StoreError> {
+    async fn find_contact_by_email(
+        &self,
+        email: &EmailAddress,
+    ) -> Result<Option<Contact>, StoreError> {
         let Some(owner) = self.email_owner(email, None).await? else {
             return Ok(None);
         };
@@ -716,7 +801,11 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn add_contact_email(&self, id: &ContactId, email: &EmailAddress) -> Result<(), StoreError> {
+    async fn add_contact_email(
+        &self,
+        id: &ContactId,
+        email: &EmailAddress,
+    ) -> Result<(), StoreError> {
         let claim_email = self.put(items::email_item(email, id), Some(IF_NEW), None, None)?;
         let append = Update::builder()
             .table_name(&self.table)
@@ -726,7 +815,10 @@ impl Store for DynamoStore {
             .expression_attribute_values(":new", AttributeValue::L(vec![s(email.as_str())]))
             .build()
             .map_err(build_error)?;
-        let writes = vec![claim_email, TransactWriteItem::builder().update(append).build()];
+        let writes = vec![
+            claim_email,
+            TransactWriteItem::builder().update(append).build(),
+        ];
         let reasons = match self.transact("add contact email", writes).await? {
             Transaction::Committed => return Ok(()),
             Transaction::Cancelled(reasons) => reasons,

@@ -1,0 +1,132 @@
+//! The configuration is validated on load: unknown keys, wrong types and
+//! broken references are reported with their line and a hint.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/config")
+        .join(name)
+}
+
+#[test]
+fn the_example_config_is_valid() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../config/helpdesk.yaml");
+    let config = helpdesk::config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let sup = &config.queues[&helpdesk::domain::QueueKey::parse("SUP").unwrap()];
+    let statuses: Vec<&str> = sup.statuses.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        statuses,
+        [
+            "New",
+            "Open",
+            "First line",
+            "Second line",
+            "In progress",
+            "Need info",
+            "Resolved",
+            "Closed"
+        ]
+    );
+    assert_eq!(sup.lines, [1, 2, 3]);
+    assert!(config.priorities.levels.contains(&"critical".to_owned()));
+    for component in ["Billing", "Accounts", "Outages"] {
+        assert!(
+            sup.components[component].assignee.is_some(),
+            "{component} has a default assignee"
+        );
+    }
+    let form = &config.forms["support"];
+    let required: Vec<&str> = form
+        .fields
+        .iter()
+        .filter(|(_, f)| f.required)
+        .map(|(id, _)| id.as_str())
+        .collect();
+    assert_eq!(required, ["email", "message", "subject"]);
+}
+
+#[test]
+fn every_broken_reference_is_reported_with_its_line_and_a_hint() {
+    let error = helpdesk::config::load(fixture("broken-references.yaml")).unwrap_err();
+    let text = error.to_string();
+    let expect = [
+        (
+            12,
+            "unknown status \"Nwe\" as initial status of queue SUP",
+            "did you mean \"New\"? (defined statuses of queue SUP: New, Closed)",
+        ),
+        (
+            14,
+            "unknown agent \"bob\" in the team of queue SUP",
+            "defined agents: anna",
+        ),
+        (
+            16,
+            "unknown agent \"anne\" as default assignee of component Billing",
+            "did you mean \"anna\"?",
+        ),
+        (
+            24,
+            "unknown field \"subjcet\" in the mapping of form support",
+            "did you mean \"subject\"?",
+        ),
+        (
+            28,
+            "unknown field \"topic\" in a routing condition of form support",
+            "defined fields of form support: email, subject",
+        ),
+        (
+            29,
+            "line 3 is not a line of queue SUP",
+            "defined lines: 1, 2",
+        ),
+        (
+            29,
+            "unknown component \"Biling\" in rule \"billing\" of form support",
+            "did you mean \"Billing\"?",
+        ),
+        (
+            29,
+            "unknown priority \"urgent\" in rule \"billing\" of form support",
+            "defined priorities: critical, high, normal, low",
+        ),
+    ];
+    for (line, message, hint) in expect {
+        let finding = error
+            .findings
+            .iter()
+            .find(|f| f.message.contains(message))
+            .unwrap_or_else(|| panic!("no finding {message:?} in:\n{text}"));
+        assert_eq!(finding.line, Some(line), "{message}");
+        assert!(
+            finding.hint.as_deref().unwrap_or("").contains(hint),
+            "hint for {message}: {:?}",
+            finding.hint
+        );
+    }
+    assert_eq!(error.findings.len(), expect.len(), "{text}");
+    assert!(text.contains("broken-references.yaml:12:"), "{text}");
+}
+
+#[test]
+fn an_unknown_key_is_reported_with_its_line() {
+    let error = helpdesk::config::load(fixture("unknown-key.yaml")).unwrap_err();
+    let finding = &error.findings[0];
+    assert_eq!(finding.line, Some(9), "{error}");
+    assert!(finding.message.contains("colour"), "{error}");
+    assert!(finding.hint.is_some());
+}
+
+#[test]
+fn a_wrong_type_is_reported_with_its_line() {
+    let error = helpdesk::config::load(fixture("wrong-type.yaml")).unwrap_err();
+    assert_eq!(error.findings[0].line, Some(9), "{error}");
+}
+
+#[test]
+fn a_missing_file_says_how_to_point_at_one() {
+    let error = helpdesk::config::load(fixture("does-not-exist.yaml")).unwrap_err();
+    assert!(error.to_string().contains("HELPDESK_CONFIG"));
+}
