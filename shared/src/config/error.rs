@@ -81,7 +81,7 @@ pub fn did_you_mean<'a>(wrong: &str, known: impl IntoIterator<Item = &'a str>) -
 }
 
 /// A hint listing what exists, with a suggestion first when one is close.
-pub fn known_hint<'a>(wrong: &str, what: &str, known: &[&'a str]) -> String {
+pub fn known_hint(wrong: &str, what: &str, known: &[&str]) -> String {
     let list = if known.is_empty() {
         format!("no {what} are defined")
     } else {

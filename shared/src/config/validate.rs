@@ -187,27 +187,27 @@ fn check_form(
         }
     }
 
-    if let Some(honeypot) = &form.honeypot {
-        if form.fields.contains_key(honeypot) {
-            findings.push(
-                Finding::at(
-                    &form.queue.referenced,
-                    format!("form {id}: honeypot {honeypot:?} is also a real field"),
-                )
-                .hint("the honeypot must be a field no human fills in, not one of `fields`"),
-            );
-        }
+    if let Some(honeypot) = &form.honeypot
+        && form.fields.contains_key(honeypot)
+    {
+        findings.push(
+            Finding::at(
+                &form.queue.referenced,
+                format!("form {id}: honeypot {honeypot:?} is also a real field"),
+            )
+            .hint("the honeypot must be a field no human fills in, not one of `fields`"),
+        );
     }
-    if let Some(url) = &form.redirect_url {
-        if !(url.starts_with("https://") || url.starts_with("http://") || url.starts_with('/')) {
-            findings.push(
-                Finding::at(
-                    &form.queue.referenced,
-                    format!("form {id}: redirect_url {url:?} is not a URL"),
-                )
-                .hint("use an absolute http(s) URL or a path starting with /"),
-            );
-        }
+    if let Some(url) = &form.redirect_url
+        && !(url.starts_with("https://") || url.starts_with("http://") || url.starts_with('/'))
+    {
+        findings.push(
+            Finding::at(
+                &form.queue.referenced,
+                format!("form {id}: redirect_url {url:?} is not a URL"),
+            )
+            .hint("use an absolute http(s) URL or a path starting with /"),
+        );
     }
     if let Some(signature) = &form.signature {
         let valid = !signature.secret_env.is_empty()
@@ -367,19 +367,19 @@ fn check_rule(
             &components,
         );
     }
-    if let Some(line) = &set.line {
-        if !queue.lines.contains(&line.value) {
-            let lines: Vec<String> = queue.lines.iter().map(u8::to_string).collect();
-            findings.push(
-                Finding::at(
-                    &line.referenced,
-                    format!(
-                        "form {form}, rule {:?}: line {} is not a line of queue {queue_key}",
-                        rule.name, line.value
-                    ),
-                )
-                .hint(format!("defined lines: {}", lines.join(", "))),
-            );
-        }
+    if let Some(line) = &set.line
+        && !queue.lines.contains(&line.value)
+    {
+        let lines: Vec<String> = queue.lines.iter().map(u8::to_string).collect();
+        findings.push(
+            Finding::at(
+                &line.referenced,
+                format!(
+                    "form {form}, rule {:?}: line {} is not a line of queue {queue_key}",
+                    rule.name, line.value
+                ),
+            )
+            .hint(format!("defined lines: {}", lines.join(", "))),
+        );
     }
 }

@@ -134,10 +134,7 @@ fn preflight() -> Response<Bytes> {
     response
 }
 
-fn header_str<'a>(
-    headers: &'a HeaderMap,
-    name: impl http::header::AsHeaderName,
-) -> Option<&'a str> {
+fn header_str(headers: &HeaderMap, name: impl http::header::AsHeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -348,14 +345,13 @@ async fn submit(
         .await
         .map_err(payload_problem)?;
 
-    if let Some(honeypot) = &form.honeypot {
-        if submission
+    if let Some(honeypot) = &form.honeypot
+        && submission
             .answer(honeypot)
             .is_some_and(|a| !a.value.is_empty())
-        {
-            tracing::info!(form = %request.form_id, "honeypot filled; submission dropped");
-            return Ok(created(form, &request.headers, None, false));
-        }
+    {
+        tracing::info!(form = %request.form_id, "honeypot filled; submission dropped");
+        return Ok(created(form, &request.headers, None, false));
     }
 
     let checked = answers::check_answers(form, &submission).map_err(Problem::invalid_fields)?;
@@ -391,25 +387,24 @@ async fn submit(
             expires_at: now + services.config.idempotency_retention(),
         }
     });
-    if let Some(claim) = &claim {
-        if let Some(record) = services
+    if let Some(claim) = &claim
+        && let Some(record) = services
             .store
             .idempotency_record(&claim.key)
             .await
             .map_err(|e| store_problem(&e))?
-        {
-            if record.payload_hash != claim.payload_hash {
-                return Err(store_problem(&StoreError::IdempotencyMismatch {
-                    key: claim.key.clone(),
-                }));
-            }
-            return Ok(created(
-                form,
-                &request.headers,
-                Some(&record.ticket.to_string()),
-                true,
-            ));
+    {
+        if record.payload_hash != claim.payload_hash {
+            return Err(store_problem(&StoreError::IdempotencyMismatch {
+                key: claim.key.clone(),
+            }));
         }
+        return Ok(created(
+            form,
+            &request.headers,
+            Some(&record.ticket.to_string()),
+            true,
+        ));
     }
 
     let queue = QueueKey::parse(&form.queue.value).map_err(|e| {

@@ -224,16 +224,16 @@ impl Store for SqliteStore {
         let entries = entries.to_vec();
         let claim = idempotency.cloned();
         self.in_transaction(move |tx| {
-            if let Some(claim) = &claim {
-                if let Some(existing) = read_idempotency(tx, &claim.key)? {
-                    return if existing.payload_hash == claim.payload_hash {
-                        Ok(Created::Replayed(existing.ticket))
-                    } else {
-                        Err(StoreError::IdempotencyMismatch {
-                            key: claim.key.clone(),
-                        })
-                    };
-                }
+            if let Some(claim) = &claim
+                && let Some(existing) = read_idempotency(tx, &claim.key)?
+            {
+                return if existing.payload_hash == claim.payload_hash {
+                    Ok(Created::Replayed(existing.ticket))
+                } else {
+                    Err(StoreError::IdempotencyMismatch {
+                        key: claim.key.clone(),
+                    })
+                };
             }
             let key = ticket.key.to_string();
             let inserted = tx
