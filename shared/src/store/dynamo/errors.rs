@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use crate::store::StoreError;
 
 /// Error codes that mean "try again later".
-const RETRYABLE_CODES: [&str; 9] = [
+const RETRYABLE_CODES: [&str; 10] = [
     "ThrottlingException",
     "Throttling",
     "ProvisionedThroughputExceededException",
@@ -21,6 +21,7 @@ const RETRYABLE_CODES: [&str; 9] = [
     "InternalServerError",
     "InternalFailure",
     "LimitExceededException",
+    "TransactionInProgressException",
 ];
 
 /// Whether an error code means the request may succeed later.

@@ -37,7 +37,10 @@
 //!
 //! A transaction cancelled by a `TransactionConflict` (another transaction
 //! touching the same item) is retried a few times with backoff: nothing of
-//! it was applied and its conditions are evaluated afresh.
+//! it was applied and its conditions are evaluated afresh. Every transaction
+//! carries a fresh `ClientRequestToken`, so when the SDK resends it after a
+//! timeout, a write that did land is answered as a success instead of
+//! failing its own `attribute_not_exists` condition.
 
 mod errors;
 mod items;
@@ -447,6 +450,10 @@ impl DynamoStore {
                 .client
                 .transact_write_items()
                 .set_transact_items(Some(items.clone()))
+                // Makes the SDK's own retries (after a timeout or a lost
+                // response) idempotent: DynamoDB answers a repeated token
+                // with the first outcome instead of failing our conditions.
+                .client_request_token(uuid::Uuid::new_v4().to_string())
                 .send()
                 .await;
             drop(turn);

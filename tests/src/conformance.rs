@@ -1,0 +1,780 @@
+//! The store conformance suite: one set of cases, each an async function
+//! taking a fresh, empty [`Store`], run against every implementation by
+//! `tests/tests/store_conformance.rs`. A case panics when the store breaks
+//! the contract in `helpdesk::store`'s module docs.
+//!
+//! [`sqlite_store`] and [`dynamodb_store`] build fresh stores; the DynamoDB
+//! one talks to the local server named by `HELPDESK_TEST_DYNAMODB_ENDPOINT`
+//! (moto's server in the test script) and creates a table with a random name.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test support code: a failed expectation is a failed test"
+)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use helpdesk::domain::ticket::entry_seq;
+use helpdesk::domain::{
+    Actor, Channel, Contact, ContactId, EmailAddress, QueueKey, Requester, Ticket, TicketKey,
+    TimelineEntry, TimelineEvent,
+};
+use helpdesk::store::dynamo::{DynamoStore, local_client};
+use helpdesk::store::sqlite::SqliteStore;
+use helpdesk::store::{Created, IdempotencyClaim, Store, StoreError, TicketQuery};
+
+/// The environment variable naming the local DynamoDB endpoint.
+pub const DYNAMODB_ENDPOINT_VAR: &str = "HELPDESK_TEST_DYNAMODB_ENDPOINT";
+/// When `1`, a missing endpoint fails the DynamoDB cases instead of skipping them.
+pub const REQUIRE_MOTO_VAR: &str = "HELPDESK_REQUIRE_MOTO";
+
+/// A fresh in-memory SQLite store.
+pub fn sqlite_store() -> Arc<dyn Store> {
+    Arc::new(SqliteStore::in_memory().expect("an in-memory SQLite store opens"))
+}
+
+/// A fresh DynamoDB store on a new table with a random name, on the server
+/// at `HELPDESK_TEST_DYNAMODB_ENDPOINT`, sending one request at a time (see
+/// [`DynamoStore::one_request_at_a_time`]); `None` (after saying so) when that
+/// is unset, unless `HELPDESK_REQUIRE_MOTO=1`, which makes it panic.
+pub async fn dynamodb_store() -> Option<DynamoStore> {
+    let endpoint = std::env::var(DYNAMODB_ENDPOINT_VAR)
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let Some(endpoint) = endpoint else {
+        assert!(
+            std::env::var(REQUIRE_MOTO_VAR).as_deref() != Ok("1"),
+            "{REQUIRE_MOTO_VAR}=1 but {DYNAMODB_ENDPOINT_VAR} is not set: start moto_server and point it there"
+        );
+        eprintln!(
+            "skipped: set {DYNAMODB_ENDPOINT_VAR}=http://127.0.0.1:PORT (moto_server) to run this DynamoDB case"
+        );
+        return None;
+    };
+    let table = format!("conformance-{}", uuid::Uuid::new_v4().simple());
+    // moto applies concurrent requests non-atomically; DynamoDB does not.
+    let store = DynamoStore::new(local_client(&endpoint).await, table).one_request_at_a_time();
+    store
+        .create_table()
+        .await
+        .unwrap_or_else(|e| panic!("cannot create a table on {endpoint}: {e}"));
+    Some(store)
+}
+
+/// Parses a queue key.
+pub fn queue(key: &str) -> QueueKey {
+    QueueKey::parse(key).expect("a valid queue key")
+}
+
+/// Parses an email address.
+pub fn email(address: &str) -> EmailAddress {
+    EmailAddress::parse(address).expect("a valid email address")
+}
+
+/// An instant with microsecond precision: 2025-03-14T09:26:53.589793Z plus
+/// `minutes`.
+pub fn at(minutes: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 3, 14, 9, 26, 53)
+        .single()
+        .expect("a valid instant")
+        + Duration::microseconds(589_793)
+        + Duration::minutes(minutes)
+}
+
+/// A new ticket (version 1) with every field filled in.
+pub fn sample_ticket(key: TicketKey, created_at: DateTime<Utc>) -> Ticket {
+    Ticket {
+        queue: key.queue().clone(),
+        summary: format!("Invoice missing for {key}"),
+        key,
+        description: "Line one.\nLine two, with ünïcode and \"quotes\".".to_owned(),
+        status: "New".to_owned(),
+        resolution: Some("duplicate".to_owned()),
+        priority: "critical".to_owned(),
+        line: Some(2),
+        components: vec!["Billing".to_owned(), "Invoices".to_owned()],
+        tags: vec!["vip".to_owned()],
+        assignee: Some("anna".to_owned()),
+        requester: Requester {
+            contact_id: Some(ContactId::from_stored("c_requester".to_owned())),
+            email: Some(email("bob@example.com")),
+            name: Some("Bob Example".to_owned()),
+        },
+        participants: vec![email("carol@example.com")],
+        channel: Channel::Form,
+        custom_fields: BTreeMap::from([
+            ("customer_id".to_owned(), serde_json::json!("C-0042")),
+            ("seats".to_owned(), serde_json::json!(12)),
+            ("ratio".to_owned(), serde_json::json!(0.25)),
+            ("paid".to_owned(), serde_json::json!(true)),
+            ("empty".to_owned(), serde_json::json!(null)),
+            (
+                "incident".to_owned(),
+                serde_json::json!({"what": "outage", "when": ["2025-03-14", 9]}),
+            ),
+        ]),
+        created_at,
+        updated_at: created_at + Duration::microseconds(1),
+        first_response_at: Some(created_at + Duration::minutes(5)),
+        resolved_at: Some(created_at + Duration::minutes(50)),
+        reopen_count: 1,
+        version: 1,
+    }
+}
+
+/// The entries a new ticket is stored with.
+pub fn creation_entries(ticket: &Ticket) -> Vec<TimelineEntry> {
+    vec![
+        TimelineEntry {
+            ticket: ticket.key.clone(),
+            seq: entry_seq(1, 0),
+            at: ticket.created_at,
+            actor: Actor::Customer {
+                email: email("bob@example.com"),
+            },
+            event: TimelineEvent::Created {
+                channel: Channel::Form,
+            },
+        },
+        TimelineEntry {
+            ticket: ticket.key.clone(),
+            seq: entry_seq(1, 1),
+            at: ticket.created_at,
+            actor: Actor::System,
+            event: TimelineEvent::FormSubmitted {
+                form: "support".to_owned(),
+                submission_id: Some("sub-1".to_owned()),
+                answers: BTreeMap::from([("topic".to_owned(), "billing".to_owned())]),
+                routing_rules: vec!["billing-to-line-2".to_owned()],
+            },
+        },
+    ]
+}
+
+/// `ticket` changed by `login` to `status`, one version later, with the
+/// entries saying so.
+pub fn change_status(
+    ticket: &Ticket,
+    login: &str,
+    status: &str,
+    now: DateTime<Utc>,
+) -> (Ticket, Vec<TimelineEntry>) {
+    let mut changed = ticket.clone();
+    changed.status = status.to_owned();
+    changed.assignee = Some(login.to_owned());
+    changed.updated_at = now;
+    changed.version = ticket.version + 1;
+    let actor = Actor::Agent {
+        login: login.to_owned(),
+    };
+    let entries = vec![
+        TimelineEntry {
+            ticket: ticket.key.clone(),
+            seq: entry_seq(changed.version, 0),
+            at: now,
+            actor: actor.clone(),
+            event: TimelineEvent::FieldChanged {
+                field: "status".to_owned(),
+                old: serde_json::json!(ticket.status),
+                new: serde_json::json!(status),
+            },
+        },
+        TimelineEntry {
+            ticket: ticket.key.clone(),
+            seq: entry_seq(changed.version, 1),
+            at: now,
+            actor,
+            event: TimelineEvent::Comment {
+                public: false,
+                body: format!("{login} set {status}"),
+            },
+        },
+    ];
+    (changed, entries)
+}
+
+/// An idempotency claim.
+pub fn claim(key: &str, payload_hash: &str) -> IdempotencyClaim {
+    IdempotencyClaim {
+        key: key.to_owned(),
+        payload_hash: payload_hash.to_owned(),
+        expires_at: at(60 * 24 * 7),
+    }
+}
+
+/// Allocates a key in `queue_key` and stores a sample ticket created at
+/// `created_at` with its creation entries.
+pub async fn create_sample(
+    store: &dyn Store,
+    queue_key: &str,
+    created_at: DateTime<Utc>,
+) -> Ticket {
+    let key = store
+        .allocate_ticket_key(&queue(queue_key))
+        .await
+        .expect("a key is allocated");
+    let ticket = sample_ticket(key, created_at);
+    let created = store
+        .create_ticket(&ticket, &creation_entries(&ticket), None)
+        .await
+        .expect("the ticket is created");
+    assert_eq!(created, Created::New);
+    ticket
+}
+
+/// A created ticket, its timeline and its idempotency record read back
+/// equal to what was written, microseconds included.
+pub async fn a_created_ticket_reads_back_equal(store: Arc<dyn Store>) {
+    let key = store.allocate_ticket_key(&queue("SUP")).await.unwrap();
+    let ticket = sample_ticket(key.clone(), at(0));
+    let entries = creation_entries(&ticket);
+    let claim = claim("form:support:sub-1", "hash-1");
+
+    let created = store
+        .create_ticket(&ticket, &entries, Some(&claim))
+        .await
+        .unwrap();
+
+    assert_eq!(created, Created::New);
+    assert_eq!(store.get_ticket(&key).await.unwrap(), Some(ticket.clone()));
+    assert_eq!(store.timeline(&key).await.unwrap(), entries);
+    let record = store
+        .idempotency_record(&claim.key)
+        .await
+        .unwrap()
+        .expect("the record is stored");
+    assert_eq!(record.key, claim.key);
+    assert_eq!(record.payload_hash, claim.payload_hash);
+    assert_eq!(record.ticket, key);
+}
+
+/// Reading a ticket that was never stored gives `None`, and so does its
+/// (empty) timeline.
+pub async fn a_missing_ticket_reads_as_none(store: Arc<dyn Store>) {
+    let key = TicketKey::new(queue("SUP"), 404);
+    assert_eq!(store.get_ticket(&key).await.unwrap(), None);
+    assert_eq!(store.timeline(&key).await.unwrap(), Vec::new());
+    assert_eq!(store.idempotency_record("never-used").await.unwrap(), None);
+}
+
+/// 50 concurrent creations in one queue (and 20 in another at the same
+/// time) get distinct keys numbered 1..=50 (and 1..=20).
+pub async fn ticket_keys_are_unique_and_increasing_under_concurrent_creation(
+    store: Arc<dyn Store>,
+) {
+    let mut tasks = Vec::new();
+    for (queue_key, count) in [("SUP", 50), ("OPS", 20)] {
+        for i in 0..count {
+            let store = Arc::clone(&store);
+            tasks.push(tokio::spawn(async move {
+                create_sample(store.as_ref(), queue_key, at(i)).await.key
+            }));
+        }
+    }
+    let mut numbers: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for task in tasks {
+        let key = task.await.expect("the task finishes");
+        numbers
+            .entry(key.queue().to_string())
+            .or_default()
+            .push(key.number());
+    }
+    for (queue_key, count) in [("SUP", 50_u64), ("OPS", 20)] {
+        let mut got = numbers.remove(queue_key).unwrap_or_default();
+        got.sort_unstable();
+        assert_eq!(
+            got,
+            (1..=count).collect::<Vec<_>>(),
+            "numbers in {queue_key}"
+        );
+    }
+    // Later allocations keep increasing.
+    let next = store.allocate_ticket_key(&queue("SUP")).await.unwrap();
+    assert_eq!(next.number(), 51);
+}
+
+/// Creating a ticket whose key is stored already is refused and leaves the
+/// stored one alone.
+pub async fn creating_a_ticket_under_a_taken_key_is_refused(store: Arc<dyn Store>) {
+    let first = create_sample(store.as_ref(), "SUP", at(0)).await;
+    let mut second = sample_ticket(first.key.clone(), at(1));
+    second.summary = "Someone else's request".to_owned();
+
+    let result = store.create_ticket(&second, &[], None).await;
+
+    assert!(
+        matches!(result, Err(StoreError::AlreadyExists(_))),
+        "got {result:?}"
+    );
+    assert_eq!(
+        store.get_ticket(&first.key).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(
+        store.timeline(&first.key).await.unwrap(),
+        creation_entries(&first)
+    );
+}
+
+/// Two updates based on the same version race: exactly one wins, the other
+/// gets a version conflict naming the stored version, and the stored ticket
+/// and timeline hold exactly the winner's change.
+pub async fn a_stale_update_is_refused_and_nothing_is_lost(store: Arc<dyn Store>) {
+    let ticket = create_sample(store.as_ref(), "SUP", at(0)).await;
+    let (by_anna, anna_entries) = change_status(&ticket, "anna", "Open", at(1));
+    let (by_boris, boris_entries) = change_status(&ticket, "boris", "In progress", at(2));
+
+    let (anna, boris) = tokio::join!(
+        store.update_ticket(&by_anna, 1, &anna_entries),
+        store.update_ticket(&by_boris, 1, &boris_entries),
+    );
+
+    let (winner, winner_entries, loser) = match (&anna, &boris) {
+        (Ok(()), Err(e)) => (&by_anna, &anna_entries, e),
+        (Err(e), Ok(())) => (&by_boris, &boris_entries, e),
+        other => panic!("exactly one update must win, got {other:?}"),
+    };
+    match loser {
+        StoreError::VersionConflict {
+            key,
+            expected,
+            actual,
+        } => {
+            assert_eq!(key, &ticket.key);
+            assert_eq!(*expected, 1);
+            assert_eq!(*actual, Some(2));
+        }
+        other => panic!("the loser must get a version conflict, got {other:?}"),
+    }
+    assert!(loser.is_retryable());
+    assert_eq!(
+        store.get_ticket(&ticket.key).await.unwrap().as_ref(),
+        Some(winner)
+    );
+    let mut expected = creation_entries(&ticket);
+    expected.extend(winner_entries.iter().cloned());
+    assert_eq!(store.timeline(&ticket.key).await.unwrap(), expected);
+
+    // A write still based on version 1 stays refused after the race.
+    let stale = store.update_ticket(&by_anna, 1, &anna_entries).await;
+    assert!(
+        matches!(
+            stale,
+            Err(StoreError::VersionConflict {
+                actual: Some(2),
+                ..
+            })
+        ),
+        "got {stale:?}"
+    );
+}
+
+/// Updating a ticket that does not exist is refused as not found and
+/// creates nothing.
+pub async fn updating_a_missing_ticket_is_refused(store: Arc<dyn Store>) {
+    let ghost = sample_ticket(TicketKey::new(queue("SUP"), 7), at(0));
+    let (changed, entries) = change_status(&ghost, "anna", "Open", at(1));
+
+    let result = store.update_ticket(&changed, 1, &entries).await;
+
+    assert!(
+        matches!(result, Err(StoreError::NotFound(_))),
+        "got {result:?}"
+    );
+    assert_eq!(store.get_ticket(&ghost.key).await.unwrap(), None);
+    assert_eq!(store.timeline(&ghost.key).await.unwrap(), Vec::new());
+}
+
+/// An update must carry the version after the one it is based on.
+pub async fn an_update_that_does_not_advance_the_version_by_one_is_refused(store: Arc<dyn Store>) {
+    let ticket = create_sample(store.as_ref(), "SUP", at(0)).await;
+    let (mut changed, entries) = change_status(&ticket, "anna", "Open", at(1));
+    changed.version = 3;
+
+    let result = store.update_ticket(&changed, 1, &entries).await;
+
+    assert!(result.is_err(), "a jump from version 1 to 3 was accepted");
+    assert_eq!(store.get_ticket(&ticket.key).await.unwrap(), Some(ticket));
+}
+
+/// The same idempotency key with the same payload, twice, answers the
+/// first ticket the second time and writes no second ticket or timeline.
+pub async fn a_replayed_creation_returns_the_first_ticket_and_writes_nothing(
+    store: Arc<dyn Store>,
+) {
+    let claim = claim("form:support:sub-1", "hash-1");
+    let first_key = store.allocate_ticket_key(&queue("SUP")).await.unwrap();
+    let first = sample_ticket(first_key.clone(), at(0));
+    let created = store
+        .create_ticket(&first, &creation_entries(&first), Some(&claim))
+        .await
+        .unwrap();
+    assert_eq!(created, Created::New);
+
+    let second_key = store.allocate_ticket_key(&queue("SUP")).await.unwrap();
+    let second = sample_ticket(second_key.clone(), at(1));
+    let replayed = store
+        .create_ticket(&second, &creation_entries(&second), Some(&claim))
+        .await
+        .unwrap();
+
+    assert_eq!(replayed, Created::Replayed(first_key.clone()));
+    assert_eq!(store.get_ticket(&second_key).await.unwrap(), None);
+    assert_eq!(store.timeline(&second_key).await.unwrap(), Vec::new());
+    assert_eq!(
+        store.timeline(&first_key).await.unwrap(),
+        creation_entries(&first)
+    );
+    let listed = store
+        .list_tickets(&TicketQuery {
+            queue: queue("SUP"),
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed, vec![first]);
+}
+
+/// The same idempotency key with another payload is refused and writes
+/// nothing.
+pub async fn an_idempotency_key_reused_for_another_payload_is_refused(store: Arc<dyn Store>) {
+    let first = create_claimed(
+        store.as_ref(),
+        &claim("form:support:sub-1", "hash-1"),
+        at(0),
+    )
+    .await;
+    assert_eq!(first.1, Created::New);
+
+    let key = store.allocate_ticket_key(&queue("SUP")).await.unwrap();
+    let other = sample_ticket(key.clone(), at(1));
+    let result = store
+        .create_ticket(
+            &other,
+            &creation_entries(&other),
+            Some(&claim("form:support:sub-1", "hash-2")),
+        )
+        .await;
+
+    match result {
+        Err(StoreError::IdempotencyMismatch { key }) => assert_eq!(key, "form:support:sub-1"),
+        other => panic!("expected an idempotency mismatch, got {other:?}"),
+    }
+    assert_eq!(store.get_ticket(&key).await.unwrap(), None);
+    assert_eq!(store.timeline(&key).await.unwrap(), Vec::new());
+    let record = store
+        .idempotency_record("form:support:sub-1")
+        .await
+        .unwrap()
+        .expect("the first record stays");
+    assert_eq!(record.payload_hash, "hash-1");
+    assert_eq!(record.ticket, first.0.key);
+}
+
+/// Allocates a key and creates a sample ticket under `claim`.
+async fn create_claimed(
+    store: &dyn Store,
+    claim: &IdempotencyClaim,
+    created_at: DateTime<Utc>,
+) -> (Ticket, Created) {
+    let key = store
+        .allocate_ticket_key(&queue("SUP"))
+        .await
+        .expect("a key is allocated");
+    let ticket = sample_ticket(key, created_at);
+    let created = store
+        .create_ticket(&ticket, &creation_entries(&ticket), Some(claim))
+        .await
+        .expect("a claimed creation succeeds or replays");
+    (ticket, created)
+}
+
+/// Ten concurrent creations under one idempotency key (a redelivered
+/// event) store exactly one ticket; the other nine answer its key.
+pub async fn concurrent_creations_with_one_idempotency_key_store_one_ticket(store: Arc<dyn Store>) {
+    let claim = claim("mail:<redelivered@example.com>", "hash-1");
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let claim = claim.clone();
+            tokio::spawn(async move { create_claimed(store.as_ref(), &claim, at(i)).await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.expect("the task finishes"));
+    }
+
+    let winners: Vec<&Ticket> = results
+        .iter()
+        .filter(|(_, created)| *created == Created::New)
+        .map(|(ticket, _)| ticket)
+        .collect();
+    assert_eq!(winners.len(), 1, "exactly one creation wins: {results:?}");
+    let winner = winners[0];
+    for (ticket, created) in &results {
+        if ticket.key != winner.key {
+            assert_eq!(created, &Created::Replayed(winner.key.clone()));
+            assert_eq!(store.get_ticket(&ticket.key).await.unwrap(), None);
+            assert_eq!(store.timeline(&ticket.key).await.unwrap(), Vec::new());
+        }
+    }
+    let listed = store
+        .list_tickets(&TicketQuery {
+            queue: queue("SUP"),
+            limit: 20,
+        })
+        .await
+        .unwrap();
+    assert_eq!(listed, vec![winner.clone()]);
+    assert_eq!(
+        store.get_ticket(&winner.key).await.unwrap().as_ref(),
+        Some(winner)
+    );
+    assert_eq!(
+        store.timeline(&winner.key).await.unwrap(),
+        creation_entries(winner)
+    );
+}
+
+/// Entries appended over several updates come back in `seq` order, after
+/// the creation entries.
+pub async fn timeline_entries_come_back_in_order_across_updates(store: Arc<dyn Store>) {
+    let mut ticket = create_sample(store.as_ref(), "SUP", at(0)).await;
+    let mut expected = creation_entries(&ticket);
+    // Ten versions cross the digit boundary of the sequence numbers
+    // (9000 -> 10000 -> 11000), which a text sort would get wrong.
+    for (i, status) in [
+        "Open",
+        "In progress",
+        "Need info",
+        "In progress",
+        "Resolved",
+        "Closed",
+        "Open",
+        "Resolved",
+        "Closed",
+        "Open",
+        "Closed",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let (changed, entries) = change_status(&ticket, "anna", status, at(1 + i as i64));
+        store
+            .update_ticket(&changed, ticket.version, &entries)
+            .await
+            .unwrap();
+        expected.extend(entries);
+        ticket = changed;
+    }
+
+    let timeline = store.timeline(&ticket.key).await.unwrap();
+
+    assert_eq!(timeline, expected);
+    let seqs: Vec<u64> = timeline.iter().map(|e| e.seq).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "seqs not increasing: {seqs:?}"
+    );
+    assert_eq!(store.get_ticket(&ticket.key).await.unwrap(), Some(ticket));
+}
+
+fn contact_with(emails: &[&str]) -> Contact {
+    let mut contact = Contact::new(email(emails[0]), Some("Anna Example".to_owned()), at(0));
+    contact.emails.extend(emails[1..].iter().map(|e| email(e)));
+    contact.phones = vec!["+49 30 1234567".to_owned()];
+    contact.organization = Some("Example GmbH".to_owned());
+    contact
+}
+
+/// A stored contact reads back equal and is found by any of its addresses,
+/// whatever their case.
+pub async fn a_contact_is_found_by_any_of_its_addresses(store: Arc<dyn Store>) {
+    let contact = contact_with(&["anna@example.com", "a.example@mail.example.org"]);
+    store.create_contact(&contact).await.unwrap();
+
+    assert_eq!(
+        store.get_contact(&contact.id).await.unwrap(),
+        Some(contact.clone())
+    );
+    for address in [
+        "anna@example.com",
+        "A.Example@Mail.Example.ORG",
+        "  ANNA@EXAMPLE.COM ",
+    ] {
+        let found = store.find_contact_by_email(&email(address)).await.unwrap();
+        assert_eq!(found.as_ref(), Some(&contact), "looking up {address}");
+    }
+    assert_eq!(
+        store
+            .find_contact_by_email(&email("nobody@example.com"))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.get_contact(&ContactId::generate()).await.unwrap(),
+        None
+    );
+}
+
+/// A second contact with an address the first owns is refused, naming the
+/// owner, and is not stored at all.
+pub async fn an_address_cannot_belong_to_two_contacts(store: Arc<dyn Store>) {
+    let anna = contact_with(&["anna@example.com"]);
+    store.create_contact(&anna).await.unwrap();
+    let impostor = contact_with(&["other@example.com", "Anna@Example.com"]);
+
+    let result = store.create_contact(&impostor).await;
+
+    match result {
+        Err(StoreError::EmailTaken {
+            email: taken,
+            contact,
+        }) => {
+            assert_eq!(taken, email("anna@example.com"));
+            assert_eq!(contact, anna.id);
+        }
+        other => panic!("expected the address to be taken, got {other:?}"),
+    }
+    assert_eq!(store.get_contact(&impostor.id).await.unwrap(), None);
+    assert_eq!(
+        store
+            .find_contact_by_email(&email("other@example.com"))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .find_contact_by_email(&email("anna@example.com"))
+            .await
+            .unwrap(),
+        Some(anna)
+    );
+}
+
+/// An address added to a contact finds it afterwards and shows in its list.
+pub async fn an_added_address_finds_its_contact(store: Arc<dyn Store>) {
+    let anna = contact_with(&["anna@example.com"]);
+    store.create_contact(&anna).await.unwrap();
+
+    store
+        .add_contact_email(&anna.id, &email("Anna.Private@Example.net"))
+        .await
+        .unwrap();
+
+    let found = store
+        .find_contact_by_email(&email("anna.private@example.net"))
+        .await
+        .unwrap()
+        .expect("the new address finds the contact");
+    assert_eq!(found.id, anna.id);
+    assert_eq!(
+        found.emails,
+        vec![email("anna@example.com"), email("anna.private@example.net")]
+    );
+    assert_eq!(store.get_contact(&anna.id).await.unwrap(), Some(found));
+}
+
+/// Adding an address another contact owns is refused, naming the owner,
+/// and changes neither contact; adding one to a missing contact is refused
+/// as not found.
+pub async fn adding_an_address_another_contact_owns_is_refused(store: Arc<dyn Store>) {
+    let anna = contact_with(&["anna@example.com"]);
+    let boris = contact_with(&["boris@example.com"]);
+    store.create_contact(&anna).await.unwrap();
+    store.create_contact(&boris).await.unwrap();
+
+    let result = store
+        .add_contact_email(&boris.id, &email("anna@example.com"))
+        .await;
+
+    match result {
+        Err(StoreError::EmailTaken { contact, .. }) => assert_eq!(contact, anna.id),
+        other => panic!("expected the address to be taken, got {other:?}"),
+    }
+    assert_eq!(store.get_contact(&boris.id).await.unwrap(), Some(boris));
+    assert_eq!(
+        store
+            .find_contact_by_email(&email("anna@example.com"))
+            .await
+            .unwrap(),
+        Some(anna)
+    );
+
+    let missing = store
+        .add_contact_email(&ContactId::generate(), &email("new@example.com"))
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "got {missing:?}"
+    );
+    assert_eq!(
+        store
+            .find_contact_by_email(&email("new@example.com"))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// Listing is per queue, newest first (ties broken by the higher number),
+/// and stops at the limit.
+pub async fn tickets_are_listed_per_queue_newest_first_within_the_limit(store: Arc<dyn Store>) {
+    // Created out of time order, with two at the same instant.
+    let mut sup = Vec::new();
+    for minutes in [5, 1, 9, 3, 9, 7] {
+        sup.push(create_sample(store.as_ref(), "SUP", at(minutes)).await);
+    }
+    let ops = create_sample(store.as_ref(), "OPS", at(100)).await;
+    let mut newest_first = sup.clone();
+    newest_first.sort_by_key(|t| std::cmp::Reverse((t.created_at, t.key.number())));
+    let list = |queue_key: &str, limit: usize| TicketQuery {
+        queue: queue(queue_key),
+        limit,
+    };
+
+    assert_eq!(
+        store.list_tickets(&list("SUP", 100)).await.unwrap(),
+        newest_first
+    );
+    assert_eq!(
+        store.list_tickets(&list("SUP", 4)).await.unwrap(),
+        newest_first[..4].to_vec()
+    );
+    assert_eq!(
+        store.list_tickets(&list("SUP", 0)).await.unwrap(),
+        Vec::new()
+    );
+    assert_eq!(
+        store.list_tickets(&list("OPS", 100)).await.unwrap(),
+        vec![ops]
+    );
+    assert_eq!(
+        store.list_tickets(&list("NONE", 100)).await.unwrap(),
+        Vec::new()
+    );
+    let keys: BTreeSet<TicketKey> = newest_first.iter().map(|t| t.key.clone()).collect();
+    assert_eq!(keys.len(), sup.len());
+}
+
+/// A listed ticket shows its latest stored version.
+pub async fn a_listed_ticket_shows_its_latest_version(store: Arc<dyn Store>) {
+    let ticket = create_sample(store.as_ref(), "SUP", at(0)).await;
+    let (changed, entries) = change_status(&ticket, "anna", "Open", at(1));
+    store.update_ticket(&changed, 1, &entries).await.unwrap();
+
+    let listed = store
+        .list_tickets(&TicketQuery {
+            queue: queue("SUP"),
+            limit: 10,
+        })
+        .await
+        .unwrap();
+
+    assert_eq!(listed, vec![changed]);
+}
