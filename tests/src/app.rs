@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use helpdesk::app::{Services, StaticSecrets};
-use helpdesk::blobs::LocalBlobs;
+use helpdesk::blobs::{BlobStore, LocalBlobs};
 use helpdesk::clock::FixedClock;
 use helpdesk::domain::{Ticket, TicketKey, TimelineEntry};
 use helpdesk::intake::{self, FormRequest};
@@ -57,8 +57,8 @@ pub const PARTNER_SECRET: &str = "test-partner-secret";
 pub struct TestApp {
     /// The services, as the handlers see them.
     pub services: Services,
-    /// The store, typed.
-    pub store: Arc<SqliteStore>,
+    /// The store.
+    pub store: Arc<dyn Store>,
     /// The pinned clock.
     pub clock: Arc<FixedClock>,
     /// The attachment folder.
@@ -79,16 +79,32 @@ pub fn test_now() -> DateTime<Utc> {
         .unwrap_or_default()
 }
 
-/// A fresh helpdesk.
-pub fn spawn_app() -> TestApp {
+/// The example configuration with the test-only forms.
+pub fn test_config() -> helpdesk::config::Config {
     let example =
         std::fs::read_to_string(example_config_path()).expect("example config is readable");
     let text = format!("{example}{TEST_FORMS}");
-    let config = helpdesk::config::load_str(&text, "test-config").expect("test config is valid");
+    helpdesk::config::load_str(&text, "test-config").expect("test config is valid")
+}
+
+/// A fresh helpdesk over SQLite and a local attachment folder.
+pub fn spawn_app() -> TestApp {
     let dir = std::env::temp_dir().join(format!("helpdesk-test-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let store = Arc::new(SqliteStore::open(dir.join("helpdesk.db")).expect("sqlite opens"));
     let blob_dir = dir.join("blobs");
+    let blobs = Arc::new(LocalBlobs::new(&blob_dir));
+    spawn_app_with(store, blobs, dir, blob_dir)
+}
+
+/// A fresh helpdesk over the given store and blob store; `dir` is removed
+/// when the app is dropped.
+pub fn spawn_app_with(
+    store: Arc<dyn Store>,
+    blobs: Arc<dyn BlobStore>,
+    dir: PathBuf,
+    blob_dir: PathBuf,
+) -> TestApp {
     let clock = Arc::new(FixedClock::new(test_now()));
     let secrets = StaticSecrets(BTreeMap::from([
         (
@@ -99,9 +115,9 @@ pub fn spawn_app() -> TestApp {
         ("PARTNER_SECRET".to_owned(), PARTNER_SECRET.to_owned()),
     ]));
     let services = Services {
-        config: Arc::new(config),
+        config: Arc::new(test_config()),
         store: store.clone(),
-        blobs: Arc::new(LocalBlobs::new(&blob_dir)),
+        blobs,
         clock: clock.clone(),
         secrets: Arc::new(secrets),
     };

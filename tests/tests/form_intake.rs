@@ -4,7 +4,6 @@
 
 use helpdesk::domain::{Channel, TimelineEvent};
 use helpdesk::forms::signature::{Scheme, sign};
-use helpdesk::store::Store;
 use helpdesk_tests::app::{PARTNER_SECRET, TALLY_SECRET, TYPEFORM_SECRET, corpus_dir, spawn_app};
 use serde_json::json;
 
