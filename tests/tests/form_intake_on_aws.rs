@@ -13,22 +13,40 @@ async fn s3_blobs(endpoint: &str) -> S3Blobs {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new("test", "test", None, None, "test"))
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "test", "test", None, None, "test",
+        ))
         .load()
         .await;
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&config).force_path_style(true).build());
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
     let bucket = format!("attachments-{}", uuid::Uuid::new_v4().simple());
-    s3.create_bucket().bucket(&bucket).send().await.expect("bucket created on moto");
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("bucket created on moto");
     S3Blobs::new(s3, bucket, "attachments")
 }
 
 #[tokio::test]
 async fn a_multipart_submission_lands_in_dynamodb_with_its_file_in_s3() {
-    let Some(store) = dynamodb_store().await else { return };
-    let endpoint = std::env::var("HELPDESK_TEST_DYNAMODB_ENDPOINT").expect("endpoint set when the store exists");
+    let Some(store) = dynamodb_store().await else {
+        return;
+    };
+    let endpoint = std::env::var("HELPDESK_TEST_DYNAMODB_ENDPOINT")
+        .expect("endpoint set when the store exists");
     let blobs = Arc::new(s3_blobs(&endpoint).await);
     let dir = std::env::temp_dir().join(format!("helpdesk-aws-{}", uuid::Uuid::new_v4().simple()));
-    let app = spawn_app_with(Arc::new(store), blobs.clone(), dir.clone(), dir.join("unused"));
+    let app = spawn_app_with(
+        Arc::new(store),
+        blobs.clone(),
+        dir.clone(),
+        dir.join("unused"),
+    );
 
     let boundary = "xYzZY";
     let body = format!(
@@ -40,12 +58,18 @@ async fn a_multipart_submission_lands_in_dynamodb_with_its_file_in_s3() {
          --{boundary}--\r\n"
     );
     let content_type = format!("multipart/form-data; boundary={boundary}");
-    let headers = [("content-type", content_type.as_str()), ("idempotency-key", "aws-1")];
+    let headers = [
+        ("content-type", content_type.as_str()),
+        ("idempotency-key", "aws-1"),
+    ];
     let answer = app.post("support", &headers, body.clone()).await;
     assert_eq!(answer.status, 201, "{answer:?}");
     let key = answer.ticket();
     let ticket = app.ticket(&key).await;
-    assert_eq!((ticket.line, ticket.components.clone()), (Some(1), vec!["Billing".to_owned()]));
+    assert_eq!(
+        (ticket.line, ticket.components.clone()),
+        (Some(1), vec!["Billing".to_owned()])
+    );
 
     let blob_key = app
         .timeline(&key)
@@ -56,10 +80,18 @@ async fn a_multipart_submission_lands_in_dynamodb_with_its_file_in_s3() {
             _ => None,
         })
         .expect("the attachment is on the timeline");
-    let stored = blobs.get(&blob_key).await.expect("S3 answers").expect("the file is in S3");
+    let stored = blobs
+        .get(&blob_key)
+        .await
+        .expect("S3 answers")
+        .expect("the file is in S3");
     assert_eq!(&stored[..], b"%PDF-1.4 test");
 
     let again = app.post("support", &headers, body).await;
-    assert_eq!(again.ticket(), key, "redelivery returns the first ticket from DynamoDB");
+    assert_eq!(
+        again.ticket(),
+        key,
+        "redelivery returns the first ticket from DynamoDB"
+    );
     assert_eq!(app.tickets().await.len(), 1);
 }
