@@ -2,6 +2,8 @@
 //! DynamoDB store and S3, both on moto's server (skipped without it, unless
 //! `HELPDESK_REQUIRE_MOTO=1`).
 
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use std::sync::Arc;
 
 use helpdesk::blobs::{BlobStore, S3Blobs};
