@@ -57,6 +57,7 @@ async fn in_process(n: usize) {
         config: config_path(),
         store: StoreChoice::Sqlite(dir.join("bench.db")),
         blobs: BlobChoice::Dir(dir.join("blobs")),
+        mail_transport: format!("outbox:{}", dir.join("outbox").display()),
     };
     let services = Services::build(&settings).await.unwrap();
     let mut headers = http::HeaderMap::new();

@@ -2,5 +2,6 @@
 //! can serve the same router on a random port.
 
 pub mod config_check;
+pub mod mailgate;
 pub mod serve;
 pub mod tickets;

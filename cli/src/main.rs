@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use helpdesk::app::{BlobChoice, Services, Settings, StoreChoice};
 use helpdesk::telemetry::{self, LogFormat};
-use helpdesk_cli::{config_check, serve, tickets};
+use helpdesk_cli::{config_check, mailgate, serve, tickets};
 
 /// A serverless helpdesk, running locally over SQLite.
 #[derive(Debug, Parser)]
@@ -40,6 +40,14 @@ struct Cli {
         default_value = "data/blobs"
     )]
     blobs: String,
+    /// Outbound mail: outbox:DIR (files, the local default) or ses.
+    #[arg(
+        long,
+        global = true,
+        env = "HELPDESK_MAIL_TRANSPORT",
+        default_value = "outbox:data/outbox"
+    )]
+    mail_transport: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -51,6 +59,12 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
+    },
+    /// Take one raw message on stdin (for an MTA pipe alias); exit 0, 65 or 75.
+    Mailgate {
+        /// The queue when no recipient address names one.
+        #[arg(long)]
+        queue: Option<helpdesk::domain::QueueKey>,
     },
     /// Look at tickets.
     Tickets {
@@ -82,6 +96,7 @@ fn settings(cli: &Cli) -> anyhow::Result<Settings> {
         config: cli.config.clone(),
         store,
         blobs: BlobChoice::parse(&cli.blobs),
+        mail_transport: cli.mail_transport.clone(),
     })
 }
 
@@ -95,6 +110,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             serve::run(services, listen).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Mailgate { queue } => Ok(mailgate::run(&settings(&cli)?, queue.clone()).await),
         Command::Tickets { command } => {
             let services = Services::build(&settings(&cli)?).await?;
             tickets::run(&services, command).await

@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use helpdesk::app::Services;
 use helpdesk::intake::{self, FormRequest};
 
@@ -14,6 +14,7 @@ use helpdesk::intake::{self, FormRequest};
 pub fn router(services: Services) -> Router {
     Router::new()
         .route("/forms/{form_id}", any(form))
+        .route("/mail", post(mail))
         .route("/health", get(|| async { "ok" }))
         .with_state(services)
 }
@@ -34,6 +35,48 @@ async fn form(
     let response = intake::handle(&services, request).await;
     let (parts, body) = response.into_parts();
     (parts, body).into_response()
+}
+
+/// `POST /mail` with a raw `message/rfc822` body: the same pipeline as the
+/// mailgate. 202 with what happened; 400 for data that can never be
+/// accepted (kept all the same); 503 to try again later.
+async fn mail(State(services): State<Services>, headers: HeaderMap, body: Bytes) -> Response {
+    use axum::http::StatusCode;
+    use helpdesk::mail::ingest::{self, Envelope, IngestError};
+    let recipients = headers
+        .get_all("x-envelope-to")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .collect();
+    let envelope = Envelope {
+        recipients,
+        ..Envelope::default()
+    };
+    let json = |status: StatusCode, value: serde_json::Value| {
+        (
+            status,
+            [("content-type", "application/json")],
+            value.to_string(),
+        )
+            .into_response()
+    };
+    match ingest::ingest(&services, body, envelope).await {
+        Ok(outcome) => json(
+            StatusCode::ACCEPTED,
+            serde_json::json!({ "outcome": crate::mailgate::describe(&outcome) }),
+        ),
+        Err(IngestError::Unacceptable { reason, raw_key }) => json(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({ "error": reason, "raw_key": raw_key }),
+        ),
+        Err(e @ IngestError::Temporary(_)) => json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            serde_json::json!({ "error": e.to_string() }),
+        ),
+    }
 }
 
 /// Serves until Ctrl-C or SIGTERM.

@@ -8,6 +8,7 @@
 //! | `HELPDESK_DB` | SQLite file | `helpdesk.db` |
 //! | `HELPDESK_TABLE` | DynamoDB table | (required for `dynamodb`) |
 //! | `HELPDESK_BLOBS` | a directory, or `s3://bucket/prefix` | `data/blobs` |
+//! | `HELPDESK_MAIL_TRANSPORT` | `outbox:<dir>` or `ses` | `outbox:data/outbox` |
 //! | `AWS_ENDPOINT_URL` | AWS endpoint override (moto in tests) | |
 
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ use anyhow::{Context, bail};
 use crate::blobs::{BlobStore, LocalBlobs, S3Blobs};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{self, Config};
+use crate::mail::transport::{self, MailTransport};
 use crate::store::Store;
 use crate::store::dynamo::DynamoStore;
 use crate::store::sqlite::SqliteStore;
@@ -61,6 +63,8 @@ pub struct Services {
     pub clock: Arc<dyn Clock>,
     /// Secret lookup.
     pub secrets: Arc<dyn Secrets>,
+    /// Outbound mail.
+    pub mail: Arc<dyn MailTransport>,
 }
 
 impl std::fmt::Debug for Services {
@@ -120,6 +124,8 @@ pub struct Settings {
     pub store: StoreChoice,
     /// The blob store.
     pub blobs: BlobChoice,
+    /// Outbound mail: `outbox:<dir>` or `ses`.
+    pub mail_transport: String,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -147,6 +153,8 @@ impl Settings {
                 .into(),
             store,
             blobs: BlobChoice::parse(&env("HELPDESK_BLOBS").unwrap_or_else(|| "data/blobs".into())),
+            mail_transport: env("HELPDESK_MAIL_TRANSPORT")
+                .unwrap_or_else(|| "outbox:data/outbox".into()),
         })
     }
 }
@@ -195,12 +203,15 @@ impl Services {
             }
             (BlobChoice::S3 { .. }, None) => bail!("no AWS configuration"),
         };
+        let mail = transport::from_setting(&settings.mail_transport, aws.as_ref())
+            .map_err(|e| anyhow::anyhow!("HELPDESK_MAIL_TRANSPORT: {e:?}"))?;
         Ok(Self {
             config: Arc::new(config),
             store,
             blobs,
             clock: Arc::new(SystemClock),
             secrets: Arc::new(EnvSecrets),
+            mail,
         })
     }
 }

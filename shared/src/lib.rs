@@ -8,6 +8,7 @@
 //! - [`blobs`]: where attachments go (a local directory or S3).
 //! - [`forms`]: decoding form deliveries and checking their signatures.
 //! - [`intake`]: the form intake use case, from an HTTP request to a stored ticket.
+//! - [`mail`]: parsing, classifying and building email.
 //! - [`tickets`]: creating tickets and resolving requesters to contacts.
 //! - [`app`]: wiring the services together from the environment.
 
@@ -18,6 +19,7 @@ pub mod config;
 pub mod domain;
 pub mod forms;
 pub mod intake;
+pub mod mail;
 pub mod store;
 pub mod telemetry;
 pub mod tickets;

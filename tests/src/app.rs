@@ -12,6 +12,7 @@ use helpdesk::blobs::{BlobStore, LocalBlobs};
 use helpdesk::clock::FixedClock;
 use helpdesk::domain::{Ticket, TicketKey, TimelineEntry};
 use helpdesk::intake::{self, FormRequest};
+use helpdesk::mail::transport::OutboxDir;
 use helpdesk::store::sqlite::SqliteStore;
 use helpdesk::store::{Store, TicketQuery};
 
@@ -50,6 +51,8 @@ const TEST_FORMS: &str = r#"
 pub const TYPEFORM_SECRET: &str = "test-typeform-secret";
 /// Tally's test secret.
 pub const TALLY_SECRET: &str = "test-tally-secret";
+/// The Reply-To token secret.
+pub const REPLY_TOKEN_SECRET: &str = "test-reply-token-secret";
 /// The generic scheme's test secret.
 pub const PARTNER_SECRET: &str = "test-partner-secret";
 
@@ -63,6 +66,8 @@ pub struct TestApp {
     pub clock: Arc<FixedClock>,
     /// The attachment folder.
     pub blob_dir: PathBuf,
+    /// The outbox: every mail the desk sent, as `.eml` files.
+    pub outbox: Arc<OutboxDir>,
     dir: PathBuf,
 }
 
@@ -113,8 +118,14 @@ pub fn spawn_app_with(
         ),
         ("TALLY_SECRET".to_owned(), TALLY_SECRET.to_owned()),
         ("PARTNER_SECRET".to_owned(), PARTNER_SECRET.to_owned()),
+        (
+            "HELPDESK_REPLY_TOKEN_SECRET".to_owned(),
+            REPLY_TOKEN_SECRET.to_owned(),
+        ),
     ]));
+    let outbox = Arc::new(OutboxDir::with_clock(dir.join("outbox"), clock.clone()));
     let services = Services {
+        mail: outbox.clone(),
         config: Arc::new(test_config()),
         store: store.clone(),
         blobs,
@@ -126,6 +137,7 @@ pub fn spawn_app_with(
         store,
         clock,
         blob_dir,
+        outbox,
         dir,
     }
 }
@@ -242,6 +254,28 @@ impl TestApp {
     /// A ticket's timeline.
     pub async fn timeline(&self, key: &TicketKey) -> Vec<TimelineEntry> {
         self.store.timeline(key).await.expect("timeline")
+    }
+
+    /// Delivers a raw message through the mail pipeline, as an MTA would.
+    pub async fn deliver(
+        &self,
+        raw: impl Into<bytes::Bytes>,
+    ) -> Result<helpdesk::mail::ingest::Ingested, helpdesk::mail::ingest::IngestError> {
+        helpdesk::mail::ingest::ingest(&self.services, raw.into(), Default::default()).await
+    }
+
+    /// The mails in the outbox, parsed, oldest first.
+    pub fn sent(&self) -> Vec<(String, String)> {
+        self.outbox
+            .list()
+            .unwrap_or_default()
+            .iter()
+            .map(|path| {
+                let raw = std::fs::read(path).expect("outbox file");
+                let text = String::from_utf8_lossy(&raw).into_owned();
+                (path.display().to_string(), text)
+            })
+            .collect()
     }
 
     /// Serves the `helpdesk serve` router on a random local port; returns

@@ -23,7 +23,7 @@ use helpdesk::domain::{
 };
 use helpdesk::store::dynamo::{DynamoStore, local_client};
 use helpdesk::store::sqlite::SqliteStore;
-use helpdesk::store::{Created, IdempotencyClaim, Store, StoreError, TicketQuery};
+use helpdesk::store::{IdempotencyClaim, Store, StoreError, TicketQuery, Written};
 
 /// The environment variable naming the local DynamoDB endpoint.
 pub const DYNAMODB_ENDPOINT_VAR: &str = "HELPDESK_TEST_DYNAMODB_ENDPOINT";
@@ -217,10 +217,10 @@ pub async fn create_sample(
         .expect("a key is allocated");
     let ticket = sample_ticket(key, created_at);
     let created = store
-        .create_ticket(&ticket, &creation_entries(&ticket), None)
+        .create_ticket(&ticket, &creation_entries(&ticket), &[])
         .await
         .expect("the ticket is created");
-    assert_eq!(created, Created::New);
+    assert_eq!(created, Written::New);
     ticket
 }
 
@@ -233,11 +233,11 @@ pub async fn a_created_ticket_reads_back_equal(store: Arc<dyn Store>) {
     let claim = claim("form:support:sub-1", "hash-1");
 
     let created = store
-        .create_ticket(&ticket, &entries, Some(&claim))
+        .create_ticket(&ticket, &entries, std::slice::from_ref(&claim))
         .await
         .unwrap();
 
-    assert_eq!(created, Created::New);
+    assert_eq!(created, Written::New);
     assert_eq!(store.get_ticket(&key).await.unwrap(), Some(ticket.clone()));
     assert_eq!(store.timeline(&key).await.unwrap(), entries);
     let record = store
@@ -302,7 +302,7 @@ pub async fn creating_a_ticket_under_a_taken_key_is_refused(store: Arc<dyn Store
     let mut second = sample_ticket(first.key.clone(), at(1));
     second.summary = "Someone else's request".to_owned();
 
-    let result = store.create_ticket(&second, &[], None).await;
+    let result = store.create_ticket(&second, &[], &[]).await;
 
     assert!(
         matches!(result, Err(StoreError::AlreadyExists(_))),
@@ -327,13 +327,13 @@ pub async fn a_stale_update_is_refused_and_nothing_is_lost(store: Arc<dyn Store>
     let (by_boris, boris_entries) = change_status(&ticket, "boris", "In progress", at(2));
 
     let (anna, boris) = tokio::join!(
-        store.update_ticket(&by_anna, 1, &anna_entries),
-        store.update_ticket(&by_boris, 1, &boris_entries),
+        store.update_ticket(&by_anna, 1, &anna_entries, &[]),
+        store.update_ticket(&by_boris, 1, &boris_entries, &[]),
     );
 
     let (winner, winner_entries, loser) = match (&anna, &boris) {
-        (Ok(()), Err(e)) => (&by_anna, &anna_entries, e),
-        (Err(e), Ok(())) => (&by_boris, &boris_entries, e),
+        (Ok(Written::New), Err(e)) => (&by_anna, &anna_entries, e),
+        (Err(e), Ok(Written::New)) => (&by_boris, &boris_entries, e),
         other => panic!("exactly one update must win, got {other:?}"),
     };
     match loser {
@@ -358,7 +358,7 @@ pub async fn a_stale_update_is_refused_and_nothing_is_lost(store: Arc<dyn Store>
     assert_eq!(store.timeline(&ticket.key).await.unwrap(), expected);
 
     // A write still based on version 1 stays refused after the race.
-    let stale = store.update_ticket(&by_anna, 1, &anna_entries).await;
+    let stale = store.update_ticket(&by_anna, 1, &anna_entries, &[]).await;
     assert!(
         matches!(
             stale,
@@ -377,7 +377,7 @@ pub async fn updating_a_missing_ticket_is_refused(store: Arc<dyn Store>) {
     let ghost = sample_ticket(TicketKey::new(queue("SUP"), 7), at(0));
     let (changed, entries) = change_status(&ghost, "anna", "Open", at(1));
 
-    let result = store.update_ticket(&changed, 1, &entries).await;
+    let result = store.update_ticket(&changed, 1, &entries, &[]).await;
 
     assert!(
         matches!(result, Err(StoreError::NotFound(_))),
@@ -393,7 +393,7 @@ pub async fn an_update_that_does_not_advance_the_version_by_one_is_refused(store
     let (mut changed, entries) = change_status(&ticket, "anna", "Open", at(1));
     changed.version = 3;
 
-    let result = store.update_ticket(&changed, 1, &entries).await;
+    let result = store.update_ticket(&changed, 1, &entries, &[]).await;
 
     assert!(result.is_err(), "a jump from version 1 to 3 was accepted");
     assert_eq!(store.get_ticket(&ticket.key).await.unwrap(), Some(ticket));
@@ -408,19 +408,27 @@ pub async fn a_replayed_creation_returns_the_first_ticket_and_writes_nothing(
     let first_key = store.allocate_ticket_key(&queue("SUP")).await.unwrap();
     let first = sample_ticket(first_key.clone(), at(0));
     let created = store
-        .create_ticket(&first, &creation_entries(&first), Some(&claim))
+        .create_ticket(
+            &first,
+            &creation_entries(&first),
+            std::slice::from_ref(&claim),
+        )
         .await
         .unwrap();
-    assert_eq!(created, Created::New);
+    assert_eq!(created, Written::New);
 
     let second_key = store.allocate_ticket_key(&queue("SUP")).await.unwrap();
     let second = sample_ticket(second_key.clone(), at(1));
     let replayed = store
-        .create_ticket(&second, &creation_entries(&second), Some(&claim))
+        .create_ticket(
+            &second,
+            &creation_entries(&second),
+            std::slice::from_ref(&claim),
+        )
         .await
         .unwrap();
 
-    assert_eq!(replayed, Created::Replayed(first_key.clone()));
+    assert_eq!(replayed, Written::Replayed(first_key.clone()));
     assert_eq!(store.get_ticket(&second_key).await.unwrap(), None);
     assert_eq!(store.timeline(&second_key).await.unwrap(), Vec::new());
     assert_eq!(
@@ -446,7 +454,7 @@ pub async fn an_idempotency_key_reused_for_another_payload_is_refused(store: Arc
         at(0),
     )
     .await;
-    assert_eq!(first.1, Created::New);
+    assert_eq!(first.1, Written::New);
 
     let key = store.allocate_ticket_key(&queue("SUP")).await.unwrap();
     let other = sample_ticket(key.clone(), at(1));
@@ -454,7 +462,7 @@ pub async fn an_idempotency_key_reused_for_another_payload_is_refused(store: Arc
         .create_ticket(
             &other,
             &creation_entries(&other),
-            Some(&claim("form:support:sub-1", "hash-2")),
+            &[claim("form:support:sub-1", "hash-2")],
         )
         .await;
 
@@ -478,14 +486,18 @@ async fn create_claimed(
     store: &dyn Store,
     claim: &IdempotencyClaim,
     created_at: DateTime<Utc>,
-) -> (Ticket, Created) {
+) -> (Ticket, Written) {
     let key = store
         .allocate_ticket_key(&queue("SUP"))
         .await
         .expect("a key is allocated");
     let ticket = sample_ticket(key, created_at);
     let created = store
-        .create_ticket(&ticket, &creation_entries(&ticket), Some(claim))
+        .create_ticket(
+            &ticket,
+            &creation_entries(&ticket),
+            std::slice::from_ref(claim),
+        )
         .await
         .expect("a claimed creation succeeds or replays");
     (ticket, created)
@@ -509,14 +521,14 @@ pub async fn concurrent_creations_with_one_idempotency_key_store_one_ticket(stor
 
     let winners: Vec<&Ticket> = results
         .iter()
-        .filter(|(_, created)| *created == Created::New)
+        .filter(|(_, created)| *created == Written::New)
         .map(|(ticket, _)| ticket)
         .collect();
     assert_eq!(winners.len(), 1, "exactly one creation wins: {results:?}");
     let winner = winners[0];
     for (ticket, created) in &results {
         if ticket.key != winner.key {
-            assert_eq!(created, &Created::Replayed(winner.key.clone()));
+            assert_eq!(created, &Written::Replayed(winner.key.clone()));
             assert_eq!(store.get_ticket(&ticket.key).await.unwrap(), None);
             assert_eq!(store.timeline(&ticket.key).await.unwrap(), Vec::new());
         }
@@ -564,7 +576,7 @@ pub async fn timeline_entries_come_back_in_order_across_updates(store: Arc<dyn S
     {
         let (changed, entries) = change_status(&ticket, "anna", status, at(1 + i as i64));
         store
-            .update_ticket(&changed, ticket.version, &entries)
+            .update_ticket(&changed, ticket.version, &entries, &[])
             .await
             .unwrap();
         expected.extend(entries);
@@ -766,7 +778,10 @@ pub async fn tickets_are_listed_per_queue_newest_first_within_the_limit(store: A
 pub async fn a_listed_ticket_shows_its_latest_version(store: Arc<dyn Store>) {
     let ticket = create_sample(store.as_ref(), "SUP", at(0)).await;
     let (changed, entries) = change_status(&ticket, "anna", "Open", at(1));
-    store.update_ticket(&changed, 1, &entries).await.unwrap();
+    store
+        .update_ticket(&changed, 1, &entries, &[])
+        .await
+        .unwrap();
 
     let listed = store
         .list_tickets(&TicketQuery {
@@ -777,4 +792,386 @@ pub async fn a_listed_ticket_shows_its_latest_version(store: Arc<dyn Store>) {
         .unwrap();
 
     assert_eq!(listed, vec![changed]);
+}
+
+/// An update under an idempotency claim records it; the same update again
+/// (a redelivered reply) answers `Replayed` before its stale version is
+/// looked at and writes nothing, and so does any later write naming the
+/// key with the same payload, on this ticket, another ticket or a creation;
+/// the key with another payload is refused, also writing nothing.
+pub async fn a_claimed_update_writes_nothing_when_replayed_and_refuses_another_payload(
+    store: Arc<dyn Store>,
+) {
+    let ticket = create_sample(store.as_ref(), "SUP", at(0)).await;
+    let reply = claim("mail:<reply-1@example.com>", "hash-1");
+    let (changed, entries) = change_status(&ticket, "anna", "Open", at(1));
+
+    let first = store
+        .update_ticket(&changed, 1, &entries, std::slice::from_ref(&reply))
+        .await
+        .unwrap();
+    let again = store
+        .update_ticket(&changed, 1, &entries, std::slice::from_ref(&reply))
+        .await
+        .unwrap();
+
+    assert_eq!(first, Written::New);
+    assert_eq!(again, Written::Replayed(ticket.key.clone()));
+    let mut expected_timeline = creation_entries(&ticket);
+    expected_timeline.extend(entries.iter().cloned());
+    let unchanged = || async {
+        assert_eq!(
+            store.get_ticket(&ticket.key).await.unwrap().as_ref(),
+            Some(&changed)
+        );
+        assert_eq!(
+            store.timeline(&ticket.key).await.unwrap(),
+            expected_timeline
+        );
+    };
+    unchanged().await;
+
+    // Based on the current version, still a replay.
+    let (later, later_entries) = change_status(&changed, "boris", "Closed", at(2));
+    let replayed = store
+        .update_ticket(&later, 2, &later_entries, std::slice::from_ref(&reply))
+        .await
+        .unwrap();
+    assert_eq!(replayed, Written::Replayed(ticket.key.clone()));
+    unchanged().await;
+
+    // Another payload under the same key.
+    let mismatch = store
+        .update_ticket(
+            &later,
+            2,
+            &later_entries,
+            &[claim("mail:<reply-1@example.com>", "hash-2")],
+        )
+        .await;
+    match mismatch {
+        Err(StoreError::IdempotencyMismatch { key }) => {
+            assert_eq!(key, "mail:<reply-1@example.com>");
+        }
+        other => panic!("expected an idempotency mismatch, got {other:?}"),
+    }
+    unchanged().await;
+
+    // The key belongs to the ticket it was recorded for: an update of
+    // another ticket and a creation naming it replay to that ticket.
+    let other = create_sample(store.as_ref(), "SUP", at(3)).await;
+    let (other_changed, other_entries) = change_status(&other, "anna", "Open", at(4));
+    let elsewhere = store
+        .update_ticket(
+            &other_changed,
+            1,
+            &other_entries,
+            std::slice::from_ref(&reply),
+        )
+        .await
+        .unwrap();
+    assert_eq!(elsewhere, Written::Replayed(ticket.key.clone()));
+    assert_eq!(
+        store.get_ticket(&other.key).await.unwrap(),
+        Some(other.clone())
+    );
+    assert_eq!(
+        store.timeline(&other.key).await.unwrap(),
+        creation_entries(&other)
+    );
+    let new_key = store.allocate_ticket_key(&queue("SUP")).await.unwrap();
+    let new_ticket = sample_ticket(new_key.clone(), at(5));
+    let created = store
+        .create_ticket(
+            &new_ticket,
+            &creation_entries(&new_ticket),
+            std::slice::from_ref(&reply),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created, Written::Replayed(ticket.key.clone()));
+    assert_eq!(store.get_ticket(&new_key).await.unwrap(), None);
+    assert_eq!(store.timeline(&new_key).await.unwrap(), Vec::new());
+    unchanged().await;
+}
+
+/// A creation with two claims of which only the second exists writes
+/// nothing (not the ticket, its entries or the first claim) and answers by
+/// the existing one: `Replayed` for its payload, a mismatch for another.
+/// With both claims new, both are recorded for the ticket.
+pub async fn a_creation_whose_second_claim_exists_writes_nothing(store: Arc<dyn Store>) {
+    let first = create_claimed(
+        store.as_ref(),
+        &claim("msgid:<a@example.com>", "hash-a"),
+        at(0),
+    )
+    .await
+    .0;
+
+    for (hash, replays) in [("hash-a", true), ("hash-other", false)] {
+        let key = store.allocate_ticket_key(&queue("SUP")).await.unwrap();
+        let ticket = sample_ticket(key.clone(), at(1));
+        let claims = [
+            claim("form:support:sub-2", "hash-b"),
+            claim("msgid:<a@example.com>", hash),
+        ];
+
+        let result = store
+            .create_ticket(&ticket, &creation_entries(&ticket), &claims)
+            .await;
+
+        if replays {
+            assert_eq!(result.unwrap(), Written::Replayed(first.key.clone()));
+        } else {
+            match result {
+                Err(StoreError::IdempotencyMismatch { key }) => {
+                    assert_eq!(key, "msgid:<a@example.com>");
+                }
+                other => panic!("expected an idempotency mismatch, got {other:?}"),
+            }
+        }
+        assert_eq!(store.get_ticket(&key).await.unwrap(), None);
+        assert_eq!(store.timeline(&key).await.unwrap(), Vec::new());
+        assert_eq!(
+            store
+                .idempotency_record("form:support:sub-2")
+                .await
+                .unwrap(),
+            None,
+            "the first claim must not be recorded (second claim hash {hash})"
+        );
+    }
+
+    let key = store.allocate_ticket_key(&queue("SUP")).await.unwrap();
+    let ticket = sample_ticket(key.clone(), at(2));
+    let claims = [
+        claim("form:support:sub-3", "hash-c"),
+        claim("msgid:<c@example.com>", "hash-c"),
+    ];
+    let created = store
+        .create_ticket(&ticket, &creation_entries(&ticket), &claims)
+        .await
+        .unwrap();
+    assert_eq!(created, Written::New);
+    for claim in &claims {
+        let record = store
+            .idempotency_record(&claim.key)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("claim {:?} is recorded", claim.key));
+        assert_eq!(record.ticket, key);
+        assert_eq!(record.payload_hash, claim.payload_hash);
+    }
+    assert_eq!(
+        store
+            .list_tickets(&TicketQuery {
+                queue: queue("SUP"),
+                limit: 10,
+            })
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t.key.clone())
+            .collect::<Vec<_>>(),
+        vec![key, first.key]
+    );
+}
+
+/// A Message-ID claimed by an update (a reply recorded on a ticket) reads
+/// back with `idempotency_record`, naming that ticket, as does any other
+/// claim of the same update.
+pub async fn a_message_id_claimed_on_an_update_names_its_ticket(store: Arc<dyn Store>) {
+    let ticket = create_sample(store.as_ref(), "SUP", at(0)).await;
+    let (changed, entries) = change_status(&ticket, "anna", "Open", at(1));
+    let claims = [
+        claim("msgid:<reply-7@mail.example.com>", "hash-7"),
+        claim("mail:s3:inbound/reply-7", "hash-7"),
+    ];
+
+    let written = store
+        .update_ticket(&changed, 1, &entries, &claims)
+        .await
+        .unwrap();
+
+    assert_eq!(written, Written::New);
+    for claim in &claims {
+        let record = store
+            .idempotency_record(&claim.key)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("claim {:?} is recorded", claim.key));
+        assert_eq!(record.key, claim.key);
+        assert_eq!(record.payload_hash, claim.payload_hash);
+        assert_eq!(record.ticket, ticket.key);
+    }
+    assert_eq!(store.get_ticket(&ticket.key).await.unwrap(), Some(changed));
+}
+
+/// A marker is written once: a second put answers the first value and
+/// changes nothing; it reads back, is removed by a delete (also harmless
+/// for a key never written), and can be put again afterwards. Markers are
+/// independent per key.
+pub async fn a_marker_is_written_once_and_can_be_put_again_after_deletion(store: Arc<dyn Store>) {
+    let key = "sent:SUP-1:ack";
+    assert_eq!(store.get_marker(key).await.unwrap(), None);
+
+    assert_eq!(
+        store.put_marker(key, "first", Some(at(60))).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.put_marker(key, "second", None).await.unwrap(),
+        Some("first".to_owned())
+    );
+    assert_eq!(
+        store.get_marker(key).await.unwrap(),
+        Some("first".to_owned())
+    );
+    assert_eq!(
+        store
+            .put_marker("sent:SUP-2:ack", "other", None)
+            .await
+            .unwrap(),
+        None
+    );
+
+    store.delete_marker(key).await.unwrap();
+    assert_eq!(store.get_marker(key).await.unwrap(), None);
+    assert_eq!(
+        store.get_marker("sent:SUP-2:ack").await.unwrap(),
+        Some("other".to_owned())
+    );
+    store.delete_marker("never-written").await.unwrap();
+
+    assert_eq!(store.put_marker(key, "third", None).await.unwrap(), None);
+    assert_eq!(
+        store.get_marker(key).await.unwrap(),
+        Some("third".to_owned())
+    );
+}
+
+/// 20 concurrent puts of one marker key: exactly one writes (answers
+/// `None`), every other answers the winner's value, which is what stays.
+pub async fn concurrent_marker_puts_on_one_key_write_exactly_once(store: Arc<dyn Store>) {
+    let key = "notify:SUP-1:breach";
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let value = format!("task-{i}");
+                let answer = store.put_marker(key, &value, Some(at(60))).await;
+                (value, answer)
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for task in tasks {
+        let (value, answer) = task.await.expect("the task finishes");
+        results.push((value, answer.expect("a put succeeds or finds the marker")));
+    }
+
+    let winners: Vec<&String> = results
+        .iter()
+        .filter(|(_, answer)| answer.is_none())
+        .map(|(value, _)| value)
+        .collect();
+    assert_eq!(winners.len(), 1, "exactly one put writes: {results:?}");
+    let winner = winners[0].clone();
+    for (value, answer) in &results {
+        if value != &winner {
+            assert_eq!(answer.as_ref(), Some(&winner), "answer to {value}");
+        }
+    }
+    assert_eq!(store.get_marker(key).await.unwrap(), Some(winner));
+}
+
+/// 50 concurrent increments of one counter end at 50, each call seeing its
+/// own value (1..=50, no two the same).
+pub async fn concurrent_increments_of_one_counter_count_every_call_once(store: Arc<dyn Store>) {
+    let key = "rate:form:203.0.113.7:2025-03-14T09:26";
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.increment_counter(key, at(2)).await })
+        })
+        .collect();
+    let mut values = Vec::new();
+    for task in tasks {
+        values.push(
+            task.await
+                .expect("the task finishes")
+                .expect("the counter is incremented"),
+        );
+    }
+
+    values.sort_unstable();
+    assert_eq!(values, (1..=50).collect::<Vec<u64>>());
+    assert_eq!(store.increment_counter(key, at(2)).await.unwrap(), 51);
+}
+
+/// Counters start at zero and count per key; a marker under the same key
+/// as a counter is another record.
+pub async fn counters_are_independent_per_key(store: Arc<dyn Store>) {
+    for expected in 1..=3 {
+        assert_eq!(store.increment_counter("a", at(2)).await.unwrap(), expected);
+    }
+    assert_eq!(store.increment_counter("b", at(2)).await.unwrap(), 1);
+    assert_eq!(store.increment_counter("a:1", at(2)).await.unwrap(), 1);
+    assert_eq!(store.increment_counter("a", at(3)).await.unwrap(), 4);
+    assert_eq!(store.increment_counter("b", at(3)).await.unwrap(), 2);
+
+    assert_eq!(store.get_marker("a").await.unwrap(), None);
+    assert_eq!(store.put_marker("a", "marker", None).await.unwrap(), None);
+    assert_eq!(store.increment_counter("a", at(3)).await.unwrap(), 5);
+    assert_eq!(
+        store.get_marker("a").await.unwrap(),
+        Some("marker".to_owned())
+    );
+}
+
+/// A write that names one idempotency key twice is a caller's mistake: it
+/// is refused and writes nothing.
+pub async fn a_write_claiming_one_key_twice_is_refused_and_writes_nothing(store: Arc<dyn Store>) {
+    let key = store.allocate_ticket_key(&queue("SUP")).await.unwrap();
+    let ticket = sample_ticket(key.clone(), at(0));
+    let twice = [
+        claim("msgid:<twice@example.com>", "hash"),
+        claim("msgid:<twice@example.com>", "hash"),
+    ];
+
+    let created = store
+        .create_ticket(&ticket, &creation_entries(&ticket), &twice)
+        .await;
+
+    assert!(created.is_err(), "got {created:?}");
+    assert_eq!(store.get_ticket(&key).await.unwrap(), None);
+    assert_eq!(store.timeline(&key).await.unwrap(), Vec::new());
+    assert_eq!(
+        store
+            .idempotency_record("msgid:<twice@example.com>")
+            .await
+            .unwrap(),
+        None
+    );
+
+    let ticket = create_sample(store.as_ref(), "SUP", at(1)).await;
+    let (changed, entries) = change_status(&ticket, "anna", "Open", at(2));
+    let updated = store.update_ticket(&changed, 1, &entries, &twice).await;
+
+    assert!(updated.is_err(), "got {updated:?}");
+    assert_eq!(
+        store.get_ticket(&ticket.key).await.unwrap(),
+        Some(ticket.clone())
+    );
+    assert_eq!(
+        store.timeline(&ticket.key).await.unwrap(),
+        creation_entries(&ticket)
+    );
+    assert_eq!(
+        store
+            .idempotency_record("msgid:<twice@example.com>")
+            .await
+            .unwrap(),
+        None
+    );
 }

@@ -54,14 +54,24 @@ conformance_cases!(
     adding_an_address_another_contact_owns_is_refused,
     tickets_are_listed_per_queue_newest_first_within_the_limit,
     a_listed_ticket_shows_its_latest_version,
+    a_claimed_update_writes_nothing_when_replayed_and_refuses_another_payload,
+    a_creation_whose_second_claim_exists_writes_nothing,
+    a_message_id_claimed_on_an_update_names_its_ticket,
+    a_marker_is_written_once_and_can_be_put_again_after_deletion,
+    concurrent_marker_puts_on_one_key_write_exactly_once,
+    concurrent_increments_of_one_counter_count_every_call_once,
+    counters_are_independent_per_key,
+    a_write_claiming_one_key_twice_is_refused_and_writes_nothing,
 );
 
 /// What the DynamoDB store costs in requests: the access patterns in its
 /// module docs, checked.
 mod dynamodb_requests {
-    use helpdesk::store::{Created, Store, TicketQuery};
+    use helpdesk::domain::ticket::entry_seq;
+    use helpdesk::domain::{Actor, Ticket, TimelineEntry, TimelineEvent};
+    use helpdesk::store::{Store, StoreError, TicketQuery, Written};
     use helpdesk_tests::conformance::{
-        at, claim, create_sample, creation_entries, queue, sample_ticket,
+        at, change_status, claim, create_sample, creation_entries, queue, sample_ticket,
     };
 
     use super::*;
@@ -81,18 +91,26 @@ mod dynamodb_requests {
 
         let before = store.request_counts();
         let created = store
-            .create_ticket(&ticket, &creation_entries(&ticket), Some(&claim))
+            .create_ticket(
+                &ticket,
+                &creation_entries(&ticket),
+                std::slice::from_ref(&claim),
+            )
             .await;
         let after_create = store.request_counts();
         let replayed = store
-            .create_ticket(&ticket, &creation_entries(&ticket), Some(&claim))
+            .create_ticket(
+                &ticket,
+                &creation_entries(&ticket),
+                std::slice::from_ref(&claim),
+            )
             .await;
         let after_replay = store.request_counts();
 
-        assert_eq!(created.expect("created"), Created::New);
+        assert_eq!(created.expect("created"), Written::New);
         assert_eq!(
             replayed.expect("replayed"),
-            Created::Replayed(ticket.key.clone())
+            Written::Replayed(ticket.key.clone())
         );
         assert_eq!(after_create.get_item - before.get_item, 1);
         assert_eq!(
@@ -147,6 +165,142 @@ mod dynamodb_requests {
         assert_eq!(
             store.get_ticket(&ticket.key).await.expect("read"),
             Some(ticket)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_claimed_update_costs_a_read_per_claim_and_one_transaction_and_a_replay_only_the_reads()
+     {
+        let Some(store) = dynamodb_store().await else {
+            return;
+        };
+        let ticket = create_sample(&store, "SUP", at(0)).await;
+        let (changed, entries) = change_status(&ticket, "anna", "Open", at(1));
+        let claims = [
+            claim("msgid:<reply@example.com>", "hash"),
+            claim("mail:s3:inbound/reply", "hash"),
+        ];
+
+        let before = store.request_counts();
+        let updated = store.update_ticket(&changed, 1, &entries, &claims).await;
+        let after_update = store.request_counts();
+        let replayed = store.update_ticket(&changed, 1, &entries, &claims).await;
+        let after_replay = store.request_counts();
+
+        assert_eq!(updated.expect("updated"), Written::New);
+        assert_eq!(
+            replayed.expect("replayed"),
+            Written::Replayed(ticket.key.clone())
+        );
+        assert_eq!(after_update.get_item - before.get_item, 2);
+        assert_eq!(
+            after_update.transact_write_items - before.transact_write_items,
+            1
+        );
+        assert_eq!(after_update.total() - before.total(), 3);
+        assert_eq!(after_replay.get_item - after_update.get_item, 2);
+        assert_eq!(after_replay.total() - after_update.total(), 2);
+    }
+
+    #[tokio::test]
+    async fn markers_and_counters_take_one_request_each_even_when_the_marker_exists() {
+        let Some(store) = dynamodb_store().await else {
+            return;
+        };
+
+        let before = store.request_counts();
+        let first = store.put_marker("k", "first", Some(at(60))).await;
+        let after_first = store.request_counts();
+        let second = store.put_marker("k", "second", None).await;
+        let after_second = store.request_counts();
+        store.delete_marker("k").await.expect("deleted");
+        let after_delete = store.request_counts();
+        let count = store.increment_counter("k", at(60)).await;
+        let after_count = store.request_counts();
+
+        assert_eq!(first.expect("written"), None);
+        assert_eq!(second.expect("found"), Some("first".to_owned()));
+        assert_eq!(count.expect("counted"), 1);
+        assert_eq!(after_first.put_item - before.put_item, 1);
+        assert_eq!(after_first.total() - before.total(), 1);
+        // The old item comes back with the failed condition: no extra read.
+        assert_eq!(after_second.put_item - after_first.put_item, 1);
+        assert_eq!(after_second.total() - after_first.total(), 1);
+        assert_eq!(after_delete.delete_item - after_second.delete_item, 1);
+        assert_eq!(after_delete.total() - after_second.total(), 1);
+        assert_eq!(after_count.update_item - after_delete.update_item, 1);
+        assert_eq!(after_count.total() - after_delete.total(), 1);
+    }
+
+    /// `count` comments on `ticket`, written with its current version.
+    fn comments(ticket: &Ticket, count: usize) -> Vec<TimelineEntry> {
+        (0..count)
+            .map(|i| TimelineEntry {
+                ticket: ticket.key.clone(),
+                seq: entry_seq(ticket.version, i),
+                at: ticket.updated_at,
+                actor: Actor::System,
+                event: TimelineEvent::Comment {
+                    public: false,
+                    body: format!("note {i}"),
+                },
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_ticket_write_over_one_hundred_items_is_refused_before_any_request() {
+        let Some(store) = dynamodb_store().await else {
+            return;
+        };
+        let key = store
+            .allocate_ticket_key(&queue("SUP"))
+            .await
+            .expect("a key");
+        let ticket = sample_ticket(key.clone(), at(0));
+        let claims = [claim("form:support:1", "h"), claim("msgid:<1@x>", "h")];
+
+        let before = store.request_counts();
+        let too_big = store
+            .create_ticket(&ticket, &comments(&ticket, 98), &claims)
+            .await;
+        let after = store.request_counts();
+
+        assert!(
+            matches!(too_big, Err(StoreError::Backend(_))),
+            "got {too_big:?}"
+        );
+        assert_eq!(after.total(), before.total());
+        assert_eq!(store.get_ticket(&key).await.expect("read"), None);
+
+        let at_the_limit = store
+            .create_ticket(&ticket, &comments(&ticket, 97), &claims)
+            .await;
+        assert_eq!(at_the_limit.expect("100 items fit"), Written::New);
+
+        let (mut changed, _) = change_status(&ticket, "anna", "Open", at(1));
+        changed.version = 2;
+        let before = store.request_counts();
+        let too_big = store
+            .update_ticket(
+                &changed,
+                1,
+                &comments(&changed, 99),
+                &[claim("msgid:<2@x>", "h")],
+            )
+            .await;
+        assert!(
+            matches!(too_big, Err(StoreError::Backend(_))),
+            "got {too_big:?}"
+        );
+        assert_eq!(store.request_counts().total(), before.total());
+        assert_eq!(
+            store
+                .get_ticket(&key)
+                .await
+                .expect("read")
+                .map(|t| t.version),
+            Some(1)
         );
     }
 }

@@ -38,6 +38,236 @@ pub struct Desk {
     /// How long idempotency records are kept, in days (default 7).
     #[serde(default)]
     pub idempotency_days: Option<u32>,
+    /// Mail settings shared by every queue.
+    #[serde(default)]
+    pub mail: MailSettings,
+}
+
+/// A length of time written like `10m`, `2h 30m` or `1d`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span(pub std::time::Duration);
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(&text).map(Span).map_err(|e| {
+            serde::de::Error::custom(format!(
+                "{text:?} is not a duration like 10m or 2h 30m: {e}"
+            ))
+        })
+    }
+}
+
+impl Span {
+    /// As a chrono duration.
+    pub fn chrono(self) -> chrono::Duration {
+        chrono::Duration::from_std(self.0).unwrap_or(chrono::Duration::MAX)
+    }
+}
+
+/// At most `count` mails per `window`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// How many.
+    pub count: u64,
+    /// Per how long.
+    pub window: Span,
+}
+
+/// Limits on automatic outbound mail.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimits {
+    /// Per ticket and recipient.
+    #[serde(default = "default_per_ticket")]
+    pub per_ticket_recipient: RateLimit,
+    /// Per recipient over all tickets.
+    #[serde(default = "default_per_recipient")]
+    pub per_recipient: RateLimit,
+}
+
+fn default_per_ticket() -> RateLimit {
+    RateLimit {
+        count: 10,
+        window: Span(std::time::Duration::from_secs(600)),
+    }
+}
+fn default_per_recipient() -> RateLimit {
+    RateLimit {
+        count: 30,
+        window: Span(std::time::Duration::from_secs(600)),
+    }
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            per_ticket_recipient: default_per_ticket(),
+            per_recipient: default_per_recipient(),
+        }
+    }
+}
+
+/// What to do with mail SES marked as spam or carrying a virus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerdictAction {
+    /// Keep the raw message, record the reason, create nothing.
+    Drop,
+    /// Keep it for review (recorded, no ticket, no answer).
+    Quarantine,
+    /// Accept it with a tag (`spam` or `virus`), without an automatic answer.
+    Tag,
+}
+
+/// SES verdict handling.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Verdicts {
+    /// Spam verdict FAIL.
+    #[serde(default = "default_spam")]
+    pub spam: VerdictAction,
+    /// Virus verdict FAIL.
+    #[serde(default = "default_virus")]
+    pub virus: VerdictAction,
+}
+
+fn default_spam() -> VerdictAction {
+    VerdictAction::Quarantine
+}
+fn default_virus() -> VerdictAction {
+    VerdictAction::Drop
+}
+
+impl Default for Verdicts {
+    fn default() -> Self {
+        Self {
+            spam: default_spam(),
+            virus: default_virus(),
+        }
+    }
+}
+
+/// Mail settings of the desk.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailSettings {
+    /// Display name on outbound mail.
+    #[serde(default)]
+    pub from_name: Option<String>,
+    /// The domain of the Message-IDs we create (mail carrying it is ours).
+    #[serde(default = "default_message_id_domain")]
+    pub message_id_domain: String,
+    /// The value of our loop header `X-Helpdesk-Loop`.
+    #[serde(default = "default_instance")]
+    pub instance: String,
+    /// The environment variable holding the Reply-To token secret.
+    #[serde(default = "default_token_env")]
+    pub reply_token_secret_env: String,
+    /// Largest attachment kept, in bytes.
+    #[serde(default = "default_mail_attachment")]
+    pub max_attachment_bytes: usize,
+    /// Limits on automatic answers.
+    #[serde(default)]
+    pub rate_limits: RateLimits,
+    /// SES spam and virus verdicts.
+    #[serde(default)]
+    pub verdicts: Verdicts,
+}
+
+fn default_message_id_domain() -> String {
+    "helpdesk.invalid".into()
+}
+fn default_instance() -> String {
+    "helpdesk".into()
+}
+fn default_token_env() -> String {
+    "HELPDESK_REPLY_TOKEN_SECRET".into()
+}
+fn default_mail_attachment() -> usize {
+    25 * 1024 * 1024
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        Self {
+            from_name: None,
+            message_id_domain: default_message_id_domain(),
+            instance: default_instance(),
+            reply_token_secret_env: default_token_env(),
+            max_attachment_bytes: default_mail_attachment(),
+            rate_limits: RateLimits::default(),
+            verdicts: Verdicts::default(),
+        }
+    }
+}
+
+/// A mail template: minijinja subject and body over `ticket`, `requester`
+/// and `desk`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailTemplate {
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub body: String,
+}
+
+/// What a key in the subject means when the sender is not on the ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StrangerPolicy {
+    /// Add the sender as a participant.
+    Accept,
+    /// Open a new ticket (the key may be a guess).
+    #[default]
+    NewTicket,
+    /// Keep the mail for review, create nothing.
+    Hold,
+}
+
+/// What a reply to a resolved or closed ticket does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClosedPolicy {
+    /// Reopen it (counting a reopen).
+    #[default]
+    Reopen,
+    /// Open a new ticket that links to it.
+    NewLinked,
+    /// Reopen within `days` of resolution, otherwise open a new linked one.
+    NewAfterDays,
+}
+
+/// Per-queue mail behaviour.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueMail {
+    /// Send the acknowledgement on a new ticket from mail.
+    #[serde(default)]
+    pub acknowledge: bool,
+    /// The acknowledgement.
+    #[serde(default)]
+    pub acknowledgement: Option<MailTemplate>,
+    /// A key in the subject from someone not on the ticket.
+    #[serde(default)]
+    pub subject_key_from_stranger: StrangerPolicy,
+    /// A reply to a resolved or closed ticket.
+    #[serde(default)]
+    pub closed_reply: ClosedPolicy,
+    /// Days for `new_after_days`.
+    #[serde(default)]
+    pub closed_reply_days: Option<u32>,
+    /// The status a reopened ticket gets (default: the first `open` status).
+    #[serde(default)]
+    pub reopen_status: Option<Spanned<String>>,
+    /// Sender patterns allowed to write (`*@company.com`); empty: everyone.
+    #[serde(default)]
+    pub allowed_senders: Vec<String>,
+    /// The answer to a refused sender; none: silence.
+    #[serde(default)]
+    pub rejection: Option<MailTemplate>,
 }
 
 /// Priority levels.
@@ -134,6 +364,13 @@ pub struct Queue {
     /// Support addresses that feed this queue.
     #[serde(default)]
     pub addresses: Vec<EmailAddress>,
+    /// Addresses that forward mail to us (a group alias, another system):
+    /// never participants, never a reason for a second ticket.
+    #[serde(default)]
+    pub forwarding_addresses: Vec<EmailAddress>,
+    /// Mail behaviour.
+    #[serde(default)]
+    pub mail: QueueMail,
     /// Statuses in workflow order.
     pub statuses: Vec<Status>,
     /// The status of a new ticket.

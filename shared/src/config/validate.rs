@@ -94,6 +94,7 @@ fn check_queue(findings: &mut Vec<Finding>, key: &QueueKey, queue: &Queue, agent
         &format!("statuses of queue {key}"),
         &statuses,
     );
+    check_queue_mail(findings, key, queue, &statuses);
     for member in &queue.team {
         check_name(
             findings,
@@ -381,5 +382,106 @@ fn check_rule(
             )
             .hint(format!("defined lines: {}", lines.join(", "))),
         );
+    }
+}
+
+fn check_template(
+    findings: &mut Vec<Finding>,
+    place: &str,
+    at: &serde_saphyr::Location,
+    text: &str,
+) {
+    let mut env = minijinja::Environment::new();
+    if let Err(e) = env.add_template("t", text) {
+        findings.push(
+            Finding::at(at, format!("{place}: template does not parse: {e}"))
+                .hint("templates use minijinja syntax, such as {{ ticket.key }}"),
+        );
+    }
+}
+
+fn check_queue_mail(findings: &mut Vec<Finding>, key: &QueueKey, queue: &Queue, statuses: &[&str]) {
+    let mail = &queue.mail;
+    let at = mail
+        .reopen_status
+        .as_ref()
+        .map_or(queue.initial_status.referenced, |s| s.referenced);
+    if let Some(status) = &mail.reopen_status {
+        check_name(
+            findings,
+            status,
+            "status",
+            &format!("as reopen status of queue {key}"),
+            &format!("statuses of queue {key}"),
+            statuses,
+        );
+    } else if mail.closed_reply != super::model::ClosedPolicy::NewLinked
+        && !queue
+            .statuses
+            .iter()
+            .any(|s| s.category == super::model::StatusCategory::Open)
+    {
+        findings.push(
+            Finding::at(
+                &at,
+                format!("queue {key} has no status of category open to reopen tickets into"),
+            )
+            .hint("add one, or set mail.reopen_status"),
+        );
+    }
+    if mail.closed_reply == super::model::ClosedPolicy::NewAfterDays
+        && mail.closed_reply_days.is_none()
+    {
+        findings.push(
+            Finding::at(
+                &at,
+                format!("queue {key}: closed_reply new_after_days needs closed_reply_days"),
+            )
+            .hint("for example closed_reply_days: 14"),
+        );
+    }
+    if mail.acknowledge && mail.acknowledgement.is_none() {
+        findings.push(
+            Finding::at(
+                &at,
+                format!("queue {key}: acknowledge is on but no acknowledgement template is set"),
+            )
+            .hint("add mail.acknowledgement with subject and body"),
+        );
+    }
+    for (name, template) in [
+        ("acknowledgement", &mail.acknowledgement),
+        ("rejection", &mail.rejection),
+    ] {
+        if let Some(template) = template {
+            check_template(
+                findings,
+                &format!("queue {key} {name} subject"),
+                &at,
+                &template.subject,
+            );
+            check_template(
+                findings,
+                &format!("queue {key} {name} body"),
+                &at,
+                &template.body,
+            );
+        }
+    }
+    for pattern in &mail.allowed_senders {
+        let valid = pattern == "*"
+            || pattern.strip_prefix("*@").map_or_else(
+                || crate::domain::EmailAddress::parse(pattern).is_ok(),
+                |domain| !domain.is_empty() && !domain.contains('@'),
+            );
+        if !valid {
+            findings.push(
+                Finding::at(
+                    &at,
+                    format!("queue {key}: sender pattern {pattern:?} is not valid"),
+                )
+                .hint("use an address, *@domain, or *"),
+            );
+        }
     }
 }

@@ -81,7 +81,7 @@ pub enum TimelineEvent {
         /// Where it is stored (an S3 key or a relative path).
         blob_key: String,
     },
-    /// A mail came in.
+    /// A mail came in. The raw message is kept at `raw_key`.
     EmailIn {
         /// Its Message-ID.
         message_id: String,
@@ -89,6 +89,15 @@ pub enum TimelineEvent {
         from: String,
         /// The subject.
         subject: String,
+        /// Where the raw message is stored.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        raw_key: Option<String>,
+        /// The full text, quotes and signature included.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+        /// Why it counts as automatic mail (empty: a person wrote it).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        automatic: Vec<String>,
     },
     /// A mail went out.
     EmailOut {
@@ -98,6 +107,25 @@ pub enum TimelineEvent {
         to: Vec<String>,
         /// The subject.
         subject: String,
+        /// Sent by the helpdesk itself (acknowledgement, notification).
+        #[serde(default)]
+        automatic: bool,
+    },
+    /// An automatic mail was not sent, and why (loop protection).
+    EmailSuppressed {
+        /// The intended recipients.
+        to: Vec<String>,
+        /// Its subject.
+        subject: String,
+        /// Why it was held back.
+        reason: String,
+    },
+    /// Another ticket was linked to this one.
+    Linked {
+        /// The other ticket.
+        other: TicketKey,
+        /// How they relate (`follow_up_of`, `followed_up_by`).
+        relation: String,
     },
 }
 

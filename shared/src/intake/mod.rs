@@ -502,7 +502,7 @@ async fn submit(
     };
     let entries = tickets::first_entries(&ticket, &actor, events);
     let (stored, replayed) =
-        tickets::store_ticket(services.store.as_ref(), &ticket, &entries, claim.as_ref())
+        tickets::store_ticket(services.store.as_ref(), &ticket, &entries, claim.as_slice())
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, "ticket not stored");

@@ -11,6 +11,11 @@
 //! - an update names the version it was based on and is refused when the
 //!   stored version differs, leaving the stored ticket untouched;
 //! - timeline entries come back in `seq` order;
+//! - idempotency claims are written with the ticket write they belong to;
+//!   a write naming a claim that exists writes nothing (same payload hash:
+//!   `Replayed`, another hash: `IdempotencyMismatch`). Claims also index
+//!   Message-IDs to tickets (`msgid:<id>`), so a mail is recorded once;
+//! - a marker key is written once; a counter grows by exactly one per call;
 //! - no read on a request path scans a whole table.
 
 pub mod dynamo;
@@ -49,13 +54,13 @@ pub struct IdempotencyRecord {
     pub created_at: DateTime<Utc>,
 }
 
-/// What [`Store::create_ticket`] did.
+/// What [`Store::create_ticket`] or [`Store::update_ticket`] did.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Created {
-    /// The ticket was stored.
+pub enum Written {
+    /// The write was applied.
     New,
-    /// The idempotency key was already used for the same payload: nothing
-    /// was written, and this is the ticket the first write created.
+    /// One of its idempotency keys was already used for the same payload:
+    /// nothing was written, and this is the ticket that key belongs to.
     Replayed(TicketKey),
 }
 
@@ -125,26 +130,28 @@ pub trait Store: Send + Sync {
     /// Allocates the next ticket key in `queue`.
     async fn allocate_ticket_key(&self, queue: &QueueKey) -> Result<TicketKey, StoreError>;
 
-    /// Stores a new ticket (at version 1) with its first timeline entries and,
-    /// when given, its idempotency record, all or nothing.
+    /// Stores a new ticket (at version 1) with its first timeline entries and
+    /// its idempotency claims, all or nothing.
     async fn create_ticket(
         &self,
         ticket: &Ticket,
         entries: &[TimelineEntry],
-        idempotency: Option<&IdempotencyClaim>,
-    ) -> Result<Created, StoreError>;
+        claims: &[IdempotencyClaim],
+    ) -> Result<Written, StoreError>;
 
     /// Reads a ticket.
     async fn get_ticket(&self, key: &TicketKey) -> Result<Option<Ticket>, StoreError>;
 
     /// Replaces a ticket that is stored at `expected_version` by `ticket`
-    /// (whose version must be `expected_version + 1`) and appends `entries`.
+    /// (whose version must be `expected_version + 1`), appends `entries` and
+    /// records `claims` for this ticket, all or nothing.
     async fn update_ticket(
         &self,
         ticket: &Ticket,
         expected_version: u64,
         entries: &[TimelineEntry],
-    ) -> Result<(), StoreError>;
+        claims: &[IdempotencyClaim],
+    ) -> Result<Written, StoreError>;
 
     /// Lists a queue's tickets, newest first.
     async fn list_tickets(&self, query: &TicketQuery) -> Result<Vec<Ticket>, StoreError>;
@@ -173,4 +180,30 @@ pub trait Store: Send + Sync {
 
     /// Reads an idempotency record.
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
+
+    /// Writes a marker (a small record under a unique key, such as the log
+    /// entry of a rejected mail or the claim to send one message) unless the
+    /// key exists. Answers `None` when written now, or the value already
+    /// stored (nothing written). `expires_at` lets the backend forget it.
+    async fn put_marker(
+        &self,
+        key: &str,
+        value: &str,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Reads a marker.
+    async fn get_marker(&self, key: &str) -> Result<Option<String>, StoreError>;
+
+    /// Removes a marker (so a failed step can be tried again).
+    async fn delete_marker(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Adds one to the counter `key` (created at zero) and answers the new
+    /// value; used for rate limits over fixed windows. The counter may be
+    /// forgotten after `expires_at`.
+    async fn increment_counter(
+        &self,
+        key: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
 }

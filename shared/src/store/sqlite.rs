@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::{Created, IdempotencyClaim, IdempotencyRecord, Store, StoreError, TicketQuery};
+use super::{IdempotencyClaim, IdempotencyRecord, Store, StoreError, TicketQuery, Written};
 use crate::domain::{Contact, ContactId, EmailAddress, QueueKey, Ticket, TicketKey, TimelineEntry};
 
 const SCHEMA: &str = r#"
@@ -41,6 +41,16 @@ CREATE TABLE IF NOT EXISTS contacts (
 CREATE TABLE IF NOT EXISTS contact_emails (
     email TEXT PRIMARY KEY,
     contact_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS markers (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL,
+    expires_at TEXT
+);
+CREATE TABLE IF NOT EXISTS counters (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL,
+    expires_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS idempotency (
     key TEXT PRIMARY KEY,
@@ -189,6 +199,52 @@ fn read_idempotency(
     .transpose()
 }
 
+/// Answers how an existing claim decides the write, if any claim exists.
+fn existing_claim(
+    tx: &rusqlite::Connection,
+    claims: &[IdempotencyClaim],
+) -> Result<Option<Written>, StoreError> {
+    for claim in claims {
+        if let Some(existing) = read_idempotency(tx, &claim.key)? {
+            return if existing.payload_hash == claim.payload_hash {
+                Ok(Some(Written::Replayed(existing.ticket)))
+            } else {
+                Err(StoreError::IdempotencyMismatch {
+                    key: claim.key.clone(),
+                })
+            };
+        }
+    }
+    Ok(None)
+}
+
+fn insert_claims(
+    tx: &rusqlite::Connection,
+    claims: &[IdempotencyClaim],
+    ticket: &TicketKey,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO idempotency (key, payload_hash, ticket, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .map_err(backend)?;
+    for claim in claims {
+        stmt.execute(params![
+            claim.key,
+            claim.payload_hash,
+            ticket.to_string(),
+            now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            claim
+                .expires_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ])
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
 fn version_i64(version: u64) -> Result<i64, StoreError> {
     i64::try_from(version).map_err(|_| StoreError::Backend("version out of range".into()))
 }
@@ -218,22 +274,14 @@ impl Store for SqliteStore {
         &self,
         ticket: &Ticket,
         entries: &[TimelineEntry],
-        idempotency: Option<&IdempotencyClaim>,
-    ) -> Result<Created, StoreError> {
+        claims: &[IdempotencyClaim],
+    ) -> Result<Written, StoreError> {
         let ticket = ticket.clone();
         let entries = entries.to_vec();
-        let claim = idempotency.cloned();
+        let claims = claims.to_vec();
         self.in_transaction(move |tx| {
-            if let Some(claim) = &claim
-                && let Some(existing) = read_idempotency(tx, &claim.key)?
-            {
-                return if existing.payload_hash == claim.payload_hash {
-                    Ok(Created::Replayed(existing.ticket))
-                } else {
-                    Err(StoreError::IdempotencyMismatch {
-                        key: claim.key.clone(),
-                    })
-                };
+            if let Some(replayed) = existing_claim(tx, &claims)? {
+                return Ok(replayed);
             }
             let key = ticket.key.to_string();
             let inserted = tx
@@ -256,25 +304,8 @@ impl Store for SqliteStore {
                 return Err(StoreError::AlreadyExists(format!("ticket {key}")));
             }
             insert_entries(tx, &entries)?;
-            if let Some(claim) = &claim {
-                tx.execute(
-                    "INSERT INTO idempotency (key, payload_hash, ticket, created_at, expires_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![
-                        claim.key,
-                        claim.payload_hash,
-                        key,
-                        ticket
-                            .created_at
-                            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-                        claim
-                            .expires_at
-                            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                    ],
-                )
-                .map_err(backend)?;
-            }
-            Ok(Created::New)
+            insert_claims(tx, &claims, &ticket.key, ticket.created_at)?;
+            Ok(Written::New)
         })
         .await
     }
@@ -300,7 +331,8 @@ impl Store for SqliteStore {
         ticket: &Ticket,
         expected_version: u64,
         entries: &[TimelineEntry],
-    ) -> Result<(), StoreError> {
+        claims: &[IdempotencyClaim],
+    ) -> Result<Written, StoreError> {
         if ticket.version != expected_version + 1 {
             return Err(StoreError::Backend(format!(
                 "update of {} must carry version {}, not {}",
@@ -311,7 +343,11 @@ impl Store for SqliteStore {
         }
         let ticket = ticket.clone();
         let entries = entries.to_vec();
+        let claims = claims.to_vec();
         self.in_transaction(move |tx| {
+            if let Some(replayed) = existing_claim(tx, &claims)? {
+                return Ok(replayed);
+            }
             let key = ticket.key.to_string();
             let changed = tx
                 .execute(
@@ -342,7 +378,9 @@ impl Store for SqliteStore {
                     }),
                 };
             }
-            insert_entries(tx, &entries)
+            insert_entries(tx, &entries)?;
+            insert_claims(tx, &claims, &ticket.key, ticket.updated_at)?;
+            Ok(Written::New)
         })
         .await
     }
@@ -460,6 +498,82 @@ impl Store for SqliteStore {
         let key = key.to_owned();
         self.in_transaction(move |tx| read_idempotency(tx, &key))
             .await
+    }
+
+    async fn put_marker(
+        &self,
+        key: &str,
+        value: &str,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Option<String>, StoreError> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        let expires_at = expires_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        self.in_transaction(move |tx| {
+            let inserted = tx
+                .execute(
+                    "INSERT INTO markers (key, value, expires_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (key) DO NOTHING",
+                    params![key, value, expires_at],
+                )
+                .map_err(backend)?;
+            if inserted == 1 {
+                return Ok(None);
+            }
+            tx.query_row(
+                "SELECT value FROM markers WHERE key = ?1",
+                params![key],
+                |row| row.get(0),
+            )
+            .map(Some)
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn get_marker(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let key = key.to_owned();
+        self.in_transaction(move |tx| {
+            tx.query_row(
+                "SELECT value FROM markers WHERE key = ?1",
+                params![key],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(backend)
+        })
+        .await
+    }
+
+    async fn delete_marker(&self, key: &str) -> Result<(), StoreError> {
+        let key = key.to_owned();
+        self.in_transaction(move |tx| {
+            tx.execute("DELETE FROM markers WHERE key = ?1", params![key])
+                .map(|_| ())
+                .map_err(backend)
+        })
+        .await
+    }
+
+    async fn increment_counter(
+        &self,
+        key: &str,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<u64, StoreError> {
+        let key = key.to_owned();
+        let expires_at = expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        self.in_transaction(move |tx| {
+            let value: i64 = tx
+                .query_row(
+                    "INSERT INTO counters (key, value, expires_at) VALUES (?1, 1, ?2)
+                     ON CONFLICT (key) DO UPDATE SET value = value + 1
+                     RETURNING value",
+                    params![key, expires_at],
+                    |row| row.get(0),
+                )
+                .map_err(backend)?;
+            u64::try_from(value).map_err(|_| StoreError::Corrupt("negative counter".into()))
+        })
+        .await
     }
 }
 

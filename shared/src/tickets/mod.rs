@@ -11,7 +11,7 @@ use crate::domain::{
     Actor, Channel, Contact, ContactId, EmailAddress, QueueKey, Requester, Ticket, TicketKey,
     TimelineEntry, TimelineEvent, ticket::entry_seq,
 };
-use crate::store::{Created, IdempotencyClaim, Store, StoreError};
+use crate::store::{IdempotencyClaim, Store, StoreError, Written};
 
 /// Everything known about a ticket before it exists.
 #[derive(Debug, Clone, PartialEq)]
@@ -146,11 +146,11 @@ pub async fn store_ticket(
     store: &dyn Store,
     ticket: &Ticket,
     entries: &[TimelineEntry],
-    claim: Option<&IdempotencyClaim>,
+    claims: &[IdempotencyClaim],
 ) -> Result<(TicketKey, bool), StoreError> {
-    match store.create_ticket(ticket, entries, claim).await? {
-        Created::New => Ok((ticket.key.clone(), false)),
-        Created::Replayed(key) => Ok((key, true)),
+    match store.create_ticket(ticket, entries, claims).await? {
+        Written::New => Ok((ticket.key.clone(), false)),
+        Written::Replayed(key) => Ok((key, true)),
     }
 }
 
@@ -160,4 +160,108 @@ pub fn store_precision(now: DateTime<Utc>) -> DateTime<Utc> {
     let micros = now.nanosecond() / 1_000 * 1_000;
     now.with_nanosecond(micros)
         .unwrap_or_else(|| now.trunc_subsecs(6))
+}
+
+/// How many times [`apply`] re-reads and retries after a concurrent change.
+const APPLY_ATTEMPTS: usize = 8;
+
+/// Changes a stored ticket: reads it, lets `change` edit it and name the
+/// timeline events, and writes version + 1 with `claims`, retrying from a
+/// fresh read when someone else changed the ticket meanwhile. `change` may
+/// run several times and must decide from the ticket it is given.
+pub async fn apply<F>(
+    store: &dyn Store,
+    key: &TicketKey,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    claims: &[IdempotencyClaim],
+    mut change: F,
+) -> Result<(Ticket, Written), StoreError>
+where
+    F: FnMut(&mut Ticket) -> Vec<TimelineEvent> + Send,
+{
+    let mut last_error = None;
+    for _ in 0..APPLY_ATTEMPTS {
+        let stored = store
+            .get_ticket(key)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("ticket {key}")))?;
+        let mut ticket = stored.clone();
+        let events = change(&mut ticket);
+        ticket.version = stored.version + 1;
+        ticket.updated_at = now;
+        let entries: Vec<TimelineEntry> = events
+            .into_iter()
+            .enumerate()
+            .map(|(index, event)| TimelineEntry {
+                ticket: key.clone(),
+                seq: entry_seq(ticket.version, index),
+                at: now,
+                actor: actor.clone(),
+                event,
+            })
+            .collect();
+        match store
+            .update_ticket(&ticket, stored.version, &entries, claims)
+            .await
+        {
+            Ok(written) => return Ok((ticket, written)),
+            Err(e @ StoreError::VersionConflict { .. }) => last_error = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last_error
+        .unwrap_or_else(|| StoreError::Unavailable(format!("ticket {key} keeps changing"))))
+}
+
+/// The field-change events between two versions of a ticket's simple
+/// fields (status, priority, line, assignee, components, participants,
+/// reopen count), for the timeline.
+pub fn field_changes(before: &Ticket, after: &Ticket) -> Vec<TimelineEvent> {
+    let mut events = Vec::new();
+    let mut compare = |field: &str, old: serde_json::Value, new: serde_json::Value| {
+        if old != new {
+            events.push(TimelineEvent::FieldChanged {
+                field: field.to_owned(),
+                old,
+                new,
+            });
+        }
+    };
+    compare(
+        "status",
+        before.status.clone().into(),
+        after.status.clone().into(),
+    );
+    compare(
+        "priority",
+        before.priority.clone().into(),
+        after.priority.clone().into(),
+    );
+    compare(
+        "line",
+        serde_json::json!(before.line),
+        serde_json::json!(after.line),
+    );
+    compare(
+        "assignee",
+        serde_json::json!(before.assignee),
+        serde_json::json!(after.assignee),
+    );
+    compare(
+        "components",
+        serde_json::json!(before.components),
+        serde_json::json!(after.components),
+    );
+    compare(
+        "participants",
+        serde_json::json!(before.participants),
+        serde_json::json!(after.participants),
+    );
+    compare(
+        "reopen_count",
+        before.reopen_count.into(),
+        after.reopen_count.into(),
+    );
+    events
 }

@@ -8,12 +8,13 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
 use super::keys::{self, item_type};
-use crate::domain::{Contact, ContactId, EmailAddress, Ticket, TimelineEntry};
+use crate::domain::{Contact, ContactId, EmailAddress, Ticket, TicketKey, TimelineEntry};
 use crate::store::{IdempotencyClaim, IdempotencyRecord, StoreError};
 
 /// One table item.
@@ -155,16 +156,18 @@ pub(super) fn email_owner(item: &Item) -> Result<ContactId, StoreError> {
     }
 }
 
-/// The idempotency record a claim leaves for `ticket`, with its TTL.
+/// The idempotency record a claim leaves for the ticket `ticket`, written
+/// `at`, with its TTL.
 pub(super) fn idempotency_item(
     claim: &IdempotencyClaim,
-    ticket: &Ticket,
+    ticket: &TicketKey,
+    at: DateTime<Utc>,
 ) -> Result<Item, StoreError> {
     let record = IdempotencyRecord {
         key: claim.key.clone(),
         payload_hash: claim.payload_hash.clone(),
-        ticket: ticket.key.clone(),
-        created_at: ticket.created_at,
+        ticket: ticket.clone(),
+        created_at: at,
     };
     let mut item = encode(
         &format!("idempotency record {:?}", claim.key),
@@ -173,16 +176,45 @@ pub(super) fn idempotency_item(
         keys::SK_IDEMPOTENCY.to_owned(),
         item_type::IDEMPOTENCY,
     )?;
-    item.insert(
-        keys::EXPIRES_AT.to_owned(),
-        AttributeValue::N(claim.expires_at.timestamp().to_string()),
-    );
+    item.insert(keys::EXPIRES_AT.to_owned(), epoch_seconds(claim.expires_at));
     Ok(item)
 }
 
 /// An idempotency record read back.
 pub(super) fn idempotency_from_item(item: Item) -> Result<IdempotencyRecord, StoreError> {
     decode("idempotency record", item)
+}
+
+/// Attribute of a marker item holding its value.
+pub(super) const VALUE: &str = "value";
+/// Attribute of a named counter holding its value.
+pub(super) const COUNT: &str = "n";
+
+/// `at` as the table's TTL attribute (epoch seconds).
+pub(super) fn epoch_seconds(at: DateTime<Utc>) -> AttributeValue {
+    AttributeValue::N(at.timestamp().to_string())
+}
+
+/// The item of a marker, with its TTL when it has one.
+pub(super) fn marker_item(key: &str, value: &str, expires_at: Option<DateTime<Utc>>) -> Item {
+    let mut item = self::key(keys::marker_pk(key), keys::SK_MARKER);
+    item.insert(keys::ITEM_TYPE.to_owned(), s(item_type::MARKER));
+    item.insert(VALUE.to_owned(), s(value));
+    if let Some(expires_at) = expires_at {
+        item.insert(keys::EXPIRES_AT.to_owned(), epoch_seconds(expires_at));
+    }
+    item
+}
+
+/// The value a marker item holds.
+pub(super) fn marker_value(item: &Item) -> Result<String, StoreError> {
+    match item.get(VALUE) {
+        Some(AttributeValue::S(value)) => Ok(value.clone()),
+        _ => Err(StoreError::Corrupt(format!(
+            "marker item {:?} has no {VALUE}",
+            item.get(keys::PK)
+        ))),
+    }
 }
 
 /// A non-negative number attribute.
@@ -205,7 +237,7 @@ mod tests {
     use chrono::{TimeZone, Utc};
 
     use super::*;
-    use crate::domain::{Actor, Channel, QueueKey, Requester, TicketKey, TimelineEvent};
+    use crate::domain::{Actor, Channel, QueueKey, Requester, TimelineEvent};
 
     fn ticket() -> Ticket {
         let at = Utc.with_ymd_and_hms(2025, 3, 14, 9, 26, 53).unwrap()
@@ -303,6 +335,41 @@ mod tests {
         ticket.custom_fields = BTreeMap::from([("score".into(), serde_json::json!(2.0))]);
         let read = ticket_from_item(ticket_item(&ticket).unwrap()).unwrap();
         assert_eq!(read.custom_fields["score"], serde_json::json!(2));
+    }
+
+    #[test]
+    fn a_marker_keeps_its_value_and_its_expiry_in_epoch_seconds() {
+        let at = Utc.with_ymd_and_hms(2025, 3, 14, 9, 26, 53).unwrap();
+        let item = marker_item("sent:SUP-17", "message-1", Some(at));
+        assert_eq!(item.get(keys::PK), Some(&s("MARK#sent:SUP-17")));
+        assert_eq!(item.get(keys::SK), Some(&s("MARK")));
+        assert_eq!(item.get(keys::ITEM_TYPE), Some(&s("marker")));
+        assert_eq!(
+            item.get(keys::EXPIRES_AT),
+            Some(&AttributeValue::N(at.timestamp().to_string()))
+        );
+        assert_eq!(marker_value(&item).unwrap(), "message-1");
+        let forever = marker_item("k", "", None);
+        assert!(!forever.contains_key(keys::EXPIRES_AT));
+        assert_eq!(marker_value(&forever).unwrap(), "");
+    }
+
+    #[test]
+    fn an_idempotency_record_names_its_ticket_and_expires() {
+        let ticket = ticket();
+        let claim = IdempotencyClaim {
+            key: "msgid:<a@example.com>".into(),
+            payload_hash: "h".into(),
+            expires_at: ticket.created_at + chrono::Duration::days(7),
+        };
+        let item = idempotency_item(&claim, &ticket.key, ticket.updated_at).unwrap();
+        assert_eq!(
+            item.get(keys::EXPIRES_AT),
+            Some(&AttributeValue::N(claim.expires_at.timestamp().to_string()))
+        );
+        let record = idempotency_from_item(item).unwrap();
+        assert_eq!(record.ticket, ticket.key);
+        assert_eq!(record.created_at, ticket.updated_at);
     }
 
     #[test]

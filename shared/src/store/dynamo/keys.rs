@@ -33,6 +33,10 @@ pub(super) const SK_CONTACT: &str = "CONTACT";
 pub(super) const SK_EMAIL: &str = "EMAIL";
 /// Sort key of an idempotency record.
 pub(super) const SK_IDEMPOTENCY: &str = "IDEM";
+/// Sort key of a marker.
+pub(super) const SK_MARKER: &str = "MARK";
+/// Sort key of a named counter.
+pub(super) const SK_COUNT: &str = "COUNT";
 
 /// The `item_type` values.
 pub(super) mod item_type {
@@ -40,7 +44,7 @@ pub(super) mod item_type {
     pub(in crate::store::dynamo) const TICKET: &str = "ticket";
     /// A timeline entry.
     pub(in crate::store::dynamo) const TIMELINE: &str = "timeline";
-    /// A queue's ticket counter.
+    /// A queue's ticket counter or a named counter.
     pub(in crate::store::dynamo) const COUNTER: &str = "counter";
     /// A contact.
     pub(in crate::store::dynamo) const CONTACT: &str = "contact";
@@ -48,6 +52,8 @@ pub(super) mod item_type {
     pub(in crate::store::dynamo) const EMAIL: &str = "email";
     /// An idempotency record.
     pub(in crate::store::dynamo) const IDEMPOTENCY: &str = "idempotency";
+    /// A marker.
+    pub(in crate::store::dynamo) const MARKER: &str = "marker";
 }
 
 /// `TICKET#SUP-17`: the partition of a ticket and its timeline.
@@ -79,6 +85,16 @@ pub(super) fn email_pk(email: &EmailAddress) -> String {
 /// `IDEM#form:support:123`: an idempotency record.
 pub(super) fn idempotency_pk(key: &str) -> String {
     format!("IDEM#{key}")
+}
+
+/// `MARK#mail-rejected:<id>`: a marker.
+pub(super) fn marker_pk(key: &str) -> String {
+    format!("MARK#{key}")
+}
+
+/// `COUNT#rate:form:203.0.113.7:2025-03-14T09:26`: a named counter.
+pub(super) fn count_pk(key: &str) -> String {
+    format!("COUNT#{key}")
 }
 
 /// `QUEUE#SUP`: the queue index partition of a ticket.
@@ -140,5 +156,13 @@ mod tests {
         let email = EmailAddress::parse("Anna@Example.com").unwrap();
         assert_eq!(email_pk(&email), "EMAIL#anna@example.com");
         assert_eq!(idempotency_pk("form:support:1"), "IDEM#form:support:1");
+        assert_eq!(marker_pk("sent:SUP-17:ack"), "MARK#sent:SUP-17:ack");
+        assert_eq!(count_pk("rate:form:1"), "COUNT#rate:form:1");
+    }
+
+    #[test]
+    fn named_counters_do_not_share_a_partition_with_ticket_counters() {
+        let queue = QueueKey::parse("SUP").unwrap();
+        assert_ne!(count_pk("SUP"), counter_pk(&queue));
     }
 }

@@ -3,7 +3,8 @@
 //! # Key design
 //!
 //! Every item has `pk` and `sk` (both strings) and an `item_type`
-//! attribute, so a stream filter can select tickets and timeline entries.
+//! attribute, so a stream filter can select tickets and timeline entries
+//! (and leave out markers and counters, which change often).
 //! Domain values are stored as top-level attributes (through
 //! `serde_dynamo`), not as opaque blobs.
 //!
@@ -14,7 +15,9 @@
 //! | ticket counter (`counter`) | `COUNTER#SUP` | `COUNTER` | | `next` |
 //! | contact (`contact`) | `CONTACT#<id>` | `CONTACT` | | the contact's fields, incl. `emails` |
 //! | email owner (`email`) | `EMAIL#<normalised address>` | `EMAIL` | | `email`, `contact_id` |
-//! | idempotency record (`idempotency`) | `IDEM#<key>` | `IDEM` | | `key`, `payload_hash`, `ticket`, `created_at`, `expires_at` (epoch seconds, the table's TTL attribute) |
+//! | idempotency record (`idempotency`) | `IDEM#<key>` | `IDEM` | | `key`, `payload_hash`, `ticket` (the ticket the claiming create or update wrote), `created_at` (the ticket's `created_at` for a create, its `updated_at` for an update), `expires_at` (epoch seconds, the table's TTL attribute) |
+//! | marker (`marker`) | `MARK#<key>` | `MARK` | | `value`, `expires_at` (epoch seconds, only when given) |
+//! | named counter (`counter`) | `COUNT#<key>` | `COUNT` | | `n`, `expires_at` (epoch seconds) |
 //!
 //! The table: `pk` S (hash) / `sk` S (range); global secondary index `gsi1`
 //! on `gsi1pk` S / `gsi1sk` S with projection ALL; PAY_PER_REQUEST; stream
@@ -26,14 +29,23 @@
 //! | operation | requests |
 //! |---|---|
 //! | allocate a ticket key | UpdateItem `ADD next :one` on the counter, `UPDATED_NEW` |
-//! | create a ticket | consistent GetItem of the idempotency record (when claimed), then one TransactWriteItems: Put ticket `attribute_not_exists(pk)`, Put each entry, Put the idempotency record `attribute_not_exists(pk)` |
-//! | update a ticket | TransactWriteItems: Put ticket `version = :expected`, Put each entry |
-//! | read a ticket / contact / idempotency record | consistent GetItem |
+//! | create a ticket | one consistent GetItem per idempotency claim (sent together; an existing record answers `Replayed` or `IdempotencyMismatch` and nothing is written), then one TransactWriteItems: Put ticket `attribute_not_exists(pk)`, Put each entry, Put each claim's record `attribute_not_exists(pk)` |
+//! | update a ticket | one consistent GetItem per claim (as for a create, before the version is looked at), then one TransactWriteItems: Put ticket `version = :expected`, Put each entry, Put each claim's record `attribute_not_exists(pk)` |
+//! | read a ticket / contact / idempotency record / marker | consistent GetItem |
+//! | put a marker | PutItem `attribute_not_exists(pk)` with `ReturnValuesOnConditionCheckFailure=ALL_OLD` (the old item answers the stored value; a GetItem only when it is missing) |
+//! | delete a marker | DeleteItem |
+//! | increment a counter | UpdateItem `ADD n :one SET expires_at = :exp`, `UPDATED_NEW` |
 //! | timeline | consistent Query `pk = TICKET#..` and `begins_with(sk, "TL#")`, ascending |
 //! | list a queue | Query `gsi1` on `gsi1pk = QUEUE#..`, descending, until the limit (eventually consistent) |
 //! | find a contact by email | GetItem on the email item, then on the contact |
 //! | create a contact | TransactWriteItems: Put contact and one email item per address, all `attribute_not_exists(pk)` |
 //! | add an email to a contact | TransactWriteItems: Put email item `attribute_not_exists(pk)`, Update contact `list_append` with `attribute_exists(pk)` |
+//!
+//! A ticket write is one transaction of at most 100 items: the ticket, its
+//! entries and its claims; a larger one is refused before anything is
+//! sent. When a transaction is cancelled because a claim's record appeared
+//! meanwhile, the record (the old item the cancellation returns, or a
+//! consistent read) answers as the pre-check would have.
 //!
 //! A transaction cancelled by a `TransactionConflict` (another transaction
 //! touching the same item) is retried a few times with backoff: nothing of
@@ -55,6 +67,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::BuildError;
 use aws_sdk_dynamodb::operation::create_table::CreateTableError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, CancellationReason, GlobalSecondaryIndex,
@@ -62,10 +75,11 @@ use aws_sdk_dynamodb::types::{
     ReturnValuesOnConditionCheckFailure, ScalarAttributeType, StreamSpecification, StreamViewType,
     TableStatus, TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem, Update,
 };
+use chrono::{DateTime, Utc};
 
 use self::errors::{is_retryable_code, sdk_error};
 use self::items::{Item, s};
-use super::{Created, IdempotencyClaim, IdempotencyRecord, Store, StoreError, TicketQuery};
+use super::{IdempotencyClaim, IdempotencyRecord, Store, StoreError, TicketQuery, Written};
 use crate::domain::{Contact, ContactId, EmailAddress, QueueKey, Ticket, TicketKey, TimelineEntry};
 
 /// The most items one TransactWriteItems call may hold.
@@ -78,6 +92,9 @@ const TABLE_ACTIVE_TIMEOUT: Duration = Duration::from_secs(300);
 const CONDITIONAL_CHECK_FAILED: &str = "ConditionalCheckFailed";
 /// The condition that makes a Put create, never overwrite.
 const IF_NEW: &str = "attribute_not_exists(pk)";
+/// How often a marker put is tried when the marker that blocked it is gone
+/// before it could be read.
+const MAX_MARKER_ATTEMPTS: u32 = 3;
 
 /// How many requests of each kind a [`DynamoStore`] has sent (SDK-internal
 /// retries not included), for benchmarks and tests.
@@ -87,8 +104,12 @@ pub struct RequestCounts {
     pub get_item: u64,
     /// Query calls (pages count one each).
     pub query: u64,
+    /// PutItem calls.
+    pub put_item: u64,
     /// UpdateItem calls.
     pub update_item: u64,
+    /// DeleteItem calls.
+    pub delete_item: u64,
     /// TransactWriteItems calls (a retried transaction counts again).
     pub transact_write_items: u64,
     /// Table administration calls (CreateTable, DescribeTable, TTL).
@@ -98,7 +119,13 @@ pub struct RequestCounts {
 impl RequestCounts {
     /// All requests together.
     pub fn total(&self) -> u64 {
-        self.get_item + self.query + self.update_item + self.transact_write_items + self.admin
+        self.get_item
+            + self.query
+            + self.put_item
+            + self.update_item
+            + self.delete_item
+            + self.transact_write_items
+            + self.admin
     }
 }
 
@@ -106,7 +133,9 @@ impl RequestCounts {
 struct Counters {
     get_item: AtomicU64,
     query: AtomicU64,
+    put_item: AtomicU64,
     update_item: AtomicU64,
+    delete_item: AtomicU64,
     transact_write_items: AtomicU64,
     admin: AtomicU64,
 }
@@ -166,18 +195,52 @@ fn conflict_backoff(attempt: u32) -> Duration {
     Duration::from_millis(base + jitter)
 }
 
-/// The answer to a create whose idempotency key was used before.
+/// The answer to a write whose idempotency key was used before.
 fn replay_or_mismatch(
     claim: &IdempotencyClaim,
     record: IdempotencyRecord,
-) -> Result<Created, StoreError> {
+) -> Result<Written, StoreError> {
     if record.payload_hash == claim.payload_hash {
-        Ok(Created::Replayed(record.ticket))
+        Ok(Written::Replayed(record.ticket))
     } else {
         Err(StoreError::IdempotencyMismatch {
             key: claim.key.clone(),
         })
     }
+}
+
+/// The claims of one write, refused when one key is named twice (a
+/// transaction may not touch one item twice; the SQLite store refuses it by
+/// its unique key).
+fn distinct_claims(claims: &[IdempotencyClaim]) -> Result<Vec<&IdempotencyClaim>, StoreError> {
+    let mut seen = BTreeSet::new();
+    for claim in claims {
+        if !seen.insert(claim.key.as_str()) {
+            return Err(StoreError::Backend(format!(
+                "idempotency key {:?} is claimed twice in one write",
+                claim.key
+            )));
+        }
+    }
+    Ok(claims.iter().collect())
+}
+
+/// Refuses a ticket write that cannot fit in one transaction: the ticket,
+/// its entries and its claims.
+fn check_transaction_size(
+    ticket: &TicketKey,
+    entries: &[TimelineEntry],
+    claims: &[&IdempotencyClaim],
+) -> Result<(), StoreError> {
+    let items = 1 + entries.len() + claims.len();
+    if items > MAX_TRANSACTION_ITEMS {
+        return Err(StoreError::Backend(format!(
+            "writing ticket {ticket} with {} timeline entries and {} idempotency claims takes {items} items; one DynamoDB transaction holds at most {MAX_TRANSACTION_ITEMS}",
+            entries.len(),
+            claims.len()
+        )));
+    }
+    Ok(())
 }
 
 fn check_entries(ticket: &TicketKey, entries: &[TimelineEntry]) -> Result<(), StoreError> {
@@ -249,7 +312,9 @@ impl DynamoStore {
         RequestCounts {
             get_item: c.get_item.load(Ordering::Relaxed),
             query: c.query.load(Ordering::Relaxed),
+            put_item: c.put_item.load(Ordering::Relaxed),
             update_item: c.update_item.load(Ordering::Relaxed),
+            delete_item: c.delete_item.load(Ordering::Relaxed),
             transact_write_items: c.transact_write_items.load(Ordering::Relaxed),
             admin: c.admin.load(Ordering::Relaxed),
         }
@@ -528,6 +593,81 @@ impl DynamoStore {
             None => Ok(None),
         }
     }
+
+    /// The answer to a write whose claims exist already, if any does: one
+    /// consistent GetItem per claim (sent together), judged in the order
+    /// given.
+    async fn existing_claim(
+        &self,
+        claims: &[&IdempotencyClaim],
+    ) -> Result<Option<Written>, StoreError> {
+        let records = futures::future::try_join_all(
+            claims
+                .iter()
+                .map(|claim| self.idempotency_record(&claim.key)),
+        )
+        .await?;
+        for (claim, record) in claims.iter().zip(records) {
+            if let Some(record) = record {
+                return replay_or_mismatch(claim, record).map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    /// The answer to a cancelled write whose claims (the transaction's
+    /// items from `first_index` on) may have been taken meanwhile: the
+    /// record that failed a claim's condition, from the old item the
+    /// cancellation returned or else a consistent read. With no reasons
+    /// given, every claim is read.
+    async fn claim_taken_meanwhile(
+        &self,
+        claims: &[&IdempotencyClaim],
+        reasons: &[CancellationReason],
+        first_index: usize,
+    ) -> Result<Option<Written>, StoreError> {
+        for (i, claim) in claims.iter().enumerate() {
+            let index = first_index + i;
+            if !reasons.is_empty() && !condition_failed(reasons, index) {
+                continue;
+            }
+            let record = match old_item(reasons, index) {
+                Some(old) => Some(items::idempotency_from_item(old.clone())?),
+                None => self.idempotency_record(&claim.key).await?,
+            };
+            match record {
+                Some(record) => return replay_or_mismatch(claim, record).map(Some),
+                None if !reasons.is_empty() => {
+                    return Err(StoreError::Unavailable(format!(
+                        "idempotency record {:?} blocked the write but cannot be read yet",
+                        claim.key
+                    )));
+                }
+                None => {}
+            }
+        }
+        Ok(None)
+    }
+
+    /// The transaction items recording `claims` for `ticket`, written `at`.
+    fn claim_puts(
+        &self,
+        claims: &[&IdempotencyClaim],
+        ticket: &TicketKey,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        claims
+            .iter()
+            .map(|claim| {
+                self.put(
+                    items::idempotency_item(claim, ticket, at)?,
+                    Some(IF_NEW),
+                    None,
+                    None,
+                )
+            })
+            .collect()
+    }
 }
 
 #[async_trait]
@@ -557,8 +697,8 @@ impl Store for DynamoStore {
         &self,
         ticket: &Ticket,
         entries: &[TimelineEntry],
-        idempotency: Option<&IdempotencyClaim>,
-    ) -> Result<Created, StoreError> {
+        claims: &[IdempotencyClaim],
+    ) -> Result<Written, StoreError> {
         if ticket.version != 1 {
             return Err(StoreError::Backend(format!(
                 "new ticket {} must be at version 1, not {}",
@@ -566,46 +706,31 @@ impl Store for DynamoStore {
             )));
         }
         check_entries(&ticket.key, entries)?;
-        if let Some(claim) = idempotency
-            && let Some(record) = self.idempotency_record(&claim.key).await?
-        {
-            return replay_or_mismatch(claim, record);
+        let claims = distinct_claims(claims)?;
+        check_transaction_size(&ticket.key, entries, &claims)?;
+        if let Some(written) = self.existing_claim(&claims).await? {
+            return Ok(written);
         }
 
-        let mut writes = Vec::with_capacity(entries.len() + 2);
+        let mut writes = Vec::with_capacity(1 + entries.len() + claims.len());
         writes.push(self.put(items::ticket_item(ticket)?, Some(IF_NEW), None, None)?);
         for entry in entries {
             writes.push(self.put(items::timeline_item(entry)?, None, None, None)?);
         }
-        if let Some(claim) = idempotency {
-            writes.push(self.put(
-                items::idempotency_item(claim, ticket)?,
-                Some(IF_NEW),
-                None,
-                None,
-            )?);
-        }
-        let claim_index = writes.len() - 1;
+        let first_claim = writes.len();
+        writes.extend(self.claim_puts(&claims, &ticket.key, ticket.created_at)?);
 
         let reasons = match self.transact("create ticket", writes).await? {
-            Transaction::Committed => return Ok(Created::New),
+            Transaction::Committed => return Ok(Written::New),
             Transaction::Cancelled(reasons) => reasons,
         };
-        if let Some(claim) = idempotency
-            && (reasons.is_empty() || condition_failed(&reasons, claim_index))
+        // Someone else used a key meanwhile: answer as if we had seen their
+        // record first.
+        if let Some(written) = self
+            .claim_taken_meanwhile(&claims, &reasons, first_claim)
+            .await?
         {
-            // Someone else used the key meanwhile: answer as if we had
-            // seen their record first.
-            match self.idempotency_record(&claim.key).await? {
-                Some(record) => return replay_or_mismatch(claim, record),
-                None if !reasons.is_empty() => {
-                    return Err(StoreError::Unavailable(format!(
-                        "idempotency record {:?} blocked the write but cannot be read yet",
-                        claim.key
-                    )));
-                }
-                None => {}
-            }
+            return Ok(written);
         }
         if condition_failed(&reasons, 0)
             || (reasons.is_empty() && self.stored_version(&ticket.key).await?.is_some())
@@ -631,7 +756,8 @@ impl Store for DynamoStore {
         ticket: &Ticket,
         expected_version: u64,
         entries: &[TimelineEntry],
-    ) -> Result<(), StoreError> {
+        claims: &[IdempotencyClaim],
+    ) -> Result<Written, StoreError> {
         if Some(ticket.version) != expected_version.checked_add(1) {
             return Err(StoreError::Backend(format!(
                 "ticket {} at version {} cannot replace version {expected_version}",
@@ -639,7 +765,15 @@ impl Store for DynamoStore {
             )));
         }
         check_entries(&ticket.key, entries)?;
-        let mut writes = Vec::with_capacity(entries.len() + 1);
+        let claims = distinct_claims(claims)?;
+        check_transaction_size(&ticket.key, entries, &claims)?;
+        // A claim that exists answers before the version is looked at: a
+        // redelivered change finds the ticket moved on by itself.
+        if let Some(written) = self.existing_claim(&claims).await? {
+            return Ok(written);
+        }
+
+        let mut writes = Vec::with_capacity(1 + entries.len() + claims.len());
         writes.push(self.put(
             items::ticket_item(ticket)?,
             Some("#version = :expected"),
@@ -655,10 +789,19 @@ impl Store for DynamoStore {
         for entry in entries {
             writes.push(self.put(items::timeline_item(entry)?, None, None, None)?);
         }
+        let first_claim = writes.len();
+        writes.extend(self.claim_puts(&claims, &ticket.key, ticket.updated_at)?);
+
         let reasons = match self.transact("update ticket", writes).await? {
-            Transaction::Committed => return Ok(()),
+            Transaction::Committed => return Ok(Written::New),
             Transaction::Cancelled(reasons) => reasons,
         };
+        if let Some(written) = self
+            .claim_taken_meanwhile(&claims, &reasons, first_claim)
+            .await?
+        {
+            return Ok(written);
+        }
         if !reasons.is_empty() && !condition_failed(&reasons, 0) {
             return Err(StoreError::Backend(format!(
                 "updating ticket {} was cancelled ({})",
@@ -672,6 +815,10 @@ impl Store for DynamoStore {
         };
         match actual {
             None => Err(StoreError::NotFound(format!("ticket {}", ticket.key))),
+            Some(actual) if actual == expected_version => Err(StoreError::Backend(format!(
+                "updating ticket {} was cancelled without a reason, and it is still at version {actual}",
+                ticket.key
+            ))),
             Some(actual) => Err(StoreError::VersionConflict {
                 key: ticket.key.clone(),
                 expected: expected_version,
@@ -854,5 +1001,94 @@ impl Store for DynamoStore {
             .await?
             .map(items::idempotency_from_item)
             .transpose()
+    }
+
+    async fn put_marker(
+        &self,
+        key: &str,
+        value: &str,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Result<Option<String>, StoreError> {
+        for _ in 0..MAX_MARKER_ATTEMPTS {
+            let turn = self.turn(&self.counters.put_item).await;
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(items::marker_item(key, value, expires_at)))
+                .condition_expression(IF_NEW)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .send()
+                .await;
+            drop(turn);
+            let err = match result {
+                Ok(_) => return Ok(None),
+                Err(err) => err,
+            };
+            let Some(PutItemError::ConditionalCheckFailedException(failed)) =
+                err.as_service_error()
+            else {
+                return Err(sdk_error("PutItem", err));
+            };
+            if let Some(old) = failed.item() {
+                return items::marker_value(old).map(Some);
+            }
+            // The old item was not returned: read it; if it is gone already
+            // (deleted meanwhile), try to write ours again.
+            if let Some(existing) = self.get_marker(key).await? {
+                return Ok(Some(existing));
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "marker {key:?} kept appearing and disappearing over {MAX_MARKER_ATTEMPTS} attempts"
+        )))
+    }
+
+    async fn get_marker(&self, key: &str) -> Result<Option<String>, StoreError> {
+        match self.get(keys::marker_pk(key), keys::SK_MARKER).await? {
+            Some(item) => items::marker_value(&item).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn delete_marker(&self, key: &str) -> Result<(), StoreError> {
+        let turn = self.turn(&self.counters.delete_item).await;
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(items::key(keys::marker_pk(key), keys::SK_MARKER)))
+            .send()
+            .await
+            .map_err(|e| sdk_error("DeleteItem", e))?;
+        drop(turn);
+        Ok(())
+    }
+
+    async fn increment_counter(
+        &self,
+        key: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let turn = self.turn(&self.counters.update_item).await;
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(items::key(keys::count_pk(key), keys::SK_COUNT)))
+            .update_expression("ADD #n :one SET #exp = :exp, #type = :type")
+            .expression_attribute_names("#n", items::COUNT)
+            .expression_attribute_names("#exp", keys::EXPIRES_AT)
+            .expression_attribute_names("#type", keys::ITEM_TYPE)
+            .expression_attribute_values(":one", AttributeValue::N("1".to_owned()))
+            .expression_attribute_values(":exp", items::epoch_seconds(expires_at))
+            .expression_attribute_values(":type", s(keys::item_type::COUNTER))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| sdk_error("UpdateItem", e))?;
+        drop(turn);
+        items::number(&out.attributes.unwrap_or_default(), items::COUNT)
     }
 }

@@ -1,0 +1,639 @@
+//! Email intake as customers and mail systems exercise it: new mail becomes
+//! a ticket, replies thread (by header, by token, by subject key), nothing
+//! is recorded twice, and automatic mail never starts a loop.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use helpdesk::config::StrangerPolicy;
+use helpdesk::domain::{QueueKey, TicketKey, TimelineEvent};
+use helpdesk::mail::ingest::{IngestError, Ingested};
+use helpdesk::mail::send::SendOutcome;
+use helpdesk::tickets;
+use helpdesk_tests::app::{TestApp, spawn_app};
+
+struct Mail {
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+fn mail(from: &str, subject: &str, body: &str) -> Mail {
+    Mail {
+        headers: vec![
+            ("From".into(), from.into()),
+            ("To".into(), "Support <support@example.com>".into()),
+            ("Subject".into(), subject.into()),
+            ("Date".into(), "Mon, 02 Mar 2026 09:00:00 +0000".into()),
+            (
+                "Message-ID".into(),
+                format!("<{}@customer.example>", uuid::Uuid::new_v4().simple()),
+            ),
+            ("MIME-Version".into(), "1.0".into()),
+            ("Content-Type".into(), "text/plain; charset=utf-8".into()),
+        ],
+        body: body.into(),
+    }
+}
+
+impl Mail {
+    fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+    fn without(mut self, name: &str) -> Self {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self
+    }
+    fn id(&self) -> String {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == "Message-ID")
+            .map(|(_, v)| v.trim_matches(['<', '>']).to_owned())
+            .unwrap_or_default()
+    }
+    fn raw(&self) -> Vec<u8> {
+        let mut text = String::new();
+        for (name, value) in &self.headers {
+            text.push_str(&format!("{name}: {value}\r\n"));
+        }
+        text.push_str("\r\n");
+        text.push_str(&self.body.replace('\n', "\r\n"));
+        text.into_bytes()
+    }
+}
+
+async fn deliver(app: &TestApp, mail: &Mail) -> Ingested {
+    app.deliver(mail.raw()).await.expect("accepted")
+}
+
+fn new_ticket(outcome: &Ingested) -> TicketKey {
+    match outcome {
+        Ingested::NewTicket { ticket, .. } => ticket.clone(),
+        other => panic!("expected a new ticket, got {other:?}"),
+    }
+}
+
+fn header_of(raw: &str, name: &str) -> Option<String> {
+    let head = raw.split("\r\n\r\n").next().unwrap_or(raw);
+    head.lines().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+    })
+}
+
+fn sup() -> QueueKey {
+    QueueKey::parse("SUP").unwrap()
+}
+
+#[tokio::test]
+async fn a_new_mail_becomes_a_ticket_and_is_acknowledged() {
+    let app = spawn_app();
+    let first = mail(
+        "Jane Doe <Jane@Customer.org>",
+        "Printer on fire",
+        "The printer is on fire.\n\n-- \nJane\nACME Corp",
+    );
+    let key = new_ticket(&deliver(&app, &first).await);
+    let ticket = app.ticket(&key).await;
+    assert_eq!(ticket.summary, "Printer on fire");
+    assert_eq!(ticket.description, "The printer is on fire.");
+    assert_eq!(
+        ticket.requester.email.as_ref().unwrap().as_str(),
+        "jane@customer.org"
+    );
+    assert_eq!(ticket.requester.name.as_deref(), Some("Jane Doe"));
+    assert_eq!(ticket.channel, helpdesk::domain::Channel::Email);
+
+    let sent = app.sent();
+    assert_eq!(sent.len(), 1, "one acknowledgement");
+    let ack = &sent[0].1;
+    assert!(
+        header_of(ack, "Subject").unwrap().contains("[SUP-1]"),
+        "{ack}"
+    );
+    assert_eq!(
+        header_of(ack, "Auto-Submitted").as_deref(),
+        Some("auto-replied")
+    );
+    assert_eq!(
+        header_of(ack, "X-Helpdesk-Loop").as_deref(),
+        Some("example-helpdesk")
+    );
+    assert!(header_of(ack, "In-Reply-To").unwrap().contains(&first.id()));
+    assert!(
+        header_of(ack, "Reply-To")
+            .unwrap()
+            .trim_start_matches('<')
+            .starts_with("support+sup-1-"),
+        "{ack}"
+    );
+    let timeline = app.timeline(&key).await;
+    assert!(timeline.iter().any(|e| matches!(
+        &e.event,
+        TimelineEvent::EmailOut {
+            automatic: true,
+            ..
+        }
+    )));
+}
+
+#[tokio::test]
+async fn a_reply_by_header_lands_on_the_same_ticket_without_the_quote() {
+    let app = spawn_app();
+    let first = mail("jane@customer.org", "Invoice", "Please resend the invoice.");
+    let key = new_ticket(&deliver(&app, &first).await);
+    let ack_id = header_of(&app.sent()[0].1, "Message-ID").unwrap();
+
+    let reply = mail("jane@customer.org", "Re: [SUP-1] Invoice", "Thanks, got it.\n\nOn Mon, Mar 2, 2026 at 9:00 AM Support <support@example.com> wrote:\n> We received your request")
+        .header("In-Reply-To", &ack_id);
+    match deliver(&app, &reply).await {
+        Ingested::Reply { ticket, how, .. } => {
+            assert_eq!(ticket, key);
+            assert_eq!(how, "In-Reply-To/References");
+        }
+        other => panic!("{other:?}"),
+    }
+    let comments: Vec<String> = app
+        .timeline(&key)
+        .await
+        .into_iter()
+        .filter_map(|e| match e.event {
+            TimelineEvent::Comment { public: true, body } => Some(body),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(comments, vec!["Thanks, got it."]);
+    assert_eq!(app.tickets().await.len(), 1);
+    assert_eq!(
+        app.sent().len(),
+        1,
+        "a reply gets no second acknowledgement"
+    );
+}
+
+#[tokio::test]
+async fn a_reply_by_token_from_a_new_address_adds_a_participant() {
+    let app = spawn_app();
+    let key = new_ticket(&deliver(&app, &mail("jane@customer.org", "VPN", "VPN is down")).await);
+    let reply_to = header_of(&app.sent()[0].1, "Reply-To").unwrap();
+    let colleague = mail("bob@customer.org", "VPN still down", "Same here.")
+        .header("To", &reply_to)
+        .header("Cc", "Carol <carol@customer.org>, support-team@example.com");
+    match deliver(&app, &colleague).await {
+        Ingested::Reply { ticket, how, .. } => {
+            assert_eq!((ticket, how.as_str()), (key.clone(), "Reply-To token"))
+        }
+        other => panic!("{other:?}"),
+    }
+    let ticket = app.ticket(&key).await;
+    assert_eq!(
+        ticket.requester.email.unwrap().as_str(),
+        "jane@customer.org",
+        "a reply never replaces the requester"
+    );
+    let participants: Vec<&str> = ticket.participants.iter().map(|p| p.as_str()).collect();
+    assert_eq!(
+        participants,
+        ["bob@customer.org", "carol@customer.org"],
+        "the forwarding address is no participant"
+    );
+}
+
+#[tokio::test]
+async fn a_forged_token_does_not_thread() {
+    let app = spawn_app();
+    new_ticket(&deliver(&app, &mail("jane@customer.org", "VPN", "VPN is down")).await);
+    let forged = mail("mallory@evil.example", "hello", "hi")
+        .header("To", "support+sup-1-aaaaaaaaaa@example.com");
+    let outcome = deliver(&app, &forged).await;
+    assert_eq!(new_ticket(&outcome).number(), 2);
+}
+
+#[tokio::test]
+async fn a_subject_key_from_a_stranger_follows_the_queue_policy() {
+    let app = spawn_app();
+    let key =
+        new_ticket(&deliver(&app, &mail("jane@customer.org", "Refund", "Refund please")).await);
+    let stranger = mail("eve@other.org", "About [SUP-1]", "I saw this ticket");
+    let outcome = deliver(&app, &stranger).await;
+    assert_eq!(
+        new_ticket(&outcome).number(),
+        2,
+        "policy new_ticket: the key may be a guess"
+    );
+
+    let mut config = (*app.services.config).clone();
+    config
+        .queues
+        .get_mut(&sup())
+        .unwrap()
+        .mail
+        .subject_key_from_stranger = StrangerPolicy::Accept;
+    let mut services = app.services.clone();
+    services.config = Arc::new(config);
+    let again = mail("frank@other.org", "Re: [SUP-1] Refund", "Me too");
+    let outcome = helpdesk::mail::ingest::ingest(&services, again.raw().into(), Default::default())
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, Ingested::Reply { ref ticket, .. } if *ticket == key),
+        "{outcome:?}"
+    );
+    assert!(
+        app.ticket(&key)
+            .await
+            .participants
+            .iter()
+            .any(|p| p.as_str() == "frank@other.org")
+    );
+
+    let mut config = (*app.services.config).clone();
+    config
+        .queues
+        .get_mut(&sup())
+        .unwrap()
+        .mail
+        .subject_key_from_stranger = StrangerPolicy::Hold;
+    services.config = Arc::new(config);
+    let held = mail("gina@other.org", "Re: [SUP-1] Refund", "Let me in");
+    let outcome = helpdesk::mail::ingest::ingest(&services, held.raw().into(), Default::default())
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, Ingested::NotAccepted { ref outcome, .. } if outcome == "held"),
+        "{outcome:?}"
+    );
+    let record = app
+        .store
+        .get_marker(&format!("mail:{}", held.id()))
+        .await
+        .unwrap()
+        .expect("the hold is recorded");
+    assert!(record.contains("held for review"), "{record}");
+}
+
+#[tokio::test]
+async fn the_same_message_delivered_twice_or_to_two_addresses_is_recorded_once() {
+    let app = spawn_app();
+    let message = mail("jane@customer.org", "Twice", "Hello")
+        .header("To", "support@example.com, help@example.com");
+    let key = new_ticket(&deliver(&app, &message).await);
+    assert_eq!(
+        deliver(&app, &message).await,
+        Ingested::Duplicate {
+            ticket: key.clone()
+        }
+    );
+    let concurrent = futures::future::join_all((0..5).map(|_| app.deliver(message.raw()))).await;
+    assert!(
+        concurrent
+            .iter()
+            .all(|r| matches!(r, Ok(Ingested::Duplicate { .. })))
+    );
+    assert_eq!(app.tickets().await.len(), 1);
+    assert_eq!(app.sent().len(), 1, "one acknowledgement");
+    let inbound = app
+        .timeline(&key)
+        .await
+        .iter()
+        .filter(|e| matches!(e.event, TimelineEvent::EmailIn { .. }))
+        .count();
+    assert_eq!(inbound, 1);
+}
+
+#[tokio::test]
+async fn a_message_without_message_id_gets_a_stable_id_and_is_recorded_once() {
+    let app = spawn_app();
+    let message = mail("jane@customer.org", "No id", "Hello").without("Message-ID");
+    let key = new_ticket(&deliver(&app, &message).await);
+    assert_eq!(
+        deliver(&app, &message).await,
+        Ingested::Duplicate { ticket: key }
+    );
+}
+
+#[tokio::test]
+async fn an_autoresponder_ping_pong_gets_bounded_answers_and_each_suppression_is_recorded() {
+    let app = spawn_app();
+    let mut sent_before = 0;
+    let mut suppressed = 0;
+    for i in 0..100 {
+        // A broken autoresponder that sets no headers and writes new mail each time.
+        let message = mail(
+            "robot@autoresponder.example",
+            &format!("Your message {i}"),
+            "I am a robot.",
+        );
+        match deliver(&app, &message).await {
+            Ingested::NewTicket {
+                acknowledgement: Some(SendOutcome::Suppressed { .. }),
+                ticket,
+            } => {
+                suppressed += 1;
+                let reasons: Vec<String> = app
+                    .timeline(&ticket)
+                    .await
+                    .into_iter()
+                    .filter_map(|e| match e.event {
+                        TimelineEvent::EmailSuppressed { reason, .. } => Some(reason),
+                        _ => None,
+                    })
+                    .collect();
+                assert_eq!(reasons.len(), 1);
+                assert!(reasons[0].contains("rate limit"), "{reasons:?}");
+            }
+            Ingested::NewTicket {
+                acknowledgement: Some(SendOutcome::Sent { .. }),
+                ..
+            } => sent_before += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        sent_before, 30,
+        "30 automatic mails per recipient per 10 minutes"
+    );
+    assert_eq!(suppressed, 70);
+    assert_eq!(app.sent().len(), 30);
+
+    // Ten minutes later the window is fresh again.
+    app.clock.advance(chrono::Duration::minutes(10));
+    let later = deliver(&app, &mail("robot@autoresponder.example", "again", "robot")).await;
+    assert!(
+        matches!(
+            later,
+            Ingested::NewTicket {
+                acknowledgement: Some(SendOutcome::Sent { .. }),
+                ..
+            }
+        ),
+        "{later:?}"
+    );
+}
+
+#[tokio::test]
+async fn automatic_mail_is_recorded_but_never_answered() {
+    let app = spawn_app();
+    let auto = mail(
+        "alerts@monitoring.example",
+        "Disk full",
+        "Disk /var is full",
+    )
+    .header("Auto-Submitted", "auto-generated");
+    let outcome = deliver(&app, &auto).await;
+    match outcome {
+        Ingested::NewTicket {
+            acknowledgement: Some(SendOutcome::Suppressed { reason }),
+            ticket,
+        } => {
+            assert!(reason.contains("Auto-Submitted"), "{reason}");
+            let recorded = app.timeline(&ticket).await.iter().any(|e| matches!(&e.event, TimelineEvent::EmailSuppressed { reason, .. } if reason.contains("Auto-Submitted")));
+            assert!(recorded, "the suppression is visible on the ticket");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(app.sent().is_empty());
+
+    for (name, value) in [
+        ("Precedence", "bulk"),
+        ("X-Auto-Response-Suppress", "All"),
+        ("Return-Path", "<>"),
+    ] {
+        let m = mail("list@news.example", "News", "news").header(name, value);
+        assert!(
+            matches!(
+                deliver(&app, &m).await,
+                Ingested::NewTicket {
+                    acknowledgement: Some(SendOutcome::Suppressed { .. }),
+                    ..
+                }
+            ),
+            "{name}"
+        );
+    }
+    let noreply = mail("no-reply@shop.example", "Your order", "shipped");
+    assert!(matches!(
+        deliver(&app, &noreply).await,
+        Ingested::NewTicket {
+            acknowledgement: Some(SendOutcome::Suppressed { .. }),
+            ..
+        }
+    ));
+    assert!(app.sent().is_empty());
+}
+
+async fn resolve(app: &TestApp, key: &TicketKey, status: &str, days_ago: i64) {
+    let now = app.clock.as_ref();
+    let at = helpdesk::clock::Clock::now(now) - chrono::Duration::days(days_ago);
+    tickets::apply(
+        app.store.as_ref(),
+        key,
+        &helpdesk::domain::Actor::Agent {
+            login: "anna".into(),
+        },
+        at,
+        &[],
+        |t| {
+            t.status = status.into();
+            t.resolved_at = Some(at);
+            vec![]
+        },
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_bounce_is_noted_on_its_ticket_and_never_reopens_it() {
+    let app = spawn_app();
+    let key = new_ticket(&deliver(&app, &mail("jane@customer.org", "Hello", "Hi")).await);
+    let ack_id = header_of(&app.sent()[0].1, "Message-ID").unwrap();
+    resolve(&app, &key, "Resolved", 0).await;
+    let original = ack_id.trim_matches(['<', '>']);
+    let boundary = "BOUNDARY";
+    let bounce = Mail {
+        headers: vec![
+            (
+                "From".into(),
+                "Mail Delivery System <MAILER-DAEMON@mx.customer.org>".into(),
+            ),
+            ("To".into(), "support@example.com".into()),
+            (
+                "Subject".into(),
+                "Undelivered Mail Returned to Sender".into(),
+            ),
+            ("Message-ID".into(), "<bounce-1@mx.customer.org>".into()),
+            ("MIME-Version".into(), "1.0".into()),
+            (
+                "Content-Type".into(),
+                format!("multipart/report; report-type=delivery-status; boundary=\"{boundary}\""),
+            ),
+        ],
+        body: format!(
+            "--{boundary}\nContent-Type: text/plain\n\nDelivery failed.\n\n--{boundary}\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.customer.org\n\nFinal-Recipient: rfc822; jane@customer.org\nAction: failed\nStatus: 5.1.1\n\n--{boundary}\nContent-Type: text/rfc822-headers\n\nMessage-ID: <{original}>\nSubject: [SUP-1] Hello\n\n--{boundary}--\n"
+        ),
+    };
+    assert_eq!(
+        deliver(&app, &bounce).await,
+        Ingested::Bounce {
+            ticket: Some(key.clone())
+        }
+    );
+    let ticket = app.ticket(&key).await;
+    assert_eq!(ticket.status, "Resolved");
+    assert_eq!(ticket.reopen_count, 0);
+    let note = app
+        .timeline(&key)
+        .await
+        .into_iter()
+        .find_map(|e| match e.event {
+            TimelineEvent::Comment {
+                public: false,
+                body,
+            } if body.contains("Delivery problem") => Some(body),
+            _ => None,
+        });
+    assert!(note.unwrap().contains("5.1.1"));
+    assert_eq!(app.sent().len(), 1, "no answer to a bounce");
+}
+
+#[tokio::test]
+async fn a_reply_to_a_resolved_ticket_reopens_it_and_an_out_of_office_does_not() {
+    let app = spawn_app();
+    let first = mail("jane@customer.org", "Login", "Cannot log in");
+    let key = new_ticket(&deliver(&app, &first).await);
+    resolve(&app, &key, "Resolved", 1).await;
+
+    let ooo = mail(
+        "jane@customer.org",
+        "Automatic reply: [SUP-1] Login",
+        "I am out of office",
+    )
+    .header("In-Reply-To", &format!("<{}>", first.id()))
+    .header("Auto-Submitted", "auto-replied");
+    assert!(matches!(
+        deliver(&app, &ooo).await,
+        Ingested::Reply {
+            reopened: false,
+            ..
+        }
+    ));
+    assert_eq!(app.ticket(&key).await.status, "Resolved");
+
+    let person = mail("jane@customer.org", "Re: [SUP-1] Login", "It broke again")
+        .header("In-Reply-To", &format!("<{}>", first.id()));
+    assert!(matches!(
+        deliver(&app, &person).await,
+        Ingested::Reply { reopened: true, .. }
+    ));
+    let ticket = app.ticket(&key).await;
+    assert_eq!((ticket.status.as_str(), ticket.reopen_count), ("Open", 1));
+}
+
+#[tokio::test]
+async fn a_reply_long_after_closing_opens_a_new_linked_ticket() {
+    let app = spawn_app();
+    let first = mail("jane@customer.org", "Login", "Cannot log in");
+    let key = new_ticket(&deliver(&app, &first).await);
+    resolve(&app, &key, "Closed", 30).await;
+    let late = mail(
+        "jane@customer.org",
+        "Re: [SUP-1] Login",
+        "Broken again a month later",
+    )
+    .header("In-Reply-To", &format!("<{}>", first.id()));
+    let follow_up = new_ticket(&deliver(&app, &late).await);
+    assert_ne!(follow_up, key);
+    let linked = |events: Vec<helpdesk::domain::TimelineEntry>| {
+        events.into_iter().find_map(|e| match e.event {
+            TimelineEvent::Linked { other, relation } => Some((other, relation)),
+            _ => None,
+        })
+    };
+    assert_eq!(
+        linked(app.timeline(&follow_up).await),
+        Some((key.clone(), "follow_up_of".into()))
+    );
+    assert_eq!(
+        linked(app.timeline(&key).await),
+        Some((follow_up, "followed_up_by".into()))
+    );
+    assert_eq!(app.ticket(&key).await.status, "Closed");
+}
+
+#[tokio::test]
+async fn a_sender_outside_the_allowed_patterns_is_rejected_with_a_recorded_reason() {
+    let app = spawn_app();
+    let mut config = (*app.services.config).clone();
+    config.queues.get_mut(&sup()).unwrap().mail.allowed_senders = vec!["*@company.com".into()];
+    let mut services = app.services.clone();
+    services.config = Arc::new(config);
+    let outsider = mail("someone@gmail.example", "Hi", "Let me in");
+    let outcome =
+        helpdesk::mail::ingest::ingest(&services, outsider.raw().into(), Default::default())
+            .await
+            .unwrap();
+    assert!(
+        matches!(outcome, Ingested::NotAccepted { ref outcome, .. } if outcome == "rejected"),
+        "{outcome:?}"
+    );
+    let record = app
+        .store
+        .get_marker(&format!("mail:{}", outsider.id()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(record.contains("not allowed"), "{record}");
+    let insider = mail("kim@company.com", "Hi", "Hello");
+    let outcome =
+        helpdesk::mail::ingest::ingest(&services, insider.raw().into(), Default::default())
+            .await
+            .unwrap();
+    assert!(matches!(outcome, Ingested::NewTicket { .. }));
+}
+
+#[tokio::test]
+async fn data_that_is_no_mail_is_refused_but_its_raw_bytes_are_kept() {
+    let app = spawn_app();
+    match app.deliver(Vec::new()).await {
+        Err(IngestError::Unacceptable { raw_key, .. }) => {
+            assert!(app.blob_dir.join(&raw_key).exists())
+        }
+        other => panic!("{other:?}"),
+    }
+    let message = mail("jane@customer.org", "Kept", "raw first");
+    let key = new_ticket(&deliver(&app, &message).await);
+    let raw_key = app
+        .timeline(&key)
+        .await
+        .into_iter()
+        .find_map(|e| match e.event {
+            TimelineEvent::EmailIn { raw_key, .. } => raw_key,
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        std::fs::read(app.blob_dir.join(raw_key)).unwrap(),
+        message.raw()
+    );
+}
+
+#[tokio::test]
+async fn mail_to_an_unknown_address_is_rejected_unless_a_queue_is_given() {
+    let app = spawn_app();
+    let stray = mail("jane@customer.org", "Hi", "Hello").header("To", "sales@example.com");
+    assert!(matches!(
+        deliver(&app, &stray).await,
+        Ingested::NotAccepted { .. }
+    ));
+    let envelope = helpdesk::mail::ingest::Envelope {
+        queue: Some(sup()),
+        ..Default::default()
+    };
+    let stray2 = mail("jane@customer.org", "Hi", "Hello").header("To", "sales@example.com");
+    let outcome = helpdesk::mail::ingest::ingest(&app.services, stray2.raw().into(), envelope)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Ingested::NewTicket { .. }));
+}
