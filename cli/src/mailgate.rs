@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use helpdesk::app::{Services, Settings};
 use helpdesk::domain::QueueKey;
 use helpdesk::mail::ingest::{self, Envelope, IngestError, Ingested};
+use helpdesk::mail::send::SendOutcome;
 
 /// Accepted, or deliberately ignored.
 pub const EX_OK: u8 = 0;
@@ -70,7 +71,12 @@ pub fn describe(outcome: &Ingested) -> String {
             ticket,
             acknowledgement,
         } => match acknowledgement {
-            Some(ack) => format!("new ticket {ticket} (acknowledgement: {ack:?})"),
+            Some(SendOutcome::Sent { message_id } | SendOutcome::AlreadySent { message_id }) => {
+                format!("new ticket {ticket}, acknowledged ({message_id})")
+            }
+            Some(SendOutcome::Suppressed { reason }) => {
+                format!("new ticket {ticket}, acknowledgement suppressed: {reason}")
+            }
             None => format!("new ticket {ticket}"),
         },
         Ingested::Reply {

@@ -65,7 +65,7 @@ fn config_check_reports_broken_references_with_file_line_and_hint_and_fails() {
         "{stderr}"
     );
     assert!(stderr.contains("hint: did you mean \"anna\"?"), "{stderr}");
-    assert!(stderr.contains("8 problem(s) found"), "{stderr}");
+    assert!(stderr.contains("9 problem(s) found"), "{stderr}");
 }
 
 #[test]

@@ -58,6 +58,11 @@ fn every_broken_reference_is_reported_with_its_line_and_a_hint() {
             "did you mean \"New\"? (defined statuses of queue SUP: New, Closed)",
         ),
         (
+            12,
+            "queue SUP has no status of category open to reopen tickets into",
+            "add one, or set mail.reopen_status",
+        ),
+        (
             14,
             "unknown agent \"bob\" in the team of queue SUP",
             "defined agents: anna",

@@ -155,11 +155,10 @@ pub fn classify(mail: &ParsedMail, us: &OurIdentity) -> Vec<AutoReason> {
     reasons
 }
 
-/// Subject fragments of vacation replies, lower-case.
-const OUT_OF_OFFICE_SUBJECTS: &[&str] = &[
-    "out of office",
-    "out of the office",
-    "out-of-office",
+/// Subject beginnings of vacation replies ("Automatic reply: Re: …"),
+/// lower-case. Matched at the start only: a customer may well write about
+/// "auto reply settings".
+const OUT_OF_OFFICE_PREFIXES: &[&str] = &[
     "automatic reply",
     "auto reply",
     "auto-reply",
@@ -167,22 +166,31 @@ const OUT_OF_OFFICE_SUBJECTS: &[&str] = &[
     "auto response",
     "auto-response",
     "autoresponse",
+    "auto:",
     "vacation reply",
     "on vacation",
-    "abwesenheitsnotiz",
     "automatische antwort",
     "réponse automatique",
     "absence du bureau",
     "respuesta automática",
-    "fuori sede",
     "risposta automatica",
-    "afwezigheidsbericht",
+    "fuori sede",
     "automatisch antwoord",
+    "afwezigheidsbericht",
     "autosvar",
-    "автоответ",
     "автоматический ответ",
     "вне офиса",
     "в отпуске",
+];
+
+/// Subject fragments that mean a vacation reply wherever they stand
+/// ("Anna Petrova is out of the office"), lower-case.
+const OUT_OF_OFFICE_ANYWHERE: &[&str] = &[
+    "out of office",
+    "out of the office",
+    "out-of-office",
+    "abwesenheitsnotiz",
+    "автоответ",
 ];
 
 /// Whether `mail` is a vacation / out-of-office reply: `Auto-Submitted:
@@ -202,10 +210,13 @@ pub fn is_out_of_office(mail: &ParsedMail) -> bool {
     let precedence = mail
         .header_values("Precedence")
         .any(|value| token(value) == "auto_reply");
-    let subject = mail.subject.to_lowercase();
-    let subject_says_so = OUT_OF_OFFICE_SUBJECTS
+    let subject = mail.subject.trim().to_lowercase();
+    let subject_says_so = OUT_OF_OFFICE_PREFIXES
         .iter()
-        .any(|fragment| subject.contains(fragment));
+        .any(|prefix| subject.starts_with(prefix))
+        || OUT_OF_OFFICE_ANYWHERE
+            .iter()
+            .any(|fragment| subject.contains(fragment));
     auto_replied || flagged || precedence || subject_says_so
 }
 
@@ -218,11 +229,17 @@ fn token(value: &str) -> String {
         .to_ascii_lowercase()
 }
 
+/// `mailer-daemon@…`, `noreply@…`; also a bare `MAILER-DAEMON` (as some
+/// MTAs write the Return-Path of bounces).
 fn is_system_address(address: &str) -> bool {
-    let Some((local, _)) = address.rsplit_once('@') else {
+    let local = address
+        .rsplit_once('@')
+        .map_or(address, |(local, _)| local)
+        .trim()
+        .to_ascii_lowercase();
+    if local.is_empty() {
         return false;
-    };
-    let local = local.to_ascii_lowercase();
+    }
     SYSTEM_LOCAL_PARTS.contains(&local.as_str())
         || NO_REPLY_PREFIXES
             .iter()
@@ -342,5 +359,11 @@ mod tests {
             "Auto-Submitted: auto-generated\r\n"
         )));
         assert!(!is_out_of_office(&mail("Subject: Re: printer\r\n")));
+        assert!(!is_out_of_office(&mail(
+            "Subject: Our auto reply settings are broken\r\n"
+        )));
+        assert!(is_out_of_office(&mail(
+            "Subject: Anna Petrova is out of the office\r\n"
+        )));
     }
 }

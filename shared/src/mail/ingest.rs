@@ -518,13 +518,12 @@ async fn reply(
             if may_reopen
                 && closed_policy_applies(queue, &before, services, now)
                     == Some(ClosedPolicy::Reopen)
+                && let Some(status) = &reopen_to
             {
-                if let Some(status) = &reopen_to {
-                    current.status = status.clone();
-                    current.reopen_count += 1;
-                    current.resolution = None;
-                    reopened = true;
-                }
+                current.status = status.clone();
+                current.reopen_count += 1;
+                current.resolution = None;
+                reopened = true;
             }
             let mut events = vec![email_in(mail, sender, raw_key, automatic)];
             if automatic.is_empty() {

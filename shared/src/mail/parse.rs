@@ -196,8 +196,8 @@ pub fn parse(raw: &[u8], limits: &MailLimits) -> Result<ParsedMail, MailParseErr
             .collect()
     };
 
-    let (message_id, message_id_generated) = match message.message_id().map(strip_brackets) {
-        Some(id) if !id.is_empty() => (id.to_owned(), false),
+    let (message_id, message_id_generated) = match message.message_id().map(clean_id) {
+        Some(id) if !id.is_empty() => (id, false),
         _ => (generated_message_id(raw), true),
     };
     let subject = message.subject().map(clean_text).unwrap_or_default();
@@ -305,9 +305,17 @@ fn ids(part: &MessagePart<'_>, name: &HeaderName<'_>) -> Vec<String> {
         }
     }
     ids.into_iter()
-        .map(strip_brackets)
+        .map(clean_id)
         .filter(|id| !id.is_empty())
-        .map(str::to_owned)
+        .collect()
+}
+
+/// A message id without brackets, whitespace or control characters (ids
+/// go back out in our In-Reply-To and References headers).
+fn clean_id(id: &str) -> String {
+    strip_brackets(id)
+        .chars()
+        .filter(|c| !c.is_whitespace() && !c.is_control())
         .collect()
 }
 
@@ -649,8 +657,8 @@ fn original_message_id(part: &MessagePart<'_>) -> Option<String> {
         }
         _ => None,
     }?;
-    let id = strip_brackets(&id);
-    (!id.is_empty()).then(|| id.to_owned())
+    let id = clean_id(&id);
+    (!id.is_empty()).then_some(id)
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ pub fn queue_for<'a>(
         };
         let base = base_address(&address);
         for (key, queue) in &config.queues {
-            if queue.addresses.iter().any(|a| *a == base) {
+            if queue.addresses.contains(&base) {
                 return Some((key, queue, address));
             }
         }
@@ -111,10 +111,11 @@ pub fn keys_in_subject(subject: &str, queue: &QueueKey) -> Vec<TicketKey> {
             .chars()
             .take_while(char::is_ascii_digit)
             .collect();
-        if before_ok && !digits.is_empty() {
-            if let Ok(key) = TicketKey::parse(&format!("{prefix}{digits}")) {
-                keys.push(key);
-            }
+        if before_ok
+            && !digits.is_empty()
+            && let Ok(key) = TicketKey::parse(&format!("{prefix}{digits}"))
+        {
+            keys.push(key);
         }
         rest = &rest[at + prefix.len()..];
     }
@@ -140,10 +141,9 @@ pub async fn find_thread(
         for recipient in recipients {
             if let Some(key) = token::token_from_address(recipient)
                 .and_then(|t| token::verify_reply_token(secret, t))
+                && store.get_ticket(&key).await?.is_some()
             {
-                if store.get_ticket(&key).await?.is_some() {
-                    return Ok(Some(ThreadMatch::Token(key)));
-                }
+                return Ok(Some(ThreadMatch::Token(key)));
             }
         }
     }

@@ -1,0 +1,43 @@
+//! The mail intake Lambda function: an SES receipt rule (an S3 action that
+//! stores the raw message, then this function as its Lambda action) or an
+//! S3 ObjectCreated notification for the raw-mail prefix hands over a
+//! stored message, which becomes a ticket or a reply.
+//!
+//! `main` builds everything once (configuration, store, blob store, mail
+//! transport, the S3 client that reads raw mail) and hands each event to
+//! [`handler::handle`]. Besides the variables of
+//! [`helpdesk::app::Settings`], it reads `HELPDESK_RAW_MAIL`: where the
+//! receipt rule's S3 action stores raw mail, `s3://bucket/prefix/`.
+
+mod events;
+mod handler;
+mod raw;
+
+use anyhow::Context;
+use helpdesk::app::{Services, Settings};
+use helpdesk::telemetry::{self, LogFormat};
+use lambda_runtime::{Error, run, service_fn};
+
+use crate::events::RawMailLocation;
+use crate::handler::MailIntake;
+use crate::raw::S3RawMail;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init(LogFormat::Json, "info");
+    let settings = Settings::from_env()?;
+    let location = std::env::var("HELPDESK_RAW_MAIL").context(
+        "HELPDESK_RAW_MAIL (s3://bucket/prefix/ of the receipt rule's S3 action) is not set",
+    )?;
+    let location = RawMailLocation::parse(&location)?;
+    let services = Services::build(&settings).await?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let intake = MailIntake {
+        services,
+        raw_mail: S3RawMail::new(&aws),
+        location,
+        blobs: settings.blobs,
+    };
+    let intake = &intake;
+    run(service_fn(move |event| handler::handle(intake, event))).await
+}
