@@ -566,7 +566,12 @@ async fn a_reply_long_after_closing_opens_a_new_linked_ticket() {
 async fn a_sender_outside_the_allowed_patterns_is_rejected_with_a_recorded_reason() {
     let app = spawn_app();
     let mut config = (*app.services.config).clone();
-    config.queues.get_mut(&sup()).unwrap().mail.allowed_senders = vec!["*@company.com".into()];
+    let queue = config.queues.get_mut(&sup()).unwrap();
+    queue.mail.allowed_senders = vec!["*@company.com".into()];
+    queue.mail.rejection = Some(helpdesk::config::MailTemplate {
+        subject: "We could not take your request".into(),
+        body: "Hello {{ sender.email }}, this address serves company.com only.".into(),
+    });
     let mut services = app.services.clone();
     services.config = Arc::new(config);
     let outsider = mail("someone@gmail.example", "Hi", "Let me in");
@@ -585,6 +590,30 @@ async fn a_sender_outside_the_allowed_patterns_is_rejected_with_a_recorded_reaso
         .unwrap()
         .unwrap();
     assert!(record.contains("not allowed"), "{record}");
+    assert!(
+        record.contains("answered with the queue's rejection"),
+        "{record}"
+    );
+    let sent = app.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        header_of(&sent[0].1, "To").as_deref(),
+        Some("<someone@gmail.example>")
+    );
+    assert_eq!(
+        header_of(&sent[0].1, "Auto-Submitted").as_deref(),
+        Some("auto-replied")
+    );
+    helpdesk::mail::ingest::ingest(&services, outsider.raw().into(), Default::default())
+        .await
+        .unwrap();
+    assert_eq!(app.sent().len(), 1, "a redelivery is not answered twice");
+    let robot =
+        mail("daemon@gmail.example", "Hi", "beep").header("Auto-Submitted", "auto-generated");
+    helpdesk::mail::ingest::ingest(&services, robot.raw().into(), Default::default())
+        .await
+        .unwrap();
+    assert_eq!(app.sent().len(), 1, "automatic mail gets no answer");
     let insider = mail("kim@company.com", "Hi", "Hello");
     let outcome =
         helpdesk::mail::ingest::ingest(&services, insider.raw().into(), Default::default())

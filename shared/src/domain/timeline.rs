@@ -95,6 +95,12 @@ pub enum TimelineEvent {
         /// The full text, quotes and signature included.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         text: Option<String>,
+        /// The HTML body, sanitized, when the mail had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        html: Option<String>,
+        /// Parts left out (over the size limit), each with the reason.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        skipped: Vec<String>,
         /// Why it counts as automatic mail (empty: a person wrote it).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         automatic: Vec<String>,

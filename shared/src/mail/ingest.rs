@@ -389,13 +389,64 @@ pub async fn ingest(
     }
 
     if !sender_allowed(queue, &sender) {
-        let reason = format!("{sender} is not allowed to write to queue {queue_key}");
+        let mut reason = format!("{sender} is not allowed to write to queue {queue_key}");
+        reason.push_str(
+            &answer_refused(services, &queue_key, queue, &mail, &sender, &automatic).await?,
+        );
         return not_accepted(services, &id, "rejected", reason, &raw_key, now).await;
     }
     new_ticket(
         services, &queue_key, queue, &mail, &sender, &raw_key, automatic, tags, None, now,
     )
     .await
+}
+
+/// Sends the queue's answer to a refused sender, if it has one and the mail
+/// was written by a person; says what happened, for the mail log.
+async fn answer_refused(
+    services: &Services,
+    queue_key: &QueueKey,
+    queue: &Queue,
+    mail: &ParsedMail,
+    sender: &EmailAddress,
+    automatic: &[String],
+) -> Result<String, IngestError> {
+    let Some(template) = &queue.mail.rejection else {
+        return Ok("; not answered (the queue answers refused senders with silence)".into());
+    };
+    if !automatic.is_empty() {
+        return Ok(format!(
+            "; not answered: automatic mail ({})",
+            automatic.join("; ")
+        ));
+    }
+    let context = serde_json::json!({
+        "sender": { "email": sender, "name": mail.from.as_ref().and_then(|m| m.name.clone()) },
+        "subject": mail.subject,
+        "desk": { "name": services.config.desk.name.clone().unwrap_or_else(|| "Support".into()) },
+    });
+    let env = minijinja::Environment::new();
+    let render = |text: &str| {
+        env.render_str(text, &context)
+            .map_err(|e| IngestError::Temporary(format!("rejection template: {e}")))
+    };
+    let outcome = send::send_loose_mail(
+        services,
+        send::LooseMail {
+            queue: queue_key.clone(),
+            to: sender.clone(),
+            subject: render(&template.subject)?,
+            text: render(&template.body)?,
+            in_reply_to: mail.message_id.clone(),
+        },
+    )
+    .await?;
+    Ok(match outcome {
+        SendOutcome::Sent { message_id } | SendOutcome::AlreadySent { message_id } => {
+            format!("; answered with the queue's rejection ({message_id})")
+        }
+        SendOutcome::Suppressed { reason } => format!("; answer suppressed: {reason}"),
+    })
 }
 
 /// Whether the ticket is resolved or closed and which policy applies.
@@ -454,6 +505,8 @@ fn email_in(
         subject: mail.subject.clone(),
         raw_key: Some(raw_key.to_owned()),
         text: Some(mail.text.clone()),
+        html: mail.html.clone(),
+        skipped: mail.skipped.clone(),
         automatic: automatic.to_vec(),
     }
 }
@@ -830,6 +883,8 @@ async fn bounce(
         subject: mail.subject.clone(),
         raw_key: Some(raw_key.to_owned()),
         text: Some(mail.text.clone()),
+        html: mail.html.clone(),
+        skipped: mail.skipped.clone(),
         automatic,
     };
     let claim = send::message_id_claim(&mail.message_id, now);

@@ -9,6 +9,7 @@
 //! claim so a retry can send.
 
 use chrono::{DateTime, Utc};
+use sha2::Digest;
 
 use crate::app::Services;
 use crate::config::RateLimit;
@@ -263,5 +264,103 @@ pub async fn send_ticket_mail(
         |_| vec![event.clone()],
     )
     .await?;
+    Ok(SendOutcome::Sent { message_id })
+}
+
+/// An automatic answer that belongs to no ticket (the polite answer to a
+/// refused sender). Rate-limited per recipient like every automatic mail,
+/// claimed with a marker so it goes out at most once per inbound message.
+#[derive(Debug, Clone)]
+pub struct LooseMail {
+    /// The queue it is sent from.
+    pub queue: crate::domain::QueueKey,
+    /// The recipient.
+    pub to: EmailAddress,
+    /// Subject.
+    pub subject: String,
+    /// Plain-text body.
+    pub text: String,
+    /// The message it answers.
+    pub in_reply_to: String,
+}
+
+/// Sends a [`LooseMail`]; answers `Suppressed` (with the reason) when a
+/// rate limit holds it back.
+pub async fn send_loose_mail(
+    services: &Services,
+    mail: LooseMail,
+) -> Result<SendOutcome, SendError> {
+    let settings = &services.config.desk.mail;
+    let now = tickets::store_precision(services.clock.now());
+    let message_id = format!(
+        "{}.{}@{}",
+        mail.queue.as_str().to_lowercase(),
+        &hex::encode(sha2::Sha256::digest(
+            format!("answer:{}", mail.in_reply_to).as_bytes()
+        ))[..16],
+        settings.message_id_domain
+    );
+    let limit = settings.rate_limits.per_recipient;
+    let (index, ends) = window_start(now, &limit);
+    let count = services
+        .store
+        .increment_counter(&format!("rate:recipient:{}:{index}", mail.to), ends)
+        .await?;
+    if count > limit.count {
+        return Ok(SendOutcome::Suppressed {
+            reason: format!(
+                "rate limit: more than {} automatic mails to {} within {}",
+                limit.count,
+                mail.to,
+                humantime::format_duration(limit.window.0)
+            ),
+        });
+    }
+    let queue = services
+        .config
+        .queues
+        .get(&mail.queue)
+        .ok_or_else(|| SendError::Build(format!("queue {} is not configured", mail.queue)))?;
+    let from_address = queue.addresses.first().ok_or_else(|| {
+        SendError::Build(format!("queue {} has no address to send from", mail.queue))
+    })?;
+    let outbound = OutboundMail {
+        from: Address {
+            name: settings.from_name.clone(),
+            email: from_address.to_string(),
+        },
+        to: vec![Address::from(&mail.to)],
+        cc: Vec::new(),
+        reply_to: None,
+        subject: outbound::one_line(&mail.subject),
+        text: mail.text,
+        html: None,
+        message_id: message_id.clone(),
+        in_reply_to: Some(mail.in_reply_to.clone()),
+        references: vec![mail.in_reply_to],
+        ticket: None,
+        automatic: true,
+        loop_header: (LOOP_HEADER.to_owned(), settings.instance.clone()),
+        attachments: Vec::new(),
+        date: now,
+    };
+    let raw = outbound::build(&outbound).map_err(|e| SendError::Build(e.to_string()))?;
+    let marker = format!("send:{message_id}");
+    if services
+        .store
+        .put_marker(&marker, "sending", Some(now + chrono::Duration::days(30)))
+        .await?
+        .is_some()
+    {
+        return Ok(SendOutcome::AlreadySent { message_id });
+    }
+    if let Err(e) = services
+        .mail
+        .send(from_address.as_str(), &[mail.to.to_string()], &raw)
+        .await
+    {
+        services.store.delete_marker(&marker).await?;
+        return Err(SendError::Transport(e));
+    }
     Ok(SendOutcome::Sent { message_id })
 }
