@@ -6,14 +6,17 @@
 //! - [`config`]: the configuration file (queues, forms, routing), loaded and validated.
 //! - [`store`]: the storage port and its SQLite and DynamoDB implementations.
 //! - [`blobs`]: where attachments go (a local directory or S3).
+//! - [`calendar`]: business calendars: working hours, holidays, time zones.
 //! - [`forms`]: decoding form deliveries and checking their signatures.
 //! - [`intake`]: the form intake use case, from an HTTP request to a stored ticket.
 //! - [`mail`]: parsing, classifying and building email.
-//! - [`tickets`]: creating tickets and resolving requesters to contacts.
+//! - [`tickets`]: creating and changing tickets, resolving requesters to contacts.
+//! - [`triggers`]: rules that react to ticket changes.
 //! - [`app`]: wiring the services together from the environment.
 
 pub mod app;
 pub mod blobs;
+pub mod calendar;
 pub mod clock;
 pub mod config;
 pub mod domain;
@@ -23,3 +26,4 @@ pub mod mail;
 pub mod store;
 pub mod telemetry;
 pub mod tickets;
+pub mod triggers;
