@@ -666,3 +666,64 @@ async fn mail_to_an_unknown_address_is_rejected_unless_a_queue_is_given() {
         .unwrap();
     assert!(matches!(outcome, Ingested::NewTicket { .. }));
 }
+
+#[tokio::test]
+async fn ses_verdicts_are_honoured_per_config() {
+    let app = spawn_app();
+    let spam = helpdesk::mail::ingest::Envelope {
+        spam: true,
+        ..Default::default()
+    };
+    let outcome = helpdesk::mail::ingest::ingest(
+        &app.services,
+        mail("win@lottery.example", "You won", "Claim").raw().into(),
+        spam.clone(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(outcome, Ingested::NotAccepted { ref outcome, .. } if outcome == "quarantined"),
+        "{outcome:?}"
+    );
+    let virus = helpdesk::mail::ingest::Envelope {
+        virus: true,
+        ..Default::default()
+    };
+    let outcome = helpdesk::mail::ingest::ingest(
+        &app.services,
+        mail("x@infected.example", "Invoice", "see exe")
+            .raw()
+            .into(),
+        virus,
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(outcome, Ingested::NotAccepted { ref outcome, .. } if outcome == "dropped"),
+        "{outcome:?}"
+    );
+    assert!(app.tickets().await.is_empty());
+
+    let mut config = (*app.services.config).clone();
+    config.desk.mail.verdicts.spam = helpdesk::config::VerdictAction::Tag;
+    let mut services = app.services.clone();
+    services.config = Arc::new(config);
+    let outcome = helpdesk::mail::ingest::ingest(
+        &services,
+        mail("maybe@promo.example", "Offer", "Buy").raw().into(),
+        spam,
+    )
+    .await
+    .unwrap();
+    match outcome {
+        Ingested::NewTicket {
+            ticket,
+            acknowledgement: Some(SendOutcome::Suppressed { reason }),
+        } => {
+            assert_eq!(app.ticket(&ticket).await.tags, vec!["spam"]);
+            assert!(reason.contains("SES verdict"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(app.sent().is_empty(), "no answer to spam");
+}

@@ -686,6 +686,12 @@ async fn new_ticket(
     let contact =
         tickets::resolve_contact(services.store.as_ref(), sender, name.as_deref(), now).await?;
     let key = services.store.allocate_ticket_key(queue_key).await?;
+    // Mail that SES flagged is accepted with a tag but never answered
+    // automatically (answers to spam are backscatter).
+    let mut no_answer = automatic.clone();
+    if !tags.is_empty() {
+        no_answer.push(format!("SES verdict: {}", tags.join(", ")));
+    }
     let summary = match mail.subject.trim() {
         "" => "(no subject)".to_owned(),
         subject => outbound_subject_clean(subject),
@@ -752,7 +758,7 @@ async fn new_ticket(
     }
 
     let acknowledgement = if queue.mail.acknowledge {
-        Some(acknowledge(services, queue, &ticket, mail, sender, &automatic).await?)
+        Some(acknowledge(services, queue, &ticket, mail, sender, &no_answer).await?)
     } else {
         None
     };
