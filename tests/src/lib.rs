@@ -4,3 +4,4 @@
 
 pub mod app;
 pub mod conformance;
+pub mod moto;

@@ -6,33 +6,10 @@
 
 use std::sync::Arc;
 
-use helpdesk::blobs::{BlobStore, S3Blobs};
+use helpdesk::blobs::BlobStore;
 use helpdesk::domain::TimelineEvent;
 use helpdesk_tests::app::spawn_app_with;
 use helpdesk_tests::conformance::dynamodb_store;
-
-async fn s3_blobs(endpoint: &str) -> S3Blobs {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "test", "test", None, None, "test",
-        ))
-        .load()
-        .await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
-    let bucket = format!("attachments-{}", uuid::Uuid::new_v4().simple());
-    s3.create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("bucket created on moto");
-    S3Blobs::new(s3, bucket, "attachments")
-}
 
 #[tokio::test]
 async fn a_multipart_submission_lands_in_dynamodb_with_its_file_in_s3() {
@@ -41,7 +18,7 @@ async fn a_multipart_submission_lands_in_dynamodb_with_its_file_in_s3() {
     };
     let endpoint = std::env::var("HELPDESK_TEST_DYNAMODB_ENDPOINT")
         .expect("endpoint set when the store exists");
-    let blobs = Arc::new(s3_blobs(&endpoint).await);
+    let blobs = Arc::new(helpdesk_tests::moto::s3_blobs(&endpoint, "attachments").await);
     let dir = std::env::temp_dir().join(format!("helpdesk-aws-{}", uuid::Uuid::new_v4().simple()));
     let app = spawn_app_with(
         Arc::new(store),

@@ -9,84 +9,14 @@
     reason = "integration tests: a failed expectation is a failed test"
 )]
 
-use std::sync::Arc;
-
 use chrono::{TimeZone, Utc};
 use helpdesk::domain::{EmailAddress, TicketKey};
 use helpdesk::mail::outbound::{Address, OutboundMail, build, message_id_for};
 use helpdesk::mail::token::{plus_address, reply_token};
-use helpdesk::mail::transport::{MailTransport, TransportError, from_setting};
-use helpdesk_tests::conformance::{DYNAMODB_ENDPOINT_VAR, REQUIRE_MOTO_VAR};
-
-/// moto's base URL, or `None` (after saying so) when the test should skip.
-fn moto_endpoint() -> Option<String> {
-    let endpoint = std::env::var(DYNAMODB_ENDPOINT_VAR)
-        .ok()
-        .map(|v| v.trim().trim_end_matches('/').to_owned())
-        .filter(|v| !v.is_empty());
-    if endpoint.is_none() {
-        assert!(
-            std::env::var(REQUIRE_MOTO_VAR).as_deref() != Ok("1"),
-            "{REQUIRE_MOTO_VAR}=1 but {DYNAMODB_ENDPOINT_VAR} is not set: start moto_server and point it there"
-        );
-        eprintln!(
-            "skipped: set {DYNAMODB_ENDPOINT_VAR}=http://127.0.0.1:PORT (moto_server) to send mail through SES on moto"
-        );
-    }
-    endpoint
-}
-
-/// The `ses` transport, as the functions build it, pointed at moto.
-async fn ses_transport(endpoint: &str) -> Arc<dyn MailTransport> {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "test", "test", None, None, "test",
-        ))
-        .load()
-        .await;
-    from_setting("ses", Some(&config)).expect("the ses transport is built")
-}
-
-/// Creates (and, on moto, thereby verifies) an SES sender identity through
-/// the SES v2 REST API. moto routes by the credential scope in the
-/// Authorization header and does not check the signature.
-async fn create_sender_identity(endpoint: &str, address: &str) {
-    let response = reqwest::Client::new()
-        .post(format!("{endpoint}/v2/email/identities"))
-        .header(
-            "authorization",
-            "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/ses/aws4_request, \
-             SignedHeaders=host, Signature=0",
-        )
-        .header("content-type", "application/json")
-        .body(serde_json::json!({ "EmailIdentity": address }).to_string())
-        .send()
-        .await
-        .expect("moto answers");
-    assert!(
-        response.status().is_success(),
-        "creating the identity {address}: {} {}",
-        response.status(),
-        response.text().await.unwrap_or_default()
-    );
-}
-
-/// The raw messages moto's SES has accepted.
-async fn sent_messages(endpoint: &str) -> Vec<serde_json::Value> {
-    let body = reqwest::get(format!("{endpoint}/moto-api/data.json"))
-        .await
-        .expect("moto answers")
-        .bytes()
-        .await
-        .expect("moto sends its data");
-    let data: serde_json::Value = serde_json::from_slice(&body).expect("data.json is JSON");
-    data["ses"]["RawMessage"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
+use helpdesk::mail::transport::TransportError;
+use helpdesk_tests::moto::{
+    create_sender_identity, endpoint as moto_endpoint, sent_messages, ses_transport,
+};
 
 fn acknowledgement(ticket: &TicketKey, from: &str, run: &str) -> OutboundMail {
     let support = EmailAddress::parse(from).unwrap();
