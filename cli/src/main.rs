@@ -118,11 +118,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     telemetry::init(LogFormat::Text, "info");
     let cli = Cli::parse();
-    match run(cli).await {
+    // One message or one query: a single-threaded runtime starts faster;
+    // the server gets worker threads.
+    let runtime = match cli.command {
+        Command::Serve { .. } => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+    };
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(75);
+        }
+    };
+    match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -90,13 +90,21 @@ impl BlobStore for LocalBlobs {
             key: key.to_owned(),
             reason: e.to_string(),
         };
-        if let Some(parent) = path.parent() {
-            tokio::fs::create_dir_all(parent).await.map_err(fail)?;
-        }
-        // Write to a temporary name and rename, so a crash never leaves half a file.
-        let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
-        tokio::fs::write(&tmp, &bytes).await.map_err(fail)?;
-        tokio::fs::rename(&tmp, &path).await.map_err(fail)
+        // Write to a temporary name and rename, so a crash never leaves half
+        // a file. On a blocking thread with the shared buffer: tokio::fs
+        // would copy the whole blob first.
+        let written = tokio::task::spawn_blocking(move || {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+            std::fs::write(&tmp, &bytes)?;
+            std::fs::rename(&tmp, &path)
+        })
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))
+        .and_then(|result| result);
+        written.map_err(fail)
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>, BlobError> {

@@ -103,6 +103,14 @@ impl SqliteStore {
             .map_err(backend)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(backend)?;
+        // A process that takes one message and exits (the mailgate) should
+        // not checkpoint and delete the WAL every time; SQLite checkpoints
+        // automatically as the WAL grows.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )
+        .map_err(backend)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(backend)?;
         Self::with_connection(conn)
