@@ -129,6 +129,32 @@ pub fn message_id_claim(message_id: &str, now: DateTime<Utc>) -> IdempotencyClai
     }
 }
 
+/// Builds and hands a message to the transport once: a `send:<Message-ID>`
+/// marker is claimed first (answers `false` when it was claimed before) and
+/// released when the transport fails, so a retry can send.
+async fn send_once(
+    services: &Services,
+    mail: &OutboundMail,
+    recipients: &[String],
+    now: DateTime<Utc>,
+) -> Result<bool, SendError> {
+    let raw = outbound::build(mail).map_err(|e| SendError::Build(e.to_string()))?;
+    let marker = format!("send:{}", mail.message_id);
+    if services
+        .store
+        .put_marker(&marker, "sending", Some(now + chrono::Duration::days(30)))
+        .await?
+        .is_some()
+    {
+        return Ok(false);
+    }
+    if let Err(e) = services.mail.send(&mail.from.email, recipients, &raw).await {
+        services.store.delete_marker(&marker).await?;
+        return Err(SendError::Transport(e));
+    }
+    Ok(true)
+}
+
 /// Sends a mail about a ticket (see the module docs for the guarantees).
 pub async fn send_ticket_mail(
     services: &Services,
@@ -229,24 +255,8 @@ pub async fn send_ticket_mail(
         attachments: Vec::new(),
         date: now,
     };
-    let raw = outbound::build(&outbound).map_err(|e| SendError::Build(e.to_string()))?;
-
-    let marker = format!("send:{message_id}");
-    if services
-        .store
-        .put_marker(&marker, "sending", Some(now + chrono::Duration::days(30)))
-        .await?
-        .is_some()
-    {
+    if !send_once(services, &outbound, &recipients, now).await? {
         return Ok(SendOutcome::AlreadySent { message_id });
-    }
-    if let Err(e) = services
-        .mail
-        .send(from_address.as_str(), &recipients, &raw)
-        .await
-    {
-        services.store.delete_marker(&marker).await?;
-        return Err(SendError::Transport(e));
     }
     let event = TimelineEvent::EmailOut {
         message_id: message_id.clone(),
@@ -344,23 +354,8 @@ pub async fn send_loose_mail(
         attachments: Vec::new(),
         date: now,
     };
-    let raw = outbound::build(&outbound).map_err(|e| SendError::Build(e.to_string()))?;
-    let marker = format!("send:{message_id}");
-    if services
-        .store
-        .put_marker(&marker, "sending", Some(now + chrono::Duration::days(30)))
-        .await?
-        .is_some()
-    {
+    if !send_once(services, &outbound, &[mail.to.to_string()], now).await? {
         return Ok(SendOutcome::AlreadySent { message_id });
-    }
-    if let Err(e) = services
-        .mail
-        .send(from_address.as_str(), &[mail.to.to_string()], &raw)
-        .await
-    {
-        services.store.delete_marker(&marker).await?;
-        return Err(SendError::Transport(e));
     }
     Ok(SendOutcome::Sent { message_id })
 }
