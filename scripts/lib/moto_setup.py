@@ -1,16 +1,28 @@
 #!/usr/bin/env python3
-"""Creates, in a running moto server, the table and the bucket that
-infra/template.yaml creates on AWS, so that the form intake Lambda can be
+"""Creates, in a running moto server, what infra/template.yaml creates on
+AWS (and what SES would have stored), so that the Lambda functions can be
 run locally exactly as deployed (HELPDESK_STORE=dynamodb, HELPDESK_BLOBS
-s3://...).
+s3://..., HELPDESK_MAIL_TRANSPORT=ses).
 
-    moto_setup.py --endpoint http://127.0.0.1:PORT --table NAME --bucket NAME
-                  [--template infra/template.yaml]
+    moto_setup.py --endpoint http://127.0.0.1:PORT [--table NAME]
+                  [--bucket NAME ...] [--ses-identity ADDRESS ...]
+                  [--objects MANIFEST] [--template infra/template.yaml]
 
-The table is made from the template's own HelpdeskTable properties (keys,
-index, billing, stream, TTL), so a function that works against it works
-against the table the template deploys. Needs boto3 (installed with moto)
-and cfn-lint (for its CloudFormation YAML loader).
+--table      a table made from the template's own HelpdeskTable properties
+             (keys, index, billing, stream, TTL), so a function that works
+             against it works against the table the template deploys
+--bucket     a bucket (repeatable)
+--ses-identity
+             an SES sender identity, created (and thereby verified: moto
+             verifies at once) through SES v2 and v1, which the `ses` mail
+             transport needs before it may send from ADDRESS (repeatable)
+--objects    a manifest such as events/mail-intake/objects.json
+             ({"bucket": B, "objects": {KEY: FILE}}, FILE relative to the
+             manifest): creates the bucket if needed and uploads every
+             object, the way SES's S3 action would have stored raw mail
+
+Needs boto3 (installed with moto) and cfn-lint (for its CloudFormation YAML
+loader).
 """
 
 from __future__ import annotations
@@ -45,31 +57,62 @@ def table_request(props: dict, name: str) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--endpoint", required=True)
-    parser.add_argument("--table", required=True)
-    parser.add_argument("--bucket", required=True)
+    parser.add_argument("--table")
+    parser.add_argument("--bucket", action="append", default=[])
+    parser.add_argument("--ses-identity", action="append", default=[])
+    parser.add_argument("--objects", type=Path, help="manifest of objects to upload")
     parser.add_argument("--template", type=Path, default=ROOT / "infra" / "template.yaml")
     parser.add_argument("--region", default="us-east-1")
     args = parser.parse_args()
 
-    template = json.loads(json.dumps(cfn_yaml.load(str(args.template))))
-    props = template["Resources"]["HelpdeskTable"]["Properties"]
-
     session = boto3.session.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name=args.region
     )
-    dynamodb = session.client("dynamodb", endpoint_url=args.endpoint)
-    s3 = session.client("s3", endpoint_url=args.endpoint)
+    done = []
 
-    dynamodb.create_table(**table_request(props, args.table))
-    dynamodb.get_waiter("table_exists").wait(TableName=args.table, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
-    ttl = props.get("TimeToLiveSpecification")
-    if ttl and ttl.get("Enabled"):
-        dynamodb.update_time_to_live(
-            TableName=args.table,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
-        )
-    s3.create_bucket(Bucket=args.bucket)
-    print(f"moto: table {args.table} (as infra/template.yaml's HelpdeskTable) and bucket {args.bucket} created")
+    if args.table:
+        template = json.loads(json.dumps(cfn_yaml.load(str(args.template))))
+        props = template["Resources"]["HelpdeskTable"]["Properties"]
+        dynamodb = session.client("dynamodb", endpoint_url=args.endpoint)
+        dynamodb.create_table(**table_request(props, args.table))
+        dynamodb.get_waiter("table_exists").wait(TableName=args.table, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and ttl.get("Enabled"):
+            dynamodb.update_time_to_live(
+                TableName=args.table,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
+            )
+        done.append(f"table {args.table} (as infra/template.yaml's HelpdeskTable)")
+
+    s3 = session.client("s3", endpoint_url=args.endpoint)
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+
+    def bucket(name: str) -> None:
+        if name not in existing:
+            s3.create_bucket(Bucket=name)
+            existing.add(name)
+            done.append(f"bucket {name}")
+
+    for name in args.bucket:
+        bucket(name)
+
+    if args.objects:
+        manifest = json.loads(args.objects.read_text(encoding="utf-8"))
+        bucket(manifest["bucket"])
+        for key, file in manifest["objects"].items():
+            body = (args.objects.parent / file).read_bytes()
+            s3.put_object(Bucket=manifest["bucket"], Key=key, Body=body, ContentType="message/rfc822")
+        done.append(f"{len(manifest['objects'])} objects in {manifest['bucket']} (from {args.objects.name})")
+
+    if args.ses_identity:
+        sesv2 = session.client("sesv2", endpoint_url=args.endpoint)
+        ses = session.client("ses", endpoint_url=args.endpoint)
+        for address in args.ses_identity:
+            sesv2.create_email_identity(EmailIdentity=address)
+            ses.verify_email_identity(EmailAddress=address)
+            done.append(f"SES identity {address}")
+
+    print("moto: " + ("; ".join(done) if done else "nothing to do"))
     return 0
 
 

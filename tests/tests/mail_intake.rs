@@ -727,3 +727,90 @@ async fn ses_verdicts_are_honoured_per_config() {
     }
     assert!(app.sent().is_empty(), "no answer to spam");
 }
+
+/// Fault injection: a transport that fails the first `failures` sends
+/// (temporarily, or for good) and then writes to the real outbox.
+struct FailingTransport {
+    failures: std::sync::atomic::AtomicUsize,
+    permanent: bool,
+    then: Arc<helpdesk::mail::transport::OutboxDir>,
+}
+
+#[async_trait::async_trait]
+impl helpdesk::mail::transport::MailTransport for FailingTransport {
+    async fn send(
+        &self,
+        from: &str,
+        to: &[String],
+        raw: &[u8],
+    ) -> Result<String, helpdesk::mail::transport::TransportError> {
+        use helpdesk::mail::transport::TransportError;
+        let left = self.failures.load(std::sync::atomic::Ordering::SeqCst);
+        if left > 0 {
+            self.failures
+                .store(left - 1, std::sync::atomic::Ordering::SeqCst);
+            return Err(if self.permanent {
+                TransportError::Permanent("MessageRejected: Email address is not verified".into())
+            } else {
+                TransportError::Temporary("Throttling: rate exceeded".into())
+            });
+        }
+        self.then.send(from, to, raw).await
+    }
+}
+
+#[tokio::test]
+async fn an_acknowledgement_that_failed_to_send_is_sent_on_redelivery_exactly_once() {
+    let mut app = spawn_app();
+    app.services.mail = Arc::new(FailingTransport {
+        failures: 1.into(),
+        permanent: false,
+        then: app.outbox.clone(),
+    });
+    let message = mail("jane@customer.org", "Help", "Please help");
+    assert!(
+        matches!(
+            app.deliver(message.raw()).await,
+            Err(IngestError::Temporary(_))
+        ),
+        "the MTA or Lambda retries"
+    );
+    assert_eq!(app.tickets().await.len(), 1, "the ticket is kept");
+    assert!(app.sent().is_empty());
+    assert!(matches!(
+        app.deliver(message.raw()).await,
+        Ok(Ingested::Duplicate { .. })
+    ));
+    assert_eq!(app.sent().len(), 1, "the retry sends the acknowledgement");
+    assert!(matches!(
+        app.deliver(message.raw()).await,
+        Ok(Ingested::Duplicate { .. })
+    ));
+    assert_eq!(app.sent().len(), 1, "and only once");
+}
+
+#[tokio::test]
+async fn an_acknowledgement_that_can_never_be_sent_is_recorded_not_retried() {
+    let mut app = spawn_app();
+    app.services.mail = Arc::new(FailingTransport {
+        failures: 100.into(),
+        permanent: true,
+        then: app.outbox.clone(),
+    });
+    let outcome = app
+        .deliver(mail("jane@customer.org", "Help", "Please help").raw())
+        .await
+        .unwrap();
+    let key = match outcome {
+        Ingested::NewTicket {
+            ticket,
+            acknowledgement: Some(SendOutcome::Suppressed { reason }),
+        } => {
+            assert!(reason.contains("not verified"), "{reason}");
+            ticket
+        }
+        other => panic!("{other:?}"),
+    };
+    let recorded = app.timeline(&key).await.iter().any(|e| matches!(&e.event, TimelineEvent::EmailSuppressed { reason, .. } if reason.contains("could not be sent")));
+    assert!(recorded);
+}

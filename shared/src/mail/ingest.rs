@@ -11,13 +11,14 @@ use crate::app::Services;
 use crate::blobs::safe_file_name;
 use crate::config::{ClosedPolicy, Queue, StatusCategory, StrangerPolicy, VerdictAction};
 use crate::domain::{Actor, Channel, EmailAddress, QueueKey, Ticket, TicketKey, TimelineEvent};
-use crate::store::{StoreError, Written};
+use crate::store::{IdempotencyClaim, StoreError, Written};
 use crate::tickets::{self, TicketDraft};
 
 use super::auto::{self, OurIdentity};
 use super::parse::{self, MailLimits, ParsedMail};
 use super::send::{self, LOOP_HEADER, SendOutcome, TicketMail};
 use super::threading::{self, ThreadMatch};
+use super::transport::TransportError;
 
 /// How a message reached us, beyond its bytes.
 #[derive(Debug, Clone, Default)]
@@ -202,6 +203,9 @@ pub async fn ingest(
         .idempotency_record(&threading::message_id_claim_key(&id))
         .await?
     {
+        if record.payload_hash == NEW_TICKET_HASH {
+            resume_acknowledgement(services, &mail, &envelope, &record.ticket).await?;
+        }
         return Ok(Ingested::Duplicate {
             ticket: record.ticket,
         });
@@ -440,7 +444,17 @@ async fn answer_refused(
             in_reply_to: mail.message_id.clone(),
         },
     )
-    .await?;
+    .await;
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(
+            send::SendError::Transport(TransportError::Permanent(reason))
+            | send::SendError::Build(reason),
+        ) => {
+            return Ok(format!("; the answer could not be sent: {reason}"));
+        }
+        Err(e) => return Err(e.into()),
+    };
     Ok(match outcome {
         SendOutcome::Sent { message_id } | SendOutcome::AlreadySent { message_id } => {
             format!("; answered with the queue's rejection ({message_id})")
@@ -729,7 +743,10 @@ async fn new_ticket(
         },
         events,
     );
-    let claim = send::message_id_claim(&mail.message_id, now);
+    let claim = IdempotencyClaim {
+        payload_hash: NEW_TICKET_HASH.into(),
+        ..send::message_id_claim(&mail.message_id, now)
+    };
     let (key, replayed) =
         tickets::store_ticket(services.store.as_ref(), &ticket, &entries, &[claim]).await?;
     if replayed {
@@ -837,8 +854,74 @@ async fn acknowledge(
         },
         suppress,
     )
-    .await?;
-    Ok(outcome)
+    .await;
+    match outcome {
+        Ok(outcome) => Ok(outcome),
+        Err(
+            send::SendError::Transport(TransportError::Permanent(reason))
+            | send::SendError::Build(reason),
+        ) => {
+            // Retrying cannot help: record why on the ticket, visibly.
+            let reason = format!("the acknowledgement could not be sent: {reason}");
+            let recorded = send::send_ticket_mail(
+                services,
+                TicketMail {
+                    ticket: ticket.key.clone(),
+                    to: vec![sender.clone()],
+                    subject: ticket.summary.clone(),
+                    text: String::new(),
+                    purpose: format!("ack:{}", mail.message_id),
+                    in_reply_to: None,
+                    references: Vec::new(),
+                    automatic: true,
+                },
+                Some(reason),
+            )
+            .await?;
+            Ok(recorded)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The claim hash of a message that created its ticket; a redelivery of
+/// such a message finishes what the first delivery may not have (the
+/// acknowledgement).
+const NEW_TICKET_HASH: &str = "message-id:new-ticket";
+
+/// A redelivered message that created a ticket: sends the acknowledgement
+/// if the first delivery failed before sending it (sending is idempotent:
+/// an acknowledgement sent or suppressed before is not sent again).
+async fn resume_acknowledgement(
+    services: &Services,
+    mail: &ParsedMail,
+    envelope: &Envelope,
+    key: &TicketKey,
+) -> Result<(), IngestError> {
+    let Some(ticket) = services.store.get_ticket(key).await? else {
+        return Ok(());
+    };
+    let Some(queue) = services.config.queues.get(&ticket.queue) else {
+        return Ok(());
+    };
+    let Some(requester) = ticket.requester.email.clone() else {
+        return Ok(());
+    };
+    if !queue.mail.acknowledge {
+        return Ok(());
+    }
+    let mut no_answer: Vec<String> = auto::classify(mail, &our_identity(services))
+        .iter()
+        .map(|r| r.describe())
+        .collect();
+    if envelope.spam
+        || envelope.virus
+        || !ticket.tags.is_empty() && ticket.tags.iter().any(|t| t == "spam" || t == "virus")
+    {
+        no_answer.push("SES verdict".into());
+    }
+    acknowledge(services, queue, &ticket, mail, &requester, &no_answer).await?;
+    Ok(())
 }
 
 async fn bounce(
