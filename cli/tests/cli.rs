@@ -101,6 +101,11 @@ fn serve(db: &Path, blobs: &Path) -> Server {
         .arg(db)
         .arg("--blobs")
         .arg(blobs)
+        .arg("--mail-transport")
+        .arg(format!(
+            "outbox:{}",
+            blobs.with_file_name("outbox").display()
+        ))
         .env("NO_COLOR", "1")
         .stderr(Stdio::piped())
         .spawn()
@@ -118,10 +123,14 @@ fn serve(db: &Path, blobs: &Path) -> Server {
 }
 
 fn post_json(address: &str, path: &str, body: &str) -> (u16, String) {
+    post(address, path, "application/json", body)
+}
+
+fn post(address: &str, path: &str, content_type: &str, body: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(address).unwrap();
     write!(
         stream,
-        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
@@ -219,5 +228,32 @@ fn a_form_posted_to_serve_shows_up_in_tickets_list_and_show() {
         .output()
         .unwrap();
     assert!(!missing.status.success());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_raw_mail_posted_to_serve_becomes_a_ticket_once() {
+    let dir = temp_dir();
+    let db = dir.join("helpdesk.db");
+    let server = serve(&db, &dir.join("blobs"));
+    let mail = "From: Jane <jane@customer.org>\r\nTo: support@example.com\r\nSubject: Printer on fire\r\nMessage-ID: <cli-1@customer.org>\r\n\r\nIt burns.\r\n";
+    let (status, body) = post(&server.address, "/mail", "message/rfc822", mail);
+    assert_eq!(status, 202, "{body}");
+    assert!(body.contains("new ticket SUP-1"), "{body}");
+    let (status, body) = post(&server.address, "/mail", "message/rfc822", mail);
+    assert_eq!(status, 202, "{body}");
+    assert!(body.contains("already recorded on SUP-1"), "{body}");
+    let (status, _) = post(&server.address, "/mail", "message/rfc822", "");
+    assert_eq!(status, 400, "data that is no mail");
+    drop(server);
+    let output = helpdesk()
+        .args(["tickets", "list", "--json"])
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["channel"], "email");
     let _ = std::fs::remove_dir_all(dir);
 }
