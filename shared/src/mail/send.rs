@@ -129,6 +129,27 @@ pub fn message_id_claim(message_id: &str, now: DateTime<Utc>) -> IdempotencyClai
     }
 }
 
+/// Records one mail event on its ticket with the claim that keeps a
+/// redelivery from recording it twice.
+async fn record(
+    services: &Services,
+    ticket: &TicketKey,
+    now: DateTime<Utc>,
+    claim: IdempotencyClaim,
+    event: TimelineEvent,
+) -> Result<(), StoreError> {
+    tickets::apply(
+        services.store.as_ref(),
+        ticket,
+        &Actor::System,
+        now,
+        &[claim],
+        |_| vec![event.clone()],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Builds and hands a message to the transport once: a `send:<Message-ID>`
 /// marker is claimed first (answers `false` when it was claimed before) and
 /// released when the transport fails, so a retry can send.
@@ -197,15 +218,7 @@ pub async fn send_ticket_mail(
             subject,
             reason: reason.clone(),
         };
-        tickets::apply(
-            services.store.as_ref(),
-            &mail.ticket,
-            &Actor::System,
-            now,
-            &[claim],
-            |_| vec![event.clone()],
-        )
-        .await?;
+        record(services, &mail.ticket, now, claim, event).await?;
         tracing::info!(ticket = %mail.ticket, %reason, "automatic mail suppressed");
         return Ok(SendOutcome::Suppressed { reason });
     }
@@ -264,14 +277,12 @@ pub async fn send_ticket_mail(
         subject,
         automatic: mail.automatic,
     };
-    let claim = message_id_claim(&message_id, now);
-    tickets::apply(
-        services.store.as_ref(),
+    record(
+        services,
         &mail.ticket,
-        &Actor::System,
         now,
-        &[claim],
-        |_| vec![event.clone()],
+        message_id_claim(&message_id, now),
+        event,
     )
     .await?;
     Ok(SendOutcome::Sent { message_id })
