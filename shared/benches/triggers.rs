@@ -95,6 +95,7 @@ fn change() -> Change {
         first_response_at: None,
         resolved_at: None,
         reopen_count: 0,
+        trigger_depth: 0,
         version: 3,
     };
     let mut after = before.clone();

@@ -9,6 +9,7 @@
 //! | `HELPDESK_TABLE` | DynamoDB table | (required for `dynamodb`) |
 //! | `HELPDESK_BLOBS` | a directory, or `s3://bucket/prefix` | `data/blobs` |
 //! | `HELPDESK_MAIL_TRANSPORT` | `outbox:<dir>` or `ses` | `outbox:data/outbox` |
+//! | `HELPDESK_EVENTS` | `log:<file>` (JSON lines) or `eventbridge:<bus>` | `log:data/events.jsonl` |
 //! | `AWS_ENDPOINT_URL` | AWS endpoint override (moto in tests) | |
 
 use std::path::PathBuf;
@@ -16,6 +17,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 
+use crate::automation::bus::{EventBridgeBus, EventLog};
+use crate::automation::webhook::HttpWebhooks;
+use crate::automation::{EventPublisher, WebhookSender};
 use crate::blobs::{BlobStore, LocalBlobs, S3Blobs};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{self, Config};
@@ -65,6 +69,10 @@ pub struct Services {
     pub secrets: Arc<dyn Secrets>,
     /// Outbound mail.
     pub mail: Arc<dyn MailTransport>,
+    /// Webhook calls made by triggers.
+    pub webhooks: Arc<dyn WebhookSender>,
+    /// The event bus triggers and SLA timers publish to.
+    pub events: Arc<dyn EventPublisher>,
 }
 
 impl std::fmt::Debug for Services {
@@ -126,6 +134,8 @@ pub struct Settings {
     pub blobs: BlobChoice,
     /// Outbound mail: `outbox:<dir>` or `ses`.
     pub mail_transport: String,
+    /// The event bus: `log:<file>` (JSON lines) or `eventbridge:<bus>`.
+    pub events: String,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -155,6 +165,7 @@ impl Settings {
             blobs: BlobChoice::parse(&env("HELPDESK_BLOBS").unwrap_or_else(|| "data/blobs".into())),
             mail_transport: env("HELPDESK_MAIL_TRANSPORT")
                 .unwrap_or_else(|| "outbox:data/outbox".into()),
+            events: env("HELPDESK_EVENTS").unwrap_or_else(|| "log:data/events.jsonl".into()),
         })
     }
 }
@@ -166,7 +177,8 @@ impl Services {
         let config = config::load(&settings.config)
             .map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
         let needs_aws = matches!(settings.store, StoreChoice::Dynamo { .. })
-            || matches!(settings.blobs, BlobChoice::S3 { .. });
+            || matches!(settings.blobs, BlobChoice::S3 { .. })
+            || settings.events.starts_with("eventbridge:");
         let aws = if needs_aws {
             Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
         } else {
@@ -205,6 +217,19 @@ impl Services {
         };
         let mail = transport::from_setting(&settings.mail_transport, aws.as_ref())
             .map_err(|e| anyhow::anyhow!("HELPDESK_MAIL_TRANSPORT: {e:?}"))?;
+        let events: Arc<dyn EventPublisher> = match (settings.events.split_once(':'), &aws) {
+            (Some(("log", path)), _) => Arc::new(EventLog::new(path)),
+            (Some(("eventbridge", bus)), Some(aws)) => Arc::new(EventBridgeBus::new(
+                aws_sdk_eventbridge::Client::new(aws),
+                bus,
+            )),
+            _ => bail!(
+                "HELPDESK_EVENTS must be log:<file> or eventbridge:<bus>, not {:?}",
+                settings.events
+            ),
+        };
+        let webhooks =
+            Arc::new(HttpWebhooks::new().map_err(|e| anyhow::anyhow!("webhook client: {e}"))?);
         Ok(Self {
             config: Arc::new(config),
             store,
@@ -212,6 +237,8 @@ impl Services {
             clock: Arc::new(SystemClock),
             secrets: Arc::new(EnvSecrets),
             mail,
+            webhooks,
+            events,
         })
     }
 }

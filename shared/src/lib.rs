@@ -1,6 +1,8 @@
 //! The helpdesk library: everything the Lambda functions and the `helpdesk`
-//! command share. It knows nothing of Lambda event types: entry points turn
-//! their events into calls on this crate.
+//! command share. Entry points turn their events into calls on this crate;
+//! the one Lambda event type it reads itself is the DynamoDB stream record
+//! ([`automation::stream`]), which both the trigger function and the
+//! `helpdesk triggers test` dry run decode.
 //!
 //! - [`domain`]: tickets, contacts, the timeline, and the newtypes they use.
 //! - [`config`]: the configuration file (queues, forms, routing), loaded and validated.
@@ -11,10 +13,12 @@
 //! - [`intake`]: the form intake use case, from an HTTP request to a stored ticket.
 //! - [`mail`]: parsing, classifying and building email.
 //! - [`tickets`]: creating and changing tickets, resolving requesters to contacts.
-//! - [`triggers`]: rules that react to ticket changes.
+//! - [`triggers`]: rules that react to ticket changes (the pure evaluation).
+//! - [`automation`]: running triggers on stored changes (stream, change feed).
 //! - [`app`]: wiring the services together from the environment.
 
 pub mod app;
+pub mod automation;
 pub mod blobs;
 pub mod calendar;
 pub mod clock;

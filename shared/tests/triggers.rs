@@ -50,6 +50,7 @@ fn ticket() -> Ticket {
         first_response_at: None,
         resolved_at: None,
         reopen_count: 0,
+        trigger_depth: 0,
         version: 1,
     }
 }

@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use helpdesk::app::{Services, StaticSecrets};
+use helpdesk::automation::bus::EventLog;
+use helpdesk::automation::webhook::HttpWebhooks;
 use helpdesk::blobs::{BlobStore, LocalBlobs};
 use helpdesk::clock::FixedClock;
 use helpdesk::domain::{Ticket, TicketKey, TimelineEntry};
@@ -68,6 +70,8 @@ pub struct TestApp {
     pub blob_dir: PathBuf,
     /// The outbox: every mail the desk sent, as `.eml` files.
     pub outbox: Arc<OutboxDir>,
+    /// The local event bus: every event triggers published.
+    pub events: Arc<EventLog>,
     dir: PathBuf,
 }
 
@@ -110,8 +114,20 @@ pub fn spawn_app_with(
     dir: PathBuf,
     blob_dir: PathBuf,
 ) -> TestApp {
+    spawn_app_with_secrets(store, blobs, dir, blob_dir, BTreeMap::new())
+}
+
+/// [`spawn_app_with`] with more secrets (environment variables as the
+/// desk sees them), such as a webhook URL pointing at a test server.
+pub fn spawn_app_with_secrets(
+    store: Arc<dyn Store>,
+    blobs: Arc<dyn BlobStore>,
+    dir: PathBuf,
+    blob_dir: PathBuf,
+    extra_secrets: BTreeMap<String, String>,
+) -> TestApp {
     let clock = Arc::new(FixedClock::new(test_now()));
-    let secrets = StaticSecrets(BTreeMap::from([
+    let mut secrets = StaticSecrets(BTreeMap::from([
         (
             "HELPDESK_SECRET_TYPEFORM_FEEDBACK".to_owned(),
             TYPEFORM_SECRET.to_owned(),
@@ -123,7 +139,9 @@ pub fn spawn_app_with(
             REPLY_TOKEN_SECRET.to_owned(),
         ),
     ]));
+    secrets.0.extend(extra_secrets);
     let outbox = Arc::new(OutboxDir::with_clock(dir.join("outbox"), clock.clone()));
+    let events = Arc::new(EventLog::new(dir.join("events.jsonl")));
     let services = Services {
         mail: outbox.clone(),
         config: Arc::new(test_config()),
@@ -131,6 +149,8 @@ pub fn spawn_app_with(
         blobs,
         clock: clock.clone(),
         secrets: Arc::new(secrets),
+        webhooks: Arc::new(HttpWebhooks::new().expect("webhook client")),
+        events: events.clone(),
     };
     TestApp {
         services,
@@ -138,6 +158,7 @@ pub fn spawn_app_with(
         clock,
         blob_dir,
         outbox,
+        events,
         dir,
     }
 }

@@ -23,7 +23,9 @@ use helpdesk::domain::{
 };
 use helpdesk::store::dynamo::{DynamoStore, local_client};
 use helpdesk::store::sqlite::SqliteStore;
-use helpdesk::store::{IdempotencyClaim, Store, StoreError, TicketQuery, Written};
+use helpdesk::store::{
+    ChangeFeed, FeedChange, IdempotencyClaim, Store, StoreError, TicketQuery, Written,
+};
 
 /// The environment variable naming the local DynamoDB endpoint.
 pub const DYNAMODB_ENDPOINT_VAR: &str = "HELPDESK_TEST_DYNAMODB_ENDPOINT";
@@ -120,6 +122,7 @@ pub fn sample_ticket(key: TicketKey, created_at: DateTime<Utc>) -> Ticket {
         first_response_at: Some(created_at + Duration::minutes(5)),
         resolved_at: Some(created_at + Duration::minutes(50)),
         reopen_count: 1,
+        trigger_depth: 0,
         version: 1,
     }
 }
@@ -1173,5 +1176,426 @@ pub async fn a_write_claiming_one_key_twice_is_refused_and_writes_nothing(store:
             .await
             .unwrap(),
         None
+    );
+}
+
+/// `count` internal notes on `ticket`, numbered as written with its
+/// (current) version.
+pub fn notes(ticket: &Ticket, count: usize) -> Vec<TimelineEntry> {
+    (0..count)
+        .map(|i| TimelineEntry {
+            ticket: ticket.key.clone(),
+            seq: entry_seq(ticket.version, i),
+            at: ticket.updated_at,
+            actor: Actor::System,
+            event: TimelineEvent::Comment {
+                public: false,
+                body: format!("note {i} of version {}", ticket.version),
+            },
+        })
+        .collect()
+}
+
+/// Stores `ticket` changed by `change`, one version later, with `entries`
+/// entries (notes); answers the stored ticket.
+pub async fn update_with(
+    store: &dyn Store,
+    ticket: &Ticket,
+    entries: usize,
+    change: impl FnOnce(&mut Ticket),
+) -> Ticket {
+    let mut changed = ticket.clone();
+    change(&mut changed);
+    changed.version = ticket.version + 1;
+    changed.updated_at = ticket.updated_at + Duration::minutes(1);
+    let written = store
+        .update_ticket(&changed, ticket.version, &notes(&changed, entries), &[])
+        .await
+        .expect("the update is stored");
+    assert_eq!(written, Written::New);
+    changed
+}
+
+/// The entries of one version are exactly those written with it, in order:
+/// not those of the versions before or after, not another ticket's; a
+/// version never written (or a ticket never stored) has none.
+pub async fn the_entries_of_a_version_are_exactly_those_written_with_it(store: Arc<dyn Store>) {
+    let v1 = create_sample(store.as_ref(), "SUP", at(0)).await;
+    let neighbour = create_sample(store.as_ref(), "SUP", at(1)).await;
+    let v2 = update_with(store.as_ref(), &v1, 3, |t| t.status = "Open".to_owned()).await;
+    let v3 = update_with(store.as_ref(), &v2, 1, |t| t.status = "Closed".to_owned()).await;
+    update_with(store.as_ref(), &neighbour, 2, |_| {}).await;
+
+    let of = |version| {
+        let store = Arc::clone(&store);
+        let key = v1.key.clone();
+        async move { store.entries_of_version(&key, version).await.unwrap() }
+    };
+
+    assert_eq!(of(1).await, creation_entries(&v1));
+    assert_eq!(of(2).await, notes(&v2, 3));
+    assert_eq!(of(3).await, notes(&v3, 1));
+    assert_eq!(of(4).await, Vec::new());
+    assert_eq!(of(0).await, Vec::new());
+    assert_eq!(of(u64::MAX).await, Vec::new());
+    let ghost = TicketKey::new(queue("SUP"), 404);
+    assert_eq!(
+        store.entries_of_version(&ghost, 1).await.unwrap(),
+        Vec::new()
+    );
+    // All versions together are the timeline.
+    let mut all = of(1).await;
+    all.extend(of(2).await);
+    all.extend(of(3).await);
+    assert_eq!(all, store.timeline(&v1.key).await.unwrap());
+}
+
+/// Creates a ticket in `queue_key` with `assignee` and `status`.
+async fn create_assigned(
+    store: &dyn Store,
+    queue_key: &str,
+    assignee: Option<&str>,
+    status: &str,
+) -> Ticket {
+    let key = store
+        .allocate_ticket_key(&queue(queue_key))
+        .await
+        .expect("a key is allocated");
+    let mut ticket = sample_ticket(key, at(0));
+    ticket.assignee = assignee.map(str::to_owned);
+    ticket.status = status.to_owned();
+    let written = store
+        .create_ticket(&ticket, &creation_entries(&ticket), &[])
+        .await
+        .expect("the ticket is created");
+    assert_eq!(written, Written::New);
+    ticket
+}
+
+/// Assigned tickets are counted per queue, assignee and status, and the
+/// count follows a reassignment, a status change and an unassignment; an
+/// unassigned ticket counts for no one.
+pub async fn assigned_tickets_are_counted_by_assignee_and_status_as_they_change(
+    store: Arc<dyn Store>,
+) {
+    let in_work = ["New".to_owned(), "Open".to_owned()];
+    let count = |queue_key: &'static str, login: &'static str, statuses: Vec<String>| {
+        let store = Arc::clone(&store);
+        async move {
+            store
+                .count_assigned(&queue(queue_key), login, &statuses)
+                .await
+                .unwrap()
+        }
+    };
+    let s = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+
+    let anna_new = create_assigned(store.as_ref(), "SUP", Some("anna"), "New").await;
+    let anna_open = create_assigned(store.as_ref(), "SUP", Some("anna"), "Open").await;
+    let boris_open = create_assigned(store.as_ref(), "SUP", Some("boris"), "Open").await;
+    create_assigned(store.as_ref(), "SUP", Some("anna"), "Closed").await;
+    create_assigned(store.as_ref(), "SUP", None, "New").await;
+    create_assigned(store.as_ref(), "OPS", Some("anna"), "Open").await;
+
+    assert_eq!(count("SUP", "anna", in_work.to_vec()).await, 2);
+    assert_eq!(count("SUP", "boris", in_work.to_vec()).await, 1);
+    assert_eq!(count("SUP", "carol", in_work.to_vec()).await, 0);
+    assert_eq!(count("SUP", "", in_work.to_vec()).await, 0);
+    assert_eq!(count("OPS", "anna", in_work.to_vec()).await, 1);
+    assert_eq!(count("SUP", "anna", s(&["Open"])).await, 1);
+    assert_eq!(count("SUP", "anna", s(&["Closed"])).await, 1);
+    assert_eq!(count("SUP", "anna", s(&["New", "New"])).await, 1);
+    assert_eq!(count("SUP", "anna", s(&["Ope", "Ne"])).await, 0);
+    assert_eq!(count("SUP", "anna", Vec::new()).await, 0);
+
+    // Reassigned from anna to boris.
+    update_with(store.as_ref(), &anna_new, 0, |t| {
+        t.assignee = Some("boris".to_owned());
+    })
+    .await;
+    assert_eq!(count("SUP", "anna", in_work.to_vec()).await, 1);
+    assert_eq!(count("SUP", "boris", in_work.to_vec()).await, 2);
+
+    // Out of work by its status.
+    update_with(store.as_ref(), &anna_open, 0, |t| {
+        t.status = "Closed".to_owned();
+    })
+    .await;
+    assert_eq!(count("SUP", "anna", in_work.to_vec()).await, 0);
+    assert_eq!(count("SUP", "anna", s(&["Closed"])).await, 2);
+
+    // Unassigned.
+    let unassigned = update_with(store.as_ref(), &boris_open, 0, |t| t.assignee = None).await;
+    assert_eq!(count("SUP", "boris", in_work.to_vec()).await, 1);
+    assert_eq!(count("SUP", "boris", s(&["Open"])).await, 0);
+
+    // And assigned again.
+    update_with(store.as_ref(), &unassigned, 0, |t| {
+        t.assignee = Some("anna".to_owned());
+    })
+    .await;
+    assert_eq!(count("SUP", "anna", in_work.to_vec()).await, 1);
+    assert_eq!(count("OPS", "anna", in_work.to_vec()).await, 1);
+}
+
+// Cases for stores with a change feed (`Store::change_feed`): SQLite.
+
+/// The store's change feed.
+fn feed_of(store: &dyn Store) -> &dyn ChangeFeed {
+    store
+        .change_feed()
+        .expect("this case needs a store with a change feed")
+}
+
+/// Every change after `after`.
+async fn all_changes_after(feed: &dyn ChangeFeed, after: u64) -> Vec<FeedChange> {
+    feed.changes_after(after, usize::MAX).await.unwrap()
+}
+
+/// A creation and two updates are three changes, numbered one apart, each
+/// with the ticket before (none for the creation) and after; reads start
+/// after the given position and stop at the limit.
+pub async fn every_ticket_write_is_one_change_with_the_ticket_before_and_after(
+    store: Arc<dyn Store>,
+) {
+    let feed = feed_of(store.as_ref());
+    assert_eq!(all_changes_after(feed, 0).await, Vec::new());
+
+    let v1 = create_sample(store.as_ref(), "SUP", at(0)).await;
+    let v2 = update_with(store.as_ref(), &v1, 1, |t| t.status = "Open".to_owned()).await;
+    let v3 = update_with(store.as_ref(), &v2, 2, |t| t.assignee = None).await;
+
+    let changes = all_changes_after(feed, 0).await;
+    assert_eq!(changes.len(), 3, "{changes:#?}");
+    let first = changes[0].seq;
+    assert!(first >= 1);
+    assert_eq!(
+        changes.iter().map(|c| c.seq).collect::<Vec<_>>(),
+        vec![first, first + 1, first + 2]
+    );
+    assert_eq!((changes[0].before.as_ref(), &changes[0].after), (None, &v1));
+    assert_eq!(
+        (changes[1].before.as_ref(), &changes[1].after),
+        (Some(&v1), &v2)
+    );
+    assert_eq!(
+        (changes[2].before.as_ref(), &changes[2].after),
+        (Some(&v2), &v3)
+    );
+
+    assert_eq!(
+        feed.changes_after(first, 1).await.unwrap(),
+        vec![changes[1].clone()]
+    );
+    assert_eq!(all_changes_after(feed, first + 2).await, Vec::new());
+    assert_eq!(feed.changes_after(0, 0).await.unwrap(), Vec::new());
+}
+
+/// Writes that change nothing leave nothing in the feed: a replayed
+/// creation or update, an idempotency mismatch, a stale update, an update
+/// of a missing ticket, a creation under a taken key.
+pub async fn writes_that_change_nothing_add_no_change(store: Arc<dyn Store>) {
+    let feed = feed_of(store.as_ref());
+    let (ticket, created) = create_claimed(store.as_ref(), &claim("form:1", "h"), at(0)).await;
+    assert_eq!(created, Written::New);
+    let (changed, entries) = change_status(&ticket, "anna", "Open", at(1));
+    let reply = claim("msgid:<r@example.com>", "h");
+    store
+        .update_ticket(&changed, 1, &entries, std::slice::from_ref(&reply))
+        .await
+        .unwrap();
+    let before = all_changes_after(feed, 0).await;
+    assert_eq!(before.len(), 2);
+
+    let (_, replayed) = create_claimed(store.as_ref(), &claim("form:1", "h"), at(2)).await;
+    assert_eq!(replayed, Written::Replayed(ticket.key.clone()));
+    let replayed = store
+        .update_ticket(&changed, 1, &entries, std::slice::from_ref(&reply))
+        .await
+        .unwrap();
+    assert_eq!(replayed, Written::Replayed(ticket.key.clone()));
+    let mismatch = store
+        .update_ticket(
+            &changed,
+            1,
+            &entries,
+            &[claim("msgid:<r@example.com>", "x")],
+        )
+        .await;
+    assert!(matches!(
+        mismatch,
+        Err(StoreError::IdempotencyMismatch { .. })
+    ));
+    let (stale, stale_entries) = change_status(&ticket, "boris", "Closed", at(3));
+    let refused = store.update_ticket(&stale, 1, &stale_entries, &[]).await;
+    assert!(
+        matches!(refused, Err(StoreError::VersionConflict { .. })),
+        "got {refused:?}"
+    );
+    let ghost = sample_ticket(TicketKey::new(queue("SUP"), 404), at(0));
+    let (ghost_changed, ghost_entries) = change_status(&ghost, "anna", "Open", at(1));
+    let missing = store
+        .update_ticket(&ghost_changed, 1, &ghost_entries, &[])
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "got {missing:?}"
+    );
+    let taken = store.create_ticket(&ticket, &[], &[]).await;
+    assert!(
+        matches!(taken, Err(StoreError::AlreadyExists(_))),
+        "got {taken:?}"
+    );
+
+    assert_eq!(all_changes_after(feed, 0).await, before);
+}
+
+/// A cursor reads 0 until set, keeps its position when the store is opened
+/// again (`open` opens the same store each time), never moves backwards,
+/// and is independent of other cursors; changes and their numbering
+/// survive reopening too.
+pub async fn a_feed_cursor_persists_across_reopening_and_never_moves_backwards(
+    open: impl Fn() -> Arc<dyn Store>,
+) {
+    let (ticket, seqs) = {
+        let store = open();
+        let feed = feed_of(store.as_ref());
+        assert_eq!(feed.cursor("triggers").await.unwrap(), 0);
+        let v1 = create_sample(store.as_ref(), "SUP", at(0)).await;
+        let v2 = update_with(store.as_ref(), &v1, 1, |_| {}).await;
+        let v3 = update_with(store.as_ref(), &v2, 1, |_| {}).await;
+        let seqs: Vec<u64> = all_changes_after(feed, 0)
+            .await
+            .iter()
+            .map(|c| c.seq)
+            .collect();
+        assert_eq!(seqs.len(), 3);
+        feed.set_cursor("triggers", seqs[1]).await.unwrap();
+        feed.set_cursor("triggers", seqs[0]).await.unwrap();
+        assert_eq!(feed.cursor("triggers").await.unwrap(), seqs[1]);
+        (v3, seqs)
+    };
+
+    let store = open();
+    let feed = feed_of(store.as_ref());
+    assert_eq!(feed.cursor("triggers").await.unwrap(), seqs[1]);
+    assert_eq!(feed.cursor("webhooks").await.unwrap(), 0);
+    feed.set_cursor("triggers", 0).await.unwrap();
+    assert_eq!(feed.cursor("triggers").await.unwrap(), seqs[1]);
+    let unread = all_changes_after(feed, seqs[1]).await;
+    assert_eq!(
+        unread.iter().map(|c| c.seq).collect::<Vec<_>>(),
+        vec![seqs[2]]
+    );
+    assert_eq!(unread[0].after, ticket);
+    let v4 = update_with(store.as_ref(), &ticket, 0, |_| {}).await;
+    let next = all_changes_after(feed, seqs[2]).await;
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0].seq, seqs[2] + 1);
+    assert_eq!(next[0].after, v4);
+}
+
+/// Moving a cursor forgets the changes every cursor has passed and keeps
+/// every change some cursor has not; positions are never reused after
+/// their changes are forgotten.
+pub async fn pruning_the_feed_keeps_every_change_a_cursor_has_not_passed(store: Arc<dyn Store>) {
+    let feed = feed_of(store.as_ref());
+    let mut ticket = create_sample(store.as_ref(), "SUP", at(0)).await;
+    for _ in 0..4 {
+        ticket = update_with(store.as_ref(), &ticket, 0, |_| {}).await;
+    }
+    let all = all_changes_after(feed, 0).await;
+    let seqs: Vec<u64> = all.iter().map(|c| c.seq).collect();
+    assert_eq!(seqs.len(), 5);
+    let from = |i: usize| all[i..].to_vec();
+
+    feed.set_cursor("a", seqs[1]).await.unwrap();
+    assert_eq!(all_changes_after(feed, 0).await, from(2));
+
+    // A second cursor ahead of the first forgets nothing the first still
+    // has to read.
+    feed.set_cursor("b", seqs[3]).await.unwrap();
+    assert_eq!(all_changes_after(feed, 0).await, from(2));
+    assert_eq!(all_changes_after(feed, seqs[1]).await, from(2));
+
+    feed.set_cursor("a", seqs[4]).await.unwrap();
+    assert_eq!(all_changes_after(feed, 0).await, from(4));
+    assert_eq!(all_changes_after(feed, seqs[3]).await, from(4));
+
+    // Everything read by everyone: the feed is empty, and the next change
+    // still gets a new position.
+    feed.set_cursor("b", seqs[4]).await.unwrap();
+    assert_eq!(all_changes_after(feed, 0).await, Vec::new());
+    let next = update_with(store.as_ref(), &ticket, 0, |_| {}).await;
+    let after = all_changes_after(feed, 0).await;
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].seq, seqs[4] + 1);
+    assert_eq!(after[0].after, next);
+}
+
+/// A committed ticket write wakes a reader that waits, every reader that
+/// registered before it read the feed, and a reader that only starts
+/// waiting after the write; a replayed write wakes no one.
+pub async fn a_ticket_write_wakes_the_feed_readers(store: Arc<dyn Store>) {
+    use std::time::Duration as StdDuration;
+
+    let wakeup = feed_of(store.as_ref()).wakeup();
+    let soon = StdDuration::from_secs(5);
+
+    // Waiting already, in another task.
+    let (registered, is_registered) = tokio::sync::oneshot::channel();
+    let waiter = {
+        let wakeup = Arc::clone(&wakeup);
+        tokio::spawn(async move {
+            let notified = wakeup.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let _ = registered.send(());
+            notified.await;
+        })
+    };
+    is_registered.await.expect("the reader registers");
+    let ticket = create_sample(store.as_ref(), "SUP", at(0)).await;
+    tokio::time::timeout(soon, waiter)
+        .await
+        .expect("the waiting reader is woken")
+        .expect("the reader task finishes");
+
+    // Registered before reading the feed (two readers), woken by a write
+    // that commits before either awaits.
+    let first = wakeup.notified();
+    let second = wakeup.notified();
+    tokio::pin!(first, second);
+    first.as_mut().enable();
+    second.as_mut().enable();
+    let ticket = update_with(store.as_ref(), &ticket, 1, |_| {}).await;
+    tokio::time::timeout(soon, first)
+        .await
+        .expect("the first registered reader is woken");
+    tokio::time::timeout(soon, second)
+        .await
+        .expect("the second registered reader is woken");
+
+    // Checked the feed, then a write committed, then it waits.
+    update_with(store.as_ref(), &ticket, 1, |_| {}).await;
+    tokio::time::timeout(soon, wakeup.notified())
+        .await
+        .expect("a write just before the wait is not missed");
+
+    // A replay writes nothing and wakes no one.
+    let (claimed, _) = create_claimed(store.as_ref(), &claim("form:w", "h"), at(1)).await;
+    tokio::time::timeout(soon, wakeup.notified())
+        .await
+        .expect("the claimed creation, which nobody waited for, is not missed");
+    let waiting = wakeup.notified();
+    tokio::pin!(waiting);
+    waiting.as_mut().enable();
+    let (_, replayed) = create_claimed(store.as_ref(), &claim("form:w", "h"), at(2)).await;
+    assert_eq!(replayed, Written::Replayed(claimed.key));
+    assert!(
+        tokio::time::timeout(StdDuration::from_millis(100), waiting)
+            .await
+            .is_err(),
+        "a replayed write woke a reader"
     );
 }

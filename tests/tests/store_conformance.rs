@@ -62,7 +62,56 @@ conformance_cases!(
     concurrent_increments_of_one_counter_count_every_call_once,
     counters_are_independent_per_key,
     a_write_claiming_one_key_twice_is_refused_and_writes_nothing,
+    the_entries_of_a_version_are_exactly_those_written_with_it,
+    assigned_tickets_are_counted_by_assignee_and_status_as_they_change,
 );
+
+/// The SQLite store's change feed (DynamoDB has its stream instead).
+mod sqlite_change_feed {
+    use helpdesk::store::Store;
+    use helpdesk::store::sqlite::SqliteStore;
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn every_ticket_write_is_one_change_with_the_ticket_before_and_after() {
+        conformance::every_ticket_write_is_one_change_with_the_ticket_before_and_after(
+            sqlite_store(),
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn writes_that_change_nothing_add_no_change() {
+        conformance::writes_that_change_nothing_add_no_change(sqlite_store()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_feed_cursor_persists_across_reopening_and_never_moves_backwards() {
+        let dir =
+            std::env::temp_dir().join(format!("helpdesk-feed-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("a temporary folder");
+        let path = dir.join("helpdesk.db");
+        let open = || -> Arc<dyn Store> {
+            Arc::new(SqliteStore::open(&path).expect("the store file opens"))
+        };
+
+        conformance::a_feed_cursor_persists_across_reopening_and_never_moves_backwards(open).await;
+
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn pruning_the_feed_keeps_every_change_a_cursor_has_not_passed() {
+        conformance::pruning_the_feed_keeps_every_change_a_cursor_has_not_passed(sqlite_store())
+            .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_ticket_write_wakes_the_feed_readers() {
+        conformance::a_ticket_write_wakes_the_feed_readers(sqlite_store()).await;
+    }
+}
 
 /// What the DynamoDB store costs in requests: the access patterns in its
 /// module docs, checked.
@@ -72,6 +121,7 @@ mod dynamodb_requests {
     use helpdesk::store::{Store, StoreError, TicketQuery, Written};
     use helpdesk_tests::conformance::{
         at, change_status, claim, create_sample, creation_entries, queue, sample_ticket,
+        update_with,
     };
 
     use super::*;
@@ -146,6 +196,49 @@ mod dynamodb_requests {
 
         assert_eq!(listed.len(), 3);
         assert_eq!(timeline.len(), 2);
+        assert_eq!(after.query - before.query, 2);
+        assert_eq!(after.total() - before.total(), 2);
+    }
+
+    #[tokio::test]
+    async fn the_entries_of_a_version_take_one_query_and_the_store_has_no_change_feed() {
+        let Some(store) = dynamodb_store().await else {
+            return;
+        };
+        let ticket = create_sample(&store, "SUP", at(0)).await;
+        let changed = update_with(&store, &ticket, 3, |_| {}).await;
+
+        let before = store.request_counts();
+        let entries = store
+            .entries_of_version(&changed.key, changed.version)
+            .await
+            .expect("entries");
+        let after = store.request_counts();
+
+        assert_eq!(entries.len(), 3);
+        assert_eq!(after.query - before.query, 1);
+        assert_eq!(after.total() - before.total(), 1);
+        assert!(store.change_feed().is_none());
+    }
+
+    #[tokio::test]
+    async fn counting_assigned_tickets_takes_one_query_per_distinct_status() {
+        let Some(store) = dynamodb_store().await else {
+            return;
+        };
+        for minutes in 0..3 {
+            create_sample(&store, "SUP", at(minutes)).await;
+        }
+        let statuses = ["New", "Open", "New"].map(str::to_owned);
+
+        let before = store.request_counts();
+        let count = store
+            .count_assigned(&queue("SUP"), "anna", &statuses)
+            .await
+            .expect("counted");
+        let after = store.request_counts();
+
+        assert_eq!(count, 3);
         assert_eq!(after.query - before.query, 2);
         assert_eq!(after.total() - before.total(), 2);
     }

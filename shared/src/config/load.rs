@@ -23,13 +23,29 @@ pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
     load_str(&text, &file)
 }
 
-/// Parses and validates configuration text; `file` names it in errors.
+/// Parses and validates configuration text; `file` names it in errors, and
+/// files it refers to (holiday calendars) are read relative to its
+/// directory.
 pub fn load_str(text: &str, file: &str) -> Result<Config, ConfigError> {
-    let config: Config = serde_saphyr::from_str(text).map_err(|e| ConfigError {
+    let mut config: Config = serde_saphyr::from_str(text).map_err(|e| ConfigError {
         file: file.to_owned(),
         findings: vec![parse_finding(&e)],
     })?;
-    let findings = validate(&config);
+    let mut findings = validate(&config);
+    let base_dir = Path::new(file).parent().unwrap_or(Path::new("."));
+    for (name, calendar) in &config.calendars {
+        match calendar.build(base_dir) {
+            Ok(built) => {
+                config.built_calendars.insert(name.clone(), built);
+            }
+            Err(e) => findings.push(Finding {
+                line: None,
+                column: None,
+                message: format!("calendar {name:?}: {e}"),
+                hint: Some("see the calendars section of config/helpdesk.yaml".into()),
+            }),
+        }
+    }
     if findings.is_empty() {
         Ok(config)
     } else {

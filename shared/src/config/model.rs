@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 pub use serde_saphyr::Spanned;
 
+use crate::calendar::{Calendar, CalendarConfig};
 use crate::domain::{EmailAddress, QueueKey};
+use crate::triggers::Trigger;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -26,6 +28,30 @@ pub struct Config {
     /// Web forms by id (the `{form_id}` in `POST /forms/{form_id}`).
     #[serde(default)]
     pub forms: BTreeMap<String, Form>,
+    /// Business calendars by name, for SLA rules and `business_hours`
+    /// trigger conditions.
+    #[serde(default)]
+    pub calendars: BTreeMap<String, CalendarConfig>,
+    /// Named message templates that triggers refer to by name.
+    #[serde(default)]
+    pub templates: BTreeMap<String, MailTemplate>,
+    /// The calendars built from `calendars` (holiday files read) by
+    /// [`super::load()`]; empty on a config that was only deserialized.
+    #[serde(skip)]
+    pub built_calendars: BTreeMap<String, Calendar>,
+}
+
+impl Config {
+    /// The built calendar called `name`.
+    pub fn calendar(&self, name: &str) -> Option<&Calendar> {
+        self.built_calendars.get(name)
+    }
+}
+
+impl crate::triggers::BusinessHours for Config {
+    fn is_open(&self, calendar: &str, at: chrono::DateTime<chrono::Utc>) -> Option<bool> {
+        self.calendar(calendar).map(|c| c.is_open(at))
+    }
 }
 
 /// The desk's own settings.
@@ -387,6 +413,9 @@ pub struct Queue {
     /// Custom fields by id.
     #[serde(default)]
     pub custom_fields: BTreeMap<String, CustomField>,
+    /// Rules that react to ticket changes, in the order they run.
+    #[serde(default)]
+    pub triggers: Vec<Trigger>,
 }
 
 impl Queue {

@@ -39,6 +39,7 @@ pub fn validate(config: &Config) -> Vec<Finding> {
 
     for (key, queue) in &config.queues {
         check_queue(&mut findings, key, queue, &agents);
+        findings.extend(crate::triggers::validate(config, key, &queue.triggers));
     }
     for (id, form) in &config.forms {
         check_form(&mut findings, config, id, form, &agents, &priorities);

@@ -11,4 +11,4 @@ pub mod timeline;
 pub use contact::{Contact, ContactId};
 pub use ids::{EmailAddress, ParseError, QueueKey, TicketKey};
 pub use ticket::{Channel, Requester, Ticket};
-pub use timeline::{Actor, TimelineEntry, TimelineEvent};
+pub use timeline::{Actor, TimelineEntry, TimelineEvent, TriggerNoteKind};

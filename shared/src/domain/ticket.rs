@@ -112,8 +112,18 @@ pub struct Ticket {
     /// How often it went from closed back to open.
     #[serde(default)]
     pub reopen_count: u32,
+    /// How deep in a trigger chain the last change was: 0 when a person or
+    /// the system made it, `n + 1` when triggers wrote it in reaction to a
+    /// change at depth `n`. The trigger engine reads it from the stored
+    /// ticket to enforce its depth limit.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub trigger_depth: u8,
     /// Optimistic-locking version, 1 for a new ticket.
     pub version: u64,
+}
+
+fn is_zero(depth: &u8) -> bool {
+    *depth == 0
 }
 
 /// How many timeline entries one stored change may add; the sequence number

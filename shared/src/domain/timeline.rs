@@ -126,6 +126,18 @@ pub enum TimelineEvent {
         /// Why it was held back.
         reason: String,
     },
+    /// A note from the trigger engine, so automation is never silent: a
+    /// chain stopped at the depth limit, an action that could not be
+    /// planned, a side effect that failed for good.
+    TriggerNote {
+        /// What kind of note.
+        kind: TriggerNoteKind,
+        /// The triggers concerned.
+        #[serde(default)]
+        triggers: Vec<String>,
+        /// What happened, in words.
+        message: String,
+    },
     /// Another ticket was linked to this one.
     Linked {
         /// The other ticket.
@@ -133,6 +145,22 @@ pub enum TimelineEvent {
         /// How they relate (`follow_up_of`, `followed_up_by`).
         relation: String,
     },
+}
+
+/// The kind of a [`TimelineEvent::TriggerNote`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerNoteKind {
+    /// Triggers would have fired but the chain reached the depth limit.
+    Stopped,
+    /// An action could not be planned as written (a missing address, a
+    /// template that does not render).
+    Problem,
+    /// A side effect failed and will not be retried.
+    Failed,
+    /// A group assignment found every member at their cap; the ticket stays
+    /// unassigned in the queue.
+    Unassigned,
 }
 
 /// One entry on a ticket's timeline. `seq` orders a ticket's entries.

@@ -851,6 +851,8 @@ async fn acknowledge(
                 .chain(std::iter::once(mail.message_id.clone()))
                 .collect(),
             automatic: true,
+            actor: crate::domain::Actor::System,
+            trigger_depth: 0,
         },
         suppress,
     )
@@ -874,6 +876,8 @@ async fn acknowledge(
                     in_reply_to: None,
                     references: Vec::new(),
                     automatic: true,
+                    actor: crate::domain::Actor::System,
+                    trigger_depth: 0,
                 },
                 Some(reason),
             )

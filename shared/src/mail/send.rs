@@ -45,6 +45,11 @@ pub struct TicketMail {
     pub references: Vec<String>,
     /// Sent by the helpdesk itself (acknowledgements, notifications).
     pub automatic: bool,
+    /// Who sends it: the system, or the trigger whose action it is.
+    pub actor: Actor,
+    /// The trigger depth recorded with the sent mail (0 unless a trigger
+    /// sends it), so a trigger reacting to sent mail stops at the limit.
+    pub trigger_depth: u8,
 }
 
 /// What happened to a mail.
@@ -137,11 +142,12 @@ async fn record(
     now: DateTime<Utc>,
     claim: IdempotencyClaim,
     event: TimelineEvent,
+    by: (&Actor, u8),
 ) -> Result<(), StoreError> {
-    tickets::apply(
+    tickets::apply_at_depth(
         services.store.as_ref(),
         ticket,
-        &Actor::System,
+        by,
         now,
         &[claim],
         |_| vec![event.clone()],
@@ -218,7 +224,15 @@ pub async fn send_ticket_mail(
             subject,
             reason: reason.clone(),
         };
-        record(services, &mail.ticket, now, claim, event).await?;
+        record(
+            services,
+            &mail.ticket,
+            now,
+            claim,
+            event,
+            (&mail.actor, mail.trigger_depth),
+        )
+        .await?;
         tracing::info!(ticket = %mail.ticket, %reason, "automatic mail suppressed");
         return Ok(SendOutcome::Suppressed { reason });
     }
@@ -283,6 +297,7 @@ pub async fn send_ticket_mail(
         now,
         message_id_claim(&message_id, now),
         event,
+        (&mail.actor, mail.trigger_depth),
     )
     .await?;
     Ok(SendOutcome::Sent { message_id })

@@ -124,6 +124,37 @@ impl StoreError {
     }
 }
 
+/// One ticket write as the local change feed records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedChange {
+    /// Position in the feed; grows by one per committed ticket write.
+    pub seq: u64,
+    /// The ticket before the write; none when the write created it.
+    pub before: Option<Ticket>,
+    /// The ticket after the write.
+    pub after: Ticket,
+}
+
+/// A durable, ordered log of ticket writes with named cursors: the local
+/// counterpart of a DynamoDB stream. Every ticket write (create or update)
+/// appends one change in the same transaction, so the feed misses nothing.
+#[async_trait]
+pub trait ChangeFeed: Send + Sync {
+    /// Up to `limit` changes with `seq > after`, in order.
+    async fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<FeedChange>, StoreError>;
+
+    /// The position of the cursor `name` (0 when never set).
+    async fn cursor(&self, name: &str) -> Result<u64, StoreError>;
+
+    /// Moves the cursor `name` to `seq` (never backwards), and forgets
+    /// changes that every cursor has passed.
+    async fn set_cursor(&self, name: &str, seq: u64) -> Result<(), StoreError>;
+
+    /// Notified after every committed ticket write, so a reader can sleep
+    /// until there is something to read.
+    fn wakeup(&self) -> std::sync::Arc<tokio::sync::Notify>;
+}
+
 /// The storage port.
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -158,6 +189,31 @@ pub trait Store: Send + Sync {
 
     /// A ticket's timeline in order.
     async fn timeline(&self, key: &TicketKey) -> Result<Vec<TimelineEntry>, StoreError>;
+
+    /// The timeline entries written together with `version` of a ticket
+    /// (sequence numbers `entry_seq(version, 0..)`), in order; one range
+    /// read, strongly consistent.
+    async fn entries_of_version(
+        &self,
+        key: &TicketKey,
+        version: u64,
+    ) -> Result<Vec<TimelineEntry>, StoreError>;
+
+    /// How many tickets of `queue` are assigned to `assignee` and have one
+    /// of `statuses` (the statuses that count as "in work"). Reads an index,
+    /// never the whole queue.
+    async fn count_assigned(
+        &self,
+        queue: &QueueKey,
+        assignee: &str,
+        statuses: &[String],
+    ) -> Result<u64, StoreError>;
+
+    /// The store's own change feed, when it has one (SQLite). DynamoDB has
+    /// none: its stream invokes the trigger function instead.
+    fn change_feed(&self) -> Option<&dyn ChangeFeed> {
+        None
+    }
 
     /// Stores a new contact; every one of its addresses must be free.
     async fn create_contact(&self, contact: &Contact) -> Result<(), StoreError>;

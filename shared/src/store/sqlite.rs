@@ -4,14 +4,34 @@
 //! the columns the queries need. One connection behind a mutex serialises
 //! writers; each operation runs in one `IMMEDIATE` transaction on a blocking
 //! thread, so allocation and conditional writes are atomic.
+//!
+//! Counting a queue's tickets by assignee and status reads the expression
+//! index `tickets_by_assignee` on `(queue, json_extract(doc, '$.assignee'),
+//! json_extract(doc, '$.status'))`, never the queue's rows.
+//!
+//! The store has a change feed ([`ChangeFeed`], in `sqlite/feed.rs`):
+//! every applied ticket write (a creation or an update, not a replay, not a
+//! refused write) appends a row to `changes` holding the ticket before and
+//! after, in the same transaction, so the feed has a change exactly when the
+//! ticket changed. Named cursors in `feed_cursors` record how far each
+//! reader got; changes every cursor has passed are deleted. Every new table
+//! and index is created with `IF NOT EXISTS`, so files written by older
+//! versions open unchanged (their earlier writes are simply not in the
+//! feed).
+
+mod feed;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use tokio::sync::Notify;
 
-use super::{IdempotencyClaim, IdempotencyRecord, Store, StoreError, TicketQuery, Written};
+use super::{
+    ChangeFeed, IdempotencyClaim, IdempotencyRecord, Store, StoreError, TicketQuery, Written,
+};
+use crate::domain::ticket::ENTRIES_PER_VERSION;
 use crate::domain::{Contact, ContactId, EmailAddress, QueueKey, Ticket, TicketKey, TimelineEntry};
 
 const SCHEMA: &str = r#"
@@ -28,6 +48,9 @@ CREATE TABLE IF NOT EXISTS tickets (
     doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tickets_by_queue ON tickets (queue, created_at DESC, number DESC);
+CREATE INDEX IF NOT EXISTS tickets_by_assignee ON tickets (
+    queue, json_extract(doc, '$.assignee'), json_extract(doc, '$.status')
+);
 CREATE TABLE IF NOT EXISTS timeline (
     ticket TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -61,10 +84,22 @@ CREATE TABLE IF NOT EXISTS idempotency (
 );
 "#;
 
-/// The SQLite implementation of [`Store`].
+/// Counts a queue's tickets of one assignee whose status is in a JSON array
+/// of statuses; the expressions are written exactly as in the index
+/// `tickets_by_assignee`, which is what lets the planner use it.
+const COUNT_ASSIGNED: &str = "SELECT count(*) FROM tickets
+     WHERE queue = ?1
+       AND json_extract(doc, '$.assignee') = ?2
+       AND json_extract(doc, '$.status') IN (SELECT value FROM json_each(?3))";
+
+/// The SQLite implementation of [`Store`] and of [`ChangeFeed`]. Clones
+/// share the connection and the wakeup.
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    /// Notified after every committed ticket write (see `sqlite/feed.rs`
+    /// for the wakeup rules).
+    wakeup: Arc<Notify>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -123,8 +158,10 @@ impl SqliteStore {
 
     fn with_connection(conn: Connection) -> Result<Self, StoreError> {
         conn.execute_batch(SCHEMA).map_err(backend)?;
+        conn.execute_batch(feed::SCHEMA).map_err(backend)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            wakeup: Arc::new(Notify::new()),
         })
     }
 
@@ -287,35 +324,40 @@ impl Store for SqliteStore {
         let ticket = ticket.clone();
         let entries = entries.to_vec();
         let claims = claims.to_vec();
-        self.in_transaction(move |tx| {
-            if let Some(replayed) = existing_claim(tx, &claims)? {
-                return Ok(replayed);
-            }
-            let key = ticket.key.to_string();
-            let inserted = tx
-                .execute(
-                    "INSERT INTO tickets (key, queue, number, version, created_at, doc)
+        let written = self
+            .in_transaction(move |tx| {
+                if let Some(replayed) = existing_claim(tx, &claims)? {
+                    return Ok(replayed);
+                }
+                let key = ticket.key.to_string();
+                let doc = to_json(&ticket)?;
+                let inserted = tx
+                    .execute(
+                        "INSERT INTO tickets (key, queue, number, version, created_at, doc)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (key) DO NOTHING",
-                    params![
-                        key,
-                        ticket.queue.as_str(),
-                        version_i64(ticket.key.number())?,
-                        version_i64(ticket.version)?,
-                        ticket
-                            .created_at
-                            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-                        to_json(&ticket)?
-                    ],
-                )
-                .map_err(backend)?;
-            if inserted == 0 {
-                return Err(StoreError::AlreadyExists(format!("ticket {key}")));
-            }
-            insert_entries(tx, &entries)?;
-            insert_claims(tx, &claims, &ticket.key, ticket.created_at)?;
-            Ok(Written::New)
-        })
-        .await
+                        params![
+                            key,
+                            ticket.queue.as_str(),
+                            version_i64(ticket.key.number())?,
+                            version_i64(ticket.version)?,
+                            ticket
+                                .created_at
+                                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                            doc
+                        ],
+                    )
+                    .map_err(backend)?;
+                if inserted == 0 {
+                    return Err(StoreError::AlreadyExists(format!("ticket {key}")));
+                }
+                insert_entries(tx, &entries)?;
+                insert_claims(tx, &claims, &ticket.key, ticket.created_at)?;
+                feed::record_change(tx, &ticket.key, None, &doc)?;
+                Ok(Written::New)
+            })
+            .await?;
+        self.after_write(&written);
+        Ok(written)
     }
 
     async fn get_ticket(&self, key: &TicketKey) -> Result<Option<Ticket>, StoreError> {
@@ -352,45 +394,48 @@ impl Store for SqliteStore {
         let ticket = ticket.clone();
         let entries = entries.to_vec();
         let claims = claims.to_vec();
-        self.in_transaction(move |tx| {
-            if let Some(replayed) = existing_claim(tx, &claims)? {
-                return Ok(replayed);
-            }
-            let key = ticket.key.to_string();
-            let changed = tx
-                .execute(
-                    "UPDATE tickets SET version = ?1, doc = ?2 WHERE key = ?3 AND version = ?4",
-                    params![
-                        version_i64(ticket.version)?,
-                        to_json(&ticket)?,
-                        key,
-                        version_i64(expected_version)?
-                    ],
-                )
-                .map_err(backend)?;
-            if changed == 0 {
-                let actual: Option<i64> = tx
+        let written = self
+            .in_transaction(move |tx| {
+                if let Some(replayed) = existing_claim(tx, &claims)? {
+                    return Ok(replayed);
+                }
+                let key = ticket.key.to_string();
+                // The row about to be replaced: its version decides the
+                // write, its document is the change's "before". The
+                // IMMEDIATE transaction holds the write lock, so it cannot
+                // change between this read and the update.
+                let stored: Option<(i64, String)> = tx
                     .query_row(
-                        "SELECT version FROM tickets WHERE key = ?1",
+                        "SELECT version, doc FROM tickets WHERE key = ?1",
                         params![key],
-                        |row| row.get(0),
+                        |row| Ok((row.get(0)?, row.get(1)?)),
                     )
                     .optional()
                     .map_err(backend)?;
-                return match actual {
-                    None => Err(StoreError::NotFound(format!("ticket {key}"))),
-                    Some(actual) => Err(StoreError::VersionConflict {
+                let Some((actual, before)) = stored else {
+                    return Err(StoreError::NotFound(format!("ticket {key}")));
+                };
+                if actual != version_i64(expected_version)? {
+                    return Err(StoreError::VersionConflict {
                         key: ticket.key.clone(),
                         expected: expected_version,
                         actual: u64::try_from(actual).ok(),
-                    }),
-                };
-            }
-            insert_entries(tx, &entries)?;
-            insert_claims(tx, &claims, &ticket.key, ticket.updated_at)?;
-            Ok(Written::New)
-        })
-        .await
+                    });
+                }
+                let doc = to_json(&ticket)?;
+                tx.execute(
+                    "UPDATE tickets SET version = ?1, doc = ?2 WHERE key = ?3 AND version = ?4",
+                    params![version_i64(ticket.version)?, doc, key, actual],
+                )
+                .map_err(backend)?;
+                insert_entries(tx, &entries)?;
+                insert_claims(tx, &claims, &ticket.key, ticket.updated_at)?;
+                feed::record_change(tx, &ticket.key, Some(&before), &doc)?;
+                Ok(Written::New)
+            })
+            .await?;
+        self.after_write(&written);
+        Ok(written)
     }
 
     async fn list_tickets(&self, query: &TicketQuery) -> Result<Vec<Ticket>, StoreError> {
@@ -429,6 +474,64 @@ impl Store for SqliteStore {
             docs.iter().map(|doc| from_json(doc)).collect()
         })
         .await
+    }
+
+    async fn entries_of_version(
+        &self,
+        key: &TicketKey,
+        version: u64,
+    ) -> Result<Vec<TimelineEntry>, StoreError> {
+        // [first, end) in the primary key (ticket, seq); none when the
+        // numbers do not fit the column.
+        let range = version
+            .checked_mul(ENTRIES_PER_VERSION)
+            .and_then(|first| Some((first, first.checked_add(ENTRIES_PER_VERSION)?)))
+            .and_then(|(first, end)| Some((i64::try_from(first).ok()?, i64::try_from(end).ok()?)));
+        let Some((first, end)) = range else {
+            return Ok(Vec::new());
+        };
+        let key = key.to_string();
+        self.in_transaction(move |tx| {
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT doc FROM timeline WHERE ticket = ?1 AND seq >= ?2 AND seq < ?3
+                     ORDER BY seq",
+                )
+                .map_err(backend)?;
+            let docs = stmt
+                .query_map(params![key, first, end], |row| row.get::<_, String>(0))
+                .map_err(backend)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(backend)?;
+            docs.iter().map(|doc| from_json(doc)).collect()
+        })
+        .await
+    }
+
+    async fn count_assigned(
+        &self,
+        queue: &QueueKey,
+        assignee: &str,
+        statuses: &[String],
+    ) -> Result<u64, StoreError> {
+        let queue = queue.clone();
+        let assignee = assignee.to_owned();
+        let statuses = to_json(&statuses)?;
+        self.in_transaction(move |tx| {
+            let count: i64 = tx
+                .prepare_cached(COUNT_ASSIGNED)
+                .map_err(backend)?
+                .query_row(params![queue.as_str(), assignee, statuses], |row| {
+                    row.get(0)
+                })
+                .map_err(backend)?;
+            u64::try_from(count).map_err(|_| StoreError::Corrupt("negative count".into()))
+        })
+        .await
+    }
+
+    fn change_feed(&self) -> Option<&dyn ChangeFeed> {
+        Some(self)
     }
 
     async fn create_contact(&self, contact: &Contact) -> Result<(), StoreError> {
@@ -624,6 +727,93 @@ fn claim_email(
             )
             .map_err(backend)?;
             Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests fail loudly")]
+mod tests {
+    use super::*;
+
+    /// The plan SQLite chooses for `sql`, one line per step.
+    fn plan(store: &SqliteStore, sql: &str) -> String {
+        let conn = store.conn.lock().unwrap();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let steps = stmt
+            .query_map(["SUP", "anna", r#"["Open"]"#], |row| {
+                row.get::<_, String>(3)
+            })
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        steps.join("\n")
+    }
+
+    #[test]
+    fn counting_assigned_tickets_searches_the_assignee_index_and_reads_no_ticket_row() {
+        let store = SqliteStore::in_memory().unwrap();
+        let plan = plan(&store, COUNT_ASSIGNED);
+        // All three columns are searched, not one filtered row by row.
+        assert!(
+            plan.contains(
+                "SEARCH tickets USING COVERING INDEX tickets_by_assignee (queue=? AND <expr>=? AND <expr>=?)"
+            ),
+            "{plan}"
+        );
+        assert!(!plan.contains("SCAN tickets"), "{plan}");
+    }
+
+    #[test]
+    fn the_entries_of_a_version_are_one_range_of_the_timeline_key() {
+        let store = SqliteStore::in_memory().unwrap();
+        let plan = plan(
+            &store,
+            "SELECT doc FROM timeline WHERE ticket = ?1 AND seq >= ?2 AND seq < ?3 ORDER BY seq",
+        );
+        assert!(
+            plan.contains("SEARCH timeline USING INDEX sqlite_autoindex_timeline_1 (ticket=? AND seq>? AND seq<?)"),
+            "{plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    }
+
+    #[test]
+    fn a_file_from_before_the_change_feed_and_the_assignee_index_opens_and_gets_them() {
+        let path = std::env::temp_dir().join(format!(
+            "helpdesk-old-schema-{}.db",
+            uuid::Uuid::new_v4().simple()
+        ));
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            let conn = store.conn.lock().unwrap();
+            conn.execute_batch(
+                "DROP INDEX tickets_by_assignee; DROP TABLE changes; DROP TABLE feed_cursors;",
+            )
+            .unwrap();
+        }
+
+        let store = SqliteStore::open(&path).unwrap();
+        let objects: Vec<String> = {
+            let conn = store.conn.lock().unwrap();
+            let mut stmt = conn
+                .prepare("SELECT name FROM sqlite_master ORDER BY name")
+                .unwrap();
+            stmt.query_map([], |row| row.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        drop(store);
+        for file in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{file}", path.display()));
+        }
+
+        for name in ["changes", "feed_cursors", "tickets_by_assignee"] {
+            assert!(
+                objects.iter().any(|o| o == name),
+                "{name} missing: {objects:?}"
+            );
         }
     }
 }

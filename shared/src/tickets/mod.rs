@@ -115,6 +115,7 @@ pub fn build_ticket(
         first_response_at: None,
         resolved_at: None,
         reopen_count: 0,
+        trigger_depth: 0,
         version: 1,
     })
 }
@@ -175,6 +176,22 @@ pub async fn apply<F>(
     actor: &Actor,
     now: DateTime<Utc>,
     claims: &[IdempotencyClaim],
+    change: F,
+) -> Result<(Ticket, Written), StoreError>
+where
+    F: FnMut(&mut Ticket) -> Vec<TimelineEvent> + Send,
+{
+    apply_at_depth(store, key, (actor, 0), now, claims, change).await
+}
+
+/// [`apply`] for a change made at trigger depth `by.1` (see
+/// [`Ticket::trigger_depth`]) by actor `by.0`.
+pub async fn apply_at_depth<F>(
+    store: &dyn Store,
+    key: &TicketKey,
+    (actor, depth): (&Actor, u8),
+    now: DateTime<Utc>,
+    claims: &[IdempotencyClaim],
     mut change: F,
 ) -> Result<(Ticket, Written), StoreError>
 where
@@ -189,6 +206,7 @@ where
         let mut ticket = stored.clone();
         let events = change(&mut ticket);
         ticket.version = stored.version + 1;
+        ticket.trigger_depth = depth;
         ticket.updated_at = now;
         let entries: Vec<TimelineEntry> = events
             .into_iter()

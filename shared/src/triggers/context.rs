@@ -109,7 +109,8 @@ impl Default for EvalContext<'static> {
 
 impl EvalContext<'static> {
     /// The context for `queue` of `config`: its components' default
-    /// assignees and every agent's address; no calendars, no environment.
+    /// assignees, every agent's address and the named templates; no
+    /// calendars, no environment.
     pub fn for_queue(config: &Config, queue: &QueueKey) -> Self {
         let component_owners = config
             .queues
@@ -131,6 +132,7 @@ impl EvalContext<'static> {
         Self {
             component_owners,
             agent_emails,
+            templates: config.templates.clone(),
             ..Self::default()
         }
     }

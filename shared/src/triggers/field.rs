@@ -355,3 +355,75 @@ pub(crate) fn any_field_differs(before: &Ticket, after: &Ticket) -> bool {
             .chain(after.custom_fields.keys())
             .any(|k| Field::Custom(k).differs(before, after))
 }
+
+/// Sets a writable field of `ticket` from its JSON value (as a plan's
+/// [`crate::triggers::FieldChange::new`] carries it). List fields are
+/// replaced whole; [`apply_list_delta`] merges them instead.
+pub fn set_json(ticket: &mut Ticket, field: &str, value: &serde_json::Value) -> Result<(), String> {
+    use serde_json::Value;
+    let text = |v: &Value| -> Result<Option<String>, String> {
+        match v {
+            Value::Null => Ok(None),
+            Value::String(s) if s.is_empty() => Ok(None),
+            Value::String(s) => Ok(Some(s.clone())),
+            other => Ok(Some(other.to_string())),
+        }
+    };
+    let list = |v: &Value| -> Result<Vec<String>, String> {
+        match v {
+            Value::Null => Ok(Vec::new()),
+            Value::Array(items) => Ok(items
+                .iter()
+                .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+                .collect()),
+            other => Err(format!("{field} needs a list, not {other}")),
+        }
+    };
+    match Field::parse(field) {
+        Some(Field::Status) => {
+            ticket.status = text(value)?.ok_or_else(|| "status cannot be empty".to_owned())?;
+        }
+        Some(Field::Priority) => {
+            ticket.priority = text(value)?.ok_or_else(|| "priority cannot be empty".to_owned())?;
+        }
+        Some(Field::Resolution) => ticket.resolution = text(value)?,
+        Some(Field::Assignee) => ticket.assignee = text(value)?,
+        Some(Field::Line) => {
+            ticket.line = match value {
+                Value::Null => None,
+                v => Some(
+                    v.as_u64()
+                        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                        .and_then(|n| u8::try_from(n).ok())
+                        .ok_or_else(|| format!("line must be a small number, not {v}"))?,
+                ),
+            };
+        }
+        Some(Field::Components) => ticket.components = list(value)?,
+        Some(Field::Tags) => ticket.tags = list(value)?,
+        Some(Field::Custom(id)) => {
+            if value.is_null() {
+                ticket.custom_fields.remove(id);
+            } else {
+                ticket.custom_fields.insert(id.to_owned(), value.clone());
+            }
+        }
+        _ => return Err(format!("{field} cannot be set by a trigger")),
+    }
+    Ok(())
+}
+
+/// Applies the difference between `old` and `new` (two lists) to `current`:
+/// elements of `old` missing from `new` are removed, elements of `new`
+/// missing from `old` are added (once, at the end). Used to re-apply a
+/// planned list change to a ticket that changed meanwhile without undoing
+/// the other writer's edits.
+pub fn apply_list_delta(current: &mut Vec<String>, old: &[String], new: &[String]) {
+    let has = |list: &[String], item: &str| list.iter().any(|x| same_text(x, item));
+    current.retain(|item| !has(old, item) || has(new, item));
+    for item in new {
+        if !has(old, item) && !has(current, item) {
+            current.push(item.clone());
+        }
+    }
+}

@@ -28,6 +28,7 @@ pub fn validate(config: &Config, key: &QueueKey, triggers: &[Trigger]) -> Vec<Fi
         queue: config.queues.get(key),
         agents,
         priorities,
+        calendars: config.calendars.keys().map(String::as_str).collect(),
     };
     let mut findings = Vec::new();
     let mut names = BTreeSet::new();
@@ -100,6 +101,7 @@ struct Checker<'a> {
     queue: Option<&'a Queue>,
     agents: Vec<&'a str>,
     priorities: Vec<&'a str>,
+    calendars: Vec<&'a str>,
 }
 
 impl Checker<'_> {
@@ -173,16 +175,25 @@ impl Checker<'_> {
                 }
             }
         }
-        if let Some(test) = &c.business_hours
-            && test.calendar.value.trim().is_empty()
-        {
-            findings.push(
-                Finding::at(
-                    &test.calendar.referenced,
-                    format!("{place}: business_hours needs a calendar name"),
-                )
-                .hint("name one of the configured calendars, such as `office`"),
-            );
+        if let Some(test) = &c.business_hours {
+            let name = test.calendar.value.trim();
+            if name.is_empty() {
+                findings.push(
+                    Finding::at(
+                        &test.calendar.referenced,
+                        format!("{place}: business_hours needs a calendar name"),
+                    )
+                    .hint("name one of the configured calendars, such as `office`"),
+                );
+            } else if !self.calendars.contains(&name) {
+                findings.push(
+                    Finding::at(
+                        &test.calendar.referenced,
+                        format!("{place}: calendar {name:?} is not configured"),
+                    )
+                    .hint(known_hint(name, "calendars", &self.calendars)),
+                );
+            }
         }
         for sub in c.all.iter().chain(c.any.iter()).flatten() {
             self.condition(findings, place, at, sub);

@@ -21,11 +21,13 @@ use crate::store::{IdempotencyClaim, IdempotencyRecord, StoreError};
 pub(super) type Item = HashMap<String, AttributeValue>;
 
 /// Attributes that belong to the table layout, not to the domain value.
-const LAYOUT_ATTRIBUTES: [&str; 6] = [
+const LAYOUT_ATTRIBUTES: [&str; 8] = [
     keys::PK,
     keys::SK,
     keys::GSI1PK,
     keys::GSI1SK,
+    keys::GSI2PK,
+    keys::GSI2SK,
     keys::ITEM_TYPE,
     keys::EXPIRES_AT,
 ];
@@ -74,7 +76,9 @@ fn decode<T: DeserializeOwned>(what: &str, mut item: Item) -> Result<T, StoreErr
     from_item(item).map_err(|e| StoreError::Corrupt(format!("{what} at {location}: {e}")))
 }
 
-/// The item of a ticket, with its queue index keys.
+/// The item of a ticket, with its queue index keys and, when it has an
+/// assignee, its assignee index keys. Ticket writes put the whole item, so
+/// a ticket whose assignee is cleared leaves the (sparse) assignee index.
 pub(super) fn ticket_item(ticket: &Ticket) -> Result<Item, StoreError> {
     let mut item = encode(
         &format!("ticket {}", ticket.key),
@@ -91,6 +95,16 @@ pub(super) fn ticket_item(ticket: &Ticket) -> Result<Item, StoreError> {
         keys::GSI1SK.to_owned(),
         s(keys::queue_gsi1sk(ticket.created_at, ticket.key.number())),
     );
+    if let Some(login) = &ticket.assignee {
+        item.insert(
+            keys::GSI2PK.to_owned(),
+            s(keys::assignee_gsi2pk(ticket.key.queue(), login)),
+        );
+        item.insert(
+            keys::GSI2SK.to_owned(),
+            s(keys::assignee_gsi2sk(&ticket.status, &ticket.key)),
+        );
+    }
     Ok(item)
 }
 
@@ -276,6 +290,7 @@ mod tests {
             first_response_at: None,
             resolved_at: None,
             reopen_count: 0,
+            trigger_depth: 0,
             version: 1,
         }
     }
@@ -286,8 +301,20 @@ mod tests {
         let item = ticket_item(&ticket).unwrap();
         assert_eq!(item.get(keys::PK), Some(&s("TICKET#SUP-17")));
         assert_eq!(item.get(keys::GSI1PK), Some(&s("QUEUE#SUP")));
+        assert_eq!(item.get(keys::GSI2PK), Some(&s("ASSIGNEE#SUP#anna")));
+        assert_eq!(item.get(keys::GSI2SK), Some(&s("New#SUP-17")));
         assert_eq!(item.get(keys::ITEM_TYPE), Some(&s("ticket")));
         assert_eq!(item.get("version"), Some(&AttributeValue::N("1".into())));
+        assert_eq!(ticket_from_item(item).unwrap(), ticket);
+    }
+
+    #[test]
+    fn an_unassigned_ticket_stays_out_of_the_assignee_index() {
+        let mut ticket = ticket();
+        ticket.assignee = None;
+        let item = ticket_item(&ticket).unwrap();
+        assert!(!item.contains_key(keys::GSI2PK));
+        assert!(!item.contains_key(keys::GSI2SK));
         assert_eq!(ticket_from_item(item).unwrap(), ticket);
     }
 

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::ticket::ENTRIES_PER_VERSION;
 use crate::domain::{ContactId, EmailAddress, QueueKey, TicketKey};
 
 /// Partition key attribute.
@@ -16,6 +17,12 @@ pub(super) const GSI1PK: &str = "gsi1pk";
 pub(super) const GSI1SK: &str = "gsi1sk";
 /// The name of the queue index.
 pub(super) const GSI1: &str = "gsi1";
+/// Partition key attribute of the sparse `gsi2` index (assigned tickets).
+pub(super) const GSI2PK: &str = "gsi2pk";
+/// Sort key attribute of the `gsi2` index.
+pub(super) const GSI2SK: &str = "gsi2sk";
+/// The name of the assignee index.
+pub(super) const GSI2: &str = "gsi2";
 /// What an item is (`ticket`, `timeline`, ...), for stream filters.
 pub(super) const ITEM_TYPE: &str = "item_type";
 /// The table's TTL attribute (epoch seconds).
@@ -67,6 +74,16 @@ pub(super) fn timeline_sk(seq: u64) -> String {
     format!("{SK_TIMELINE_PREFIX}{seq:020}")
 }
 
+/// The first and the last timeline sort key (both inclusive, for a
+/// `BETWEEN`) of the entries written with `version`: sequence numbers
+/// `entry_seq(version, 0)` up to, not including, `entry_seq(version + 1, 0)`.
+/// `None` when those numbers do not fit in a `u64` (no such entry exists).
+pub(super) fn timeline_sk_range_of_version(version: u64) -> Option<(String, String)> {
+    let first = version.checked_mul(ENTRIES_PER_VERSION)?;
+    let last = first.checked_add(ENTRIES_PER_VERSION - 1)?;
+    Some((timeline_sk(first), timeline_sk(last)))
+}
+
 /// `COUNTER#SUP`: a queue's ticket number counter.
 pub(super) fn counter_pk(queue: &QueueKey) -> String {
     format!("COUNTER#{queue}")
@@ -111,6 +128,24 @@ pub(super) fn queue_gsi1sk(created_at: DateTime<Utc>, number: u64) -> String {
         "{}#{number:020}",
         created_at.format("%Y-%m-%dT%H:%M:%S%.9fZ")
     )
+}
+
+/// `ASSIGNEE#SUP#anna`: the assignee index partition of a ticket of queue
+/// `SUP` assigned to `anna` (a queue key has no `#`, so the login is
+/// everything after the second one).
+pub(super) fn assignee_gsi2pk(queue: &QueueKey, login: &str) -> String {
+    format!("ASSIGNEE#{queue}#{login}")
+}
+
+/// `Open#SUP-17`: the assignee index sort key, the ticket's status then its
+/// key, so the tickets of one status are one `begins_with` range.
+pub(super) fn assignee_gsi2sk(status: &str, key: &TicketKey) -> String {
+    format!("{}{key}", assignee_gsi2sk_prefix(status))
+}
+
+/// `Open#`: the prefix of the assignee index sort keys of one status.
+pub(super) fn assignee_gsi2sk_prefix(status: &str) -> String {
+    format!("{status}#")
 }
 
 #[cfg(test)]
@@ -158,6 +193,28 @@ mod tests {
         assert_eq!(idempotency_pk("form:support:1"), "IDEM#form:support:1");
         assert_eq!(marker_pk("sent:SUP-17:ack"), "MARK#sent:SUP-17:ack");
         assert_eq!(count_pk("rate:form:1"), "COUNT#rate:form:1");
+    }
+
+    #[test]
+    fn the_timeline_range_of_a_version_covers_exactly_its_entries() {
+        let (first, last) = timeline_sk_range_of_version(2).unwrap();
+        assert_eq!(first, "TL#00000000000000002000");
+        assert_eq!(last, "TL#00000000000000002999");
+        assert!(first <= timeline_sk(crate::domain::ticket::entry_seq(2, 0)));
+        assert!(timeline_sk(crate::domain::ticket::entry_seq(2, 999)) <= last);
+        assert!(timeline_sk(crate::domain::ticket::entry_seq(1, 999)) < first);
+        assert!(timeline_sk(crate::domain::ticket::entry_seq(3, 0)) > last);
+        assert_eq!(timeline_sk_range_of_version(u64::MAX), None);
+    }
+
+    #[test]
+    fn assignee_index_keys_group_by_queue_and_login_then_status() {
+        let queue = QueueKey::parse("SUP").unwrap();
+        let key = TicketKey::new(queue.clone(), 17);
+        assert_eq!(assignee_gsi2pk(&queue, "anna"), "ASSIGNEE#SUP#anna");
+        assert_eq!(assignee_gsi2sk("In progress", &key), "In progress#SUP-17");
+        assert!(assignee_gsi2sk("Open", &key).starts_with(&assignee_gsi2sk_prefix("Open")));
+        assert!(!assignee_gsi2sk("Open", &key).starts_with(&assignee_gsi2sk_prefix("Ope")));
     }
 
     #[test]

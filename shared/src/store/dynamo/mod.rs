@@ -10,7 +10,7 @@
 //!
 //! | item | `pk` | `sk` | index keys | other attributes |
 //! |---|---|---|---|---|
-//! | ticket (`ticket`) | `TICKET#SUP-17` | `TICKET` | `gsi1pk` = `QUEUE#SUP`, `gsi1sk` = `2025-03-14T09:26:53.589793000Z#00000000000000000017` (creation time with 9 fraction digits, then the number padded to 20 digits) | the ticket's fields, incl. `version` |
+//! | ticket (`ticket`) | `TICKET#SUP-17` | `TICKET` | `gsi1pk` = `QUEUE#SUP`, `gsi1sk` = `2025-03-14T09:26:53.589793000Z#00000000000000000017` (creation time with 9 fraction digits, then the number padded to 20 digits); only when assigned: `gsi2pk` = `ASSIGNEE#SUP#<login>`, `gsi2sk` = `<status>#SUP-17` | the ticket's fields, incl. `version` |
 //! | timeline entry (`timeline`) | `TICKET#SUP-17` | `TL#<seq padded to 20 digits>` | | the entry's fields |
 //! | ticket counter (`counter`) | `COUNTER#SUP` | `COUNTER` | | `next` |
 //! | contact (`contact`) | `CONTACT#<id>` | `CONTACT` | | the contact's fields, incl. `emails` |
@@ -19,10 +19,18 @@
 //! | marker (`marker`) | `MARK#<key>` | `MARK` | | `value`, `expires_at` (epoch seconds, only when given) |
 //! | named counter (`counter`) | `COUNT#<key>` | `COUNT` | | `n`, `expires_at` (epoch seconds) |
 //!
+//! `gsi2` is sparse: a ticket item carries `gsi2pk` / `gsi2sk` only while it
+//! has an assignee. Every ticket write puts the whole item, so clearing the
+//! assignee drops the attributes and the ticket leaves the index, and a
+//! change of status or assignee moves it. (A status containing `#` would
+//! make the `begins_with` ranges of two statuses overlap; statuses are
+//! configured names without one.)
+//!
 //! The table: `pk` S (hash) / `sk` S (range); global secondary index `gsi1`
-//! on `gsi1pk` S / `gsi1sk` S with projection ALL; PAY_PER_REQUEST; stream
-//! NEW_AND_OLD_IMAGES; TTL on `expires_at`. [`DynamoStore::create_table`]
-//! creates exactly this.
+//! on `gsi1pk` S / `gsi1sk` S with projection ALL; global secondary index
+//! `gsi2` on `gsi2pk` S / `gsi2sk` S with projection KEYS_ONLY;
+//! PAY_PER_REQUEST; stream NEW_AND_OLD_IMAGES; TTL on `expires_at`.
+//! [`DynamoStore::create_table`] creates exactly this.
 //!
 //! # Access patterns
 //!
@@ -36,7 +44,9 @@
 //! | delete a marker | DeleteItem |
 //! | increment a counter | UpdateItem `ADD n :one SET expires_at = :exp`, `UPDATED_NEW` |
 //! | timeline | consistent Query `pk = TICKET#..` and `begins_with(sk, "TL#")`, ascending |
+//! | entries of one ticket version | consistent Query `pk = TICKET#..` and `sk BETWEEN TL#<v*1000> AND TL#<v*1000+999>` (padded), ascending |
 //! | list a queue | Query `gsi1` on `gsi1pk = QUEUE#..`, descending, until the limit (eventually consistent) |
+//! | count a queue's tickets assigned to an agent | per distinct status (sent together): Query `gsi2` on `gsi2pk = ASSIGNEE#<queue>#<login>` and `begins_with(gsi2sk, "<status>#")`, `Select=COUNT`, every page (eventually consistent) |
 //! | find a contact by email | GetItem on the email item, then on the contact |
 //! | create a contact | TransactWriteItems: Put contact and one email item per address, all `attribute_not_exists(pk)` |
 //! | add an email to a contact | TransactWriteItems: Put email item `attribute_not_exists(pk)`, Update contact `list_append` with `attribute_exists(pk)` |
@@ -72,8 +82,9 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, CancellationReason, GlobalSecondaryIndex,
     IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue,
-    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, StreamSpecification, StreamViewType,
-    TableStatus, TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem, Update,
+    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, Select, StreamSpecification,
+    StreamViewType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem,
+    Update,
 };
 use chrono::{DateTime, Utc};
 
@@ -321,7 +332,7 @@ impl DynamoStore {
     }
 
     /// Creates the table as `infra/template.yaml` declares it (keys, the
-    /// `gsi1` index, on-demand billing, the stream, TTL on `expires_at`) and
+    /// `gsi1` and `gsi2` indexes, on-demand billing, the stream, TTL on `expires_at`) and
     /// waits until it is active. Does nothing to a table that exists already
     /// (its layout is not checked) except enabling TTL when it is off.
     pub async fn create_table(&self) -> Result<(), StoreError> {
@@ -350,6 +361,17 @@ impl DynamoStore {
             )
             .build()
             .map_err(build_error)?;
+        let gsi2 = GlobalSecondaryIndex::builder()
+            .index_name(keys::GSI2)
+            .key_schema(key(keys::GSI2PK, KeyType::Hash)?)
+            .key_schema(key(keys::GSI2SK, KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::KeysOnly)
+                    .build(),
+            )
+            .build()
+            .map_err(build_error)?;
         let stream = StreamSpecification::builder()
             .stream_enabled(true)
             .stream_view_type(StreamViewType::NewAndOldImages)
@@ -364,9 +386,12 @@ impl DynamoStore {
             .attribute_definitions(attribute(keys::SK)?)
             .attribute_definitions(attribute(keys::GSI1PK)?)
             .attribute_definitions(attribute(keys::GSI1SK)?)
+            .attribute_definitions(attribute(keys::GSI2PK)?)
+            .attribute_definitions(attribute(keys::GSI2SK)?)
             .key_schema(key(keys::PK, KeyType::Hash)?)
             .key_schema(key(keys::SK, KeyType::Range)?)
             .global_secondary_indexes(gsi1)
+            .global_secondary_indexes(gsi2)
             .billing_mode(BillingMode::PayPerRequest)
             .stream_specification(stream)
             .send()
@@ -649,6 +674,44 @@ impl DynamoStore {
         Ok(None)
     }
 
+    /// How many items of the assignee index partition `partition` have
+    /// `status`: one `Select=COUNT` Query per page on `gsi2` (eventually
+    /// consistent, as every index read).
+    async fn count_in_assignee_index(
+        &self,
+        partition: &str,
+        status: &str,
+    ) -> Result<u64, StoreError> {
+        let mut count = 0_u64;
+        let mut start = None;
+        loop {
+            let turn = self.turn(&self.counters.query).await;
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(keys::GSI2)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :status)")
+                .expression_attribute_names("#pk", keys::GSI2PK)
+                .expression_attribute_names("#sk", keys::GSI2SK)
+                .expression_attribute_values(":pk", s(partition))
+                .expression_attribute_values(":status", s(keys::assignee_gsi2sk_prefix(status)))
+                .select(Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query", e))?;
+            drop(turn);
+            count += u64::try_from(out.count).map_err(|_| {
+                StoreError::Corrupt(format!("negative count {} from gsi2", out.count))
+            })?;
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(count);
+            }
+        }
+    }
+
     /// The transaction items recording `claims` for `ticket`, written `at`.
     fn claim_puts(
         &self,
@@ -887,6 +950,61 @@ impl Store for DynamoStore {
                 return Ok(entries);
             }
         }
+    }
+
+    async fn entries_of_version(
+        &self,
+        key: &TicketKey,
+        version: u64,
+    ) -> Result<Vec<TimelineEntry>, StoreError> {
+        let Some((first, last)) = keys::timeline_sk_range_of_version(version) else {
+            return Ok(Vec::new());
+        };
+        let mut entries = Vec::new();
+        let mut start = None;
+        loop {
+            let turn = self.turn(&self.counters.query).await;
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :last")
+                .expression_attribute_values(":pk", s(keys::ticket_pk(key)))
+                .expression_attribute_values(":first", s(first.clone()))
+                .expression_attribute_values(":last", s(last.clone()))
+                .consistent_read(true)
+                .scan_index_forward(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query", e))?;
+            drop(turn);
+            for item in out.items.unwrap_or_default() {
+                entries.push(items::timeline_from_item(item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(entries);
+            }
+        }
+    }
+
+    async fn count_assigned(
+        &self,
+        queue: &QueueKey,
+        assignee: &str,
+        statuses: &[String],
+    ) -> Result<u64, StoreError> {
+        // A status named twice counts once.
+        let statuses: BTreeSet<&str> = statuses.iter().map(String::as_str).collect();
+        let partition = keys::assignee_gsi2pk(queue, assignee);
+        let counts = futures::future::try_join_all(
+            statuses
+                .into_iter()
+                .map(|status| self.count_in_assignee_index(&partition, status)),
+        )
+        .await?;
+        Ok(counts.into_iter().sum())
     }
 
     async fn create_contact(&self, contact: &Contact) -> Result<(), StoreError> {

@@ -1,0 +1,586 @@
+//! [`react`]: evaluate a queue's triggers against one stored change and
+//! carry the plan out, exactly once per change (see the [module
+//! documentation](super) for the guarantees). [`plan_for`] is the same
+//! evaluation without doing anything, for the dry run.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::assign::choose_assignee;
+use super::ports::{BusEvent, DeliveryError};
+use crate::app::Services;
+use crate::config::Config;
+use crate::domain::ticket::entry_seq;
+use crate::domain::{Actor, EmailAddress, Ticket, TimelineEntry, TimelineEvent, TriggerNoteKind};
+use crate::mail::send::{self, SendError, SendOutcome, TicketMail};
+use crate::mail::transport::TransportError;
+use crate::store::{IdempotencyClaim, StoreError, Written};
+use crate::tickets;
+use crate::triggers::field::{apply_list_delta, set_json};
+use crate::triggers::{
+    Change, Effect, EvalContext, FieldChange, Plan, PlannedEffect, WebhookTarget, evaluate,
+};
+
+/// How old an unfinished delivery claim must be before another attempt
+/// takes it over (longer than any webhook timeout).
+const STALE_CLAIM: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+/// How many times the write re-reads the ticket after a concurrent change.
+const WRITE_ATTEMPTS: usize = 8;
+
+/// How long claims and markers of one evaluation are kept (longer than any
+/// stream or feed redelivery).
+const CLAIM_DAYS: i64 = 30;
+
+/// Why a change could not be processed.
+#[derive(Debug, thiserror::Error)]
+pub enum AutomationError {
+    /// Worth processing the change again later (the store or a webhook is
+    /// unavailable); whatever already happened is not repeated.
+    #[error("temporary failure, will retry: {0}")]
+    Temporary(String),
+    /// Processing this change again will fail the same way.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl AutomationError {
+    /// Whether processing the change again may succeed.
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, Self::Temporary(_))
+    }
+}
+
+impl From<StoreError> for AutomationError {
+    fn from(e: StoreError) -> Self {
+        if e.is_retryable() {
+            Self::Temporary(e.to_string())
+        } else {
+            Self::Permanent(e.to_string())
+        }
+    }
+}
+
+/// What became of the plan's ticket write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum WriteReport {
+    /// The plan writes nothing.
+    Nothing,
+    /// Written as this version.
+    Written {
+        /// The new version.
+        version: u64,
+    },
+    /// An earlier delivery of the same change wrote it.
+    AlreadyWritten,
+}
+
+/// What became of one side effect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EffectReport {
+    /// The planned effect's id.
+    pub id: String,
+    /// Its trigger.
+    pub trigger: String,
+    /// `email`, `webhook` or `event` (comments are part of the write).
+    pub kind: &'static str,
+    /// What happened.
+    pub status: EffectStatus,
+}
+
+/// The result of one side effect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", content = "detail", rename_all = "snake_case")]
+pub enum EffectStatus {
+    /// Done now.
+    Done,
+    /// An earlier delivery of the same change did it.
+    AlreadyDone,
+    /// Mail held back by loop protection; the reason is on the timeline.
+    Suppressed(String),
+    /// Failed for good; recorded on the ticket.
+    Failed(String),
+    /// Failed for now; processing the change again will retry it.
+    Retry(String),
+}
+
+/// Everything [`react`] did for one change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    /// The evaluation.
+    pub plan: Plan,
+    /// The ticket write.
+    pub write: WriteReport,
+    /// The side effects other than comments, in plan order.
+    pub effects: Vec<EffectReport>,
+}
+
+/// Evaluates the triggers of the change's queue without doing anything:
+/// the dry run's answer, and the first step of [`react`]. A queue that is
+/// not configured has no triggers.
+pub fn plan_for(config: &Config, change: &Change, env: &dyn crate::triggers::Environment) -> Plan {
+    let queue_key = &change.after.queue;
+    let triggers = config
+        .queues
+        .get(queue_key)
+        .map(|q| q.triggers.as_slice())
+        .unwrap_or_default();
+    let ctx = EvalContext::for_queue(config, queue_key)
+        .with_calendars(config)
+        .with_env(env);
+    evaluate(triggers, change, &ctx)
+}
+
+/// Evaluates and carries out the triggers for one stored change. Safe to
+/// call again for the same change (a redelivery): nothing is written or
+/// sent twice. An `Err` means "process this change again later".
+pub async fn react(services: &Services, change: &Change) -> Result<Outcome, AutomationError> {
+    let env = |name: &str| services.secrets.secret(name);
+    let plan = plan_for(&services.config, change, &env);
+    let now = tickets::store_precision(services.clock.now());
+    let write = write_plan(services, change, &plan, now).await?;
+    let mut effects = Vec::new();
+    let mut retry = None;
+    for planned in &plan.effects {
+        let Some(report) = carry_out(services, change, planned, now).await? else {
+            continue;
+        };
+        if let EffectStatus::Retry(why) = &report.status {
+            retry.get_or_insert_with(|| why.clone());
+        }
+        effects.push(report);
+    }
+    let outcome = Outcome {
+        plan,
+        write,
+        effects,
+    };
+    tracing::info!(
+        ticket = %outcome.plan.ticket,
+        version = outcome.plan.version,
+        depth = outcome.plan.depth,
+        fired = ?outcome.plan.fired,
+        write = ?outcome.write,
+        "triggers evaluated"
+    );
+    match retry {
+        Some(why) => Err(AutomationError::Temporary(why)),
+        None => Ok(outcome),
+    }
+}
+
+/// The claim that makes one change's write happen once.
+fn write_claim(plan: &Plan, now: DateTime<Utc>) -> IdempotencyClaim {
+    IdempotencyClaim {
+        key: format!("trig:{}:{}", plan.ticket, plan.version),
+        payload_hash: "triggers".into(),
+        expires_at: now + chrono::Duration::days(CLAIM_DAYS),
+    }
+}
+
+/// The notes the plan leaves on the ticket: a stop, planning problems.
+fn notes(plan: &Plan) -> Vec<TimelineEvent> {
+    let mut notes = Vec::new();
+    if let Some(stop) = &plan.stopped {
+        notes.push(TimelineEvent::TriggerNote {
+            kind: TriggerNoteKind::Stopped,
+            triggers: stop.would_fire.clone(),
+            message: stop.message(),
+        });
+    }
+    for problem in &plan.problems {
+        notes.push(TimelineEvent::TriggerNote {
+            kind: TriggerNoteKind::Problem,
+            triggers: vec![problem.trigger.clone()],
+            message: problem.message.clone(),
+        });
+    }
+    notes
+}
+
+/// Writes the plan's field changes, assignment, comments and notes in one
+/// conditional write, re-applying them to a fresh read on a conflict.
+async fn write_plan(
+    services: &Services,
+    change: &Change,
+    plan: &Plan,
+    now: DateTime<Utc>,
+) -> Result<WriteReport, AutomationError> {
+    let comments: Vec<(&str, bool, &str)> = plan
+        .effects
+        .iter()
+        .filter_map(|e| match &e.effect {
+            Effect::Comment { public, body } => Some((e.trigger.as_str(), *public, body.as_str())),
+            _ => None,
+        })
+        .collect();
+    let mut notes = notes(plan);
+    if !plan.writes_ticket() && comments.is_empty() && notes.is_empty() {
+        return Ok(WriteReport::Nothing);
+    }
+    let store = services.store.as_ref();
+    let claim = write_claim(plan, now);
+    if store.idempotency_record(&claim.key).await?.is_some() {
+        return Ok(WriteReport::AlreadyWritten);
+    }
+    let assignee = match &plan.assignment {
+        Some(group) => {
+            let chosen = choose_assignee(services, &change.after.queue, group, now).await?;
+            if chosen.is_none() {
+                notes.push(TimelineEvent::TriggerNote {
+                    kind: TriggerNoteKind::Unassigned,
+                    triggers: vec![group.trigger.clone()],
+                    message: format!(
+                        "every member of {} is at the cap of tickets in work; the ticket stays unassigned in the queue",
+                        group.members.join(", ")
+                    ),
+                });
+            }
+            chosen.map(|login| (group.trigger.as_str(), login))
+        }
+        None => None,
+    };
+    let mut last_conflict = None;
+    for _ in 0..WRITE_ATTEMPTS {
+        let stored = store
+            .get_ticket(&plan.ticket)
+            .await?
+            .ok_or_else(|| AutomationError::Permanent(format!("ticket {} is gone", plan.ticket)))?;
+        let mut ticket = stored.clone();
+        let mut events: Vec<(Actor, TimelineEvent)> = Vec::new();
+        for fc in &plan.changes {
+            reapply(&mut ticket, fc).map_err(AutomationError::Permanent)?;
+        }
+        if let Some((_, login)) = &assignee {
+            ticket.assignee = Some(login.clone());
+        }
+        for fc in &plan.changes {
+            push_field_event(&mut events, &stored, &ticket, &fc.field, &fc.by);
+        }
+        if let Some((trigger, _)) = &assignee
+            && !plan.changes.iter().any(|c| c.field == "assignee")
+        {
+            push_field_event(&mut events, &stored, &ticket, "assignee", trigger);
+        }
+        for (trigger, public, body) in &comments {
+            events.push((
+                Actor::Trigger {
+                    name: (*trigger).to_owned(),
+                },
+                TimelineEvent::Comment {
+                    public: *public,
+                    body: (*body).to_owned(),
+                },
+            ));
+        }
+        let note_actor = Actor::Trigger {
+            name: plan.fired.join(", "),
+        };
+        events.extend(notes.iter().map(|n| (note_actor.clone(), n.clone())));
+        if events.is_empty() {
+            // Someone else already made the same changes.
+            return Ok(WriteReport::Nothing);
+        }
+        ticket.version = stored.version + 1;
+        ticket.updated_at = now;
+        ticket.trigger_depth = change.depth.saturating_add(1);
+        let entries = entries_for(&ticket, now, events);
+        match store
+            .update_ticket(
+                &ticket,
+                stored.version,
+                &entries,
+                std::slice::from_ref(&claim),
+            )
+            .await
+        {
+            Ok(Written::New) => {
+                return Ok(WriteReport::Written {
+                    version: ticket.version,
+                });
+            }
+            Ok(Written::Replayed(_)) => return Ok(WriteReport::AlreadyWritten),
+            Err(e @ StoreError::VersionConflict { .. }) => last_conflict = Some(e),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(AutomationError::Temporary(last_conflict.map_or_else(
+        || format!("ticket {} keeps changing", plan.ticket),
+        |e| e.to_string(),
+    )))
+}
+
+/// Re-applies one planned change to `ticket` (which may have moved on
+/// since the plan was made): single values are set, lists get the planned
+/// additions and removals.
+fn reapply(ticket: &mut Ticket, fc: &FieldChange) -> Result<(), String> {
+    let as_list = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|i| i.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    match fc.field.as_str() {
+        "components" => {
+            apply_list_delta(&mut ticket.components, &as_list(&fc.old), &as_list(&fc.new));
+            Ok(())
+        }
+        "tags" => {
+            apply_list_delta(&mut ticket.tags, &as_list(&fc.old), &as_list(&fc.new));
+            Ok(())
+        }
+        field => set_json(ticket, field, &fc.new),
+    }
+}
+
+/// Adds a `FieldChanged` event for `field` when it differs between `before`
+/// and `after`.
+fn push_field_event(
+    events: &mut Vec<(Actor, TimelineEvent)>,
+    before: &Ticket,
+    after: &Ticket,
+    field: &str,
+    by: &str,
+) {
+    let Some(parsed) = crate::triggers::field::Field::parse(field) else {
+        return;
+    };
+    let (old, new) = (parsed.json(before), parsed.json(after));
+    if old != new {
+        events.push((
+            Actor::Trigger {
+                name: by.to_owned(),
+            },
+            TimelineEvent::FieldChanged {
+                field: field.to_owned(),
+                old,
+                new,
+            },
+        ));
+    }
+}
+
+fn entries_for(
+    ticket: &Ticket,
+    now: DateTime<Utc>,
+    events: Vec<(Actor, TimelineEvent)>,
+) -> Vec<TimelineEntry> {
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(i, (actor, event))| TimelineEntry {
+            ticket: ticket.key.clone(),
+            seq: entry_seq(ticket.version, i),
+            at: now,
+            actor,
+            event,
+        })
+        .collect()
+}
+
+/// Carries out one side effect other than a comment (comments are part of
+/// the write); `None` for a comment.
+async fn carry_out(
+    services: &Services,
+    change: &Change,
+    planned: &PlannedEffect,
+    now: DateTime<Utc>,
+) -> Result<Option<EffectReport>, AutomationError> {
+    let report = |kind, status| {
+        Some(EffectReport {
+            id: planned.id.clone(),
+            trigger: planned.trigger.clone(),
+            kind,
+            status,
+        })
+    };
+    match &planned.effect {
+        Effect::Comment { .. } => Ok(None),
+        Effect::Email { to, subject, body } => {
+            let status = send_mail(services, change, planned, to, subject, body).await?;
+            Ok(report("email", status))
+        }
+        Effect::Webhook { target, body, .. } => {
+            let url = match target {
+                WebhookTarget::Url(url) => Some(url.clone()),
+                WebhookTarget::Env(name) => services.secrets.secret(name),
+            };
+            let status = match url {
+                None => {
+                    let WebhookTarget::Env(name) = target else {
+                        unreachable!("a URL target always has a URL")
+                    };
+                    let why = format!("the webhook URL variable {name} is not set");
+                    record_failure(services, change, planned, &why, now).await?;
+                    EffectStatus::Failed(why)
+                }
+                Some(url) => {
+                    once(services, change, planned, now, async {
+                        services.webhooks.post(&url, body, &planned.id).await
+                    })
+                    .await?
+                }
+            };
+            Ok(report("webhook", status))
+        }
+        Effect::Event {
+            detail_type,
+            detail,
+        } => {
+            let event = BusEvent {
+                id: planned.id.clone(),
+                source: "helpdesk".into(),
+                detail_type: detail_type.clone(),
+                detail: detail.clone(),
+                time: change.at(),
+            };
+            let status = once(services, change, planned, now, async {
+                services.events.publish(&event).await
+            })
+            .await?;
+            Ok(report("event", status))
+        }
+    }
+}
+
+/// Runs `deliver` once per effect id, across redeliveries and crashes:
+///
+/// - `fxdone:<id>` exists: it was delivered; nothing to do.
+/// - otherwise the claim `fx:<id>` is taken (value: when), then delivered,
+///   then `fxdone:<id>` is written. A temporary failure releases the claim
+///   so the next processing retries; a permanent one is recorded on the
+///   ticket and marked done.
+/// - a claim without `fxdone` means an earlier attempt is sending or died
+///   while sending: younger than [`STALE_CLAIM`] it is left alone (retry
+///   later), older it is taken over and delivered again with the same
+///   `Idempotency-Key`, so a receiver can drop the repeat. That window, a
+///   crash during the call itself, is the only way anything goes out twice.
+async fn once(
+    services: &Services,
+    change: &Change,
+    planned: &PlannedEffect,
+    now: DateTime<Utc>,
+    deliver: impl Future<Output = Result<(), DeliveryError>>,
+) -> Result<EffectStatus, AutomationError> {
+    let store = services.store.as_ref();
+    let claim = format!("fx:{}", planned.id);
+    let done = format!("fxdone:{}", planned.id);
+    let expires = Some(now + chrono::Duration::days(CLAIM_DAYS));
+    if store.get_marker(&done).await?.is_some() {
+        return Ok(EffectStatus::AlreadyDone);
+    }
+    if let Some(since) = store.put_marker(&claim, &now.to_rfc3339(), expires).await? {
+        let started = DateTime::parse_from_rfc3339(&since).map(|t| t.with_timezone(&Utc));
+        if started.is_ok_and(|t| now - t < STALE_CLAIM) {
+            return Ok(EffectStatus::Retry(format!(
+                "effect {} is being delivered by another attempt",
+                planned.id
+            )));
+        }
+        tracing::warn!(effect = %planned.id, "taking over an effect whose delivery did not finish");
+    }
+    let status = match deliver.await {
+        Ok(()) => EffectStatus::Done,
+        Err(DeliveryError::Temporary(why)) => {
+            store.delete_marker(&claim).await?;
+            tracing::warn!(effect = %planned.id, %why, "side effect failed, will retry");
+            return Ok(EffectStatus::Retry(why));
+        }
+        Err(DeliveryError::Permanent(why)) => {
+            tracing::warn!(effect = %planned.id, %why, "side effect failed for good");
+            record_failure(services, change, planned, &why, now).await?;
+            EffectStatus::Failed(why)
+        }
+    };
+    store.put_marker(&done, &now.to_rfc3339(), expires).await?;
+    Ok(status)
+}
+
+/// Sends a trigger's mail with the effect id as its purpose, so its
+/// Message-ID is the same on every redelivery and it goes out once.
+async fn send_mail(
+    services: &Services,
+    change: &Change,
+    planned: &PlannedEffect,
+    to: &str,
+    subject: &str,
+    body: &str,
+) -> Result<EffectStatus, AutomationError> {
+    let now = tickets::store_precision(services.clock.now());
+    let Ok(recipient) = EmailAddress::parse(to) else {
+        let why = format!("{to:?} is not an email address");
+        record_failure(services, change, planned, &why, now).await?;
+        return Ok(EffectStatus::Failed(why));
+    };
+    let mail = |text: String, subject: String| TicketMail {
+        ticket: change.after.key.clone(),
+        to: vec![recipient.clone()],
+        subject,
+        text,
+        purpose: format!("trigger:{}", planned.id),
+        in_reply_to: None,
+        references: Vec::new(),
+        automatic: true,
+        actor: Actor::Trigger {
+            name: planned.trigger.clone(),
+        },
+        trigger_depth: change.depth.saturating_add(1),
+    };
+    match send::send_ticket_mail(services, mail(body.to_owned(), subject.to_owned()), None).await {
+        Ok(SendOutcome::Sent { .. }) => Ok(EffectStatus::Done),
+        Ok(SendOutcome::AlreadySent { .. }) => Ok(EffectStatus::AlreadyDone),
+        Ok(SendOutcome::Suppressed { reason }) => Ok(EffectStatus::Suppressed(reason)),
+        Err(SendError::Store(e)) => Err(e.into()),
+        Err(SendError::Transport(TransportError::Temporary(why))) => Ok(EffectStatus::Retry(why)),
+        Err(SendError::Transport(TransportError::Permanent(why)) | SendError::Build(why)) => {
+            let why = format!("the mail could not be sent: {why}");
+            // Recorded as a suppressed mail with the reason, once.
+            send::send_ticket_mail(
+                services,
+                mail(String::new(), subject.to_owned()),
+                Some(why.clone()),
+            )
+            .await
+            .map_err(|e| AutomationError::Temporary(e.to_string()))?;
+            Ok(EffectStatus::Failed(why))
+        }
+    }
+}
+
+/// Records on the ticket, once, that an effect failed for good.
+async fn record_failure(
+    services: &Services,
+    change: &Change,
+    planned: &PlannedEffect,
+    why: &str,
+    now: DateTime<Utc>,
+) -> Result<(), AutomationError> {
+    let claim = IdempotencyClaim {
+        key: format!("fxfail:{}", planned.id),
+        payload_hash: "failed".into(),
+        expires_at: now + chrono::Duration::days(CLAIM_DAYS),
+    };
+    let event = TimelineEvent::TriggerNote {
+        kind: TriggerNoteKind::Failed,
+        triggers: vec![planned.trigger.clone()],
+        message: why.to_owned(),
+    };
+    let actor = Actor::Trigger {
+        name: planned.trigger.clone(),
+    };
+    tickets::apply_at_depth(
+        services.store.as_ref(),
+        &change.after.key,
+        (&actor, change.depth.saturating_add(1)),
+        now,
+        &[claim],
+        |_| vec![event.clone()],
+    )
+    .await?;
+    Ok(())
+}

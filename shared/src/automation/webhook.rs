@@ -1,0 +1,86 @@
+//! Webhooks over HTTP(S) with reqwest: one JSON POST per call, a timeout,
+//! and the planned effect's id as `Idempotency-Key`.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::ports::{DeliveryError, WebhookSender};
+
+/// How long one webhook call may take.
+pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Calls webhooks over HTTP(S).
+#[derive(Debug, Clone)]
+pub struct HttpWebhooks {
+    client: reqwest::Client,
+}
+
+impl HttpWebhooks {
+    /// A client with the system's root certificates and [`WEBHOOK_TIMEOUT`].
+    pub fn new() -> Result<Self, DeliveryError> {
+        // The AWS SDK links rustls with aws-lc-rs; use the same provider.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .timeout(WEBHOOK_TIMEOUT)
+            .user_agent(concat!("helpdesk/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| DeliveryError::Permanent(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self { client })
+    }
+}
+
+#[async_trait]
+impl WebhookSender for HttpWebhooks {
+    async fn post(
+        &self,
+        url: &str,
+        body: &serde_json::Value,
+        id: &str,
+    ) -> Result<(), DeliveryError> {
+        let bytes = serde_json::to_vec(body)
+            .map_err(|e| DeliveryError::Permanent(format!("cannot encode the body: {e}")))?;
+        let response = self
+            .client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("Idempotency-Key", id)
+            .body(bytes)
+            .send()
+            .await
+            .map_err(|e| {
+                let what = if e.is_builder() {
+                    return DeliveryError::Permanent(format!("bad webhook URL: {e}"));
+                } else if e.is_timeout() {
+                    "timed out"
+                } else {
+                    "failed"
+                };
+                DeliveryError::Temporary(format!("webhook call {what}: {}", without_url(&e)))
+            })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let text = response.text().await.unwrap_or_default();
+        let text: String = text.chars().take(200).collect();
+        let message = format!("webhook answered {status}: {text}");
+        if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
+            Err(DeliveryError::Temporary(message))
+        } else {
+            Err(DeliveryError::Permanent(message))
+        }
+    }
+}
+
+/// The error without its URL: webhook URLs (Slack, Telegram bot tokens) are
+/// secrets and must not reach logs or the timeline.
+fn without_url(e: &reqwest::Error) -> String {
+    let mut e = e.to_string();
+    if let Some(start) = e.find(" for url (")
+        && let Some(end) = e[start..].find(')')
+    {
+        e.replace_range(start..start + end + 1, "");
+    }
+    e
+}
