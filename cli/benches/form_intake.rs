@@ -58,6 +58,7 @@ async fn in_process(n: usize) {
         store: StoreChoice::Sqlite(dir.join("bench.db")),
         blobs: BlobChoice::Dir(dir.join("blobs")),
         mail_transport: format!("outbox:{}", dir.join("outbox").display()),
+        events: format!("log:{}", dir.join("events.jsonl").display()),
     };
     let services = Services::build(&settings).await.unwrap();
     let mut headers = http::HeaderMap::new();
@@ -132,6 +133,10 @@ fn over_http(n: usize, connections: usize) {
         .arg(dir.join("bench.db"))
         .arg("--blobs")
         .arg(dir.join("blobs"))
+        .arg("--mail-transport")
+        .arg(format!("outbox:{}", dir.join("outbox").display()))
+        .arg("--events")
+        .arg(format!("log:{}", dir.join("events.jsonl").display()))
         .env("RUST_LOG", "warn,helpdesk=info")
         .env_remove("HELPDESK_STORE")
         .stderr(Stdio::piped())

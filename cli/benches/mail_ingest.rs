@@ -74,6 +74,7 @@ fn settings(dir: &Path) -> Settings {
         store: StoreChoice::Sqlite(dir.join("bench.db")),
         blobs: BlobChoice::Dir(dir.join("blobs")),
         mail_transport: format!("outbox:{}", dir.join("outbox").display()),
+        events: format!("log:{}", dir.join("events.jsonl").display()),
     }
 }
 
@@ -162,6 +163,8 @@ fn mailgate(dir: &Path, raw: &[u8]) -> (Duration, String, Option<u64>) {
         .arg(dir.join("blobs"))
         .arg("--mail-transport")
         .arg(format!("outbox:{}", dir.join("outbox").display()))
+        .arg("--events")
+        .arg(format!("log:{}", dir.join("events.jsonl").display()))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());

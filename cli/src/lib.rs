@@ -2,6 +2,9 @@
 //! can serve the same router on a random port.
 
 pub mod config_check;
+pub mod event_file;
 pub mod mailgate;
+pub mod plan_report;
 pub mod serve;
 pub mod tickets;
+pub mod triggers_test;

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use helpdesk::app::{BlobChoice, Services, Settings, StoreChoice};
 use helpdesk::telemetry::{self, LogFormat};
-use helpdesk_cli::{config_check, mailgate, serve, tickets};
+use helpdesk_cli::{config_check, mailgate, serve, tickets, triggers_test};
 
 /// A serverless helpdesk, running locally over SQLite.
 #[derive(Debug, Parser)]
@@ -48,13 +48,23 @@ struct Cli {
         default_value = "outbox:data/outbox"
     )]
     mail_transport: String,
+    /// The event bus triggers publish to: log:FILE (JSON lines, the local
+    /// default) or eventbridge:BUS.
+    #[arg(
+        long,
+        global = true,
+        env = "HELPDESK_EVENTS",
+        default_value = "log:data/events.jsonl"
+    )]
+    events: String,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the form intake (POST /forms/{form_id}) over the local store.
+    /// Serve the form and mail intake over the local store, and run the
+    /// triggers on every ticket change.
     Serve {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -75,6 +85,11 @@ enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Work with the queues' triggers.
+    Triggers {
+        #[command(subcommand)]
+        command: triggers_test::TriggersCommand,
     },
 }
 
@@ -97,6 +112,7 @@ fn settings(cli: &Cli) -> anyhow::Result<Settings> {
         store,
         blobs: BlobChoice::parse(&cli.blobs),
         mail_transport: cli.mail_transport.clone(),
+        events: cli.events.clone(),
     })
 }
 
@@ -105,6 +121,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config {
             command: ConfigCommand::Check { file },
         } => Ok(config_check::run(file.as_ref().unwrap_or(&cli.config))),
+        Command::Triggers { command } => Ok(triggers_test::run(&cli.config, command)),
         Command::Serve { listen } => {
             let services = Services::build(&settings(&cli)?).await?;
             serve::run(services, listen).await?;

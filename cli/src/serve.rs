@@ -1,5 +1,7 @@
 //! `helpdesk serve`: the local all-in-one server. It serves the same form
-//! handler code as the Lambda function, over the local store.
+//! and mail handler code as the Lambda functions over the local store, and
+//! runs the trigger engine over the store's change feed (what the
+//! `ticket-triggers` function does with the DynamoDB stream).
 
 use axum::Router;
 use axum::body::Bytes;
@@ -7,8 +9,13 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
+use std::time::Duration;
+
 use helpdesk::app::Services;
+use helpdesk::automation::feed;
 use helpdesk::intake::{self, FormRequest};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 /// The router; public so tests can serve it on a random port.
 pub fn router(services: Services) -> Router {
@@ -79,7 +86,15 @@ async fn mail(State(services): State<Services>, headers: HeaderMap, body: Bytes)
     }
 }
 
-/// Serves until Ctrl-C or SIGTERM.
+/// How long the trigger engine sleeps when no write wakes it.
+const TRIGGER_IDLE: Duration = Duration::from_secs(5);
+
+/// How long the trigger engine may take to finish its current pass after
+/// the server stopped; its cursor makes an interrupted pass safe to resume.
+const TRIGGER_GRACE: Duration = Duration::from_secs(10);
+
+/// Serves until Ctrl-C or SIGTERM, running the trigger engine over the
+/// store's change feed alongside; both stop on the same signal.
 pub async fn run(services: Services, listen: &str) -> anyhow::Result<()> {
     let largest_form = services
         .config
@@ -88,15 +103,69 @@ pub async fn run(services: Services, listen: &str) -> anyhow::Result<()> {
         .map(|f| f.attachments.max_total_bytes)
         .max()
         .unwrap_or(0);
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    for (queue, config) in &services.config.queues {
+        tracing::info!(
+            "queue {queue}: {} trigger(s){}",
+            config.triggers.len(),
+            if config.triggers.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({})",
+                    config
+                        .triggers
+                        .iter()
+                        .map(|t| t.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+        );
+    }
+    let (stop, stopped) = watch::channel(false);
+    let engine = tokio::spawn(feed::run_forever(
+        services.clone(),
+        TRIGGER_IDLE,
+        until_stopped(stopped),
+    ));
     let app = router(services).layer(axum::extract::DefaultBodyLimit::max(
         largest_form + 1024 * 1024,
     ));
-    let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!("helpdesk listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown().await;
+            tracing::info!("shutting down");
+            let _ = stop.send(true);
+        })
+        .await;
+    // The sender is gone (sent, or dropped with a failed server): the
+    // engine stops after its current pass.
+    stop_engine(engine).await;
+    served?;
     Ok(())
+}
+
+/// Resolves once `stopped` says so or its sender is gone.
+async fn until_stopped(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+/// Waits for the trigger engine to finish, at most [`TRIGGER_GRACE`].
+async fn stop_engine(mut engine: JoinHandle<Result<(), helpdesk::store::StoreError>>) {
+    match tokio::time::timeout(TRIGGER_GRACE, &mut engine).await {
+        Ok(Ok(Ok(()))) => tracing::info!("trigger engine stopped"),
+        Ok(Ok(Err(e))) => tracing::error!(error = %e, "trigger engine failed"),
+        Ok(Err(e)) => tracing::error!(error = %e, "trigger engine crashed"),
+        Err(_) => {
+            tracing::warn!(
+                "trigger engine still busy after {}s; stopping it (the next start resumes where it was)",
+                TRIGGER_GRACE.as_secs()
+            );
+            engine.abort();
+        }
+    }
 }
 
 async fn shutdown() {

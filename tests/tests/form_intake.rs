@@ -588,6 +588,7 @@ async fn the_real_jotform_delivery_produces_a_ticket() {
 async fn the_local_server_answers_over_http_like_the_lambda() {
     let app = spawn_app();
     let base = app.serve().await;
+    helpdesk::automation::webhook::install_crypto_provider();
     let client = reqwest::Client::new();
     let response = client
         .post(format!("{base}/forms/support"))

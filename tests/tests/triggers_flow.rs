@@ -459,6 +459,36 @@ async fn webhook_failures_retry_when_temporary_and_are_recorded_when_permanent()
     let ones = |r: &WebhookReceiver| r.received().iter().filter(|c| c.path == "/one").count();
     assert_eq!(ones(&receiver), 2, "the failed call and its retry");
 
+    // A receiver that stays down is given up on after three attempts, with
+    // the reason on the ticket, so later changes are not held up.
+    let receiver3 = WebhookReceiver::start().await;
+    let app3 = sqlite_app(&receiver3, FAILING_HOOK);
+    receiver3.answer_with(503);
+    let key3 = app3.post_json("support", billing_request()).await.ticket();
+    let feed3 = app3.store.change_feed().unwrap();
+    // (The Telegram notice of the status change hits the same dead
+    // receiver and is given up on the same way.)
+    let mut passes = 0;
+    while feed::run_once(&app3.services, feed3, 100)
+        .await
+        .unwrap()
+        .retry
+        .is_some()
+    {
+        passes += 1;
+        assert!(passes < 10, "retries are bounded");
+    }
+    assert_eq!(ones(&receiver3), 3);
+    let gave_up = notes(&app3.store.timeline(&key3).await.unwrap());
+    assert!(
+        gave_up
+            .iter()
+            .any(|(k, m)| *k == TriggerNoteKind::Failed && m.contains("gave up after 3 attempts")),
+        "{gave_up:?}"
+    );
+    drain(&app3).await;
+    assert_eq!(ones(&receiver3), 3, "and not tried again");
+
     // A permanent failure is recorded on the ticket and not retried.
     let receiver2 = WebhookReceiver::start().await;
     let app2 = sqlite_app(&receiver2, FAILING_HOOK);

@@ -418,6 +418,7 @@ mod tests {
             store: StoreChoice::Sqlite(dir.join("helpdesk.db")),
             blobs: BlobChoice::Dir(dir.join("blobs")),
             mail_transport: format!("outbox:{}", dir.join("outbox").display()),
+            events: format!("log:{}", dir.join("events.jsonl").display()),
         };
         let services = Services::build(&settings).await.unwrap();
         let (raw_mail, location) = Fixtures::load();

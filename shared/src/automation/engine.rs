@@ -25,6 +25,11 @@ use crate::triggers::{
 /// takes it over (longer than any webhook timeout).
 const STALE_CLAIM: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
+/// How many temporary failures of one side effect are retried before it is
+/// recorded as failed: changes are processed in order, so one receiver that
+/// stays down must not hold up every later change's triggers.
+const EFFECT_ATTEMPTS: u64 = 3;
+
 /// How many times the write re-reads the ticket after a concurrent change.
 const WRITE_ATTEMPTS: usize = 8;
 
@@ -460,6 +465,8 @@ async fn carry_out(
 ///   later), older it is taken over and delivered again with the same
 ///   `Idempotency-Key`, so a receiver can drop the repeat. That window, a
 ///   crash during the call itself, is the only way anything goes out twice.
+/// - after [`EFFECT_ATTEMPTS`] temporary failures the effect is recorded as
+///   failed on the ticket instead of being retried again.
 async fn once(
     services: &Services,
     change: &Change,
@@ -487,9 +494,21 @@ async fn once(
     let status = match deliver.await {
         Ok(()) => EffectStatus::Done,
         Err(DeliveryError::Temporary(why)) => {
-            store.delete_marker(&claim).await?;
-            tracing::warn!(effect = %planned.id, %why, "side effect failed, will retry");
-            return Ok(EffectStatus::Retry(why));
+            let attempts = store
+                .increment_counter(
+                    &format!("fxtry:{}", planned.id),
+                    now + chrono::Duration::days(CLAIM_DAYS),
+                )
+                .await?;
+            if attempts < EFFECT_ATTEMPTS {
+                store.delete_marker(&claim).await?;
+                tracing::warn!(effect = %planned.id, %why, attempts, "side effect failed, will retry");
+                return Ok(EffectStatus::Retry(why));
+            }
+            let why = format!("gave up after {attempts} attempts: {why}");
+            tracing::warn!(effect = %planned.id, %why, "side effect failed for good");
+            record_failure(services, change, planned, &why, now).await?;
+            EffectStatus::Failed(why)
         }
         Err(DeliveryError::Permanent(why)) => {
             tracing::warn!(effect = %planned.id, %why, "side effect failed for good");

@@ -18,8 +18,10 @@
 //! 2. **Side effects once.** Mail goes through [`crate::mail::send`] with the
 //!    effect id as its purpose (a deterministic Message-ID); webhooks and
 //!    bus events claim the marker `fx:<effect id>` before they go out and
-//!    release it when delivery fails for a reason worth retrying. A crash
-//!    between two effects therefore repeats none of them on redelivery.
+//!    write `fxdone:<effect id>` after, so a crash between two effects
+//!    repeats neither on redelivery. A temporary failure releases the claim
+//!    (retried with the change, at most three times, then recorded as
+//!    failed); a permanent one is recorded on the ticket at once.
 //! 3. **Chains.** The write stores `trigger_depth = depth + 1`, so the
 //!    change it produces is evaluated one level deeper; at the limit
 //!    nothing is applied and the stop is recorded on the ticket.

@@ -10,6 +10,14 @@ use super::ports::{DeliveryError, WebhookSender};
 /// How long one webhook call may take.
 pub const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Makes aws-lc-rs (the provider the AWS SDK links) the process's rustls
+/// provider, unless one is installed already. reqwest is built without a
+/// provider of its own, so every process calls this before building a
+/// client; calling it again is harmless.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
 /// Calls webhooks over HTTP(S).
 #[derive(Debug, Clone)]
 pub struct HttpWebhooks {
@@ -19,8 +27,7 @@ pub struct HttpWebhooks {
 impl HttpWebhooks {
     /// A client with the system's root certificates and [`WEBHOOK_TIMEOUT`].
     pub fn new() -> Result<Self, DeliveryError> {
-        // The AWS SDK links rustls with aws-lc-rs; use the same provider.
-        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        install_crypto_provider();
         let client = reqwest::Client::builder()
             .timeout(WEBHOOK_TIMEOUT)
             .user_agent(concat!("helpdesk/", env!("CARGO_PKG_VERSION")))

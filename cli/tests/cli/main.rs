@@ -1,0 +1,10 @@
+//! The `helpdesk` command as a user runs it: config check, serve (with the
+//! trigger engine), the ticket listings and the trigger dry run. One test
+//! binary; each module is one command.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod config_check;
+mod serve;
+mod serve_triggers;
+mod support;
+mod triggers_test;
