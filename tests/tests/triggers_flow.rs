@@ -569,3 +569,62 @@ async fn round_robin_takes_turns_up_to_the_cap_and_leaves_the_rest_in_the_queue(
         Some("carla")
     );
 }
+
+const MAIL_THE_REQUESTER: &str = r#"
+- name: Tell the requester who has it
+  on: [fields_changed]
+  when: { field: assignee, became: anna }
+  do:
+    - email:
+        to: requester
+        subject: "Your request {{ ticket.key }} is with {{ ticket.assignee }}"
+        template: "Hello, {{ ticket.assignee }} is looking at {{ ticket.key }}."
+"#;
+
+#[tokio::test]
+async fn a_trigger_mail_goes_out_once_and_is_on_the_timeline() {
+    let receiver = WebhookReceiver::start().await;
+    let app = sqlite_app(&receiver, MAIL_THE_REQUESTER);
+    let key = app.post_json("support", billing_request()).await.ticket();
+    let feed = app.store.change_feed().unwrap();
+    let mut seen = Vec::new();
+    loop {
+        let cursor = feed.cursor(feed::CURSOR).await.unwrap();
+        let batch = feed.changes_after(cursor, 100).await.unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        seen.extend(batch);
+        feed::run_once(&app.services, feed, 100).await.unwrap();
+    }
+    let mails = app.outbox.list().unwrap();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    let raw = std::fs::read_to_string(&mails[0]).unwrap();
+    assert!(raw.contains("To: <jane.doe@customer.org>") || raw.contains("jane.doe@customer.org"));
+    assert!(raw.contains("is with anna"), "{raw}");
+    assert!(
+        raw.contains("Auto-Submitted: auto-replied"),
+        "automatic mail is marked"
+    );
+    let sent: Vec<_> = app
+        .store
+        .timeline(&key)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| matches!(e.event, TimelineEvent::EmailOut { .. }))
+        .collect();
+    assert_eq!(sent.len(), 1);
+    assert!(
+        matches!(&sent[0].actor, Actor::Trigger { name } if name == "Tell the requester who has it")
+    );
+
+    // Every change delivered again: still one mail.
+    for change in seen {
+        let change = change_from_write(app.store.as_ref(), change.before, change.after)
+            .await
+            .unwrap();
+        react(&app.services, &change).await.unwrap();
+    }
+    assert_eq!(app.outbox.list().unwrap().len(), 1);
+}
