@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use helpdesk::app::Services;
-use helpdesk::automation::engine::{EffectStatus, react};
+use helpdesk::automation::engine::{EffectStatus, Outcome, react};
 use helpdesk::automation::source::change_from_write;
 use helpdesk::automation::{DeliveryError, WebhookSender, feed, stream};
 use helpdesk::domain::{Actor, QueueKey, Ticket, TicketKey, TimelineEvent, TriggerNoteKind};
@@ -87,6 +87,35 @@ async fn drain(app: &TestApp) -> feed::Pass {
     let pass = feed::drain(&app.services, feed).await.unwrap();
     assert!(pass.retry.is_none(), "nothing to retry: {:?}", pass.retry);
     pass
+}
+
+/// Drains the change feed like [`drain`], keeping every change as it was
+/// delivered, for redelivery.
+async fn drain_capturing(app: &TestApp) -> Vec<FeedChange> {
+    let feed = app.store.change_feed().unwrap();
+    let mut seen = Vec::new();
+    loop {
+        let cursor = feed.cursor(feed::CURSOR).await.unwrap();
+        let batch = feed.changes_after(cursor, 100).await.unwrap();
+        if batch.is_empty() {
+            return seen;
+        }
+        seen.extend(batch);
+        feed::run_once(&app.services, feed, 100).await.unwrap();
+    }
+}
+
+/// Delivers `changes` to the engine again, as a redelivered stream batch or
+/// a feed replayed after a crash would.
+async fn redeliver(app: &TestApp, changes: Vec<FeedChange>) -> Vec<Outcome> {
+    let mut outcomes = Vec::new();
+    for change in changes {
+        let change = change_from_write(app.store.as_ref(), change.before, change.after)
+            .await
+            .unwrap();
+        outcomes.push(react(&app.services, &change).await.unwrap());
+    }
+    outcomes
 }
 
 async fn ticket(app: &TestApp, key: &TicketKey) -> Ticket {
@@ -291,29 +320,14 @@ async fn redelivered_changes_write_and_send_nothing_twice() {
     let app = sqlite_app(&receiver, "");
     let key = app.post_json("support", billing_request()).await.ticket();
     agent_changes(&app, &key, |t| t.line = Some(2)).await;
-    let feed = app.store.change_feed().unwrap();
-    let mut seen: Vec<FeedChange> = Vec::new();
-    // Capture every change as the feed delivers it, then process.
-    loop {
-        let cursor = feed.cursor(feed::CURSOR).await.unwrap();
-        let batch = feed.changes_after(cursor, 100).await.unwrap();
-        if batch.is_empty() {
-            break;
-        }
-        seen.extend(batch);
-        feed::run_once(&app.services, feed, 100).await.unwrap();
-    }
+    let seen = drain_capturing(&app).await;
     let timeline = app.store.timeline(&key).await.unwrap().len();
     let version = ticket(&app, &key).await.version;
     let calls = receiver.received().len();
     let mails = app.outbox.list().unwrap().len();
     assert!(calls >= 1);
 
-    for change in seen {
-        let change = change_from_write(app.store.as_ref(), change.before, change.after)
-            .await
-            .unwrap();
-        let outcome = react(&app.services, &change).await.unwrap();
+    for outcome in redeliver(&app, seen).await {
         assert!(
             outcome
                 .effects
@@ -586,17 +600,7 @@ async fn a_trigger_mail_goes_out_once_and_is_on_the_timeline() {
     let receiver = WebhookReceiver::start().await;
     let app = sqlite_app(&receiver, MAIL_THE_REQUESTER);
     let key = app.post_json("support", billing_request()).await.ticket();
-    let feed = app.store.change_feed().unwrap();
-    let mut seen = Vec::new();
-    loop {
-        let cursor = feed.cursor(feed::CURSOR).await.unwrap();
-        let batch = feed.changes_after(cursor, 100).await.unwrap();
-        if batch.is_empty() {
-            break;
-        }
-        seen.extend(batch);
-        feed::run_once(&app.services, feed, 100).await.unwrap();
-    }
+    let seen = drain_capturing(&app).await;
     let mails = app.outbox.list().unwrap();
     assert_eq!(mails.len(), 1, "{mails:?}");
     let raw = std::fs::read_to_string(&mails[0]).unwrap();
@@ -620,11 +624,6 @@ async fn a_trigger_mail_goes_out_once_and_is_on_the_timeline() {
     );
 
     // Every change delivered again: still one mail.
-    for change in seen {
-        let change = change_from_write(app.store.as_ref(), change.before, change.after)
-            .await
-            .unwrap();
-        react(&app.services, &change).await.unwrap();
-    }
+    redeliver(&app, seen).await;
     assert_eq!(app.outbox.list().unwrap().len(), 1);
 }

@@ -412,19 +412,18 @@ async fn carry_out(
         }
         Effect::Webhook { target, body, .. } => {
             let url = match target {
-                WebhookTarget::Url(url) => Some(url.clone()),
-                WebhookTarget::Env(name) => services.secrets.secret(name),
+                WebhookTarget::Url(url) => Ok(url.clone()),
+                WebhookTarget::Env(name) => services
+                    .secrets
+                    .secret(name)
+                    .ok_or_else(|| format!("the webhook URL variable {name} is not set")),
             };
             let status = match url {
-                None => {
-                    let WebhookTarget::Env(name) = target else {
-                        unreachable!("a URL target always has a URL")
-                    };
-                    let why = format!("the webhook URL variable {name} is not set");
+                Err(why) => {
                     record_failure(services, change, planned, &why, now).await?;
                     EffectStatus::Failed(why)
                 }
-                Some(url) => {
+                Ok(url) => {
                     once(services, change, planned, now, async {
                         services.webhooks.post(&url, body, &planned.id).await
                     })

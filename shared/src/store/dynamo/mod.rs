@@ -312,6 +312,45 @@ impl DynamoStore {
         }
     }
 
+    /// A ticket's timeline entries whose sort key meets `sk_condition`
+    /// (with its `values`), in order: a consistent Query, paginated.
+    async fn query_timeline(
+        &self,
+        key: &TicketKey,
+        sk_condition: &str,
+        values: &[(&str, String)],
+    ) -> Result<Vec<TimelineEntry>, StoreError> {
+        let mut entries = Vec::new();
+        let mut start = None;
+        loop {
+            let turn = self.turn(&self.counters.query).await;
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression(format!("pk = :pk AND {sk_condition}"))
+                .expression_attribute_values(":pk", s(keys::ticket_pk(key)));
+            for (name, value) in values {
+                query = query.expression_attribute_values(*name, s(value.clone()));
+            }
+            let out = query
+                .consistent_read(true)
+                .scan_index_forward(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query", e))?;
+            drop(turn);
+            for item in out.items.unwrap_or_default() {
+                entries.push(items::timeline_from_item(item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(entries);
+            }
+        }
+    }
+
     /// The table's name.
     pub fn table(&self) -> &str {
         &self.table
@@ -924,32 +963,12 @@ impl Store for DynamoStore {
     }
 
     async fn timeline(&self, key: &TicketKey) -> Result<Vec<TimelineEntry>, StoreError> {
-        let mut entries = Vec::new();
-        let mut start = None;
-        loop {
-            let turn = self.turn(&self.counters.query).await;
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(keys::ticket_pk(key)))
-                .expression_attribute_values(":prefix", s(keys::SK_TIMELINE_PREFIX))
-                .consistent_read(true)
-                .scan_index_forward(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| sdk_error("Query", e))?;
-            drop(turn);
-            for item in out.items.unwrap_or_default() {
-                entries.push(items::timeline_from_item(item)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(entries);
-            }
-        }
+        self.query_timeline(
+            key,
+            "begins_with(sk, :prefix)",
+            &[(":prefix", keys::SK_TIMELINE_PREFIX.to_owned())],
+        )
+        .await
     }
 
     async fn entries_of_version(
@@ -960,33 +979,12 @@ impl Store for DynamoStore {
         let Some((first, last)) = keys::timeline_sk_range_of_version(version) else {
             return Ok(Vec::new());
         };
-        let mut entries = Vec::new();
-        let mut start = None;
-        loop {
-            let turn = self.turn(&self.counters.query).await;
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :last")
-                .expression_attribute_values(":pk", s(keys::ticket_pk(key)))
-                .expression_attribute_values(":first", s(first.clone()))
-                .expression_attribute_values(":last", s(last.clone()))
-                .consistent_read(true)
-                .scan_index_forward(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| sdk_error("Query", e))?;
-            drop(turn);
-            for item in out.items.unwrap_or_default() {
-                entries.push(items::timeline_from_item(item)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(entries);
-            }
-        }
+        self.query_timeline(
+            key,
+            "sk BETWEEN :first AND :last",
+            &[(":first", first), (":last", last)],
+        )
+        .await
     }
 
     async fn count_assigned(
