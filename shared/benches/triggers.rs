@@ -96,6 +96,7 @@ fn change() -> Change {
         resolved_at: None,
         reopen_count: 0,
         trigger_depth: 0,
+        sla: Default::default(),
         version: 3,
     };
     let mut after = before.clone();

@@ -14,7 +14,8 @@
 //! - [`mail`]: parsing, classifying and building email.
 //! - [`tickets`]: creating and changing tickets, resolving requesters to contacts.
 //! - [`triggers`]: rules that react to ticket changes (the pure evaluation).
-//! - [`automation`]: running triggers on stored changes (stream, change feed).
+//! - [`automation`]: running triggers and SLA timers on stored changes (stream, change feed).
+//! - [`sla`]: SLA timers over business calendars, the due index checker.
 //! - [`app`]: wiring the services together from the environment.
 
 pub mod app;
@@ -27,6 +28,7 @@ pub mod domain;
 pub mod forms;
 pub mod intake;
 pub mod mail;
+pub mod sla;
 pub mod store;
 pub mod telemetry;
 pub mod tickets;

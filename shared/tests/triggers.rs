@@ -51,6 +51,7 @@ fn ticket() -> Ticket {
         resolved_at: None,
         reopen_count: 0,
         trigger_depth: 0,
+        sla: Default::default(),
         version: 1,
     }
 }
@@ -217,6 +218,8 @@ fn comments_mails_and_sla_signals_become_their_own_events() {
     sla.sla = Some(SlaAlert {
         kind: SlaKind::Breach,
         metric: "reaction".into(),
+        rule: "Reaction".into(),
+        cycle: 1,
     });
     assert_eq!(
         sla.events(),

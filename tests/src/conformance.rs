@@ -123,6 +123,7 @@ pub fn sample_ticket(key: TicketKey, created_at: DateTime<Utc>) -> Ticket {
         resolved_at: Some(created_at + Duration::minutes(50)),
         reopen_count: 1,
         trigger_depth: 0,
+        sla: Default::default(),
         version: 1,
     }
 }

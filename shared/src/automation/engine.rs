@@ -175,10 +175,14 @@ pub async fn react(services: &Services, change: &Change) -> Result<Outcome, Auto
     }
 }
 
-/// The claim that makes one change's write happen once.
-fn write_claim(plan: &Plan, now: DateTime<Utc>) -> IdempotencyClaim {
+/// The claim that makes one change's write happen once (once per SLA
+/// signal, when a write recorded several).
+fn write_claim(change: &Change, plan: &Plan, now: DateTime<Utc>) -> IdempotencyClaim {
+    let signal = change.sla.as_ref().map_or_else(String::new, |sla| {
+        format!(":sla-{}-{}-c{}", sla.kind.as_str(), sla.metric, sla.cycle)
+    });
     IdempotencyClaim {
-        key: format!("trig:{}:{}", plan.ticket, plan.version),
+        key: format!("trig:{}:{}{signal}", plan.ticket, plan.version),
         payload_hash: "triggers".into(),
         expires_at: now + chrono::Duration::days(CLAIM_DAYS),
     }
@@ -225,7 +229,7 @@ async fn write_plan(
         return Ok(WriteReport::Nothing);
     }
     let store = services.store.as_ref();
-    let claim = write_claim(plan, now);
+    let claim = write_claim(change, plan, now);
     if store.idempotency_record(&claim.key).await?.is_some() {
         return Ok(WriteReport::AlreadyWritten);
     }
@@ -389,8 +393,9 @@ fn entries_for(
 }
 
 /// Carries out one side effect other than a comment (comments are part of
-/// the write); `None` for a comment.
-async fn carry_out(
+/// the write); `None` for a comment. Also used for SLA notifications,
+/// which are effects with ids of their own.
+pub(crate) async fn carry_out(
     services: &Services,
     change: &Change,
     planned: &PlannedEffect,

@@ -1,6 +1,6 @@
 //! The local trigger runner: `helpdesk serve` reads the SQLite store's
-//! change feed from a durable cursor and runs [`super::react`] on each
-//! change in order.
+//! change feed from a durable cursor and runs [`super::process`] (triggers
+//! and SLA timers) on each change in order.
 //!
 //! The cursor moves past a change only after the change is fully processed,
 //! so a crash anywhere resumes at the first unfinished change (skipping
@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::engine::{AutomationError, Outcome, react};
-use super::source::change_from_write;
+use super::engine::{AutomationError, Outcome};
+use super::process::process;
 use crate::app::Services;
 use crate::store::{ChangeFeed, StoreError};
 
@@ -50,11 +50,7 @@ pub async fn run_once(
     let mut pass = Pass::default();
     for stored in changes {
         let seq = stored.seq;
-        let result =
-            match change_from_write(services.store.as_ref(), stored.before, stored.after).await {
-                Ok(change) => react(services, &change).await,
-                Err(e) => Err(AutomationError::from(e)),
-            };
+        let result = process(services, stored.before, stored.after).await;
         match result {
             Ok(outcome) => pass.outcomes.push(outcome),
             Err(AutomationError::Temporary(why)) => {

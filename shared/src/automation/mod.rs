@@ -26,6 +26,11 @@
 //!    change it produces is evaluated one level deeper; at the limit
 //!    nothing is applied and the stop is recorded on the ticket.
 //!
+//! 4. **SLA.** [`process`] is what the feed and the stream run for each
+//!    write: the triggers (once per SLA warning or breach the write
+//!    recorded), the SLA notifications, then the SLA timers
+//!    ([`crate::sla`]).
+//!
 //! - [`ports`]: the webhook and event-bus ports; [`webhook`] and [`bus`]
 //!   are their adapters.
 
@@ -34,9 +39,11 @@ pub mod bus;
 pub mod engine;
 pub mod feed;
 pub mod ports;
+pub mod process;
 pub mod source;
 pub mod stream;
 pub mod webhook;
 
 pub use engine::{AutomationError, EffectReport, Outcome, react};
+pub use process::process;
 pub use ports::{BusEvent, DeliveryError, EventPublisher, WebhookSender};

@@ -1,7 +1,7 @@
 //! DynamoDB stream batches (NEW_AND_OLD_IMAGES) for the `ticket-triggers`
 //! function: each record is decoded on its own, so one malformed record
 //! fails alone; ticket records become changes and go through
-//! [`super::react`]; the answer is a partial batch response.
+//! [`super::process`] (triggers, SLA notifications, SLA timers); the answer is a partial batch response.
 //!
 //! - A ticket item's INSERT or MODIFY is a change (old and new image; the
 //!   entries written with the new version are read from the store).
@@ -17,8 +17,8 @@ use aws_lambda_events::dynamodb::EventRecord;
 use aws_lambda_events::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use serde::Serialize;
 
-use super::engine::{AutomationError, Outcome, react};
-use super::source::change_from_write;
+use super::engine::Outcome;
+use super::process::process;
 use crate::app::Services;
 use crate::domain::Ticket;
 
@@ -213,7 +213,7 @@ pub async fn handle_batch(
             });
             continue;
         }
-        let report = process(services, record).await;
+        let report = process_record(services, record).await;
         if let RecordReport::Failed { id, error } = &report {
             tracing::error!(record = %id, %error, "stream record failed");
             failed = true;
@@ -233,7 +233,7 @@ fn failure(identifier: String) -> DynamoDbBatchItemFailure {
     failure
 }
 
-async fn process(services: &Services, record: &RawRecord) -> RecordReport {
+async fn process_record(services: &Services, record: &RawRecord) -> RecordReport {
     let id = record.id.clone();
     let (before, after) = match record.decode() {
         Ok(Decoded::TicketWrite { before, after }) => (before.map(|b| *b), *after),
@@ -245,16 +245,7 @@ async fn process(services: &Services, record: &RawRecord) -> RecordReport {
             };
         }
     };
-    let change = match change_from_write(services.store.as_ref(), before, after).await {
-        Ok(change) => change,
-        Err(e) => {
-            return RecordReport::Failed {
-                id,
-                error: AutomationError::from(e).to_string(),
-            };
-        }
-    };
-    match react(services, &change).await {
+    match process(services, before, after).await {
         Ok(outcome) => RecordReport::Processed {
             id,
             outcome: Box::new(outcome),

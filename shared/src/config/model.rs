@@ -416,6 +416,9 @@ pub struct Queue {
     /// Rules that react to ticket changes, in the order they run.
     #[serde(default)]
     pub triggers: Vec<Trigger>,
+    /// SLA rules: timers over business calendars.
+    #[serde(default)]
+    pub sla: Vec<crate::sla::SlaRule>,
 }
 
 impl Queue {

@@ -40,6 +40,7 @@ pub fn validate(config: &Config) -> Vec<Finding> {
     for (key, queue) in &config.queues {
         check_queue(&mut findings, key, queue, &agents);
         findings.extend(crate::triggers::validate(config, key, &queue.triggers));
+        findings.extend(crate::sla::validate::validate(config, key, queue));
     }
     for (id, form) in &config.forms {
         check_form(&mut findings, config, id, form, &agents, &priorities);

@@ -5,10 +5,12 @@
 
 pub mod contact;
 pub mod ids;
+pub mod sla;
 pub mod ticket;
 pub mod timeline;
 
 pub use contact::{Contact, ContactId};
 pub use ids::{EmailAddress, ParseError, QueueKey, TicketKey};
+pub use sla::{SlaEventKind, SlaState, SlaTimer, TimerState};
 pub use ticket::{Channel, Requester, Ticket};
 pub use timeline::{Actor, TimelineEntry, TimelineEvent, TriggerNoteKind};

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::contact::ContactId;
+use super::sla::SlaState;
 use super::ids::{EmailAddress, QueueKey, TicketKey};
 
 /// Where a request came from.
@@ -118,6 +119,10 @@ pub struct Ticket {
     /// ticket to enforce its depth limit.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub trigger_depth: u8,
+    /// SLA timers (see [`crate::sla`]); written only by the SLA tracker
+    /// and checker, never a field triggers compare or set.
+    #[serde(default, skip_serializing_if = "SlaState::is_empty")]
+    pub sla: SlaState,
     /// Optimistic-locking version, 1 for a new ticket.
     pub version: u64,
 }

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::ids::{EmailAddress, TicketKey};
+use super::sla::SlaEventKind;
 use super::ticket::Channel;
 
 /// Who made a change.
@@ -137,6 +138,23 @@ pub enum TimelineEvent {
         triggers: Vec<String>,
         /// What happened, in words.
         message: String,
+    },
+    /// An SLA timer's metric event. The entry's `at` is the exact instant
+    /// it happened (a breach at its deadline, even when recorded later).
+    Sla {
+        /// The timer's metric.
+        metric: String,
+        /// The rule in force.
+        rule: String,
+        /// Which event.
+        event: SlaEventKind,
+        /// The timer's cycle.
+        cycle: u32,
+        /// Business time spent at that instant, in seconds.
+        business_seconds: i64,
+        /// The deadline in force afterwards, while running.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deadline: Option<DateTime<Utc>>,
     },
     /// Another ticket was linked to this one.
     Linked {

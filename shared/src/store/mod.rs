@@ -16,6 +16,9 @@
 //!   `Replayed`, another hash: `IdempotencyMismatch`). Claims also index
 //!   Message-IDs to tickets (`msgid:<id>`), so a mail is recorded once;
 //! - a marker key is written once; a counter grows by exactly one per call;
+//! - every ticket write keeps the ticket's place in the SLA due index
+//!   (its earliest warning or breach), so the checker reads only what is
+//!   due;
 //! - no read on a request path scans a whole table.
 
 pub mod dynamo;
@@ -62,6 +65,15 @@ pub enum Written {
     /// One of its idempotency keys was already used for the same payload:
     /// nothing was written, and this is the ticket that key belongs to.
     Replayed(TicketKey),
+}
+
+/// A ticket in the SLA due index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueTicket {
+    /// The ticket.
+    pub key: TicketKey,
+    /// When its next SLA warning or breach is due.
+    pub due: DateTime<Utc>,
 }
 
 /// Which tickets to list.
@@ -198,6 +210,26 @@ pub trait Store: Send + Sync {
         key: &TicketKey,
         version: u64,
     ) -> Result<Vec<TimelineEntry>, StoreError>;
+
+    /// The timeline entries written with versions after `version` (sequence
+    /// numbers from `entry_seq(version + 1, 0)` on), in order; one range
+    /// read, strongly consistent.
+    async fn entries_after_version(
+        &self,
+        key: &TicketKey,
+        version: u64,
+    ) -> Result<Vec<TimelineEntry>, StoreError>;
+
+    /// Tickets whose SLA timers have something due at or before `until`
+    /// (see [`crate::domain::SlaState::next_due`]), earliest first, at most
+    /// `limit`. Reads the due index only: every ticket write keeps a
+    /// ticket's place in it (or takes it out), so the index lists exactly
+    /// the tickets with a running timer.
+    async fn sla_due(
+        &self,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DueTicket>, StoreError>;
 
     /// How many tickets of `queue` are assigned to `assignee` and have one
     /// of `statuses` (the statuses that count as "in work"). Reads an index,

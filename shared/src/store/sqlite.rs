@@ -29,7 +29,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::Notify;
 
 use super::{
-    ChangeFeed, IdempotencyClaim, IdempotencyRecord, Store, StoreError, TicketQuery, Written,
+    ChangeFeed, DueTicket, IdempotencyClaim, IdempotencyRecord, Store, StoreError, TicketQuery, Written,
 };
 use crate::domain::ticket::ENTRIES_PER_VERSION;
 use crate::domain::{Contact, ContactId, EmailAddress, QueueKey, Ticket, TicketKey, TimelineEntry};
@@ -57,6 +57,13 @@ CREATE TABLE IF NOT EXISTS timeline (
     doc TEXT NOT NULL,
     PRIMARY KEY (ticket, seq)
 );
+-- The SLA due index: one row per ticket with a running timer, at its
+-- earliest warning or breach (microseconds since the epoch).
+CREATE TABLE IF NOT EXISTS sla_due (
+    ticket TEXT PRIMARY KEY,
+    due_us INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sla_due_by_time ON sla_due (due_us, ticket);
 CREATE TABLE IF NOT EXISTS contacts (
     id TEXT PRIMARY KEY,
     doc TEXT NOT NULL
@@ -91,6 +98,32 @@ const COUNT_ASSIGNED: &str = "SELECT count(*) FROM tickets
      WHERE queue = ?1
        AND json_extract(doc, '$.assignee') = ?2
        AND json_extract(doc, '$.status') IN (SELECT value FROM json_each(?3))";
+
+/// The tickets due by a time, earliest first: a range of the index
+/// `sla_due_by_time`.
+const SLA_DUE: &str = "SELECT ticket, due_us FROM sla_due WHERE due_us <= ?1
+     ORDER BY due_us, ticket LIMIT ?2";
+
+/// Puts a ticket in the SLA due index at its next due time, or takes it
+/// out when nothing is due; part of every ticket write's transaction.
+fn index_sla_due(tx: &rusqlite::Transaction<'_>, ticket: &Ticket) -> Result<(), StoreError> {
+    let key = ticket.key.to_string();
+    match ticket.sla.next_due() {
+        Some(due) => tx
+            .prepare_cached(
+                "INSERT INTO sla_due (ticket, due_us) VALUES (?1, ?2)
+                 ON CONFLICT (ticket) DO UPDATE SET due_us = excluded.due_us",
+            )
+            .and_then(|mut stmt| stmt.execute(params![key, due.timestamp_micros()]))
+            .map(|_| ())
+            .map_err(backend),
+        None => tx
+            .prepare_cached("DELETE FROM sla_due WHERE ticket = ?1")
+            .and_then(|mut stmt| stmt.execute(params![key]))
+            .map(|_| ())
+            .map_err(backend),
+    }
+}
 
 /// The SQLite implementation of [`Store`] and of [`ChangeFeed`]. Clones
 /// share the connection and the wakeup.
@@ -352,6 +385,7 @@ impl Store for SqliteStore {
                 }
                 insert_entries(tx, &entries)?;
                 insert_claims(tx, &claims, &ticket.key, ticket.created_at)?;
+                index_sla_due(tx, &ticket)?;
                 feed::record_change(tx, &ticket.key, None, &doc)?;
                 Ok(Written::New)
             })
@@ -430,6 +464,7 @@ impl Store for SqliteStore {
                 .map_err(backend)?;
                 insert_entries(tx, &entries)?;
                 insert_claims(tx, &claims, &ticket.key, ticket.updated_at)?;
+                index_sla_due(tx, &ticket)?;
                 feed::record_change(tx, &ticket.key, Some(&before), &doc)?;
                 Ok(Written::New)
             })
@@ -504,6 +539,65 @@ impl Store for SqliteStore {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(backend)?;
             docs.iter().map(|doc| from_json(doc)).collect()
+        })
+        .await
+    }
+
+    async fn entries_after_version(
+        &self,
+        key: &TicketKey,
+        version: u64,
+    ) -> Result<Vec<TimelineEntry>, StoreError> {
+        let first = version
+            .checked_add(1)
+            .and_then(|v| v.checked_mul(ENTRIES_PER_VERSION))
+            .and_then(|first| i64::try_from(first).ok());
+        let Some(first) = first else {
+            return Ok(Vec::new());
+        };
+        let key = key.to_string();
+        self.in_transaction(move |tx| {
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT doc FROM timeline WHERE ticket = ?1 AND seq >= ?2 ORDER BY seq",
+                )
+                .map_err(backend)?;
+            let docs = stmt
+                .query_map(params![key, first], |row| row.get::<_, String>(0))
+                .map_err(backend)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(backend)?;
+            docs.iter().map(|doc| from_json(doc)).collect()
+        })
+        .await
+    }
+
+    async fn sla_due(
+        &self,
+        until: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<DueTicket>, StoreError> {
+        let until = until.timestamp_micros();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.in_transaction(move |tx| {
+            let mut stmt = tx.prepare_cached(SLA_DUE).map_err(backend)?;
+            let rows = stmt
+                .query_map(params![until, limit], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                })
+                .map_err(backend)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(backend)?;
+            rows.into_iter()
+                .map(|(key, due)| {
+                    Ok(DueTicket {
+                        key: TicketKey::parse(&key)
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                        due: chrono::DateTime::from_timestamp_micros(due)
+                            .ok_or_else(|| StoreError::Corrupt(format!("due time {due}")))?,
+                    })
+                })
+                .collect()
         })
         .await
     }
@@ -773,6 +867,24 @@ mod tests {
         );
         assert!(
             plan.contains("SEARCH timeline USING INDEX sqlite_autoindex_timeline_1 (ticket=? AND seq>? AND seq<?)"),
+            "{plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    }
+
+    #[test]
+    fn the_sla_checker_reads_a_range_of_the_due_index_and_no_ticket() {
+        let store = SqliteStore::in_memory().unwrap();
+        let conn = store.conn.lock().unwrap();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {SLA_DUE}")).unwrap();
+        let plan = stmt
+            .query_map(params![0_i64, 100_i64], |row| row.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap()
+            .join("\n");
+        assert!(
+            plan.contains("SEARCH sla_due USING COVERING INDEX sla_due_by_time (due_us<?)"),
             "{plan}"
         );
         assert!(!plan.contains("TEMP B-TREE"), "{plan}");

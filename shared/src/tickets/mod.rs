@@ -116,6 +116,7 @@ pub fn build_ticket(
         resolved_at: None,
         reopen_count: 0,
         trigger_depth: 0,
+        sla: Default::default(),
         version: 1,
     })
 }

@@ -35,6 +35,12 @@ pub struct SlaAlert {
     pub kind: SlaKind,
     /// The timer, such as `reaction` or `resolution`.
     pub metric: String,
+    /// The SLA rule in force.
+    #[serde(default)]
+    pub rule: String,
+    /// The timer's cycle (1, or more after re-arming).
+    #[serde(default)]
+    pub cycle: u32,
 }
 
 /// Which SLA signal.
@@ -45,6 +51,16 @@ pub enum SlaKind {
     Warning,
     /// The limit was exceeded.
     Breach,
+}
+
+impl SlaKind {
+    /// `warning` or `breach`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Warning => "warning",
+            Self::Breach => "breach",
+        }
+    }
 }
 
 /// An event derived from a change.

@@ -105,6 +105,16 @@ pub(super) fn ticket_item(ticket: &Ticket) -> Result<Item, StoreError> {
             s(keys::assignee_gsi2sk(&ticket.status, &ticket.key)),
         );
     }
+    if let Some(due) = ticket.sla.next_due() {
+        item.insert(
+            keys::GSI3PK.to_owned(),
+            s(keys::sla_due_gsi3pk(keys::sla_due_shard(&ticket.key))),
+        );
+        item.insert(
+            keys::GSI3SK.to_owned(),
+            s(keys::sla_due_gsi3sk(due, &ticket.key)),
+        );
+    }
     Ok(item)
 }
 
@@ -291,6 +301,7 @@ mod tests {
             resolved_at: None,
             reopen_count: 0,
             trigger_depth: 0,
+            sla: Default::default(),
             version: 1,
         }
     }

@@ -23,6 +23,18 @@ pub(super) const GSI2PK: &str = "gsi2pk";
 pub(super) const GSI2SK: &str = "gsi2sk";
 /// The name of the assignee index.
 pub(super) const GSI2: &str = "gsi2";
+/// Partition key attribute of the sparse `gsi3` index (the SLA due index).
+pub(super) const GSI3PK: &str = "gsi3pk";
+/// Sort key attribute of the `gsi3` index.
+pub(super) const GSI3SK: &str = "gsi3sk";
+/// The name of the SLA due index.
+pub(super) const GSI3: &str = "gsi3";
+/// How many partitions the SLA due index is spread over: a ticket's
+/// partition is a hash of its key, so writes to the index spread evenly
+/// and no partition is hot; the checker queries every one. Changing it
+/// strands the entries written under the old count until their tickets
+/// are written again.
+pub(super) const SLA_DUE_SHARDS: u32 = 8;
 /// What an item is (`ticket`, `timeline`, ...), for stream filters.
 pub(super) const ITEM_TYPE: &str = "item_type";
 /// The table's TTL attribute (epoch seconds).
@@ -148,6 +160,40 @@ pub(super) fn assignee_gsi2sk_prefix(status: &str) -> String {
     format!("{status}#")
 }
 
+/// Which SLA due partition a ticket is in: FNV-1a of its key, modulo
+/// [`SLA_DUE_SHARDS`] (stable across processes and versions).
+pub(super) fn sla_due_shard(key: &TicketKey) -> u32 {
+    let hash = key.to_string().bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    hash % SLA_DUE_SHARDS
+}
+
+/// `SLADUE#3`: an SLA due index partition.
+pub(super) fn sla_due_gsi3pk(shard: u32) -> String {
+    format!("SLADUE#{shard}")
+}
+
+/// `2026-12-04T09:50:00.000000Z#SUP-17`: the SLA due index sort key, the
+/// due time with fixed (microsecond) precision then the ticket, so string
+/// order is time order.
+pub(super) fn sla_due_gsi3sk(due: DateTime<Utc>, key: &TicketKey) -> String {
+    format!("{}#{key}", due.format("%Y-%m-%dT%H:%M:%S%.6fZ"))
+}
+
+/// The greatest sort key of anything due at or before `until` (`~` sorts
+/// after every character of a ticket key).
+pub(super) fn sla_due_gsi3sk_until(until: DateTime<Utc>) -> String {
+    format!("{}#~", until.format("%Y-%m-%dT%H:%M:%S%.6fZ"))
+}
+
+/// The due time and ticket of an SLA due index sort key.
+pub(super) fn parse_sla_due_gsi3sk(sk: &str) -> Option<(DateTime<Utc>, TicketKey)> {
+    let (due, key) = sk.split_once('#')?;
+    let due = DateTime::parse_from_rfc3339(due).ok()?.to_utc();
+    Some((due, TicketKey::parse(key).ok()?))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, reason = "tests fail loudly")]
 mod tests {
@@ -215,6 +261,22 @@ mod tests {
         assert_eq!(assignee_gsi2sk("In progress", &key), "In progress#SUP-17");
         assert!(assignee_gsi2sk("Open", &key).starts_with(&assignee_gsi2sk_prefix("Open")));
         assert!(!assignee_gsi2sk("Open", &key).starts_with(&assignee_gsi2sk_prefix("Ope")));
+    }
+
+    #[test]
+    fn sla_due_keys_sort_by_time_and_spread_over_every_shard() {
+        let queue = QueueKey::parse("SUP").unwrap();
+        let t = Utc.with_ymd_and_hms(2026, 12, 4, 9, 50, 0).unwrap();
+        let key = TicketKey::new(queue.clone(), 17);
+        let sk = sla_due_gsi3sk(t, &key);
+        assert_eq!(sk, "2026-12-04T09:50:00.000000Z#SUP-17");
+        assert_eq!(parse_sla_due_gsi3sk(&sk), Some((t, key.clone())));
+        assert!(sk <= sla_due_gsi3sk_until(t));
+        assert!(sla_due_gsi3sk(t + chrono::Duration::microseconds(1), &key) > sla_due_gsi3sk_until(t));
+        let shards: std::collections::BTreeSet<u32> = (1..200)
+            .map(|n| sla_due_shard(&TicketKey::new(queue.clone(), n)))
+            .collect();
+        assert_eq!(shards.len(), SLA_DUE_SHARDS as usize);
     }
 
     #[test]

@@ -19,6 +19,12 @@
 //! | marker (`marker`) | `MARK#<key>` | `MARK` | | `value`, `expires_at` (epoch seconds, only when given) |
 //! | named counter (`counter`) | `COUNT#<key>` | `COUNT` | | `n`, `expires_at` (epoch seconds) |
 //!
+//! `gsi3` is the SLA due index, sparse too: a ticket item carries
+//! `gsi3pk` = `SLADUE#<shard>` (shard = FNV-1a of the key modulo 8) and
+//! `gsi3sk` = `<due, 6 fraction digits>Z#SUP-17` only while one of its
+//! timers runs with a warning or breach still to record; the checker
+//! queries the 8 partitions for `gsi3sk <= <now>#~`.
+//!
 //! `gsi2` is sparse: a ticket item carries `gsi2pk` / `gsi2sk` only while it
 //! has an assignee. Every ticket write puts the whole item, so clearing the
 //! assignee drops the attributes and the ticket leaves the index, and a
@@ -28,7 +34,8 @@
 //!
 //! The table: `pk` S (hash) / `sk` S (range); global secondary index `gsi1`
 //! on `gsi1pk` S / `gsi1sk` S with projection ALL; global secondary index
-//! `gsi2` on `gsi2pk` S / `gsi2sk` S with projection KEYS_ONLY;
+//! `gsi2` on `gsi2pk` S / `gsi2sk` S with projection KEYS_ONLY; `gsi3` on
+//! `gsi3pk` S / `gsi3sk` S with projection KEYS_ONLY;
 //! PAY_PER_REQUEST; stream NEW_AND_OLD_IMAGES; TTL on `expires_at`.
 //! [`DynamoStore::create_table`] creates exactly this.
 //!
@@ -45,6 +52,8 @@
 //! | increment a counter | UpdateItem `ADD n :one SET expires_at = :exp`, `UPDATED_NEW` |
 //! | timeline | consistent Query `pk = TICKET#..` and `begins_with(sk, "TL#")`, ascending |
 //! | entries of one ticket version | consistent Query `pk = TICKET#..` and `sk BETWEEN TL#<v*1000> AND TL#<v*1000+999>` (padded), ascending |
+//! | entries after a version | consistent Query `pk = TICKET#..` and `sk >= TL#<(v+1)*1000>` (padded), ascending |
+//! | tickets due for the SLA checker | per shard (8, sent together): Query `gsi3` on `gsi3pk = SLADUE#<n>` and `gsi3sk <= <until>#~`, ascending, up to the limit (eventually consistent; the checker reads each ticket consistently) |
 //! | list a queue | Query `gsi1` on `gsi1pk = QUEUE#..`, descending, until the limit (eventually consistent) |
 //! | count a queue's tickets assigned to an agent | per distinct status (sent together): Query `gsi2` on `gsi2pk = ASSIGNEE#<queue>#<login>` and `begins_with(gsi2sk, "<status>#")`, `Select=COUNT`, every page (eventually consistent) |
 //! | find a contact by email | GetItem on the email item, then on the contact |
@@ -90,7 +99,9 @@ use chrono::{DateTime, Utc};
 
 use self::errors::{is_retryable_code, sdk_error};
 use self::items::{Item, s};
-use super::{IdempotencyClaim, IdempotencyRecord, Store, StoreError, TicketQuery, Written};
+use super::{
+    DueTicket, IdempotencyClaim, IdempotencyRecord, Store, StoreError, TicketQuery, Written,
+};
 use crate::domain::{Contact, ContactId, EmailAddress, QueueKey, Ticket, TicketKey, TimelineEntry};
 
 /// The most items one TransactWriteItems call may hold.
@@ -125,6 +136,8 @@ pub struct RequestCounts {
     pub transact_write_items: u64,
     /// Table administration calls (CreateTable, DescribeTable, TTL).
     pub admin: u64,
+    /// Items returned by SLA due index queries.
+    pub due_index_items: u64,
 }
 
 impl RequestCounts {
@@ -149,6 +162,7 @@ struct Counters {
     delete_item: AtomicU64,
     transact_write_items: AtomicU64,
     admin: AtomicU64,
+    items_read: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -351,6 +365,56 @@ impl DynamoStore {
         }
     }
 
+    /// Up to `limit` tickets of one SLA due partition whose sort key is at
+    /// most `bound`, earliest first.
+    async fn due_in_shard(
+        &self,
+        shard: u32,
+        bound: &str,
+        limit: usize,
+    ) -> Result<Vec<DueTicket>, StoreError> {
+        let mut due = Vec::new();
+        let mut start = None;
+        while due.len() < limit {
+            let page = i32::try_from(limit - due.len()).unwrap_or(i32::MAX);
+            let turn = self.turn(&self.counters.query).await;
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(keys::GSI3)
+                .key_condition_expression("#pk = :pk AND #sk <= :until")
+                .expression_attribute_names("#pk", keys::GSI3PK)
+                .expression_attribute_names("#sk", keys::GSI3SK)
+                .expression_attribute_values(":pk", s(keys::sla_due_gsi3pk(shard)))
+                .expression_attribute_values(":until", s(bound))
+                .scan_index_forward(true)
+                .limit(page)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query", e))?;
+            drop(turn);
+            self.counters
+                .items_read
+                .fetch_add(u64::try_from(out.items().len()).unwrap_or(0), Ordering::Relaxed);
+            for item in out.items.unwrap_or_default() {
+                let sk = match item.get(keys::GSI3SK) {
+                    Some(AttributeValue::S(sk)) => sk.clone(),
+                    _ => return Err(StoreError::Corrupt("a due index item without gsi3sk".into())),
+                };
+                let (at, key) = keys::parse_sla_due_gsi3sk(&sk)
+                    .ok_or_else(|| StoreError::Corrupt(format!("due index key {sk:?}")))?;
+                due.push(DueTicket { key, due: at });
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(due)
+    }
+
     /// The table's name.
     pub fn table(&self) -> &str {
         &self.table
@@ -367,6 +431,7 @@ impl DynamoStore {
             delete_item: c.delete_item.load(Ordering::Relaxed),
             transact_write_items: c.transact_write_items.load(Ordering::Relaxed),
             admin: c.admin.load(Ordering::Relaxed),
+            due_index_items: c.items_read.load(Ordering::Relaxed),
         }
     }
 
@@ -411,6 +476,17 @@ impl DynamoStore {
             )
             .build()
             .map_err(build_error)?;
+        let gsi3 = GlobalSecondaryIndex::builder()
+            .index_name(keys::GSI3)
+            .key_schema(key(keys::GSI3PK, KeyType::Hash)?)
+            .key_schema(key(keys::GSI3SK, KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::KeysOnly)
+                    .build(),
+            )
+            .build()
+            .map_err(build_error)?;
         let stream = StreamSpecification::builder()
             .stream_enabled(true)
             .stream_view_type(StreamViewType::NewAndOldImages)
@@ -427,10 +503,13 @@ impl DynamoStore {
             .attribute_definitions(attribute(keys::GSI1SK)?)
             .attribute_definitions(attribute(keys::GSI2PK)?)
             .attribute_definitions(attribute(keys::GSI2SK)?)
+            .attribute_definitions(attribute(keys::GSI3PK)?)
+            .attribute_definitions(attribute(keys::GSI3SK)?)
             .key_schema(key(keys::PK, KeyType::Hash)?)
             .key_schema(key(keys::SK, KeyType::Range)?)
             .global_secondary_indexes(gsi1)
             .global_secondary_indexes(gsi2)
+            .global_secondary_indexes(gsi3)
             .billing_mode(BillingMode::PayPerRequest)
             .stream_specification(stream)
             .send()
@@ -985,6 +1064,41 @@ impl Store for DynamoStore {
             &[(":first", first), (":last", last)],
         )
         .await
+    }
+
+    async fn entries_after_version(
+        &self,
+        key: &TicketKey,
+        version: u64,
+    ) -> Result<Vec<TimelineEntry>, StoreError> {
+        let Some(first) = version
+            .checked_add(1)
+            .and_then(|v| v.checked_mul(crate::domain::ticket::ENTRIES_PER_VERSION))
+        else {
+            return Ok(Vec::new());
+        };
+        self.query_timeline(
+            key,
+            "sk >= :first",
+            &[(":first", keys::timeline_sk(first))],
+        )
+        .await
+    }
+
+    async fn sla_due(
+        &self,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DueTicket>, StoreError> {
+        let bound = keys::sla_due_gsi3sk_until(until);
+        let shards = futures::future::try_join_all(
+            (0..keys::SLA_DUE_SHARDS).map(|shard| self.due_in_shard(shard, &bound, limit)),
+        )
+        .await?;
+        let mut due: Vec<DueTicket> = shards.into_iter().flatten().collect();
+        due.sort_by(|a, b| (a.due, &a.key).cmp(&(b.due, &b.key)));
+        due.truncate(limit);
+        Ok(due)
     }
 
     async fn count_assigned(
