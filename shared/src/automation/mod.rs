@@ -45,5 +45,5 @@ pub mod stream;
 pub mod webhook;
 
 pub use engine::{AutomationError, EffectReport, Outcome, react};
-pub use process::process;
 pub use ports::{BusEvent, DeliveryError, EventPublisher, WebhookSender};
+pub use process::process;

@@ -51,7 +51,8 @@ pub async fn process(
             Some(first) => first.effects.extend(result.effects),
         }
     }
-    let mut outcome = outcome.ok_or_else(|| AutomationError::Permanent("nothing evaluated".into()))?;
+    let mut outcome =
+        outcome.ok_or_else(|| AutomationError::Permanent("nothing evaluated".into()))?;
 
     let now = tickets::store_precision(services.clock.now());
     let mut retry = None;
@@ -100,7 +101,12 @@ async fn note_problems(
         payload_hash: "problem".into(),
         expires_at: now + chrono::Duration::days(30),
     };
-    if services.store.idempotency_record(&claim.key).await?.is_some() {
+    if services
+        .store
+        .idempotency_record(&claim.key)
+        .await?
+        .is_some()
+    {
         return Ok(());
     }
     tracing::warn!(ticket = %ticket.key, ?problems, "SLA notification problems");

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::contact::ContactId;
-use super::sla::SlaState;
 use super::ids::{EmailAddress, QueueKey, TicketKey};
+use super::sla::SlaState;
 
 /// Where a request came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

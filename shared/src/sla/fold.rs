@@ -78,7 +78,12 @@ struct Happened {
 
 /// Folds `entries` (every entry of versions after
 /// `ticket.sla.seen_version`, in order) into the ticket's SLA state.
-pub fn fold(rules: Rules<'_>, ticket: &Ticket, entries: &[TimelineEntry], now: DateTime<Utc>) -> Folded {
+pub fn fold(
+    rules: Rules<'_>,
+    ticket: &Ticket,
+    entries: &[TimelineEntry],
+    now: DateTime<Utc>,
+) -> Folded {
     let mut run = Run {
         rules,
         timers: ticket.sla.timers.clone(),
@@ -120,7 +125,12 @@ pub fn fold(rules: Rules<'_>, ticket: &Ticket, entries: &[TimelineEntry], now: D
     }
     if !same_fields(&fields, ticket) {
         let before = fields.clone();
-        run.transition(Some(&before), ticket, &Happened::default(), ticket.updated_at.max(run.last_instant()));
+        run.transition(
+            Some(&before),
+            ticket,
+            &Happened::default(),
+            ticket.updated_at.max(run.last_instant()),
+        );
     }
     run.catch_up(now, true);
     run.events.sort_by_key(|e| e.at);
@@ -134,7 +144,11 @@ pub fn fold(rules: Rules<'_>, ticket: &Ticket, entries: &[TimelineEntry], now: D
 }
 
 /// Business time left on `timer` at `now` (negative when past the limit).
-pub fn business_left(timer: &SlaTimer, calendars: &BTreeMap<String, Calendar>, now: DateTime<Utc>) -> Duration {
+pub fn business_left(
+    timer: &SlaTimer,
+    calendars: &BTreeMap<String, Calendar>,
+    now: DateTime<Utc>,
+) -> Duration {
     let spent = spent_at(timer, &calendar_of(calendars, &timer.calendar), now);
     Duration::microseconds(timer.limit_us) - spent
 }
@@ -144,7 +158,9 @@ fn spent_at(timer: &SlaTimer, calendar: &Calendar, now: DateTime<Utc>) -> Durati
     let running = timer
         .running_since
         .filter(|_| timer.state == TimerState::Running)
-        .map_or(Duration::zero(), |since| calendar.elapsed(since, now.max(since)));
+        .map_or(Duration::zero(), |since| {
+            calendar.elapsed(since, now.max(since))
+        });
     Duration::microseconds(timer.spent_us) + running
 }
 
@@ -184,20 +200,30 @@ fn same_fields(a: &Ticket, b: &Ticket) -> bool {
 
 fn happened(queue: &Queue, write: &[&TimelineEntry]) -> Happened {
     let mut happened = Happened::default();
-    let in_team = |login: &str| queue.team.is_empty() || queue.team.iter().any(|t| t.value == login);
+    let in_team =
+        |login: &str| queue.team.is_empty() || queue.team.iter().any(|t| t.value == login);
     for entry in write {
         match (&entry.event, &entry.actor) {
             (TimelineEvent::Created { .. }, _) => happened.created = true,
-            (TimelineEvent::Comment { public: true, .. }, Actor::Agent { login }) if in_team(login) => {
+            (TimelineEvent::Comment { public: true, .. }, Actor::Agent { login })
+                if in_team(login) =>
+            {
                 happened.team_answer = true;
             }
-            (TimelineEvent::EmailOut { automatic: false, .. }, Actor::Agent { login }) if in_team(login) => {
+            (
+                TimelineEvent::EmailOut {
+                    automatic: false, ..
+                },
+                Actor::Agent { login },
+            ) if in_team(login) => {
                 happened.team_answer = true;
             }
             (TimelineEvent::Comment { public: true, .. }, Actor::Customer { .. }) => {
                 happened.customer_reply = true;
             }
-            (TimelineEvent::EmailIn { automatic, .. }, Actor::Customer { .. }) if automatic.is_empty() => {
+            (TimelineEvent::EmailIn { automatic, .. }, Actor::Customer { .. })
+                if automatic.is_empty() =>
+            {
                 happened.customer_reply = true;
             }
             _ => {}
@@ -233,7 +259,13 @@ fn holds(queue: &Queue, condition: &Condition, ticket: &Ticket) -> bool {
 
 /// Whether an event condition fired in a write that took the fields from
 /// `before` (none: the ticket was created) to `after`.
-fn fired(queue: &Queue, condition: &Condition, before: Option<&Ticket>, after: &Ticket, happened: &Happened) -> bool {
+fn fired(
+    queue: &Queue,
+    condition: &Condition,
+    before: Option<&Ticket>,
+    after: &Ticket,
+    happened: &Happened,
+) -> bool {
     match condition {
         Condition::Word(Word::Created) => happened.created,
         Condition::Word(Word::TeamAnswer) => happened.team_answer,
@@ -258,7 +290,11 @@ struct Run<'a> {
 
 impl Run<'_> {
     fn last_instant(&self) -> DateTime<Utc> {
-        self.events.iter().map(|e| e.at).max().unwrap_or(DateTime::<Utc>::MIN_UTC)
+        self.events
+            .iter()
+            .map(|e| e.at)
+            .max()
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
     }
 
     fn record(&mut self, index: usize, kind: SlaEventKind, at: DateTime<Utc>, spent_us: i64) {
@@ -286,7 +322,8 @@ impl Run<'_> {
                 continue;
             }
             let mut alerts = Vec::new();
-            if let (false, Some(warn_at), Some(warning)) = (timer.warned, timer.warn_at, timer.warning_us)
+            if let (false, Some(warn_at), Some(warning)) =
+                (timer.warned, timer.warn_at, timer.warning_us)
                 && due(warn_at)
             {
                 alerts.push((warn_at, SlaEventKind::Warned, warning));
@@ -311,7 +348,13 @@ impl Run<'_> {
     }
 
     /// Applies one write to every metric's timer.
-    fn transition(&mut self, before: Option<&Ticket>, after: &Ticket, happened: &Happened, at: DateTime<Utc>) {
+    fn transition(
+        &mut self,
+        before: Option<&Ticket>,
+        after: &Ticket,
+        happened: &Happened,
+        at: DateTime<Utc>,
+    ) {
         let rules = self.rules;
         let mut metrics: Vec<String> = Vec::new();
         for rule in rules.rules {
@@ -327,7 +370,11 @@ impl Run<'_> {
                 .find(|r| r.metric() == metric && r.when.matches(after));
             let target = rule.and_then(|r| r.target_for(after).map(|t| (r, t)));
             let index = self.timers.iter().position(|t| t.metric == metric);
-            let any = |conds: &[Condition]| conds.iter().any(|c| fired(rules.queue, c, before, after, happened));
+            let any = |conds: &[Condition]| {
+                conds
+                    .iter()
+                    .any(|c| fired(rules.queue, c, before, after, happened))
+            };
             let paused = |rule: &SlaRule| rule.pause.iter().any(|c| holds(rules.queue, c, after));
             match (index, target) {
                 (None, Some((rule, target))) if any(&rule.start) => {
@@ -388,9 +435,14 @@ impl Run<'_> {
         let timer = &mut self.timers[index];
         timer.state = TimerState::Running;
         timer.running_since = Some(since);
-        timer.deadline = Some(calendar.add(since, Duration::microseconds(timer.limit_us - timer.spent_us)));
+        timer.deadline = Some(calendar.add(
+            since,
+            Duration::microseconds(timer.limit_us - timer.spent_us),
+        ));
         timer.warn_at = match (timer.warned, timer.warning_us) {
-            (false, Some(warning)) => Some(calendar.add(since, Duration::microseconds(warning - timer.spent_us))),
+            (false, Some(warning)) => {
+                Some(calendar.add(since, Duration::microseconds(warning - timer.spent_us)))
+            }
             _ => None,
         };
     }
@@ -433,7 +485,13 @@ impl Run<'_> {
 
     /// Moves a timer to another rule or target (priority changed, the
     /// ticket now matches another rule of the metric); time spent is kept.
-    fn retarget(&mut self, index: usize, rule: &SlaRule, target: &super::model::Target, at: DateTime<Utc>) {
+    fn retarget(
+        &mut self,
+        index: usize,
+        rule: &SlaRule,
+        target: &super::model::Target,
+        at: DateTime<Utc>,
+    ) {
         let limit_us = micros(target.limit.chrono());
         let warning_us = target.warning.map(|w| micros(w.chrono()));
         let timer = &self.timers[index];
@@ -461,7 +519,13 @@ impl Run<'_> {
     }
 }
 
-fn new_timer(metric: &str, rule: &SlaRule, target: &super::model::Target, cycle: u32, at: DateTime<Utc>) -> SlaTimer {
+fn new_timer(
+    metric: &str,
+    rule: &SlaRule,
+    target: &super::model::Target,
+    cycle: u32,
+    at: DateTime<Utc>,
+) -> SlaTimer {
     SlaTimer {
         metric: metric.to_owned(),
         rule: rule.name.value.clone(),

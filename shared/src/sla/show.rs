@@ -43,7 +43,10 @@ pub struct TimerView {
 }
 
 /// The timers of `key` as of now; `None` when the ticket does not exist.
-pub async fn timers(services: &Services, key: &TicketKey) -> Result<Option<Vec<TimerView>>, StoreError> {
+pub async fn timers(
+    services: &Services,
+    key: &TicketKey,
+) -> Result<Option<Vec<TimerView>>, StoreError> {
     let store = services.store.as_ref();
     let Some(ticket) = store.get_ticket(key).await? else {
         return Ok(None);

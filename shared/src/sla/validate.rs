@@ -34,8 +34,9 @@ pub fn validate(config: &Config, key: &QueueKey, queue: &Queue) -> Vec<Finding> 
         for (list, what) in [(&rule.start, "start"), (&rule.stop, "stop")] {
             if list.is_empty() {
                 findings.push(
-                    Finding::at(at, format!("{place} has no {what} condition"))
-                        .hint("for example start: [created] and stop: [team_answer] or stop: [resolved]"),
+                    Finding::at(at, format!("{place} has no {what} condition")).hint(
+                        "for example start: [created] and stop: [team_answer] or stop: [resolved]",
+                    ),
                 );
             }
         }
@@ -47,7 +48,10 @@ pub fn validate(config: &Config, key: &QueueKey, queue: &Queue) -> Vec<Finding> 
                 findings.push(
                     Finding::at(
                         at,
-                        format!("{place}: `pause` needs states, and {} is an event", condition.describe()),
+                        format!(
+                            "{place}: `pause` needs states, and {} is an event",
+                            condition.describe()
+                        ),
                     )
                     .hint("pause on { status: [...] }, waiting, resolved or assigned"),
                 );
@@ -61,7 +65,11 @@ pub fn validate(config: &Config, key: &QueueKey, queue: &Queue) -> Vec<Finding> 
                         &notify.template.referenced,
                         format!("unknown template {:?} in {place}", notify.template.value),
                     )
-                    .hint(known_hint(&notify.template.value, "templates", &known)),
+                    .hint(known_hint(
+                        &notify.template.value,
+                        "templates",
+                        &known,
+                    )),
                 );
             }
             for to in &notify.to {
@@ -101,7 +109,10 @@ fn check_targets(
     for target in &rule.targets {
         check_filter(findings, config, queue, at, place, &target.when);
         if target.limit.0.is_zero() {
-            findings.push(Finding::at(at, format!("{place} has a target with a zero limit")));
+            findings.push(Finding::at(
+                at,
+                format!("{place} has a target with a zero limit"),
+            ));
         }
         if let Some(warning) = target.warning
             && warning.0 >= target.limit.0
@@ -129,7 +140,12 @@ fn check_filter(
     place: &str,
     filter: &TicketFilter,
 ) {
-    let priorities: Vec<&str> = config.priorities.levels.iter().map(String::as_str).collect();
+    let priorities: Vec<&str> = config
+        .priorities
+        .levels
+        .iter()
+        .map(String::as_str)
+        .collect();
     for priority in &filter.priority {
         if !priorities.contains(&priority.as_str()) {
             findings.push(
@@ -151,7 +167,10 @@ fn check_filter(
         if !queue.lines.contains(line) {
             findings.push(Finding::at(
                 at,
-                format!("line {line} in {place} is not one of the queue's lines {:?}", queue.lines),
+                format!(
+                    "line {line} in {place} is not one of the queue's lines {:?}",
+                    queue.lines
+                ),
             ));
         }
     }

@@ -29,7 +29,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::Notify;
 
 use super::{
-    ChangeFeed, DueTicket, IdempotencyClaim, IdempotencyRecord, Store, StoreError, TicketQuery, Written,
+    ChangeFeed, DueTicket, IdempotencyClaim, IdempotencyRecord, Store, StoreError, TicketQuery,
+    Written,
 };
 use crate::domain::ticket::ENTRIES_PER_VERSION;
 use crate::domain::{Contact, ContactId, EmailAddress, QueueKey, Ticket, TicketKey, TimelineEntry};
@@ -876,7 +877,9 @@ mod tests {
     fn the_sla_checker_reads_a_range_of_the_due_index_and_no_ticket() {
         let store = SqliteStore::in_memory().unwrap();
         let conn = store.conn.lock().unwrap();
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {SLA_DUE}")).unwrap();
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {SLA_DUE}"))
+            .unwrap();
         let plan = stmt
             .query_map(params![0_i64, 100_i64], |row| row.get::<_, String>(3))
             .unwrap()

@@ -1,6 +1,9 @@
 //! Creating tickets: resolving the requester to a contact, building the
 //! ticket with the queue's defaults, and storing it with its first timeline
-//! entries in one write.
+//! entries in one write. [`agent`]: an agent commenting and changing
+//! fields.
+
+pub mod agent;
 
 use std::collections::BTreeMap;
 

@@ -272,7 +272,9 @@ mod tests {
         assert_eq!(sk, "2026-12-04T09:50:00.000000Z#SUP-17");
         assert_eq!(parse_sla_due_gsi3sk(&sk), Some((t, key.clone())));
         assert!(sk <= sla_due_gsi3sk_until(t));
-        assert!(sla_due_gsi3sk(t + chrono::Duration::microseconds(1), &key) > sla_due_gsi3sk_until(t));
+        assert!(
+            sla_due_gsi3sk(t + chrono::Duration::microseconds(1), &key) > sla_due_gsi3sk_until(t)
+        );
         let shards: std::collections::BTreeSet<u32> = (1..200)
             .map(|n| sla_due_shard(&TicketKey::new(queue.clone(), n)))
             .collect();

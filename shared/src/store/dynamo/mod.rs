@@ -395,13 +395,18 @@ impl DynamoStore {
                 .await
                 .map_err(|e| sdk_error("Query", e))?;
             drop(turn);
-            self.counters
-                .items_read
-                .fetch_add(u64::try_from(out.items().len()).unwrap_or(0), Ordering::Relaxed);
+            self.counters.items_read.fetch_add(
+                u64::try_from(out.items().len()).unwrap_or(0),
+                Ordering::Relaxed,
+            );
             for item in out.items.unwrap_or_default() {
                 let sk = match item.get(keys::GSI3SK) {
                     Some(AttributeValue::S(sk)) => sk.clone(),
-                    _ => return Err(StoreError::Corrupt("a due index item without gsi3sk".into())),
+                    _ => {
+                        return Err(StoreError::Corrupt(
+                            "a due index item without gsi3sk".into(),
+                        ));
+                    }
                 };
                 let (at, key) = keys::parse_sla_due_gsi3sk(&sk)
                     .ok_or_else(|| StoreError::Corrupt(format!("due index key {sk:?}")))?;
@@ -1077,12 +1082,8 @@ impl Store for DynamoStore {
         else {
             return Ok(Vec::new());
         };
-        self.query_timeline(
-            key,
-            "sk >= :first",
-            &[(":first", keys::timeline_sk(first))],
-        )
-        .await
+        self.query_timeline(key, "sk >= :first", &[(":first", keys::timeline_sk(first))])
+            .await
     }
 
     async fn sla_due(

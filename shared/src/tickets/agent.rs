@@ -1,0 +1,181 @@
+//! An agent working a ticket: a comment (public comments are mailed to the
+//! requester and participants, as the answer "from the ticket"), and field
+//! changes (status, priority, assignee), in one write with the timeline
+//! entries that say what changed.
+
+use crate::app::Services;
+use crate::domain::{Actor, EmailAddress, Ticket, TicketKey, TimelineEvent};
+use crate::mail::send::{self, SendError, SendOutcome, TicketMail};
+use crate::store::{IdempotencyClaim, StoreError};
+
+/// What an agent does to a ticket.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgentUpdate {
+    /// A new status.
+    pub status: Option<String>,
+    /// A new priority.
+    pub priority: Option<String>,
+    /// A new assignee (`Some(None)`: unassign).
+    pub assignee: Option<Option<String>>,
+    /// A comment: public (sent to the customer) or internal, and its text.
+    pub comment: Option<(bool, String)>,
+    /// Makes the update idempotent: the same key writes once.
+    pub idempotency_key: Option<String>,
+}
+
+/// Why an update was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The ticket does not exist.
+    #[error("ticket {0} does not exist")]
+    NotFound(TicketKey),
+    /// A value is not one the configuration allows.
+    #[error("{0}")]
+    Invalid(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The answer could not be mailed (the comment is stored).
+    #[error("the comment is stored, but the mail to the customer failed: {0}")]
+    Mail(String),
+}
+
+/// What [`update`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Updated {
+    /// The ticket as written.
+    pub ticket: Ticket,
+    /// The mail to the customer, for a public comment with someone to send
+    /// it to.
+    pub mail: Option<SendOutcome>,
+}
+
+/// Applies `update` by the agent `login` (see the module docs).
+pub async fn update(
+    services: &Services,
+    key: &TicketKey,
+    login: &str,
+    update: AgentUpdate,
+) -> Result<Updated, AgentError> {
+    let config = &services.config;
+    if !config.agents.contains_key(login) {
+        return Err(AgentError::Invalid(format!("{login:?} is not an agent")));
+    }
+    let store = services.store.as_ref();
+    let current = store
+        .get_ticket(key)
+        .await?
+        .ok_or_else(|| AgentError::NotFound(key.clone()))?;
+    let queue = config
+        .queues
+        .get(&current.queue)
+        .ok_or_else(|| AgentError::Invalid(format!("queue {} is not configured", current.queue)))?;
+    if let Some(status) = &update.status
+        && !queue.has_status(status)
+    {
+        return Err(AgentError::Invalid(format!(
+            "{status:?} is not a status of queue {}",
+            current.queue
+        )));
+    }
+    if let Some(priority) = &update.priority
+        && !config.priorities.levels.contains(priority)
+    {
+        return Err(AgentError::Invalid(format!(
+            "{priority:?} is not a priority"
+        )));
+    }
+    if let Some(Some(assignee)) = &update.assignee
+        && !config.agents.contains_key(assignee)
+    {
+        return Err(AgentError::Invalid(format!("{assignee:?} is not an agent")));
+    }
+    let actor = Actor::Agent {
+        login: login.to_owned(),
+    };
+    let now = super::store_precision(services.clock.now());
+    let claims: Vec<IdempotencyClaim> = update
+        .idempotency_key
+        .iter()
+        .map(|k| IdempotencyClaim {
+            key: format!("agent:{key}:{k}"),
+            payload_hash: format!(
+                "{:?}",
+                (
+                    &update.status,
+                    &update.priority,
+                    &update.assignee,
+                    &update.comment
+                )
+            ),
+            expires_at: now + config.idempotency_retention(),
+        })
+        .collect();
+    let (ticket, _) = super::apply(store, key, &actor, now, &claims, |ticket| {
+        let before = ticket.clone();
+        if let Some(status) = &update.status {
+            ticket.status.clone_from(status);
+        }
+        if let Some(priority) = &update.priority {
+            ticket.priority.clone_from(priority);
+        }
+        if let Some(assignee) = &update.assignee {
+            ticket.assignee.clone_from(assignee);
+        }
+        let mut events = super::field_changes(&before, ticket);
+        if let Some((public, body)) = &update.comment {
+            if *public && ticket.first_response_at.is_none() {
+                ticket.first_response_at = Some(now);
+            }
+            events.push(TimelineEvent::Comment {
+                public: *public,
+                body: body.clone(),
+            });
+        }
+        events
+    })
+    .await?;
+    let mail = match &update.comment {
+        Some((true, body)) => answer_by_mail(services, &ticket, login, body).await?,
+        _ => None,
+    };
+    Ok(Updated { ticket, mail })
+}
+
+/// Mails a public comment to the requester and participants.
+async fn answer_by_mail(
+    services: &Services,
+    ticket: &Ticket,
+    login: &str,
+    body: &str,
+) -> Result<Option<SendOutcome>, AgentError> {
+    let to: Vec<EmailAddress> = ticket
+        .requester
+        .email
+        .iter()
+        .chain(&ticket.participants)
+        .cloned()
+        .collect();
+    if to.is_empty() {
+        return Ok(None);
+    }
+    let mail = TicketMail {
+        ticket: ticket.key.clone(),
+        to,
+        subject: ticket.summary.clone(),
+        text: body.to_owned(),
+        purpose: format!("answer:{}", ticket.version),
+        in_reply_to: None,
+        references: Vec::new(),
+        automatic: false,
+        actor: Actor::Agent {
+            login: login.to_owned(),
+        },
+        trigger_depth: 0,
+    };
+    match send::send_ticket_mail(services, mail, None).await {
+        Ok(outcome) => Ok(Some(outcome)),
+        Err(SendError::Store(e)) => Err(AgentError::Store(e)),
+        Err(e) => Err(AgentError::Mail(e.to_string())),
+    }
+}
