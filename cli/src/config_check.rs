@@ -10,13 +10,15 @@ pub fn run(file: &Path) -> ExitCode {
     match helpdesk::config::load(file) {
         Ok(config) => {
             let triggers: usize = config.queues.values().map(|q| q.triggers.len()).sum();
+            let sla_rules: usize = config.queues.values().map(|q| q.sla.len()).sum();
             println!(
-                "{}: OK ({} queues, {} forms, {} agents, {} triggers, {} calendars)",
+                "{}: OK ({} queues, {} forms, {} agents, {} triggers, {} SLA rules, {} calendars)",
                 file.display(),
                 config.queues.len(),
                 config.forms.len(),
                 config.agents.len(),
                 triggers,
+                sla_rules,
                 config.calendars.len()
             );
             ExitCode::SUCCESS

@@ -6,5 +6,6 @@ pub mod event_file;
 pub mod mailgate;
 pub mod plan_report;
 pub mod serve;
+pub mod sla;
 pub mod tickets;
 pub mod triggers_test;

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use helpdesk::app::{BlobChoice, Services, Settings, StoreChoice};
 use helpdesk::telemetry::{self, LogFormat};
-use helpdesk_cli::{config_check, mailgate, serve, tickets, triggers_test};
+use helpdesk_cli::{config_check, mailgate, serve, sla, tickets, triggers_test};
 
 /// A serverless helpdesk, running locally over SQLite.
 #[derive(Debug, Parser)]
@@ -63,8 +63,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the form and mail intake over the local store, and run the
-    /// triggers on every ticket change.
+    /// Serve the form and mail intake over the local store, run the
+    /// triggers and SLA timers on every ticket change, and the SLA check
+    /// every minute.
     Serve {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -90,6 +91,11 @@ enum Command {
     Triggers {
         #[command(subcommand)]
         command: triggers_test::TriggersCommand,
+    },
+    /// SLA timers: show a ticket's, or run the checker once.
+    Sla {
+        #[command(subcommand)]
+        command: sla::SlaCommand,
     },
 }
 
@@ -131,6 +137,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tickets { command } => {
             let services = Services::build(&settings(&cli)?).await?;
             tickets::run(&services, command).await
+        }
+        Command::Sla { command } => {
+            let services = Services::build(&settings(&cli)?).await?;
+            sla::run(&services, command).await
         }
     }
 }

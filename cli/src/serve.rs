@@ -1,7 +1,9 @@
 //! `helpdesk serve`: the local all-in-one server. It serves the same form
 //! and mail handler code as the Lambda functions over the local store, and
-//! runs the trigger engine over the store's change feed (what the
-//! `ticket-triggers` function does with the DynamoDB stream).
+//! runs the trigger engine and SLA timers over the store's change feed
+//! (what the `ticket-triggers` function does with the DynamoDB stream) and
+//! the SLA check every minute (what the `sla-check` function does on its
+//! EventBridge schedule).
 
 use axum::Router;
 use axum::body::Bytes;
@@ -93,8 +95,38 @@ const TRIGGER_IDLE: Duration = Duration::from_secs(5);
 /// the server stopped; its cursor makes an interrupted pass safe to resume.
 const TRIGGER_GRACE: Duration = Duration::from_secs(10);
 
+/// How often the SLA check runs, and how long one run may take.
+const SLA_EVERY: Duration = Duration::from_secs(60);
+const SLA_BUDGET: Duration = Duration::from_secs(50);
+
+/// Runs the SLA check every [`SLA_EVERY`] (the first at once) until
+/// `shutdown`; a run that fails is logged and the next one tries again.
+pub async fn sla_every_minute(services: Services, shutdown: impl Future<Output = ()>) {
+    let mut every = tokio::time::interval(SLA_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return,
+            _ = every.tick() => {}
+        }
+        match helpdesk::sla::check(&services, SLA_BUDGET).await {
+            Ok(report) if report.tickets > 0 || !report.finished => tracing::info!(
+                tickets = report.tickets,
+                warnings = report.warnings,
+                breaches = report.breaches,
+                finished = report.finished,
+                "SLA check"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "SLA check failed; the next minute tries again"),
+        }
+    }
+}
+
 /// Serves until Ctrl-C or SIGTERM, running the trigger engine over the
-/// store's change feed alongside; both stop on the same signal.
+/// store's change feed and the SLA check alongside; all stop on the same
+/// signal.
 pub async fn run(services: Services, listen: &str) -> anyhow::Result<()> {
     let largest_form = services
         .config
@@ -124,6 +156,10 @@ pub async fn run(services: Services, listen: &str) -> anyhow::Result<()> {
         );
     }
     let (stop, stopped) = watch::channel(false);
+    let sla_check = tokio::spawn(sla_every_minute(
+        services.clone(),
+        until_stopped(stopped.clone()),
+    ));
     let engine = tokio::spawn(feed::run_forever(
         services.clone(),
         TRIGGER_IDLE,
@@ -143,6 +179,12 @@ pub async fn run(services: Services, listen: &str) -> anyhow::Result<()> {
     // The sender is gone (sent, or dropped with a failed server): the
     // engine stops after its current pass.
     stop_engine(engine).await;
+    if tokio::time::timeout(TRIGGER_GRACE, sla_check)
+        .await
+        .is_err()
+    {
+        tracing::warn!("SLA check still busy; stopping it (what it did not record stays due)");
+    }
     served?;
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! `helpdesk tickets list|show`: a table for people, `--json` for scripts.
+//! `helpdesk tickets list|show`: a table for people, `--json` for scripts;
+//! `helpdesk tickets comment|set`: an agent working a ticket.
 
 use std::process::ExitCode;
 
@@ -6,7 +7,9 @@ use anyhow::Context;
 use clap::Subcommand;
 use helpdesk::app::Services;
 use helpdesk::domain::{QueueKey, Ticket, TicketKey};
+use helpdesk::mail::send::SendOutcome;
 use helpdesk::store::TicketQuery;
+use helpdesk::tickets::agent::{self, AgentError, AgentUpdate};
 use serde_json::{Value, json};
 
 /// Ticket subcommands.
@@ -31,6 +34,36 @@ pub enum TicketsCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Comment as an agent; a public comment is mailed to the customer.
+    Comment {
+        /// The ticket's key.
+        key: TicketKey,
+        /// The agent's login.
+        #[arg(long = "as")]
+        agent: String,
+        /// Send it to the customer (otherwise an internal note).
+        #[arg(long)]
+        public: bool,
+        /// The text.
+        text: String,
+    },
+    /// Change fields as an agent.
+    Set {
+        /// The ticket's key.
+        key: TicketKey,
+        /// The agent's login.
+        #[arg(long = "as")]
+        agent: String,
+        /// A status of the ticket's queue.
+        #[arg(long)]
+        status: Option<String>,
+        /// A priority level.
+        #[arg(long)]
+        priority: Option<String>,
+        /// An agent's login, or `-` to unassign.
+        #[arg(long)]
+        assignee: Option<String>,
     },
 }
 
@@ -113,9 +146,72 @@ fn print_table(tickets: &[Ticket]) {
     }
 }
 
+/// Applies an agent's update and says what happened.
+async fn agent_update(
+    services: &Services,
+    key: &TicketKey,
+    login: &str,
+    update: AgentUpdate,
+) -> anyhow::Result<ExitCode> {
+    match agent::update(services, key, login, update).await {
+        Ok(updated) => {
+            let mail = match &updated.mail {
+                Some(
+                    SendOutcome::Sent { message_id } | SendOutcome::AlreadySent { message_id },
+                ) => {
+                    format!(", mailed to the customer as {message_id}")
+                }
+                Some(SendOutcome::Suppressed { reason }) => format!(", mail held back: {reason}"),
+                None => String::new(),
+            };
+            println!(
+                "{} is at version {} (status {}, priority {}, assignee {}){mail}",
+                updated.ticket.key,
+                updated.ticket.version,
+                updated.ticket.status,
+                updated.ticket.priority,
+                dash(updated.ticket.assignee.as_deref())
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e @ (AgentError::Invalid(_) | AgentError::NotFound(_))) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(2))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Runs a ticket subcommand.
 pub async fn run(services: &Services, command: &TicketsCommand) -> anyhow::Result<ExitCode> {
     match command {
+        TicketsCommand::Comment {
+            key,
+            agent,
+            public,
+            text,
+        } => {
+            let update = AgentUpdate {
+                comment: Some((*public, text.clone())),
+                ..AgentUpdate::default()
+            };
+            agent_update(services, key, agent, update).await
+        }
+        TicketsCommand::Set {
+            key,
+            agent,
+            status,
+            priority,
+            assignee,
+        } => {
+            let update = AgentUpdate {
+                status: status.clone(),
+                priority: priority.clone(),
+                assignee: assignee.as_ref().map(|a| (a != "-").then(|| a.clone())),
+                ..AgentUpdate::default()
+            };
+            agent_update(services, key, agent, update).await
+        }
         TicketsCommand::List { queue, limit, json } => {
             let queues: Vec<QueueKey> = match queue {
                 Some(queue) => vec![queue.clone()],

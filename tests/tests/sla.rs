@@ -539,3 +539,107 @@ async fn a_run_out_of_budget_leaves_the_rest_for_the_next_run_and_loses_none() {
         );
     }
 }
+
+/// Hands stream batches to the `ticket-triggers` handler code until the
+/// stream is quiet; every record must succeed.
+async fn run_stream(app: &TestApp, stream: &mut helpdesk_tests::stream::StreamReader) {
+    for _ in 0..30 {
+        let batch = stream.next_batch().await;
+        if batch["Records"].as_array().unwrap().is_empty() {
+            return;
+        }
+        let (response, reports) =
+            helpdesk::automation::stream::handle_batch(&app.services, &batch).await;
+        assert!(
+            response.batch_item_failures.is_empty(),
+            "no record fails: {reports:?}"
+        );
+    }
+    panic!("the stream does not go quiet");
+}
+
+#[tokio::test]
+async fn over_dynamodb_the_checker_queries_only_the_due_index_and_the_breach_is_told_once_through_the_stream()
+ {
+    let Some(store) = helpdesk_tests::conformance::dynamodb_store().await else {
+        return;
+    };
+    let endpoint = helpdesk_tests::moto::endpoint().expect("moto is up when the store is");
+    let table = store.table().to_owned();
+    let counting = store.clone();
+    let app = app_over(Arc::new(store));
+    let mut stream = helpdesk_tests::stream::StreamReader::open(&endpoint, &table).await;
+
+    app.clock.set(berlin(2026, 12, 4, 17, 50));
+    let key = app
+        .post_json(
+            "support",
+            json!({"email": "jane.doe@customer.org", "subject": "Export", "message": "Broken", "topic": "billing"}),
+        )
+        .await
+        .ticket();
+    run_stream(&app, &mut stream).await;
+    let timer = app
+        .ticket(&key)
+        .await
+        .sla
+        .timer("first_response")
+        .unwrap()
+        .clone();
+    assert_eq!(timer.deadline, Some(berlin(2026, 12, 7, 10, 50)));
+
+    // Monday 11:00, the checker was down all morning: warning and breach
+    // are recorded at their own instants, with reads of the due index,
+    // the ticket and its pending entries only.
+    app.clock.set(berlin(2026, 12, 7, 11, 0));
+    let before = counting.request_counts();
+    let report = sla::check(&app.services, StdDuration::from_secs(30))
+        .await
+        .unwrap();
+    let after = counting.request_counts();
+    assert_eq!((report.warnings, report.breaches), (1, 1));
+    assert_eq!(
+        after.get_item - before.get_item,
+        1,
+        "one consistent read of the due ticket"
+    );
+    assert_eq!(
+        after.transact_write_items - before.transact_write_items,
+        1,
+        "one conditional write"
+    );
+    // 8 shards, twice (the second pass finds nothing new), plus one Query
+    // of the ticket's pending timeline entries.
+    assert_eq!(after.query - before.query, 2 * 8 + 1);
+    let events = sla_events(&app, &key).await;
+    assert!(events.contains(&(
+        "first_response".into(),
+        SlaEventKind::Warned,
+        berlin(2026, 12, 7, 10, 20)
+    )));
+    assert!(events.contains(&(
+        "first_response".into(),
+        SlaEventKind::Breached,
+        berlin(2026, 12, 7, 10, 50)
+    )));
+
+    run_stream(&app, &mut stream).await;
+    let again = sla::check(&app.services, StdDuration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(again.written, 0);
+    run_stream(&app, &mut stream).await;
+    assert_eq!(bus_events(&app, "SlaBreach"), 1);
+    assert_eq!(bus_events(&app, "SlaWarning"), 1);
+    let breach_mails = sla_mails(&app)
+        .iter()
+        .filter(|m| m.contains("SLA breach"))
+        .count();
+    assert_eq!(breach_mails, 2, "anna and the lead, once each");
+    assert!(
+        app.ticket(&key)
+            .await
+            .tags
+            .contains(&"sla-breached".to_owned())
+    );
+}

@@ -15,7 +15,10 @@ fn config_check_accepts_the_example_config() {
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("OK"), "{stdout}");
-    assert!(stdout.contains("6 triggers, 1 calendars"), "{stdout}");
+    assert!(
+        stdout.contains("6 triggers, 3 SLA rules, 1 calendars"),
+        "{stdout}"
+    );
 }
 
 #[test]

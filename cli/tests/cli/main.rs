@@ -6,5 +6,6 @@
 mod config_check;
 mod serve;
 mod serve_triggers;
+mod sla;
 mod support;
 mod triggers_test;
