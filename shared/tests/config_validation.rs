@@ -135,3 +135,64 @@ fn a_missing_file_says_how_to_point_at_one() {
     let error = helpdesk::config::load(fixture("does-not-exist.yaml")).unwrap_err();
     assert!(error.to_string().contains("HELPDESK_CONFIG"));
 }
+
+#[test]
+fn the_example_sla_rules_are_the_two_our_users_asked_for_plus_next_response() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../config/helpdesk.yaml");
+    let config = helpdesk::config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let sup = &config.queues[&helpdesk::domain::QueueKey::parse("SUP").unwrap()];
+    let metrics: Vec<String> = sup.sla.iter().map(|r| r.metric()).collect();
+    assert_eq!(metrics, ["first_response", "next_response", "resolution"]);
+    use helpdesk::sla::{Condition, Word};
+    let first = &sup.sla[0];
+    assert_eq!(first.start, [Condition::Word(Word::Created)]);
+    assert_eq!(first.stop, [Condition::Word(Word::TeamAnswer)]);
+    let resolution = &sup.sla[2];
+    assert_eq!(
+        resolution.pause,
+        [Condition::Status {
+            status: vec!["Need info".into()]
+        }]
+    );
+    assert_eq!(
+        resolution.stop,
+        [Condition::Status {
+            status: vec!["Resolved".into(), "Closed".into()]
+        }]
+    );
+}
+
+#[test]
+fn sla_rules_with_broken_references_and_targets_are_reported_with_their_line() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../config/helpdesk.yaml");
+    let example = std::fs::read_to_string(path).unwrap();
+    let broken = example.replacen(
+        "    sla:\n",
+        r#"    sla:
+      - name: Broken
+        calendar: offfice
+        when: { priority: [urgent] }
+        targets: [{ limit: 1h, warning: 2h }]
+        start: [created]
+        pause: [team_answer, { status: [Waiting for Godot] }]
+        stop: [resolved]
+        notify: { to: [nobody], template: sla-alrt }
+"#,
+        1,
+    );
+    let error = helpdesk::config::load_str(&broken, "broken.yaml").unwrap_err();
+    let text = error.to_string();
+    for expected in [
+        "unknown calendar \"offfice\"",
+        "did you mean \"office\"",
+        "unknown priority \"urgent\"",
+        "the warning (2h) must come before the limit (1h)",
+        "`pause` needs states",
+        "unknown status \"Waiting for Godot\"",
+        "unknown template \"sla-alrt\"",
+        "notifies \"nobody\"",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing in:\n{text}");
+    }
+    assert!(error.findings.iter().all(|f| f.line.is_some()), "{text}");
+}

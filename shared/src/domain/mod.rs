@@ -11,6 +11,6 @@ pub mod timeline;
 
 pub use contact::{Contact, ContactId};
 pub use ids::{EmailAddress, ParseError, QueueKey, TicketKey};
-pub use sla::{SlaEventKind, SlaState, SlaTimer, TimerState};
+pub use sla::{SlaEventKind, SlaFields, SlaState, SlaTimer, TimerState};
 pub use ticket::{Channel, Requester, Ticket};
 pub use timeline::{Actor, TimelineEntry, TimelineEvent, TriggerNoteKind};

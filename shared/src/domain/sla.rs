@@ -114,12 +114,38 @@ pub struct SlaState {
     /// (every entry of a later version is still to be read).
     #[serde(default)]
     pub seen_version: u64,
+    /// The fields the rules look at, as of `seen_version`: a later change
+    /// that no timeline entry records is still noticed (at the ticket's
+    /// `updated_at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<SlaFields>,
+}
+
+/// The fields SLA rules look at, as of some version of a ticket.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaFields {
+    /// The status.
+    pub status: String,
+    /// The priority.
+    pub priority: String,
+    /// The support line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u8>,
+    /// The components.
+    #[serde(default)]
+    pub components: Vec<String>,
+    /// The assignee.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<String>,
+    /// The custom fields.
+    #[serde(default)]
+    pub custom_fields: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 impl SlaState {
     /// Whether nothing is stored (no timer, nothing read).
     pub fn is_empty(&self) -> bool {
-        self.timers.is_empty() && self.seen_version == 0
+        self.timers.is_empty() && self.seen_version == 0 && self.fields.is_none()
     }
 
     /// The earliest instant any timer has something due (the ticket's

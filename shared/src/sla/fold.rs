@@ -3,7 +3,8 @@
 //! the version the state accounts for, and answers the new state and the
 //! metric events, each at the exact instant it happened.
 //!
-//! 1. The ticket's fields as of the state's version are rebuilt from the
+//! 1. The ticket's fields as of the state's version are the ones the state
+//!    kept; the first time (nothing kept yet) they are rebuilt from the
 //!    stored ticket by undoing the `field_changed` entries that follow.
 //! 2. Entries are taken one write (version) at a time, at the write's
 //!    instant: first every warning or breach that fell due strictly before
@@ -27,7 +28,8 @@ use super::model::{Condition, SlaRule, Word};
 use crate::calendar::{Calendar, TimeZone};
 use crate::config::{Queue, StatusCategory};
 use crate::domain::{
-    Actor, SlaEventKind, SlaState, SlaTimer, Ticket, TimelineEntry, TimelineEvent, TimerState,
+    Actor, SlaEventKind, SlaFields, SlaState, SlaTimer, Ticket, TimelineEntry, TimelineEvent,
+    TimerState,
 };
 use crate::triggers::field::set_json;
 
@@ -138,6 +140,7 @@ pub fn fold(
         state: SlaState {
             timers: run.timers,
             seen_version: ticket.version,
+            fields: Some(kept(ticket)),
         },
         events: run.events,
     }
@@ -174,17 +177,38 @@ fn calendar_of(calendars: &BTreeMap<String, Calendar>, name: &str) -> Calendar {
         .unwrap_or_else(|| Calendar::always_open(TimeZone::UTC))
 }
 
-/// The ticket's fields as of the state's version: the stored ticket with
-/// every later field change undone.
+/// The ticket's fields as of the state's version: those the state kept,
+/// else the stored ticket with every later field change undone.
 fn fields_before(ticket: &Ticket, entries: &[TimelineEntry]) -> Ticket {
     let mut fields = ticket.clone();
     fields.sla = SlaState::default();
+    if let Some(kept) = &ticket.sla.fields {
+        fields.status.clone_from(&kept.status);
+        fields.priority.clone_from(&kept.priority);
+        fields.line = kept.line;
+        fields.components.clone_from(&kept.components);
+        fields.assignee.clone_from(&kept.assignee);
+        fields.custom_fields.clone_from(&kept.custom_fields);
+        return fields;
+    }
     for entry in entries.iter().rev() {
         if let TimelineEvent::FieldChanged { field, old, .. } = &entry.event {
             let _ = set_json(&mut fields, field, old);
         }
     }
     fields
+}
+
+/// The fields a state keeps.
+fn kept(ticket: &Ticket) -> SlaFields {
+    SlaFields {
+        status: ticket.status.clone(),
+        priority: ticket.priority.clone(),
+        line: ticket.line,
+        components: ticket.components.clone(),
+        assignee: ticket.assignee.clone(),
+        custom_fields: ticket.custom_fields.clone(),
+    }
 }
 
 /// Whether the fields the rules look at are the same.
@@ -194,7 +218,6 @@ fn same_fields(a: &Ticket, b: &Ticket) -> bool {
         && a.line == b.line
         && a.components == b.components
         && a.assignee == b.assignee
-        && a.channel == b.channel
         && a.custom_fields == b.custom_fields
 }
 
