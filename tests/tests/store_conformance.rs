@@ -64,6 +64,12 @@ conformance_cases!(
     a_write_claiming_one_key_twice_is_refused_and_writes_nothing,
     the_entries_of_a_version_are_exactly_those_written_with_it,
     assigned_tickets_are_counted_by_assignee_and_status_as_they_change,
+    entries_after_a_version_come_back_in_order_and_only_those_of_later_versions,
+    tickets_with_a_running_sla_timer_are_due_once_their_time_has_passed_earliest_first_within_the_limit,
+    a_write_that_stops_the_timer_takes_the_ticket_out_of_the_due_index_and_one_that_moves_the_deadline_moves_it,
+    a_refused_write_and_a_replayed_write_leave_the_due_index_as_it_was,
+    many_tickets_due_at_one_instant_all_come_back_and_the_limit_cuts_exactly,
+    a_timer_due_beyond_the_year_9999_is_listed_only_once_its_time_has_come,
 );
 
 /// The SQLite store's change feed (DynamoDB has its stream instead).
@@ -120,8 +126,8 @@ mod dynamodb_requests {
     use helpdesk::domain::{Actor, Ticket, TimelineEntry, TimelineEvent};
     use helpdesk::store::{Store, StoreError, TicketQuery, Written};
     use helpdesk_tests::conformance::{
-        at, change_status, claim, create_sample, creation_entries, queue, sample_ticket,
-        update_with,
+        at, change_status, claim, create_sample, create_with_sla, creation_entries, due_at, queue,
+        sample_ticket, update_with,
     };
 
     use super::*;
@@ -219,6 +225,36 @@ mod dynamodb_requests {
         assert_eq!(after.query - before.query, 1);
         assert_eq!(after.total() - before.total(), 1);
         assert!(store.change_feed().is_none());
+    }
+
+    #[tokio::test]
+    async fn the_entries_after_a_version_take_one_query_and_the_due_tickets_one_query_per_shard() {
+        let Some(store) = dynamodb_store().await else {
+            return;
+        };
+        let ticket = create_sample(&store, "SUP", at(0)).await;
+        let changed = update_with(&store, &ticket, 3, |_| {}).await;
+        update_with(&store, &changed, 2, |_| {}).await;
+        for minutes in 1..=3 {
+            create_with_sla(&store, "SUP", due_at(at(minutes))).await;
+        }
+
+        let before = store.request_counts();
+        let entries = store
+            .entries_after_version(&ticket.key, 1)
+            .await
+            .expect("entries");
+        let after_entries = store.request_counts();
+        let due = store.sla_due(at(60), 100).await.expect("due");
+        let after_due = store.request_counts();
+
+        assert_eq!(entries.len(), 5);
+        assert_eq!(after_entries.query - before.query, 1);
+        assert_eq!(after_entries.total() - before.total(), 1);
+        assert_eq!(due.len(), 3);
+        assert_eq!(after_due.query - after_entries.query, 8);
+        assert_eq!(after_due.total() - after_entries.total(), 8);
+        assert_eq!(after_due.due_index_items - after_entries.due_index_items, 3);
     }
 
     #[tokio::test]
