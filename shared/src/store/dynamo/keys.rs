@@ -174,23 +174,24 @@ pub(super) fn sla_due_gsi3pk(shard: u32) -> String {
     format!("SLADUE#{shard}")
 }
 
-/// `2026-12-04T09:50:00.000000Z#SUP-17`: the SLA due index sort key, the
-/// due time with fixed (microsecond) precision then the ticket, so string
-/// order is time order.
+/// `01796629800000000000#SUP-17`: the SLA due index sort key, the due
+/// time in microseconds since the epoch padded to 20 digits, then the
+/// ticket, so string order is time order for every instant chrono can hold
+/// (a calendar that never opens again gives a deadline past the year 9999).
 pub(super) fn sla_due_gsi3sk(due: DateTime<Utc>, key: &TicketKey) -> String {
-    format!("{}#{key}", due.format("%Y-%m-%dT%H:%M:%S%.6fZ"))
+    format!("{:020}#{key}", due.timestamp_micros().max(0))
 }
 
 /// The greatest sort key of anything due at or before `until` (`~` sorts
 /// after every character of a ticket key).
 pub(super) fn sla_due_gsi3sk_until(until: DateTime<Utc>) -> String {
-    format!("{}#~", until.format("%Y-%m-%dT%H:%M:%S%.6fZ"))
+    format!("{:020}#~", until.timestamp_micros().max(0))
 }
 
 /// The due time and ticket of an SLA due index sort key.
 pub(super) fn parse_sla_due_gsi3sk(sk: &str) -> Option<(DateTime<Utc>, TicketKey)> {
     let (due, key) = sk.split_once('#')?;
-    let due = DateTime::parse_from_rfc3339(due).ok()?.to_utc();
+    let due = DateTime::from_timestamp_micros(due.parse().ok()?)?;
     Some((due, TicketKey::parse(key).ok()?))
 }
 
@@ -269,7 +270,7 @@ mod tests {
         let t = Utc.with_ymd_and_hms(2026, 12, 4, 9, 50, 0).unwrap();
         let key = TicketKey::new(queue.clone(), 17);
         let sk = sla_due_gsi3sk(t, &key);
-        assert_eq!(sk, "2026-12-04T09:50:00.000000Z#SUP-17");
+        assert_eq!(sk, "00001796377800000000#SUP-17");
         assert_eq!(parse_sla_due_gsi3sk(&sk), Some((t, key.clone())));
         assert!(sk <= sla_due_gsi3sk_until(t));
         assert!(

@@ -21,9 +21,9 @@
 //!
 //! `gsi3` is the SLA due index, sparse too: a ticket item carries
 //! `gsi3pk` = `SLADUE#<shard>` (shard = FNV-1a of the key modulo 8) and
-//! `gsi3sk` = `<due, 6 fraction digits>Z#SUP-17` only while one of its
+//! `gsi3sk` = `<due in epoch microseconds, 20 digits>#SUP-17` only while one of its
 //! timers runs with a warning or breach still to record; the checker
-//! queries the 8 partitions for `gsi3sk <= <now>#~`.
+//! queries the 8 partitions for `gsi3sk <= <now, same format>#~`.
 //!
 //! `gsi2` is sparse: a ticket item carries `gsi2pk` / `gsi2sk` only while it
 //! has an assignee. Every ticket write puts the whole item, so clearing the
@@ -1097,7 +1097,8 @@ impl Store for DynamoStore {
         )
         .await?;
         let mut due: Vec<DueTicket> = shards.into_iter().flatten().collect();
-        due.sort_by(|a, b| (a.due, &a.key).cmp(&(b.due, &b.key)));
+        // Ties in the order SQLite gives them: by the key as text.
+        due.sort_by_cached_key(|d| (d.due, d.key.to_string()));
         due.truncate(limit);
         Ok(due)
     }
