@@ -459,39 +459,28 @@ impl DynamoStore {
                 .build()
                 .map_err(build_error)
         };
-        let gsi1 = GlobalSecondaryIndex::builder()
-            .index_name(keys::GSI1)
-            .key_schema(key(keys::GSI1PK, KeyType::Hash)?)
-            .key_schema(key(keys::GSI1SK, KeyType::Range)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
-            .build()
-            .map_err(build_error)?;
-        let gsi2 = GlobalSecondaryIndex::builder()
-            .index_name(keys::GSI2)
-            .key_schema(key(keys::GSI2PK, KeyType::Hash)?)
-            .key_schema(key(keys::GSI2SK, KeyType::Range)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::KeysOnly)
-                    .build(),
-            )
-            .build()
-            .map_err(build_error)?;
-        let gsi3 = GlobalSecondaryIndex::builder()
-            .index_name(keys::GSI3)
-            .key_schema(key(keys::GSI3PK, KeyType::Hash)?)
-            .key_schema(key(keys::GSI3SK, KeyType::Range)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::KeysOnly)
-                    .build(),
-            )
-            .build()
-            .map_err(build_error)?;
+        let index = |name: &str, pk: &str, sk: &str, projection: ProjectionType| {
+            GlobalSecondaryIndex::builder()
+                .index_name(name)
+                .key_schema(key(pk, KeyType::Hash)?)
+                .key_schema(key(sk, KeyType::Range)?)
+                .projection(Projection::builder().projection_type(projection).build())
+                .build()
+                .map_err(build_error)
+        };
+        let gsi1 = index(keys::GSI1, keys::GSI1PK, keys::GSI1SK, ProjectionType::All)?;
+        let gsi2 = index(
+            keys::GSI2,
+            keys::GSI2PK,
+            keys::GSI2SK,
+            ProjectionType::KeysOnly,
+        )?;
+        let gsi3 = index(
+            keys::GSI3,
+            keys::GSI3PK,
+            keys::GSI3SK,
+            ProjectionType::KeysOnly,
+        )?;
         let stream = StreamSpecification::builder()
             .stream_enabled(true)
             .stream_view_type(StreamViewType::NewAndOldImages)
