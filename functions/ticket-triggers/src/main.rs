@@ -2,7 +2,9 @@
 //! stream (`NEW_AND_OLD_IMAGES`), through an event source mapping with
 //! `ReportBatchItemFailures`, invokes it with batches of stream records;
 //! every ticket write (INSERT or MODIFY of a `ticket` item) runs the
-//! queue's triggers once.
+//! queue's triggers once, sends the SLA notifications of any warning or
+//! breach the write recorded, and refreshes the ticket's SLA timers
+//! ([`helpdesk::automation::process`]).
 //!
 //! - **What invokes it.** Lambda's poller for the table's stream, with the
 //!   mapping's filter letting through only `ticket` and `timeline` items
