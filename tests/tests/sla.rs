@@ -608,9 +608,9 @@ async fn over_dynamodb_the_checker_queries_only_the_due_index_and_the_breach_is_
         1,
         "one conditional write"
     );
-    // 8 shards, twice (the second pass finds nothing new), plus one Query
-    // of the ticket's pending timeline entries.
-    assert_eq!(after.query - before.query, 2 * 8 + 1);
+    // One Query per due index shard (a short page lists everything due),
+    // plus one Query of the ticket's pending timeline entries.
+    assert_eq!(after.query - before.query, 8 + 1);
     let events = sla_events(&app, &key).await;
     assert!(events.contains(&(
         "first_response".into(),
@@ -641,5 +641,30 @@ async fn over_dynamodb_the_checker_queries_only_the_due_index_and_the_breach_is_
             .await
             .tags
             .contains(&"sla-breached".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn one_run_pages_through_more_due_tickets_than_one_read_takes() {
+    let app = sqlite_app();
+    let count = sla::check::PAGE + 30;
+    for n in 0..count {
+        let second = u32::try_from(n % 60).unwrap();
+        let minute = u32::try_from(n / 60).unwrap();
+        app.clock
+            .set(berlin(2026, 12, 7, 9, minute) + Duration::seconds(i64::from(second)));
+        app.post_json(
+            "support",
+            json!({"email": format!("c{n}@customer.org"), "subject": "Help", "message": "Please", "topic": "other"}),
+        )
+        .await;
+    }
+    drain(&app).await;
+    let report = tick(&app, berlin(2026, 12, 7, 12, 0)).await;
+    assert!(report.finished);
+    assert_eq!((report.tickets, report.breaches), (count, count));
+    assert_eq!(
+        report.due_read, count,
+        "each due ticket is read from the index once"
     );
 }

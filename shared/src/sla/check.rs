@@ -51,19 +51,35 @@ pub async fn check(services: &Services, budget: Duration) -> Result<CheckReport,
     let started = Instant::now();
     let mut report = CheckReport::default();
     let mut done: BTreeSet<TicketKey> = BTreeSet::new();
+    // How many listed tickets this run has taken already and will see
+    // again (failed, found up to date, or listed by an index that lags);
+    // each read takes a page past them. A written ticket leaves the range:
+    // its next due is later than now.
+    let mut again = 0;
     loop {
         let now = tickets::store_precision(services.clock.now());
-        let due = services.store.sla_due(now, PAGE + done.len()).await?;
+        let limit = PAGE + again;
+        let due = services.store.sla_due(now, limit).await?;
         report.due_read += due.len();
+        let listed = due.len();
         let fresh: Vec<TicketKey> = due
             .into_iter()
             .map(|d| d.key)
             .filter(|k| !done.contains(k))
             .collect();
+        again = listed - fresh.len();
         if fresh.is_empty() {
-            report.finished = true;
-            return Ok(report);
+            if listed < limit {
+                report.finished = true;
+                return Ok(report);
+            }
+            // A whole page of tickets taken already: read past them.
+            if started.elapsed() >= budget {
+                return Ok(report);
+            }
+            continue;
         }
+        let last_page = listed < limit;
         for key in fresh {
             if started.elapsed() >= budget {
                 tracing::warn!(
@@ -75,12 +91,20 @@ pub async fn check(services: &Services, budget: Duration) -> Result<CheckReport,
             done.insert(key.clone());
             report.tickets += 1;
             match refresh(services, &key, 0).await {
-                Ok(refreshed) => count(&mut report, &refreshed),
+                Ok(refreshed @ Refreshed::Written { .. }) => count(&mut report, &refreshed),
+                Ok(_) => again += 1,
                 Err(e) => {
                     tracing::error!(ticket = %key, error = %e, "SLA refresh failed; the ticket stays due");
                     report.failed.push(format!("{key}: {e}"));
+                    again += 1;
                 }
             }
+        }
+        if last_page {
+            // The read listed everything due then; what this run took and
+            // left due (failed, up to date) waits for the next run.
+            report.finished = true;
+            return Ok(report);
         }
     }
 }
