@@ -59,8 +59,10 @@ use helpdesk::tickets::{self, TicketDraft};
 const DUE: u64 = 100;
 /// The target for one check over SQLite.
 const TARGET: Duration = Duration::from_millis(200);
-/// The checker's budget (generous: the bench wants it to finish).
-const BUDGET: Duration = Duration::from_secs(60);
+/// The checker's budget, generous: the bench wants it to finish. On moto (one request at a time, a copy of the table per
+/// transaction) 100 refreshes take tens of seconds; what is measured there
+/// is requests, not time.
+const BUDGET: Duration = Duration::from_secs(600);
 /// Creates in flight while seeding.
 const IN_FLIGHT: usize = 32;
 /// First response: 4 h limit, warning at 3 h (the example's default target).
