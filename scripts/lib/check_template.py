@@ -1,0 +1,825 @@
+#!/usr/bin/env python3
+"""Checks infra/template.yaml against what the function code needs.
+
+    check_template.py [--template infra/template.yaml] [--config config/helpdesk.yaml]
+    check_template.py --self-test
+
+1. Every function crate (functions/*/Cargo.toml, its [[bin]]) has an
+   AWS::Serverless::Function whose Metadata.BuildProperties.Binary is that
+   binary, and every such function builds a crate's binary.
+2. NEEDS below, the declared table of what each function's code needs, is
+   compared with the code (scripts/lib/rust_reach.py reads the Rust source):
+   the Store methods it reaches, the DynamoDB actions and indexes those make
+   (from the DynamoDB store's own code), the S3, SES and EventBridge calls,
+   and the HELPDESK_* variables it reads (literals in the code it reaches,
+   plus the variables config/helpdesk.yaml names in the keys that code looks
+   up: forms' secret_env, reply_token_secret_env, webhooks' url_env and
+   chat_id_env). A difference either way is a finding: the table is stale.
+3. The template gives each function what the table says: every variable in
+   its Environment.Variables (or Globals) with the expected value, every
+   action allowed by its Policies on the right resource (table, index,
+   stream, objects under a prefix, SES identity, bus, queue), plus what its
+   event source mapping needs (stream reads, the on-failure queue).
+4. Least privilege: no Allow statement has a wildcard action (`*`,
+   `dynamodb:*`, `s3:*`, `s3:Get*`, ...) or NotAction/NotResource; no
+   policy template or managed policy (whose contents cannot be checked
+   here); and nothing is granted that no code path needs: every grant is
+   compared with each resource the check knows (the table, each index, the
+   stream, the bucket and each prefix, SES identities, the bus, each queue)
+   that its pattern covers.
+
+Every finding names the function and what is missing or extra; exit status 1
+when there is any. --self-test loads the template, then for each function
+removes one needed variable and one needed action from a copy in memory (and
+adds a wildcard grant, drops a function resource, drops a Store method from
+the table) and asserts that the check reports each.
+
+Needs cfn-lint (its CloudFormation YAML loader) and PyYAML (both in .venv).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import re
+import sys
+import tomllib
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+import yaml
+from cfnlint.decode import cfn_yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import rust_reach  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# ===================================================================== NEEDS
+#
+# What each function's code needs on AWS, read from the code (and checked
+# against it on every run, see the module docs). Resources are named
+# symbolically:
+#   table              the table's ARN (items)
+#   index:<name>       one of its global secondary indexes
+#   stream / streams   the table's stream / ListStreams' stream/* resource
+#   objects:<prefix>   objects under a prefix of the bucket (raw/, attachments/;
+#                      objects:other/ stands for any other key)
+#   ses:identities     the MailDomain identity and its addresses
+#   bus                the ticket events bus
+#   queue:<Logical>    an SQS queue of the template
+# "env": variables the function must have, with their value (as a !Sub
+# string; None: any value, e.g. a parameter); "unset": variables the code
+# reads that the function may leave unset, and why.
+#
+# Settings::from_env (shared/src/app.rs) reads HELPDESK_STORE, _DB, _TABLE,
+# _CONFIG, _BLOBS, _MAIL_TRANSPORT and _EVENTS in every function; the
+# defaults are local (SQLite, folders under data/), so whatever a function
+# uses must be set to its AWS value. TransactWriteItems has no IAM action of
+# its own: its Put, Update, ConditionCheck and Delete items are authorised by
+# PutItem, UpdateItem, ConditionCheckItem and DeleteItem (store/dynamo: every
+# ticket and contact write is a transaction of Puts, the contact's email
+# append an Update; no ConditionCheck or Delete items are built).
+
+COMMON_ENV = {
+    "HELPDESK_CONFIG": "/opt/helpdesk.yaml",
+    "HELPDESK_STORE": "dynamodb",
+    "HELPDESK_TABLE": "${HelpdeskTable}",
+}
+
+NEEDS: dict[str, dict] = {
+    # intake::handle: idempotency claims (GetItem), the queue's key counter
+    # (UpdateItem ADD), contact by email (GetItem x2) or a new contact
+    # (transaction of Puts), the ticket with its entries and claims
+    # (GetItem per claim, then a transaction of Puts); attachments under
+    # attachments/<ticket>/ (BlobStore::put). No Query, no Delete, no mail,
+    # no events.
+    "form-intake": {
+        "env": {
+            **COMMON_ENV,
+            "HELPDESK_BLOBS": "s3://${HelpdeskBucket}",
+            "HELPDESK_SECRET_TYPEFORM_FEEDBACK": None,
+        },
+        "unset": {
+            "HELPDESK_DB": "SQLite only",
+            "HELPDESK_MAIL_TRANSPORT": "sends no mail (the default outbox is never written)",
+            "HELPDESK_EVENTS": "publishes no events (the default events log is never written)",
+        },
+        "store": [
+            "allocate_ticket_key", "create_contact", "create_ticket",
+            "find_contact_by_email", "get_contact", "idempotency_record",
+        ],
+        "actions": [
+            ("dynamodb:GetItem", "table"),
+            ("dynamodb:PutItem", "table"),
+            ("dynamodb:UpdateItem", "table"),
+            ("s3:PutObject", "objects:attachments/"),
+        ],
+    },
+    # handler: reads the raw message SES stored (S3RawMail: GetObject under
+    # raw/; the key is always given, so mail::ingest never stores raw mail
+    # itself), then mail::ingest: Message-ID claims and markers (GetItem,
+    # PutItem), threading (GetItem), new ticket or reply (as above, plus
+    # tickets::apply: GetItem, transaction of Puts), attachments under
+    # attachments/ (BlobStore::put), acknowledgements through SES with rate
+    # counters (UpdateItem ADD) and send claims released when SES refuses
+    # (DeleteItem). No Query.
+    "mail-intake": {
+        "env": {
+            **COMMON_ENV,
+            "HELPDESK_BLOBS": "s3://${HelpdeskBucket}",
+            "HELPDESK_RAW_MAIL": "s3://${HelpdeskBucket}/raw/",
+            "HELPDESK_MAIL_TRANSPORT": "ses",
+            "HELPDESK_REPLY_TOKEN_SECRET": None,
+        },
+        "unset": {
+            "HELPDESK_DB": "SQLite only",
+            "HELPDESK_EVENTS": "publishes no events (the default events log is never written)",
+        },
+        "store": [
+            "allocate_ticket_key", "create_contact", "create_ticket", "delete_marker",
+            "find_contact_by_email", "get_contact", "get_marker", "get_ticket",
+            "idempotency_record", "increment_counter", "put_marker", "update_ticket",
+        ],
+        "actions": [
+            ("dynamodb:GetItem", "table"),
+            ("dynamodb:PutItem", "table"),
+            ("dynamodb:UpdateItem", "table"),
+            ("dynamodb:DeleteItem", "table"),
+            ("s3:GetObject", "objects:raw/"),
+            ("s3:PutObject", "objects:attachments/"),
+            ("ses:SendEmail", "ses:identities"),
+            # EventInvokeConfig's on-failure destination (SAM adds the grant).
+            ("sqs:SendMessage", "queue:MailIntakeFailureQueue"),
+        ],
+    },
+    # automation::stream -> process: the entries of the written version
+    # (Query on the table), the triggers' plan written with tickets::apply
+    # (GetItem, transaction of Puts), group assignment counting an agent's
+    # tickets in work (Query on gsi2) with round-robin counters (UpdateItem),
+    # effect claims and markers (GetItem, PutItem, DeleteItem), webhooks
+    # (HTTPS, no IAM), bus events (PutEvents), mail (SES, rate counters);
+    # SLA notifications and sla::refresh (entries after a version: Query).
+    # Invoked by the stream mapping (stream reads, failures to its queue:
+    # these come from the template's AWS::Lambda::EventSourceMapping, and
+    # are checked against it rather than the code).
+    "ticket-triggers": {
+        "env": {
+            **COMMON_ENV,
+            "HELPDESK_MAIL_TRANSPORT": "ses",
+            "HELPDESK_EVENTS": "eventbridge:${TicketEventsBus}",
+            "HELPDESK_REPLY_TOKEN_SECRET": None,
+            "HELPDESK_TELEGRAM_URL": None,
+            "HELPDESK_TELEGRAM_CHAT_ID": None,
+        },
+        "unset": {
+            "HELPDESK_DB": "SQLite only",
+            "HELPDESK_BLOBS": "stores no files",
+        },
+        "store": [
+            "count_assigned", "delete_marker", "entries_after_version", "entries_of_version",
+            "get_marker", "get_ticket", "idempotency_record", "increment_counter",
+            "put_marker", "update_ticket",
+        ],
+        "actions": [
+            ("dynamodb:GetItem", "table"),
+            ("dynamodb:PutItem", "table"),
+            ("dynamodb:UpdateItem", "table"),
+            ("dynamodb:DeleteItem", "table"),
+            ("dynamodb:Query", "table"),
+            ("dynamodb:Query", "index:gsi2"),
+            ("ses:SendEmail", "ses:identities"),
+            ("events:PutEvents", "bus"),
+            ("dynamodb:DescribeStream", "stream"),
+            ("dynamodb:GetRecords", "stream"),
+            ("dynamodb:GetShardIterator", "stream"),
+            ("dynamodb:ListStreams", "streams"),
+            ("sqs:SendMessage", "queue:TicketTriggersFailureQueue"),
+        ],
+    },
+    # sla::check: the due index, one Query per shard of gsi3; per due ticket
+    # sla::refresh: GetItem, the entries after a version (Query on the
+    # table), one transaction of Puts. Sends, stores and publishes nothing
+    # (notifications follow on the change path).
+    "sla-check": {
+        "env": dict(COMMON_ENV),
+        "unset": {
+            "HELPDESK_DB": "SQLite only",
+            "HELPDESK_BLOBS": "stores no files",
+            "HELPDESK_MAIL_TRANSPORT": "sends no mail",
+            "HELPDESK_EVENTS": "publishes no events",
+        },
+        "store": ["entries_after_version", "get_ticket", "sla_due", "update_ticket"],
+        "actions": [
+            ("dynamodb:GetItem", "table"),
+            ("dynamodb:PutItem", "table"),
+            ("dynamodb:Query", "table"),
+            ("dynamodb:Query", "index:gsi3"),
+            # EventInvokeConfig's on-failure destination (SAM adds the grant).
+            ("sqs:SendMessage", "queue:SlaCheckFailureQueue"),
+        ],
+    },
+}
+
+# What a port call or an SDK operation means for the table's actions, and
+# the variable that must point the port at AWS.
+PORT_ACTIONS = {
+    ("BlobStore", "put"): "s3:PutObject",
+    ("BlobStore", "get"): "s3:GetObject",
+    ("MailTransport", "send"): "ses:SendEmail",
+    ("EventPublisher", "publish"): "events:PutEvents",
+}
+PORT_VARIABLES = {
+    "Store": "HELPDESK_STORE",
+    "BlobStore": "HELPDESK_BLOBS",
+    "MailTransport": "HELPDESK_MAIL_TRANSPORT",
+    "EventPublisher": "HELPDESK_EVENTS",
+}
+# SES authorises the SES v2 SendEmail call the transport makes as
+# ses:SendEmail; ses:SendRawEmail (the v1 raw action) on the same identities
+# is tolerated beside it, not required.
+TOLERATED_WITH = {"ses:SendRawEmail": "ses:SendEmail"}
+# Stream reads an event source mapping needs from its function's role.
+STREAM_READS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
+
+# ============================================================ the template
+
+PSEUDO = {
+    "AWS::Partition": "aws",
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::StackName": "helpdesk",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+
+
+class Template:
+    """The template as plain data, with references resolved to stand-in
+    ARNs, so that resources and patterns compare as strings."""
+
+    def __init__(self, data: dict) -> None:
+        self.data = data
+        self.resources: dict = data.get("Resources") or {}
+        self.parameters: dict = data.get("Parameters") or {}
+
+    @classmethod
+    def load(cls, path: Path) -> "Template":
+        return cls(json.loads(json.dumps(cfn_yaml.load(str(path)))))
+
+    def ref(self, name: str) -> str:
+        if name in PSEUDO:
+            return PSEUDO[name]
+        if name in self.parameters:
+            default = self.parameters[name].get("Default", f"<{name}>")
+            return ",".join(default) if isinstance(default, list) else str(default)
+        if name in self.resources:
+            return name
+        return f"<unknown {name}>"
+
+    def get_att(self, name: str, attr: str) -> str:
+        kind = (self.resources.get(name) or {}).get("Type", "")
+        region, account = PSEUDO["AWS::Region"], PSEUDO["AWS::AccountId"]
+        if kind == "AWS::DynamoDB::Table":
+            arn = f"arn:aws:dynamodb:{region}:{account}:table/{name}"
+            return {"Arn": arn, "StreamArn": f"{arn}/stream/2000-01-01T00:00:00.000"}.get(attr, f"<{name}.{attr}>")
+        if kind == "AWS::S3::Bucket" and attr == "Arn":
+            return f"arn:aws:s3:::{name}"
+        if kind == "AWS::Events::EventBus" and attr == "Arn":
+            return f"arn:aws:events:{region}:{account}:event-bus/{name}"
+        if kind == "AWS::SQS::Queue" and attr == "Arn":
+            return f"arn:aws:sqs:{region}:{account}:{name}"
+        if kind == "AWS::Serverless::Function" and attr == "Arn":
+            return f"arn:aws:lambda:{region}:{account}:function:{name}"
+        return f"<{name}.{attr}>"
+
+    def sub(self, text: str, variables: dict | None = None) -> str:
+        def one(m: re.Match) -> str:
+            inner = m.group(1)
+            if inner.startswith("!"):
+                return "${" + inner[1:] + "}"
+            if variables and inner in variables:
+                return self.render(variables[inner])
+            if "." in inner and not inner.startswith("AWS::"):
+                name, attr = inner.split(".", 1)
+                return self.get_att(name, attr)
+            return self.ref(inner)
+
+        return re.sub(r"\$\{([^}]+)\}", one, text)
+
+    def render(self, value) -> str:
+        """A string for a template value (intrinsic functions resolved)."""
+        if isinstance(value, str):
+            return value
+        if isinstance(value, (int, float, bool)):
+            return str(value)
+        if isinstance(value, dict) and len(value) == 1:
+            (fn, arg), = value.items()
+            if fn == "Ref":
+                return self.ref(arg)
+            if fn == "Fn::GetAtt":
+                name, attr = arg if isinstance(arg, list) else arg.split(".", 1)
+                return self.get_att(name, attr)
+            if fn == "Fn::Sub":
+                return self.sub(arg[0], arg[1]) if isinstance(arg, list) else self.sub(arg)
+            if fn == "Fn::Join":
+                return arg[0].join(self.render(v) for v in arg[1])
+        return f"<unresolved {json.dumps(value)}>"
+
+    def functions(self) -> dict[str, str]:
+        """Binary name -> logical id of each AWS::Serverless::Function."""
+        out = {}
+        for name, res in self.resources.items():
+            if res.get("Type") == "AWS::Serverless::Function":
+                binary = ((res.get("Metadata") or {}).get("BuildProperties") or {}).get("Binary")
+                out[binary or f"<no Binary: {name}>"] = name
+        return out
+
+    def environment(self, logical: str) -> dict:
+        glob = (((self.data.get("Globals") or {}).get("Function") or {}).get("Environment") or {}).get("Variables") or {}
+        own = ((self.resources[logical].get("Properties") or {}).get("Environment") or {}).get("Variables") or {}
+        return {**glob, **own}
+
+    def mappings_of(self, logical: str) -> list[tuple[str, dict]]:
+        out = []
+        for name, res in self.resources.items():
+            if res.get("Type") != "AWS::Lambda::EventSourceMapping":
+                continue
+            target = (res.get("Properties") or {}).get("FunctionName")
+            if target in ({"Ref": logical}, logical) or (isinstance(target, dict) and target.get("Fn::GetAtt") in ([logical, "Arn"], f"{logical}.Arn")):
+                out.append((name, res.get("Properties") or {}))
+        return out
+
+
+@dataclass
+class Grant:
+    action: str
+    resource: str      # the rendered pattern
+    shown: str         # as written
+    where: str         # the statement's Sid or SAM's name for it
+
+
+def statements(template: Template, logical: str, findings: list) -> list[Grant]:
+    """Every Allow of the function's role, as (action, resource) grants."""
+    props = template.resources[logical].get("Properties") or {}
+    fn_name = logical
+    grants: list[Grant] = []
+    if "Role" in props:
+        findings.append((fn_name, "Role", "the SAM-made role", "Role is set: its policies are not checked here"))
+    policies = props.get("Policies") or []
+    if isinstance(policies, (str, dict)):
+        policies = [policies]
+    for i, policy in enumerate(policies):
+        if isinstance(policy, str):
+            findings.append((fn_name, "Policies", "inline statements", f"managed policy {policy}: its contents cannot be checked"))
+            continue
+        if "Statement" not in policy:
+            findings.append((fn_name, "Policies", "inline statements", f"policy template {', '.join(policy)}: grants more than the code needs and cannot be checked"))
+            continue
+        for j, st in enumerate(policy["Statement"] if isinstance(policy["Statement"], list) else [policy["Statement"]]):
+            sid = st.get("Sid") or f"statement {i}.{j}"
+            if st.get("Effect") != "Allow":
+                continue
+            for key in ("NotAction", "NotResource"):
+                if key in st:
+                    findings.append((fn_name, sid, "Action and Resource", f"{key} grants everything it does not name"))
+            actions = st.get("Action") or []
+            resources = st.get("Resource") or []
+            for action in actions if isinstance(actions, list) else [actions]:
+                if "*" in action or "?" in action:
+                    findings.append((fn_name, sid, "named actions", f"wildcard action {action}"))
+                for res in resources if isinstance(resources, list) else [resources]:
+                    rendered = template.render(res)
+                    shown = res if isinstance(res, str) else (res.get("Fn::Sub") if isinstance(res.get("Fn::Sub"), str) else json.dumps(res))
+                    if isinstance(res, dict) and "Fn::GetAtt" in res:
+                        arg = res["Fn::GetAtt"]
+                        shown = "!GetAtt " + (".".join(arg) if isinstance(arg, list) else arg)
+                    grants.append(Grant(action, rendered, shown, sid))
+    # SAM adds the permission for an on-failure / on-success destination of
+    # EventInvokeConfig; the check counts it as granted.
+    destination = (((props.get("EventInvokeConfig") or {}).get("DestinationConfig") or {}).get("OnFailure") or {})
+    if destination.get("Type") == "SQS" and destination.get("Destination"):
+        grants.append(Grant("sqs:SendMessage", template.render(destination["Destination"]), "EventInvokeConfig", "SAM (EventInvokeConfig)"))
+    for name, event in (props.get("Events") or {}).items():
+        if event.get("Type") in ("DynamoDB", "Kinesis", "SQS", "MSK"):
+            findings.append((fn_name, f"event {name}", "an explicit event source mapping",
+                             f"a SAM {event['Type']} event attaches a managed policy that reads every stream or queue"))
+    return grants
+
+
+def covers(pattern: str, resource: str) -> bool:
+    """Whether an IAM resource pattern covers a resource (a `*` in the
+    resource itself is matched as a character by the pattern's `*`)."""
+    return fnmatchcase(resource, pattern.replace("[", "[[]"))
+
+
+class Resources:
+    """The symbolic resource names of NEEDS, resolved, and every resource of
+    the template the check knows (to tell a grant that covers too much)."""
+
+    def __init__(self, template: Template) -> None:
+        self.t = template
+        table = next((n for n, r in template.resources.items() if r.get("Type") == "AWS::DynamoDB::Table"), "HelpdeskTable")
+        bucket = next((n for n, r in template.resources.items() if r.get("Type") == "AWS::S3::Bucket"), "HelpdeskBucket")
+        bus = next((n for n, r in template.resources.items() if r.get("Type") == "AWS::Events::EventBus"), "TicketEventsBus")
+        self.table, self.bucket, self.bus = table, bucket, bus
+        table_arn = template.get_att(table, "Arn")
+        bucket_arn = template.get_att(bucket, "Arn")
+        domain = template.ref("MailDomain")
+        ses = f"arn:aws:ses:{PSEUDO['AWS::Region']}:{PSEUDO['AWS::AccountId']}:identity/"
+        indexes = [i["IndexName"] for i in ((template.resources.get(table) or {}).get("Properties") or {}).get("GlobalSecondaryIndexes") or []]
+        self.indexes = indexes
+        self.known: dict[str, str] = {"table": table_arn}
+        for index in indexes:
+            self.known[f"index:{index}"] = f"{table_arn}/index/{index}"
+        self.known["stream"] = template.get_att(table, "StreamArn")
+        self.known["streams"] = f"{table_arn}/stream/*"
+        self.known["bucket"] = bucket_arn
+        for prefix in ("raw/", "attachments/", "other/"):
+            self.known[f"objects:{prefix}"] = f"{bucket_arn}/{prefix}*"
+        self.known["ses:identities"] = f"{ses}{domain}"
+        self.known["ses:addresses"] = f"{ses}*@{domain}"
+        self.known["ses:other"] = f"{ses}other.invalid"
+        self.known["bus"] = template.get_att(bus, "Arn")
+        self.known["bus:default"] = f"arn:aws:events:{PSEUDO['AWS::Region']}:{PSEUDO['AWS::AccountId']}:event-bus/default"
+        for name, res in template.resources.items():
+            if res.get("Type") == "AWS::SQS::Queue":
+                self.known[f"queue:{name}"] = template.get_att(name, "Arn")
+
+    def need_patterns(self, symbol: str) -> list[str]:
+        """What a need's resource must be granted on (all of them)."""
+        if symbol == "ses:identities":
+            return [self.known["ses:identities"], self.known["ses:addresses"]]
+        return [self.known.get(symbol, f"<unknown resource {symbol}>")]
+
+    def samples(self) -> dict[str, str]:
+        """Concrete resources (a `*` stands for one sample name) by symbol."""
+        return {k: v.replace("*", "sample") if k != "streams" else v for k, v in self.known.items()}
+
+    def symbol_of(self, sample_key: str) -> str:
+        return "ses:identities" if sample_key == "ses:addresses" else sample_key
+
+
+# ================================================================= checking
+
+HEADERS = ("function", "check", "needs", "template", "result")
+
+
+def print_table(rows: list[tuple[str, str, str, str, str]]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(HEADERS)]
+    widths[3] = min(widths[3], 48)
+    print("  ".join(h.ljust(w) for h, w in zip(HEADERS, widths)))
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+def crates() -> dict[str, str]:
+    """Binary name -> crate directory name of every function crate."""
+    out = {}
+    for manifest in sorted((ROOT / "functions").glob("*/Cargo.toml")):
+        data = tomllib.loads(manifest.read_text(encoding="utf-8"))
+        bins = [b["name"] for b in data.get("bin", [])] or [data["package"]["name"]]
+        for name in bins:
+            out[name] = manifest.parent.name
+    return out
+
+
+def config_variables(config_path: Path) -> dict[str, set[str]]:
+    """Config key (CONFIG_LOOKUPS) -> the variable names config/helpdesk.yaml gives it."""
+    data = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    found: dict[str, set[str]] = {key: set() for key in rust_reach.CONFIG_LOOKUPS}
+
+    def walk(node) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in found and isinstance(value, str):
+                    found[key].add(value)
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(data)
+    if not found["reply_token_secret_env"]:
+        found["reply_token_secret_env"].add("HELPDESK_REPLY_TOKEN_SECRET")  # the default (config/model.rs)
+    return found
+
+
+class Check:
+    def __init__(self, template: Template, needs: dict, code: rust_reach.Code | None, config: dict[str, set[str]] | None) -> None:
+        self.t = template
+        self.needs = needs
+        self.code = code
+        self.config = config
+        self.rows: list[tuple[str, str, str, str, str]] = []
+        self.failed = 0
+
+    def row(self, function: str, check: str, needs: str, got: str, ok: bool, why: str = "") -> None:
+        self.rows.append((function, check, needs, got, "pass" if ok else f"FAIL: {why}"))
+        self.failed += not ok
+
+    def findings(self) -> list[str]:
+        return [" | ".join(r) for r in self.rows if r[4].startswith("FAIL")]
+
+    # ---------------------------------------------------------- 1. resources
+
+    def resources(self) -> dict[str, str]:
+        functions = self.t.functions()
+        found = {}
+        for binary, crate in crates().items():
+            logical = functions.get(binary)
+            self.row(binary, "function resource", f"Binary: {binary}", logical or "(none)", logical is not None,
+                     f"crate functions/{crate} has no AWS::Serverless::Function with BuildProperties.Binary {binary}")
+            if logical:
+                found[binary] = logical
+            if binary not in self.needs:
+                self.row(binary, "needs table", "an entry in NEEDS", "(none)", False,
+                         "add the function to NEEDS in scripts/lib/check_template.py")
+        for binary, logical in functions.items():
+            if binary not in crates():
+                self.row(binary, "function resource", "a crate's binary", logical, False,
+                         f"{logical} builds {binary}, which no functions/*/Cargo.toml defines")
+        for name in self.needs:
+            if name not in crates():
+                self.row(name, "needs table", "a function crate", "(none)", False, f"NEEDS has {name}, which is no crate's binary")
+        return found
+
+    # ------------------------------------------------------ 2. code vs table
+
+    def code_vs_table(self, binary: str, crate: str) -> None:
+        if self.code is None:
+            return
+        need = self.needs[binary]
+        reach = self.code.reach(crate)
+        ports = self.code.port_operations()
+
+        def compare(check: str, in_code: set, in_table: set, code_only: str, table_only: str, shown=str) -> None:
+            problems = [(item, code_only) for item in sorted(in_code - in_table)]
+            problems += [(item, table_only) for item in sorted(in_table - in_code)]
+            if not problems:
+                self.row(binary, check, f"{len(in_table)} in NEEDS", f"{len(in_code)} in the code", True)
+            for item, why in problems:
+                self.row(binary, check, shown(item), "in the code" if item in in_code else "not in the code", False, why)
+
+        compare("code: Store methods", set(reach.store_methods), set(need["store"]),
+                "the code calls it, NEEDS does not list it", "NEEDS lists it, no code path calls it")
+
+        # DynamoDB actions with their resources, from the Store methods the
+        # code calls; other services' actions from port calls and direct SDK
+        # calls (their resources, e.g. a bucket prefix, are NEEDS' word).
+        implied = {(a, r) for a, r, _ in self.implied(binary)}
+        derived: set[tuple[str, str]] = set()
+        for method in reach.store_methods:
+            for action, hint in ports.get(("Store", method), set()):
+                if action.startswith("dynamodb:"):
+                    derived.add((action, hint.replace("index/", "index:")))
+        # DynamoDB called directly, not through the Store: on the table
+        # (an index would need NEEDS' word, and shows as a difference).
+        derived |= {(a, "table") for a in reach.direct_ops if a.startswith("dynamodb:")}
+        declared = {(a, r) for a, r in need["actions"] if (a, r) not in implied}
+        compare("code: DynamoDB actions", derived, {(a, r) for a, r in declared if a.startswith("dynamodb:")},
+                "the code needs it, NEEDS does not list it", "NEEDS lists it, no code path needs it",
+                lambda item: " ".join(item))
+        calls = {PORT_ACTIONS[c] for c in reach.port_calls if c in PORT_ACTIONS}
+        calls |= {a for a in reach.direct_ops if not a.startswith(("(", "dynamodb:"))}
+        compare("code: other AWS actions", calls, {a for a, _ in declared if not a.startswith("dynamodb:")},
+                "the code makes this call, NEEDS does not list it", "NEEDS lists it, no code path makes the call")
+
+        code_env = set(reach.env_names)
+        for key in reach.config_env:
+            code_env |= (self.config or {}).get(key, set())
+        known = set(need["env"]) | set(need.get("unset", {}))
+        compare("code: HELPDESK_* read", code_env, known,
+                "the code reads it, NEEDS neither requires nor excuses it", "NEEDS names it, no code path reads it")
+        for trait, method in sorted(reach.port_calls | {("Store", m) for m in reach.store_methods}):
+            variable = PORT_VARIABLES.get(trait)
+            if variable and variable not in need["env"]:
+                self.row(binary, "code: port variable", variable, f"{trait}::{method} reached", False,
+                         f"the code calls {trait}::{method}, NEEDS does not require {variable}")
+
+    def implied(self, binary: str) -> list[tuple[str, str, str]]:
+        """Needs that come from the template's wiring: stream reads and the
+        on-failure queue of an event source mapping invoking the function."""
+        logical = self.t.functions().get(binary)
+        out = []
+        if not logical:
+            return out
+        res = Resources(self.t)
+        for name, props in self.t.mappings_of(logical):
+            source = self.t.render(props.get("EventSourceArn"))
+            if source == res.known["stream"]:
+                out += [(a, "stream", name) for a in STREAM_READS] + [("dynamodb:ListStreams", "streams", name)]
+            else:
+                out.append(("(unknown event source)", source, name))
+            dest = ((props.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination")
+            if dest:
+                rendered = self.t.render(dest)
+                symbol = next((k for k, v in res.known.items() if v == rendered and k.startswith("queue:")), rendered)
+                out.append(("sqs:SendMessage", symbol, name))
+        props = self.t.resources[logical].get("Properties") or {}
+        dest = (((props.get("EventInvokeConfig") or {}).get("DestinationConfig") or {}).get("OnFailure") or {})
+        if dest.get("Type") == "SQS" and dest.get("Destination"):
+            rendered = self.t.render(dest["Destination"])
+            symbol = next((k for k, v in res.known.items() if v == rendered and k.startswith("queue:")), rendered)
+            out.append(("sqs:SendMessage", symbol, "EventInvokeConfig"))
+        return out
+
+    # ------------------------------------------------------- 3./4. template
+
+    def template_side(self, binary: str, logical: str) -> None:
+        need = self.needs[binary]
+        env = self.t.environment(logical)
+        for name, want in need["env"].items():
+            if name not in env:
+                self.row(binary, "variable", name, "(not set)", False, f"{logical} does not set {name}")
+                continue
+            got = self.t.render(env[name])
+            if want is None:
+                self.row(binary, "variable", name, got or "(a parameter)", True)
+            else:
+                expect = self.t.sub(want)
+                self.row(binary, "variable", f"{name}={want}", got, got == expect, f"{name} is {got!r}, expected {expect!r}")
+
+        local: list = []
+        grants = statements(self.t, logical, local)
+        for fn, where, expected, problem in local:
+            self.row(binary, f"policy: {where}", expected, "", False, problem)
+        res = Resources(self.t)
+        table_actions = list(need["actions"])
+        for action, symbol, mapping in self.implied(binary):
+            if (action, symbol) not in table_actions:
+                self.row(binary, "needs table", f"{action} {symbol}", f"for {mapping}", False,
+                         f"{mapping} needs {action} on {symbol}, NEEDS does not list it")
+        for action, symbol in table_actions:
+            for pattern in res.need_patterns(symbol):
+                by = [g for g in grants if covers(g.resource, pattern) and fnmatchcase(action, g.action)]
+                shown = symbol if symbol != "ses:identities" else pattern.rsplit(":", 1)[-1]
+                self.row(binary, "allowed", f"{action} {shown}", ", ".join(sorted({g.where for g in by})) or "(not allowed)",
+                         bool(by), f"{logical}'s policies do not allow {action} on {pattern}")
+        # Least privilege: every resource a grant covers must be needed for
+        # that action. Findings are grouped by statement and resource.
+        samples = res.samples()
+        needed: dict[str, list[str]] = {}
+        for action, symbol in table_actions:
+            needed.setdefault(action, []).extend(res.need_patterns(symbol))
+        extra: dict[tuple[str, str], dict[str, list[str]]] = {}
+        for g in grants:
+            base_action = TOLERATED_WITH.get(g.action, g.action)
+            hit = [key for key, sample in samples.items() if covers(g.resource, sample)]
+            group = extra.setdefault((g.where, g.shown), {})
+            if not hit:
+                group.setdefault("(a resource the check does not know)", []).append(g.action)
+            for key in hit:
+                sample = samples[key]
+                ok = any(covers(p, sample) or p == res.known[key] for a, pats in needed.items()
+                         if fnmatchcase(a, base_action) or fnmatchcase(base_action, a) for p in pats)
+                if not ok:
+                    group.setdefault(res.symbol_of(key), []).append(g.action)
+        problems = 0
+        for (where, shown), by_resource in extra.items():
+            for symbol, actions in by_resource.items():
+                problems += 1
+                names = ", ".join(dict.fromkeys(actions))
+                self.row(binary, "not needed", f"{names} on {symbol}", f"{where}: {shown}", False,
+                         "no code path needs it")
+        if not problems:
+            self.row(binary, "least privilege", f"{len(grants)} grants", "each needed", True)
+
+    def run(self) -> int:
+        found = self.resources()
+        for binary, crate in crates().items():
+            if binary not in self.needs:
+                continue
+            self.code_vs_table(binary, crate)
+            if binary in found:
+                self.template_side(binary, found[binary])
+        return self.failed
+
+
+# ================================================================ self-test
+
+def remove_action(template: Template, logical: str, action: str) -> bool:
+    props = template.resources[logical]["Properties"]
+    removed = False
+    for policy in props.get("Policies") or []:
+        if not isinstance(policy, dict) or "Statement" not in policy:
+            continue
+        keep = []
+        for st in policy["Statement"]:
+            actions = st.get("Action")
+            actions = actions if isinstance(actions, list) else [actions]
+            left = [a for a in actions if a != action]
+            removed |= len(left) != len(actions)
+            if left:
+                st["Action"] = left
+                keep.append(st)
+        policy["Statement"] = keep
+    return removed
+
+
+def must(done: bool, why: str) -> None:
+    if not done:
+        raise AssertionError(why)
+
+
+def self_test(template_path: Path, config: dict[str, set[str]], code: rust_reach.Code) -> int:
+    base = Template.load(template_path)
+    cases = []   # (name, mutate(template, needs), the finding's expected words)
+    for binary, logical in base.functions().items():
+        need = NEEDS.get(binary)
+        if not need:
+            continue
+        # The most specific ones: the last variable and the last action the
+        # function's own policies grant (SAM grants the sqs: destinations).
+        variable = list(need["env"])[-1]
+        cases.append((f"{binary}: {variable} removed",
+                      lambda t, n, lg=logical, v=variable: t.resources[lg]["Properties"]["Environment"]["Variables"].pop(v),
+                      (binary, "variable", variable, "does not set")))
+        action = [a for a, _ in need["actions"] if not a.startswith("sqs:")][-1]
+        cases.append((f"{binary}: {action} removed",
+                      lambda t, n, lg=logical, a=action: must(remove_action(t, lg, a), f"{lg} grants no {a}"),
+                      (binary, "allowed", action, "do not allow")))
+    first_binary, first_logical = next(iter(base.functions().items()))
+    cases.append((f"{first_binary}: dynamodb:* added",
+                  lambda t, n: t.resources[first_logical]["Properties"]["Policies"][0]["Statement"].append(
+                      {"Sid": "Everything", "Effect": "Allow", "Action": "dynamodb:*", "Resource": {"Fn::GetAtt": ["HelpdeskTable", "Arn"]}}),
+                  (first_binary, "policy: Everything", "", "wildcard action dynamodb:*")))
+    cases.append((f"{first_binary}: s3:GetObject on the whole bucket added",
+                  lambda t, n: t.resources[first_logical]["Properties"]["Policies"][0]["Statement"].append(
+                      {"Sid": "WholeBucket", "Effect": "Allow", "Action": "s3:GetObject", "Resource": {"Fn::Sub": "${HelpdeskBucket.Arn}/*"}}),
+                  (first_binary, "not needed", "s3:GetObject", "no code path")))
+    cases.append((f"{first_binary}: function resource removed",
+                  lambda t, n: t.resources.pop(first_logical),
+                  (first_binary, "function resource", first_binary, "has no AWS::Serverless::Function")))
+    store_binary = next(b for b in NEEDS if NEEDS[b]["store"])
+    dropped = NEEDS[store_binary]["store"][0]
+    cases.append((f"{store_binary}: Store method {dropped} dropped from NEEDS",
+                  lambda t, n: n[store_binary]["store"].remove(dropped),
+                  (store_binary, "code: Store method", dropped, "NEEDS does not list it")))
+
+    env_binary = next(b for b in NEEDS if "HELPDESK_RAW_MAIL" in NEEDS[b]["env"])
+    cases.append((f"{env_binary}: HELPDESK_RAW_MAIL dropped from NEEDS",
+                  lambda t, n: n[env_binary]["env"].pop("HELPDESK_RAW_MAIL"),
+                  (env_binary, "code: HELPDESK_* read", "HELPDESK_RAW_MAIL", "the code reads it")))
+
+    rows = []
+    failed = 0
+    for name, mutate, words in cases:
+        template = Template(copy.deepcopy(base.data))
+        needs = copy.deepcopy(NEEDS)
+        try:
+            mutate(template, needs)
+            check = Check(template, needs, code, config)
+            check.run()
+            findings = check.findings()
+            hit = [f for f in findings if all(w in f for w in words)]
+            ok = bool(hit)
+            got = hit[0] if hit else f"{len(findings)} findings, none naming {' / '.join(w for w in words if w)}"
+        except AssertionError as err:
+            ok, got = False, f"could not break the copy: {err}"
+        failed += not ok
+        rows.append((name, "reported" if ok else "NOT REPORTED", got))
+    width = max(len(r[0]) for r in rows)
+    print(f"{'broken copy'.ljust(width)}  result        finding")
+    print(f"{'-' * width}  ------------  -------")
+    for name, result, got in rows:
+        print(f"{name.ljust(width)}  {result.ljust(12)}  {got}")
+    print()
+    print(f"template check self-test: {len(rows) - failed} of {len(rows)} broken copies reported")
+    return 1 if failed else 0
+
+
+# ==================================================================== main
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--template", type=Path, default=ROOT / "infra" / "template.yaml")
+    parser.add_argument("--config", type=Path, default=ROOT / "config" / "helpdesk.yaml")
+    parser.add_argument("--self-test", action="store_true", help="break copies of the template and expect findings")
+    args = parser.parse_args()
+
+    config = config_variables(args.config)
+    code = rust_reach.Code()
+    if args.self_test:
+        return self_test(args.template, config, code)
+
+    check = Check(Template.load(args.template), NEEDS, code, config)
+    check.run()
+    print_table(check.rows)
+    print()
+    passed = len(check.rows) - check.failed
+    print(f"template checks: {passed} passed, {check.failed} failed "
+          f"({len(crates())} function crates; code read from shared/src and functions/*/src)")
+    if check.failed:
+        print("\nfindings:", file=sys.stderr)
+        for row in check.rows:
+            if row[4].startswith("FAIL"):
+                where = f" ({row[3]})" if row[3] else ""
+                print(f"  {row[0]}: {row[1]}: {row[2]}{where}: {row[4][6:]}", file=sys.stderr)
+    return 1 if check.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
