@@ -1,0 +1,662 @@
+#!/usr/bin/env python3
+"""Cold start and memory of the Lambda functions (issue 7): for each function
+binary, the time from process start to its first event answered, and its
+peak RSS, next to a hello-world lambda_runtime binary measured the same way.
+
+Used through scripts/coldstart (see there for the build commands). Standard
+library only.
+
+    coldstart.py [--runs N] [--only NAME ...] [--event NAME=FILE ...]
+                 [--env NAME=VALUE ...] [--target-dir DIR] [--profile PROFILE] [--build]
+                 [--timeout SECONDS] [--settle SECONDS] [--keep] [--json]
+
+How one run goes:
+  1. A Lambda runtime API of its own (http.server on 127.0.0.1, a free
+     port) is started, holding one event: GET
+     /2018-06-01/runtime/invocation/next answers it with the headers Lambda
+     sends (Lambda-Runtime-Aws-Request-Id, Lambda-Runtime-Deadline-Ms, a real
+     epoch-ms deadline 60 s ahead, Lambda-Runtime-Invoked-Function-Arn,
+     Lambda-Runtime-Trace-Id); POST .../invocation/{id}/response and
+     .../invocation/{id}/error take the answer, POST
+     /2018-06-01/runtime/init/error a failed start. A second GET .../next
+     is held open, as Lambda holds it while no event waits.
+  2. The release binary is spawned directly (no shell, no `env`) in a clean
+     environment: what Lambda sets (AWS_LAMBDA_RUNTIME_API=127.0.0.1:PORT,
+     AWS_LAMBDA_FUNCTION_NAME, AWS_LAMBDA_FUNCTION_VERSION,
+     AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256, AWS_LAMBDA_LOG_GROUP_NAME,
+     AWS_LAMBDA_LOG_STREAM_NAME, AWS_REGION, AWS_DEFAULT_REGION, dummy
+     AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, TZ, LANG,
+     PATH) and the HELPDESK_* variables of scripts/test's SQLite passes,
+     each path fresh per run: HELPDESK_STORE=sqlite, HELPDESK_DB (a new
+     file), HELPDESK_CONFIG=config/helpdesk.yaml, HELPDESK_BLOBS (a new
+     directory), HELPDESK_MAIL_TRANSPORT=outbox:DIR, HELPDESK_EVENTS=log:FILE,
+     plus the dummy secrets and the RUST_LOG=info that scripts/test sets.
+     Nothing of the caller's environment is passed on.
+  3. Measured: "init", spawn to the first GET .../next (main's setup done);
+     "first event", spawn to the arrival of the answer's POST (response or
+     error). Peak RSS is VmHWM of /proc/PID/status, read right after the
+     answer and again --settle seconds later, just before SIGTERM (the
+     larger counts); "cpu" is the CPU time of all its threads at the answer
+     (/proc/PID/task/*/schedstat).
+Runs go round-robin (run 1 of every binary, then run 2, ...) so that a
+noisy moment hits all of them alike.
+
+Targets, per function: the median first-event time at most 2x
+hello-lambda's median, and the largest peak RSS under 32 MiB. The exit
+status is 0 when every function meets both, 1 when one misses (or a run
+failed: no answer, an init error, or not the answer the sample event must
+get), 2 on a usage error or a missing binary.
+
+The sample events (all over an empty SQLite store, which the function
+creates and migrates at start, as every function builds its services in
+main before the first event):
+  form-intake      apigw-v2-support-json-billing.json: a JSON form post that
+                   creates a ticket (answer statusCode 201)
+  mail-intake      not-an-event.json: an EventBridge schedule event, refused
+                   (error UnrecognisedEvent) before any S3 read, so no S3 is
+                   needed; the S3 client and the AWS configuration (region
+                   and credentials from the environment, as on Lambda) are
+                   still built at start
+  ticket-triggers  insert-ticket.json: one stream record of a new ticket,
+                   decoded and looked up in the (empty) store, where the
+                   ticket is not found ("ticket SUP-1 is gone"; answer: that
+                   record in batchItemFailures)
+  sla-check        scheduled.json: the EventBridge schedule; one due-index
+                   read that finds nothing (answer: an empty report)
+  hello-lambda     the sla-check scheduled.json event (it ignores it)
+--event NAME=FILE measures with another event (then any answer counts);
+--env NAME=VALUE adds or overrides a variable of every binary's environment,
+for experiments (say SSL_CERT_DIR=/nonexistent to see what reading the
+certificate directory costs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNTIME_PREFIX = "/2018-06-01/runtime"
+TIME_FACTOR = 2.0  # a function's median first-event time vs hello-lambda's
+RSS_LIMIT_KIB = 32 * 1024  # 32 MiB
+HELLO = "hello-lambda"
+ACCOUNT = "123456789012"
+
+
+# ------------------------------------------------------------- functions
+
+
+def _status(code: int) -> Callable[[str, object], str | None]:
+    def check(kind: str, body: object) -> str | None:
+        if kind != "response" or not isinstance(body, dict) or body.get("statusCode") != code:
+            return f"expected a response with statusCode {code}"
+        return None
+
+    return check
+
+
+def _error(error_type: str) -> Callable[[str, object], str | None]:
+    def check(kind: str, body: object) -> str | None:
+        if kind != "error" or not isinstance(body, dict) or body.get("errorType") != error_type:
+            return f"expected error {error_type}"
+        return None
+
+    return check
+
+
+def _one_batch_failure(kind: str, body: object) -> str | None:
+    failures = body.get("batchItemFailures") if isinstance(body, dict) else None
+    if kind != "response" or not isinstance(failures, list) or len(failures) != 1:
+        return "expected a response naming the one record in batchItemFailures"
+    return None
+
+
+def _response(kind: str, body: object) -> str | None:
+    return None if kind == "response" else "expected a response"
+
+
+@dataclass
+class Function:
+    name: str
+    binary: str  # relative to the profile directory
+    event: Path
+    check: Callable[[str, object], str | None] | None  # None: any answer counts
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def functions() -> list[Function]:
+    raw_mail = json.loads((ROOT / "events/mail-intake/objects.json").read_text())["raw_mail"]
+    return [
+        Function(HELLO, f"examples/{HELLO}", ROOT / "events/sla-check/scheduled.json", _response),
+        Function(
+            "form-intake",
+            "form-intake",
+            ROOT / "events/form-intake/apigw-v2-support-json-billing.json",
+            _status(201),
+            {"HELPDESK_SECRET_TYPEFORM_FEEDBACK": "test-typeform-secret"},
+        ),
+        Function(
+            "mail-intake",
+            "mail-intake",
+            ROOT / "events/mail-intake/not-an-event.json",
+            _error("UnrecognisedEvent"),
+            {"HELPDESK_RAW_MAIL": raw_mail, "HELPDESK_REPLY_TOKEN_SECRET": "test-reply-token-secret"},
+        ),
+        Function(
+            "ticket-triggers",
+            "ticket-triggers",
+            ROOT / "events/ticket-triggers/insert-ticket.json",
+            _one_batch_failure,
+            {"HELPDESK_TELEGRAM_CHAT_ID": "-1001234567890"},
+        ),
+        Function("sla-check", "sla-check", ROOT / "events/sla-check/scheduled.json", _response),
+    ]
+
+
+# ------------------------------------------------------- runtime API server
+
+
+class Invocation:
+    """One event to hand out and what became of it (times: perf_counter)."""
+
+    def __init__(self, function: str, event: bytes) -> None:
+        self.function = function
+        self.event = event
+        self.request_id = str(uuid.uuid4())
+        self.lock = threading.Lock()
+        self.handed_out = False
+        self.first_next: float | None = None
+        self.answered_at: float | None = None
+        self.kind: str | None = None  # response | error | init_error
+        self.body: object = None
+        self.answered = threading.Event()
+        self.closing = threading.Event()
+
+
+class RuntimeApi(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, invocation: Invocation) -> None:
+        super().__init__(("127.0.0.1", 0), RuntimeHandler)
+        self.invocation = invocation
+        self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def address(self) -> str:
+        host, port = self.server_address[:2]
+        return f"{host}:{port}"
+
+    def __enter__(self) -> RuntimeApi:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.invocation.closing.set()
+        self.shutdown()
+        self.server_close()
+
+
+class RuntimeHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as lambda_runtime's pooled client expects
+    server: RuntimeApi
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+    def _reply(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def do_GET(self) -> None:  # noqa: N802
+        now = time.perf_counter()
+        inv = self.server.invocation
+        if self.path != f"{RUNTIME_PREFIX}/invocation/next":
+            self._reply(404, b'{"errorMessage":"not found"}')
+            return
+        with inv.lock:
+            first = not inv.handed_out
+            inv.handed_out = True
+            if inv.first_next is None:
+                inv.first_next = now
+        if not first:
+            # No second event: hold the poll open, as Lambda does, until the
+            # run ends; then drop the connection.
+            inv.closing.wait()
+            self.close_connection = True
+            return
+        deadline_ms = int((time.time() + 60) * 1000)
+        trace = f"Root=1-{int(time.time()):08x}-{uuid.uuid4().hex[:24]};Parent={uuid.uuid4().hex[:16]};Sampled=0"
+        self._reply(
+            200,
+            inv.event,
+            {
+                "Lambda-Runtime-Aws-Request-Id": inv.request_id,
+                "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
+                "Lambda-Runtime-Invoked-Function-Arn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{inv.function}",
+                "Lambda-Runtime-Trace-Id": trace,
+            },
+        )
+
+    def do_POST(self) -> None:  # noqa: N802
+        now = time.perf_counter()
+        inv = self.server.invocation
+        body = self._read_body()
+        base = f"{RUNTIME_PREFIX}/invocation/{inv.request_id}"
+        if self.path == f"{base}/response":
+            kind = "response"
+        elif self.path == f"{base}/error":
+            kind = "error"
+        elif self.path == f"{RUNTIME_PREFIX}/init/error":
+            kind = "init_error"
+        else:
+            self._reply(404, b'{"errorMessage":"no such invocation"}')
+            return
+        with inv.lock:
+            if inv.kind is None:
+                inv.answered_at = now
+                inv.kind = kind
+                try:
+                    inv.body = json.loads(body) if body else None
+                except ValueError:
+                    inv.body = body.decode("utf-8", "replace")
+        self._reply(202, b'{"status":"OK"}')
+        inv.answered.set()
+
+
+# -------------------------------------------------------------- one run
+
+
+@dataclass
+class Run:
+    ok: bool
+    init_ms: float | None = None
+    first_event_ms: float | None = None
+    peak_rss_kib: int | None = None
+    cpu_ms: float | None = None
+    answer: str = ""
+    problem: str | None = None
+
+
+def proc_status_kib(pid: int, key: str) -> int | None:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def proc_cpu_ms(pid: int) -> float | None:
+    """CPU time of all the process's threads so far (schedstat, in ns)."""
+    total, seen = 0, False
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat", encoding="ascii") as stat:
+                total += int(stat.read().split()[0])
+                seen = True
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / 1e6 if seen else None
+
+
+def describe_answer(kind: str | None, body: object) -> str:
+    if kind is None:
+        return "no answer"
+    if isinstance(body, dict):
+        if kind != "response":
+            return f"{kind} {body.get('errorType', '?')}"
+        if "statusCode" in body:
+            return f"statusCode {body['statusCode']}"
+        if "batchItemFailures" in body:
+            return f"batchItemFailures {len(body['batchItemFailures'])}"
+        return "response {" + ", ".join(list(body)[:3]) + ("…" if len(body) > 3 else "") + "}"
+    return kind
+
+
+def log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join("    " + line for line in text[-lines:])
+
+
+def lambda_env(fn: Function, api: str, run_dir: Path, index: int) -> dict[str, str]:
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "TZ": ":UTC",
+        "AWS_LAMBDA_RUNTIME_API": api,
+        "AWS_LAMBDA_FUNCTION_NAME": fn.name,
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{fn.name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": f"coldstart/{index}",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "RUST_LOG": "info",
+        "HELPDESK_STORE": "sqlite",
+        "HELPDESK_DB": str(run_dir / "helpdesk.db"),
+        "HELPDESK_CONFIG": "config/helpdesk.yaml",
+        "HELPDESK_BLOBS": str(run_dir / "blobs"),
+        "HELPDESK_MAIL_TRANSPORT": f"outbox:{run_dir / 'outbox'}",
+        "HELPDESK_EVENTS": f"log:{run_dir / 'events.jsonl'}",
+    }
+    env.update(fn.env)
+    return env
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def measure(fn: Function, binary: Path, event: bytes, run_dir: Path, index: int, timeout: float, settle: float) -> Run:
+    run_dir.mkdir(parents=True)
+    (run_dir / "blobs").mkdir()
+    log_path = run_dir / "function.log"
+    invocation = Invocation(fn.name, event)
+    with RuntimeApi(invocation) as api, open(log_path, "wb") as log:
+        env = lambda_env(fn, api.address, run_dir, index)
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [str(binary)], cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            deadline = started + timeout
+            while not invocation.answered.wait(0.01):
+                if process.poll() is not None:
+                    why = f"exited with {process.returncode} before answering"
+                    return Run(False, problem=f"{why}\n{log_tail(log_path)}")
+                if time.perf_counter() > deadline:
+                    return Run(False, problem=f"no answer within {timeout:g} s\n{log_tail(log_path)}")
+            hwm = proc_status_kib(process.pid, "VmHWM")
+            cpu = proc_cpu_ms(process.pid)
+            time.sleep(settle)
+            later = proc_status_kib(process.pid, "VmHWM")
+            peaks = [v for v in (hwm, later) if v is not None]
+        finally:
+            stop(process)
+    kind, body = invocation.kind, invocation.body
+    run = Run(
+        True,
+        init_ms=None if invocation.first_next is None else (invocation.first_next - started) * 1000,
+        first_event_ms=((invocation.answered_at or started) - started) * 1000,
+        peak_rss_kib=max(peaks) if peaks else None,
+        cpu_ms=cpu,
+        answer=describe_answer(kind, body),
+    )
+    if kind == "init_error":
+        run.ok, run.problem = False, f"init error: {json.dumps(body)[:300]}\n{log_tail(log_path)}"
+    elif run.peak_rss_kib is None:
+        run.ok, run.problem = False, "could not read VmHWM (process gone?)"
+    elif fn.check is not None and (why := fn.check(kind or "", body)):
+        run.ok, run.problem = False, f"{why}, got {run.answer}: {json.dumps(body)[:300]}\n{log_tail(log_path)}"
+    return run
+
+
+# ---------------------------------------------------------------- report
+
+
+def summarise(fn: Function, runs: list[Run], hello_median: float | None) -> dict:
+    good = [r for r in runs if r.ok]
+    times = [r.first_event_ms for r in good if r.first_event_ms is not None]
+    inits = [r.init_ms for r in good if r.init_ms is not None]
+    rss = [r.peak_rss_kib for r in good if r.peak_rss_kib is not None]
+    cpu = [r.cpu_ms for r in good if r.cpu_ms is not None]
+    problems = [r.problem for r in runs if not r.ok and r.problem]
+    median = statistics.median(times) if times else None
+    ratio = median / hello_median if median is not None and hello_median else None
+    time_ok = bool(good) and not problems and ratio is not None and ratio <= TIME_FACTOR
+    rss_ok = bool(good) and not problems and max(rss, default=RSS_LIMIT_KIB) < RSS_LIMIT_KIB
+    return {
+        "function": fn.name,
+        "event": str(fn.event.relative_to(ROOT)) if fn.event.is_relative_to(ROOT) else str(fn.event),
+        "answers": sorted({r.answer for r in good}),
+        "runs": len(runs),
+        "failed_runs": len(runs) - len(good),
+        "problems": problems,
+        "init_ms": {"median": _round(statistics.median(inits)) if inits else None, "all": [_round(t) for t in inits]},
+        "first_event_ms": {
+            "median": _round(median),
+            "worst": _round(max(times)) if times else None,
+            "all": [_round(t) for t in times],
+        },
+        "cpu_ms_at_answer": {"median": _round(statistics.median(cpu)) if cpu else None},
+        "peak_rss_kib": {"max": max(rss) if rss else None, "all": rss},
+        "ratio_to_hello": _round(ratio, 2),
+        "time_target": f"<= {TIME_FACTOR:g}x {HELLO} median",
+        "time_pass": time_ok,
+        "rss_target_kib": RSS_LIMIT_KIB,
+        "rss_pass": rss_ok,
+    }
+
+
+def _round(value: float | None, digits: int = 1) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _fmt(value: float | None, suffix: str = "") -> str:
+    return "-" if value is None else f"{value:.1f}{suffix}"
+
+
+def print_table(rows: list[dict], meta: dict) -> None:
+    headers = (
+        "function",
+        "event",
+        "answer",
+        "init ms",
+        "1st event ms",
+        "worst ms",
+        "cpu ms",
+        "x hello",
+        "peak RSS MiB",
+        "time",
+        "RSS",
+    )
+    table = []
+    for row in rows:
+        rss = row["peak_rss_kib"]["max"]
+        is_hello = row["function"] == HELLO
+        table.append(
+            (
+                row["function"],
+                Path(row["event"]).name,
+                ", ".join(row["answers"]) or "-",
+                _fmt(row["init_ms"]["median"]),
+                _fmt(row["first_event_ms"]["median"]),
+                _fmt(row["first_event_ms"]["worst"]),
+                _fmt(row["cpu_ms_at_answer"]["median"]),
+                "-" if row["ratio_to_hello"] is None else f"{row['ratio_to_hello']:.2f}",
+                "-" if rss is None else f"{rss / 1024:.1f}",
+                "ref" if is_hello and row["time_pass"] else ("PASS" if row["time_pass"] else "FAIL"),
+                "PASS" if row["rss_pass"] else "FAIL",
+            )
+        )
+    widths = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(headers)]
+    print(
+        f"cold start: {meta['runs']} runs each, {meta['profile']} binaries in {meta['bin_dir']}, "
+        f"load average {meta['loadavg_before']} before / {meta['loadavg_after']} after"
+    )
+    print(
+        f"targets: median time to first event <= {TIME_FACTOR:g}x {HELLO}'s, "
+        f"peak RSS (VmHWM) < {RSS_LIMIT_KIB // 1024} MiB"
+    )
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())
+    print("  ".join("-" * w for w in widths))
+    for line in table:
+        print("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip())
+    for row in rows:
+        for problem in row["problems"]:
+            print(f"\n{row['function']}: {problem}")
+
+
+# ------------------------------------------------------------------ main
+
+
+def loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
+
+
+def build(profile: str, target_dir: Path) -> None:
+    common = ["--profile", profile, "--target-dir", str(target_dir)]
+    commands = [
+        ["cargo", "build", *common, "--bins"]
+        + [arg for name in ("form-intake", "mail-intake", "ticket-triggers", "sla-check") for arg in ("-p", name)],
+        ["cargo", "build", *common, "-p", "ticket-triggers", "--example", HELLO],
+    ]
+    for command in commands:
+        print("+ " + " ".join(command), file=sys.stderr, flush=True)
+        subprocess.run(command, cwd=ROOT, check=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5, help="runs per binary (default 5)")
+    parser.add_argument(
+        "--only", action="append", default=[], metavar="NAME",
+        help="measure only NAME (repeatable; hello-lambda is always measured)",
+    )
+    parser.add_argument(
+        "--event", action="append", default=[], metavar="NAME=FILE",
+        help="measure NAME with FILE instead of its sample event (then any answer counts)",
+    )
+    parser.add_argument(
+        "--target-dir", type=Path, default=Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target"),
+        help="cargo's target directory (default $CARGO_TARGET_DIR or target/)",
+    )
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="NAME=VALUE",
+        help="one more variable for every binary, or one to override (for experiments; repeatable)",
+    )
+    parser.add_argument("--profile", default="release", help="cargo profile of the binaries (default release)")
+    parser.add_argument(
+        "--build", action="store_true", help="run the two cargo build commands first (default: build nothing)"
+    )
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds a run may take to answer (default 30)")
+    parser.add_argument("--settle", type=float, default=0.2, help="seconds between the two VmHWM reads (default 0.2)")
+    parser.add_argument("--keep", action="store_true", help="keep the per-run directories (logs, SQLite files)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON instead of a table")
+    args = parser.parse_args()
+
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    target_dir = args.target_dir if args.target_dir.is_absolute() else ROOT / args.target_dir
+    bin_dir = target_dir / ("debug" if args.profile in ("dev", "test") else args.profile)
+    selected = functions()
+    names = [fn.name for fn in selected]
+    for name in args.only:
+        if name not in names:
+            parser.error(f"--only {name}: not one of {', '.join(names)}")
+    if args.only:
+        selected = [fn for fn in selected if fn.name == HELLO or fn.name in args.only]
+    for spec in args.event:
+        name, sep, file = spec.partition("=")
+        if not sep or name not in names:
+            parser.error(f"--event {spec}: expected NAME=FILE with NAME among {', '.join(names)}")
+        for fn in selected:
+            if fn.name == name:
+                fn.event, fn.check = Path(file).resolve(), None
+
+    extra_env = {}
+    for spec in args.env:
+        name, sep, value = spec.partition("=")
+        if not sep or not name:
+            parser.error(f"--env {spec}: expected NAME=VALUE")
+        extra_env[name] = value
+    for fn in selected:
+        fn.env.update(extra_env)
+
+    if args.build:
+        build(args.profile, target_dir)
+    missing = [str(bin_dir / fn.binary) for fn in selected if not os.access(bin_dir / fn.binary, os.X_OK)]
+    if missing:
+        print("coldstart: missing binaries (build them, see scripts/coldstart, or pass --build):", file=sys.stderr)
+        for path in missing:
+            print(f"  {path}", file=sys.stderr)
+        return 2
+    events = {fn.name: fn.event.read_bytes() for fn in selected}
+
+    work = Path(tempfile.mkdtemp(prefix="helpdesk-coldstart-"))
+    meta = {"runs": args.runs, "profile": args.profile, "bin_dir": str(bin_dir), "loadavg_before": loadavg()}
+    results: dict[str, list[Run]] = {fn.name: [] for fn in selected}
+    progress = not args.json and sys.stderr.isatty()
+    try:
+        for index in range(1, args.runs + 1):
+            for fn in selected:
+                if progress:
+                    print(f"\rrun {index}/{args.runs}: {fn.name:<16}", end="", file=sys.stderr, flush=True)
+                run_dir = work / f"{fn.name}-{index}"
+                results[fn.name].append(
+                    measure(fn, bin_dir / fn.binary, events[fn.name], run_dir, index, args.timeout, args.settle)
+                )
+        if progress:
+            print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
+    finally:
+        meta["loadavg_after"] = loadavg()
+        if args.keep:
+            print(f"coldstart: run directories kept in {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+    hello = [r.first_event_ms for r in results[HELLO] if r.ok and r.first_event_ms is not None]
+    hello_median = statistics.median(hello) if hello else None
+    rows = [summarise(fn, results[fn.name], hello_median) for fn in selected]
+    if args.json:
+        print(json.dumps({**meta, "functions": rows}, indent=2))
+    else:
+        print_table(rows, meta)
+    return 0 if all(row["time_pass"] and row["rss_pass"] for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
