@@ -183,6 +183,23 @@ async fn agent_does(app: &TestApp, key: &TicketKey, at: DateTime<Utc>, update: A
     drain(app).await;
 }
 
+/// The timer of `metric` on the stored ticket, which must have one.
+async fn stored_timer(app: &TestApp, key: &TicketKey, metric: &str) -> helpdesk::domain::SlaTimer {
+    app.ticket(key)
+        .await
+        .sla
+        .timer(metric)
+        .unwrap_or_else(|| panic!("{key} has a {metric} timer"))
+        .clone()
+}
+
+fn comment(public: bool, text: &str) -> AgentUpdate {
+    AgentUpdate {
+        comment: Some((public, text.into())),
+        ..AgentUpdate::default()
+    }
+}
+
 fn status(name: &str) -> AgentUpdate {
     AgentUpdate {
         status: Some(name.into()),
@@ -310,12 +327,8 @@ async fn a_pause_in_need_info_moves_the_deadline_by_exactly_the_paused_business_
     let app = sqlite_app();
     let key = new_ticket(&app, berlin(2026, 12, 7, 9, 0), "other").await;
     let calendar = app.services.config.calendar("nine_to_six").unwrap().clone();
-    let original = app
-        .ticket(&key)
+    let original = stored_timer(&app, &key, "resolution")
         .await
-        .sla
-        .timer("resolution")
-        .unwrap()
         .deadline
         .unwrap();
     assert_eq!(original, berlin(2026, 12, 7, 17, 0));
@@ -323,13 +336,7 @@ async fn a_pause_in_need_info_moves_the_deadline_by_exactly_the_paused_business_
     let paused_at = berlin(2026, 12, 7, 10, 0);
     let resumed_at = berlin(2026, 12, 8, 11, 30);
     agent_does(&app, &key, paused_at, status("Need info")).await;
-    let timer = app
-        .ticket(&key)
-        .await
-        .sla
-        .timer("resolution")
-        .unwrap()
-        .clone();
+    let timer = stored_timer(&app, &key, "resolution").await;
     assert_eq!(timer.state, TimerState::Paused);
     assert_eq!(timer.deadline, None);
     assert_eq!(timer.spent_us, 3_600_000_000);
@@ -342,13 +349,7 @@ async fn a_pause_in_need_info_moves_the_deadline_by_exactly_the_paused_business_
     assert_eq!(count(&events, "first_response", SlaEventKind::Breached), 1);
 
     agent_does(&app, &key, resumed_at, status("Open")).await;
-    let timer = app
-        .ticket(&key)
-        .await
-        .sla
-        .timer("resolution")
-        .unwrap()
-        .clone();
+    let timer = stored_timer(&app, &key, "resolution").await;
     assert_eq!(timer.state, TimerState::Running);
     let paused = calendar.elapsed(paused_at, resumed_at);
     assert_eq!(paused, Duration::minutes(10 * 60 + 30));
@@ -378,29 +379,18 @@ async fn the_teams_first_public_answer_meets_first_response_and_a_customer_reply
         &app,
         &key,
         berlin(2026, 12, 7, 9, 10),
-        AgentUpdate {
-            comment: Some((false, "Looking into it".into())),
-            ..AgentUpdate::default()
-        },
+        comment(false, "Looking into it"),
     )
     .await;
     assert_eq!(
-        app.ticket(&key)
-            .await
-            .sla
-            .timer("first_response")
-            .unwrap()
-            .state,
+        stored_timer(&app, &key, "first_response").await.state,
         TimerState::Running
     );
     agent_does(
         &app,
         &key,
         berlin(2026, 12, 7, 9, 40),
-        AgentUpdate {
-            comment: Some((true, "Please try again now.".into())),
-            ..AgentUpdate::default()
-        },
+        comment(true, "Please try again now."),
     )
     .await;
     let ticket = app.ticket(&key).await;
@@ -422,44 +412,24 @@ async fn the_teams_first_public_answer_meets_first_response_and_a_customer_reply
     app.clock.set(berlin(2026, 12, 7, 10, 0));
     app.deliver(reply(1)).await.unwrap();
     drain(&app).await;
-    let next = app
-        .ticket(&key)
-        .await
-        .sla
-        .timer("next_response")
-        .unwrap()
-        .clone();
+    let next = stored_timer(&app, &key, "next_response").await;
     assert_eq!((next.state, next.cycle), (TimerState::Running, 1));
     assert_eq!(next.deadline, Some(berlin(2026, 12, 7, 14, 0)));
     agent_does(
         &app,
         &key,
         berlin(2026, 12, 7, 11, 0),
-        AgentUpdate {
-            comment: Some((true, "Fixed, sorry.".into())),
-            ..AgentUpdate::default()
-        },
+        comment(true, "Fixed, sorry."),
     )
     .await;
     assert_eq!(
-        app.ticket(&key)
-            .await
-            .sla
-            .timer("next_response")
-            .unwrap()
-            .state,
+        stored_timer(&app, &key, "next_response").await.state,
         TimerState::Met
     );
     app.clock.set(berlin(2026, 12, 7, 16, 0));
     app.deliver(reply(2)).await.unwrap();
     drain(&app).await;
-    let next = app
-        .ticket(&key)
-        .await
-        .sla
-        .timer("next_response")
-        .unwrap()
-        .clone();
+    let next = stored_timer(&app, &key, "next_response").await;
     assert_eq!(
         (next.state, next.cycle, next.spent_us),
         (TimerState::Running, 2, 0)
@@ -480,13 +450,7 @@ async fn the_teams_first_public_answer_meets_first_response_and_a_customer_reply
 async fn a_priority_change_keeps_the_time_spent_and_takes_the_new_target() {
     let app = sqlite_app();
     let key = new_ticket(&app, berlin(2026, 12, 7, 9, 0), "other").await;
-    let deadline = app
-        .ticket(&key)
-        .await
-        .sla
-        .timer("first_response")
-        .unwrap()
-        .deadline;
+    let deadline = stored_timer(&app, &key, "first_response").await.deadline;
     assert_eq!(deadline, Some(berlin(2026, 12, 7, 11, 0)));
     // After 10 minutes the ticket becomes critical: 30 minutes in all.
     agent_does(
@@ -499,13 +463,7 @@ async fn a_priority_change_keeps_the_time_spent_and_takes_the_new_target() {
         },
     )
     .await;
-    let timer = app
-        .ticket(&key)
-        .await
-        .sla
-        .timer("first_response")
-        .unwrap()
-        .clone();
+    let timer = stored_timer(&app, &key, "first_response").await;
     assert_eq!(timer.spent_us, 10 * 60 * 1_000_000);
     assert_eq!(timer.limit_us, 30 * 60 * 1_000_000);
     assert_eq!(timer.deadline, Some(berlin(2026, 12, 7, 9, 30)));
@@ -579,13 +537,7 @@ async fn over_dynamodb_the_checker_queries_only_the_due_index_and_the_breach_is_
         .await
         .ticket();
     run_stream(&app, &mut stream).await;
-    let timer = app
-        .ticket(&key)
-        .await
-        .sla
-        .timer("first_response")
-        .unwrap()
-        .clone();
+    let timer = stored_timer(&app, &key, "first_response").await;
     assert_eq!(timer.deadline, Some(berlin(2026, 12, 7, 10, 50)));
 
     // Monday 11:00, the checker was down all morning: warning and breach
