@@ -49,6 +49,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from check_form_events import print_table  # noqa: E402
 from check_mail_events import Invoker, run_json  # noqa: E402
+from check_trigger_events import FunctionLog  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 Row = tuple[str, str, str, str, str]
@@ -123,40 +124,6 @@ def seed_store(seed_cmd: str, seed_file: Path) -> tuple[dict | None, str]:
         return json.loads(proc.stdout)["tickets"], ""
     except (ValueError, KeyError, TypeError):
         return None, f"seed-due printed no ticket list: {proc.stdout[:300]!r}"
-
-
-# ----------------------------------------------------------- function log
-
-
-class FunctionLog:
-    """The `sla check` lines the function logged since the last read."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = path.stat().st_size if path.exists() else 0
-
-    def reports(self) -> list[dict]:
-        if not self.path.exists():
-            return []
-        with self.path.open("rb") as f:
-            f.seek(self.offset)
-            data = f.read()
-        end = data.rfind(b"\n") + 1
-        self.offset += end
-        out = []
-        for line in data[:end].decode("utf-8", "replace").splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            fields = entry.get("fields") if isinstance(entry, dict) else None
-            if not isinstance(fields, dict) or fields.get("message") != "sla check":
-                continue
-            try:
-                out.append(json.loads(fields.get("report", "")))
-            except ValueError:
-                out.append({"unreadable": fields.get("report")})
-        return out
 
 
 def answer_problems(want: dict, got: object) -> list[str]:
@@ -270,7 +237,7 @@ def main() -> int:
         print_table(rows)
         return 1
 
-    log = FunctionLog(args.log)
+    log = FunctionLog(args.log, "sla check", lambda fields: {"unreadable": fields.get("report")})
     invoker = Invoker(args.cargo_lambda, args.function, args.port, args.timeout, args.function_pid)
     first_invoked = datetime.now(timezone.utc)
     for i, want in enumerate(expected["invocations"]):

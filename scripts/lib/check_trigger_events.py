@@ -182,10 +182,14 @@ def dynamodb_rows(table: str, seed: dict) -> list[Row]:
 
 
 class FunctionLog:
-    """The `stream record` reports the function logged since the last read."""
+    """The reports a Lambda function logged since the last read: its JSON
+    log lines whose `fields.message` is `message`, each line's
+    `fields.report` parsed as JSON (`unreadable(fields)` when it is not)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, message: str = "stream record", unreadable=None) -> None:
         self.path = path
+        self.message = message
+        self.unreadable = unreadable or (lambda fields: {"result": "?", "id": fields.get("record")})
         self.offset = path.stat().st_size if path.exists() else 0
 
     def reports(self) -> list[dict]:
@@ -204,12 +208,12 @@ class FunctionLog:
             except ValueError:
                 continue
             fields = entry.get("fields") if isinstance(entry, dict) else None
-            if not isinstance(fields, dict) or fields.get("message") != "stream record":
+            if not isinstance(fields, dict) or fields.get("message") != self.message:
                 continue
             try:
                 out.append(json.loads(fields.get("report", "")))
             except ValueError:
-                out.append({"result": "?", "id": fields.get("record")})
+                out.append(self.unreadable(fields))
         return out
 
 
