@@ -108,7 +108,7 @@ fn services(config: Arc<Config>, store: Arc<dyn Store>, dir: &Path) -> Services 
             "HELPDESK_REPLY_TOKEN_SECRET".to_owned(),
             "bench-reply-token-secret".to_owned(),
         )]))),
-        webhooks: Arc::new(HttpWebhooks::new().unwrap()),
+        webhooks: Arc::new(HttpWebhooks::new()),
         events: Arc::new(EventLog::new(dir.join("events.jsonl"))),
     }
 }

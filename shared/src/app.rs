@@ -228,8 +228,7 @@ impl Services {
                 settings.events
             ),
         };
-        let webhooks =
-            Arc::new(HttpWebhooks::new().map_err(|e| anyhow::anyhow!("webhook client: {e}"))?);
+        let webhooks = Arc::new(HttpWebhooks::new());
         Ok(Self {
             config: Arc::new(config),
             store,

@@ -149,7 +149,7 @@ pub fn spawn_app_with_secrets(
         blobs,
         clock: clock.clone(),
         secrets: Arc::new(secrets),
-        webhooks: Arc::new(HttpWebhooks::new().expect("webhook client")),
+        webhooks: Arc::new(HttpWebhooks::new()),
         events: events.clone(),
     };
     TestApp {

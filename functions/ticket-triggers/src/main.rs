@@ -30,9 +30,10 @@
 //!   deserialization (see [`helpdesk::automation::stream`]).
 //!
 //! `main` builds the services once (configuration, store, blob store, mail
-//! transport, webhook client, event bus: the `HELPDESK_*` variables of
+//! transport, event bus: the `HELPDESK_*` variables of
 //! [`helpdesk::app::Settings`], with `HELPDESK_EVENTS=eventbridge:<bus>` as
-//! deployed) and hands each batch to [`handler::handle`].
+//! deployed; the webhook client follows on the first webhook call) and
+//! hands each batch to [`handler::handle`].
 
 mod handler;
 

@@ -1,9 +1,11 @@
 //! Webhooks over HTTP(S) with reqwest: one JSON POST per call, a timeout,
 //! and the planned effect's id as `Idempotency-Key`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use tokio::sync::OnceCell;
 
 use super::ports::{DeliveryError, WebhookSender};
 
@@ -19,21 +21,39 @@ pub fn install_crypto_provider() {
 }
 
 /// Calls webhooks over HTTP(S).
-#[derive(Debug, Clone)]
+///
+/// The HTTP client (the system's root certificates and [`WEBHOOK_TIMEOUT`])
+/// is built on the first call, not with the value: loading the root
+/// certificates takes milliseconds, and most functions and most runs never
+/// call a webhook, so they should not pay for it at start (issue 7's cold
+/// start figures in the README). Clones share the one client.
+#[derive(Debug, Clone, Default)]
 pub struct HttpWebhooks {
-    client: reqwest::Client,
+    client: Arc<OnceCell<reqwest::Client>>,
 }
 
 impl HttpWebhooks {
-    /// A client with the system's root certificates and [`WEBHOOK_TIMEOUT`].
-    pub fn new() -> Result<Self, DeliveryError> {
-        install_crypto_provider();
-        let client = reqwest::Client::builder()
-            .timeout(WEBHOOK_TIMEOUT)
-            .user_agent(concat!("helpdesk/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| DeliveryError::Permanent(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Self { client })
+    /// A sender whose client is built on its first call.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The client, built now if this is the first call. A client that cannot
+    /// be built (no usable TLS setup on this machine) is a temporary failure:
+    /// the call is retried like any other, and nothing is lost.
+    async fn client(&self) -> Result<&reqwest::Client, DeliveryError> {
+        self.client
+            .get_or_try_init(|| async {
+                install_crypto_provider();
+                reqwest::Client::builder()
+                    .timeout(WEBHOOK_TIMEOUT)
+                    .user_agent(concat!("helpdesk/", env!("CARGO_PKG_VERSION")))
+                    .build()
+                    .map_err(|e| {
+                        DeliveryError::Temporary(format!("cannot build the HTTP client: {e}"))
+                    })
+            })
+            .await
     }
 }
 
@@ -48,7 +68,8 @@ impl WebhookSender for HttpWebhooks {
         let bytes = serde_json::to_vec(body)
             .map_err(|e| DeliveryError::Permanent(format!("cannot encode the body: {e}")))?;
         let response = self
-            .client
+            .client()
+            .await?
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header("Idempotency-Key", id)

@@ -190,9 +190,16 @@ impl SqliteStore {
         Self::with_connection(Connection::open_in_memory().map_err(backend)?)
     }
 
-    fn with_connection(conn: Connection) -> Result<Self, StoreError> {
-        conn.execute_batch(SCHEMA).map_err(backend)?;
-        conn.execute_batch(feed::SCHEMA).map_err(backend)?;
+    fn with_connection(mut conn: Connection) -> Result<Self, StoreError> {
+        // One transaction for the whole schema: a new file gets it in one
+        // commit (one WAL sync instead of one per table and index), and a
+        // process stopped half way leaves no half-made schema behind.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        tx.execute_batch(SCHEMA).map_err(backend)?;
+        tx.execute_batch(feed::SCHEMA).map_err(backend)?;
+        tx.commit().map_err(backend)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             wakeup: Arc::new(Notify::new()),
