@@ -31,7 +31,11 @@ How one run goes:
      file), HELPDESK_CONFIG=config/helpdesk.yaml, HELPDESK_BLOBS (a new
      directory), HELPDESK_MAIL_TRANSPORT=outbox:DIR, HELPDESK_EVENTS=log:FILE,
      plus the dummy secrets and the RUST_LOG=info that scripts/test sets.
-     Nothing of the caller's environment is passed on.
+     Nothing of the caller's environment is passed on. The SQLite file is a
+     copy of a store that has its schema and nothing else (made once, before
+     the measured runs, by an unmeasured sla-check run), as every start but
+     the very first one finds it; --new-store gives each run a new file
+     instead, so that the first start's schema creation is measured too.
   3. Measured: "init", spawn to the first GET .../next (main's setup done);
      "first event", spawn to the arrival of the answer's POST (response or
      error). Peak RSS is VmHWM of /proc/PID/status, read right after the
@@ -48,8 +52,8 @@ failed: no answer, an init error, or not the answer the sample event must
 get), 2 on a usage error or a missing binary.
 
 The sample events (all over an empty SQLite store, which the function
-creates and migrates at start, as every function builds its services in
-main before the first event):
+opens at start, as every function builds its services in main before the
+first event; with --new-store it also creates the schema then):
   form-intake      apigw-v2-support-json-billing.json: a JSON form post that
                    creates a ticket (answer statusCode 201)
   mail-intake      not-an-event.json: an EventBridge schedule event, refused
@@ -77,6 +81,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -84,6 +89,7 @@ import tempfile
 import threading
 import time
 import uuid
+from contextlib import closing
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -397,9 +403,20 @@ def stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def measure(fn: Function, binary: Path, event: bytes, run_dir: Path, index: int, timeout: float, settle: float) -> Run:
+def measure(
+    fn: Function,
+    binary: Path,
+    event: bytes,
+    run_dir: Path,
+    index: int,
+    timeout: float,
+    settle: float,
+    store_seed: Path | None = None,
+) -> Run:
     run_dir.mkdir(parents=True)
     (run_dir / "blobs").mkdir()
+    if store_seed is not None:
+        shutil.copyfile(store_seed, run_dir / "helpdesk.db")
     log_path = run_dir / "function.log"
     invocation = Invocation(fn.name, event)
     with RuntimeApi(invocation) as api, open(log_path, "wb") as log:
@@ -439,6 +456,28 @@ def measure(fn: Function, binary: Path, event: bytes, run_dir: Path, index: int,
     elif fn.check is not None and (why := fn.check(kind or "", body)):
         run.ok, run.problem = False, f"{why}, got {run.answer}: {json.dumps(body)[:300]}\n{log_tail(log_path)}"
     return run
+
+
+def seed_store(work: Path, bin_dir: Path, timeout: float) -> Path | None:
+    """An SQLite store with the schema and nothing else, for the runs to
+    start from (as every start but the very first finds it): one unmeasured
+    run of the sla-check binary with its schedule event, which creates the
+    schema and writes nothing on an empty store; its WAL is then folded
+    into the file, so that one file is the whole store."""
+    sla = next(fn for fn in functions() if fn.name == "sla-check")
+    seed_dir = work / "store-seed"
+    run = measure(sla, bin_dir / sla.binary, sla.event.read_bytes(), seed_dir, 0, timeout, 0.0)
+    if not run.ok:
+        print(f"coldstart: could not make the store to start from: {run.problem}", file=sys.stderr)
+        return None
+    db = seed_dir / "helpdesk.db"
+    with closing(sqlite3.connect(db)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    if "tickets" not in tables:
+        print(f"coldstart: the store to start from has no tickets table ({tables})", file=sys.stderr)
+        return None
+    return db
 
 
 # ---------------------------------------------------------------- report
@@ -524,6 +563,7 @@ def print_table(rows: list[dict], meta: dict) -> None:
         f"cold start: {meta['runs']} runs each, {meta['profile']} binaries in {meta['bin_dir']}, "
         f"load average {meta['loadavg_before']} before / {meta['loadavg_after']} after"
     )
+    print(f"SQLite store: {meta['store']}")
     print(
         f"targets: median time to first event <= {TIME_FACTOR:g}x {HELLO}'s, "
         f"peak RSS (VmHWM) < {RSS_LIMIT_KIB // 1024} MiB"
@@ -584,6 +624,11 @@ def main() -> int:
     )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds a run may take to answer (default 30)")
     parser.add_argument("--settle", type=float, default=0.2, help="seconds between the two VmHWM reads (default 0.2)")
+    parser.add_argument(
+        "--new-store",
+        action="store_true",
+        help="a new SQLite file per run, schema created at start (default: a copy of an existing store)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the per-run directories (logs, SQLite files)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON instead of a table")
     args = parser.parse_args()
@@ -627,17 +672,30 @@ def main() -> int:
     events = {fn.name: fn.event.read_bytes() for fn in selected}
 
     work = Path(tempfile.mkdtemp(prefix="helpdesk-coldstart-"))
-    meta = {"runs": args.runs, "profile": args.profile, "bin_dir": str(bin_dir), "loadavg_before": loadavg()}
+    meta = {
+        "runs": args.runs,
+        "profile": args.profile,
+        "bin_dir": str(bin_dir),
+        "store": "new file per run" if args.new_store else "existing (schema made by an unmeasured run)",
+        "loadavg_before": loadavg(),
+    }
     results: dict[str, list[Run]] = {fn.name: [] for fn in selected}
     progress = not args.json and sys.stderr.isatty()
     try:
+        store_seed = None
+        if not args.new_store:
+            store_seed = seed_store(work, bin_dir, args.timeout)
+            if store_seed is None:
+                return 2
         for index in range(1, args.runs + 1):
             for fn in selected:
                 if progress:
                     print(f"\rrun {index}/{args.runs}: {fn.name:<16}", end="", file=sys.stderr, flush=True)
                 run_dir = work / f"{fn.name}-{index}"
                 results[fn.name].append(
-                    measure(fn, bin_dir / fn.binary, events[fn.name], run_dir, index, args.timeout, args.settle)
+                    measure(
+                        fn, bin_dir / fn.binary, events[fn.name], run_dir, index, args.timeout, args.settle, store_seed
+                    )
                 )
         if progress:
             print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
