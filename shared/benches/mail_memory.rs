@@ -26,21 +26,18 @@
 //! Run with `cargo bench -p helpdesk --bench mail_memory`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use helpdesk::app::{Services, StaticSecrets};
-use helpdesk::automation::bus::EventLog;
-use helpdesk::automation::webhook::HttpWebhooks;
-use helpdesk::blobs::LocalBlobs;
+use helpdesk::app::Services;
 use helpdesk::clock::SystemClock;
 use helpdesk::mail::ingest::{Envelope, ingest};
-use helpdesk::mail::transport::OutboxDir;
 use helpdesk::store::sqlite::SqliteStore;
 use mail_builder::MessageBuilder;
+
+mod support;
 
 const MB: usize = 1_000_000;
 const CHILD: &str = "HELPDESK_BENCH_MAIL_CHILD";
@@ -139,20 +136,12 @@ fn services(dir: &Path) -> Services {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/helpdesk.yaml"),
     )
     .unwrap();
-    let clock = Arc::new(SystemClock);
-    Services {
-        config: Arc::new(config),
-        store: Arc::new(SqliteStore::open(dir.join("helpdesk.db")).unwrap()),
-        blobs: Arc::new(LocalBlobs::new(dir.join("blobs"))),
-        mail: Arc::new(OutboxDir::with_clock(dir.join("outbox"), clock.clone())),
-        clock,
-        secrets: Arc::new(StaticSecrets(BTreeMap::from([(
-            "HELPDESK_REPLY_TOKEN_SECRET".to_owned(),
-            "bench-reply-token-secret".to_owned(),
-        )]))),
-        webhooks: Arc::new(HttpWebhooks::new()),
-        events: Arc::new(EventLog::new(dir.join("events.jsonl"))),
-    }
+    support::local_services(
+        Arc::new(config),
+        Arc::new(SqliteStore::open(dir.join("helpdesk.db")).unwrap()),
+        Arc::new(SystemClock),
+        dir,
+    )
 }
 
 /// A `/proc/self/status` figure in KiB.

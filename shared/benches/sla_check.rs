@@ -40,20 +40,18 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use chrono::{DateTime, TimeZone, Utc};
 use futures::StreamExt;
-use helpdesk::app::{Services, StaticSecrets};
-use helpdesk::automation::bus::EventLog;
-use helpdesk::automation::webhook::HttpWebhooks;
-use helpdesk::blobs::LocalBlobs;
+use helpdesk::app::Services;
 use helpdesk::clock::FixedClock;
 use helpdesk::config::Config;
 use helpdesk::domain::{Actor, Channel, QueueKey, Ticket, TicketKey, TimelineEntry, TimerState};
-use helpdesk::mail::transport::OutboxDir;
 use helpdesk::sla::CheckReport;
 use helpdesk::sla::fold::{Rules, fold};
 use helpdesk::store::Store;
 use helpdesk::store::dynamo::{DynamoStore, RequestCounts, local_client};
 use helpdesk::store::sqlite::SqliteStore;
 use helpdesk::tickets::{self, TicketDraft};
+
+mod support;
 
 /// Tickets due per round.
 const DUE: u64 = 100;
@@ -96,21 +94,7 @@ fn config() -> Config {
 }
 
 fn services(config: Arc<Config>, store: Arc<dyn Store>, dir: &Path) -> Services {
-    std::fs::create_dir_all(dir).unwrap();
-    let clock = Arc::new(FixedClock::new(clock_now()));
-    Services {
-        config,
-        store,
-        blobs: Arc::new(LocalBlobs::new(dir.join("blobs"))),
-        mail: Arc::new(OutboxDir::with_clock(dir.join("outbox"), clock.clone())),
-        clock,
-        secrets: Arc::new(StaticSecrets(BTreeMap::from([(
-            "HELPDESK_REPLY_TOKEN_SECRET".to_owned(),
-            "bench-reply-token-secret".to_owned(),
-        )]))),
-        webhooks: Arc::new(HttpWebhooks::new()),
-        events: Arc::new(EventLog::new(dir.join("events.jsonl"))),
-    }
+    support::local_services(config, store, Arc::new(FixedClock::new(clock_now())), dir)
 }
 
 /// Ticket `SUP-<number>` as the form path would have created it at
