@@ -41,7 +41,8 @@ How one run goes:
      error). Peak RSS is VmHWM of /proc/PID/status, read right after the
      answer and again --settle seconds later, just before SIGTERM (the
      larger counts); "cpu" is the CPU time of all its threads at the answer
-     (/proc/PID/task/*/schedstat).
+     (/proc/PID/task/*/schedstat), "faults" its minor page faults then
+     (/proc/PID/stat).
 Runs go round-robin (run 1 of every binary, then run 2, ...) so that a
 noisy moment hits all of them alike.
 
@@ -311,6 +312,7 @@ class Run:
     first_event_ms: float | None = None
     peak_rss_kib: int | None = None
     cpu_ms: float | None = None
+    faults: int | None = None
     answer: str = ""
     problem: str | None = None
 
@@ -324,6 +326,19 @@ def proc_status_kib(pid: int, key: str) -> int | None:
     except OSError:
         return None
     return None
+
+
+def proc_minor_faults(pid: int) -> int | None:
+    """Minor page faults of the process so far (/proc/PID/stat field 10)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    try:
+        return int(fields[7])  # field 10 of the file; fields[0] is field 3 (state)
+    except (IndexError, ValueError):
+        return None
 
 
 def proc_cpu_ms(pid: int) -> float | None:
@@ -435,6 +450,7 @@ def measure(
                     return Run(False, problem=f"no answer within {timeout:g} s\n{log_tail(log_path)}")
             hwm = proc_status_kib(process.pid, "VmHWM")
             cpu = proc_cpu_ms(process.pid)
+            faults = proc_minor_faults(process.pid)
             time.sleep(settle)
             later = proc_status_kib(process.pid, "VmHWM")
             peaks = [v for v in (hwm, later) if v is not None]
@@ -447,6 +463,7 @@ def measure(
         first_event_ms=((invocation.answered_at or started) - started) * 1000,
         peak_rss_kib=max(peaks) if peaks else None,
         cpu_ms=cpu,
+        faults=faults,
         answer=describe_answer(kind, body),
     )
     if kind == "init_error":
@@ -489,6 +506,7 @@ def summarise(fn: Function, runs: list[Run], hello_median: float | None) -> dict
     inits = [r.init_ms for r in good if r.init_ms is not None]
     rss = [r.peak_rss_kib for r in good if r.peak_rss_kib is not None]
     cpu = [r.cpu_ms for r in good if r.cpu_ms is not None]
+    faults = [r.faults for r in good if r.faults is not None]
     problems = [r.problem for r in runs if not r.ok and r.problem]
     median = statistics.median(times) if times else None
     ratio = median / hello_median if median is not None and hello_median else None
@@ -508,6 +526,7 @@ def summarise(fn: Function, runs: list[Run], hello_median: float | None) -> dict
             "all": [_round(t) for t in times],
         },
         "cpu_ms_at_answer": {"median": _round(statistics.median(cpu)) if cpu else None},
+        "minor_faults_at_answer": {"median": int(statistics.median(faults)) if faults else None},
         "peak_rss_kib": {"max": max(rss) if rss else None, "all": rss},
         "ratio_to_hello": _round(ratio, 2),
         "time_target": f"<= {TIME_FACTOR:g}x {HELLO} median",
@@ -534,6 +553,7 @@ def print_table(rows: list[dict], meta: dict) -> None:
         "1st event ms",
         "worst ms",
         "cpu ms",
+        "faults",
         "x hello",
         "peak RSS MiB",
         "time",
@@ -552,6 +572,7 @@ def print_table(rows: list[dict], meta: dict) -> None:
                 _fmt(row["first_event_ms"]["median"]),
                 _fmt(row["first_event_ms"]["worst"]),
                 _fmt(row["cpu_ms_at_answer"]["median"]),
+                str(row["minor_faults_at_answer"]["median"] or "-"),
                 "-" if row["ratio_to_hello"] is None else f"{row['ratio_to_hello']:.2f}",
                 "-" if rss is None else f"{rss / 1024:.1f}",
                 "ref" if is_hello and row["time_pass"] else ("PASS" if row["time_pass"] else "FAIL"),

@@ -17,7 +17,12 @@
 //!   exist yet (schema created), as the Lambda checks' SQLite passes do;
 //! - `sqlite open (existing)`: the same file opened again (schema there);
 //! - `root certificates`: building a reqwest client with the system's root
-//!   certificates, which the webhook sender does on its first call only.
+//!   certificates, which the webhook sender does on its first call only;
+//! - `aws client (compiled-in roots)`: building an S3 client on
+//!   [`helpdesk::aws::https_client`], which parses the compiled-in roots, as
+//!   every function that talks to AWS does at start (the host's store, which
+//!   the SDK's default client reads instead, is read once per process and
+//!   cached, so a warm loop cannot show its cost; `scripts/coldstart` does).
 //!
 //! Run with `cargo bench -p helpdesk --bench startup`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -66,6 +71,14 @@ fn main() {
     step("root certificates", n, || {
         std::hint::black_box(reqwest::Client::builder().build().unwrap());
     });
+    step("aws client (compiled-in roots)", n, || {
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .http_client(helpdesk::aws::https_client())
+            .build();
+        std::hint::black_box(aws_sdk_s3::Client::from_conf(config));
+    });
     std::fs::remove_dir_all(&dir).expect("the temporary directory removed");
 }
 
@@ -80,7 +93,7 @@ fn step(name: &str, n: usize, mut f: impl FnMut()) {
     times.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
-        "  {name:<24} {:>8.3} ms  {:>8.3} ms",
+        "  {name:<32} {:>8.3} ms  {:>8.3} ms",
         ms(times[n / 2]),
         ms(times[n - 1])
     );

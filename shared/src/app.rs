@@ -180,7 +180,7 @@ impl Services {
             || matches!(settings.blobs, BlobChoice::S3 { .. })
             || settings.events.starts_with("eventbridge:");
         let aws = if needs_aws {
-            Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
+            Some(crate::aws::load().await)
         } else {
             None
         };

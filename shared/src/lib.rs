@@ -16,10 +16,12 @@
 //! - [`triggers`]: rules that react to ticket changes (the pure evaluation).
 //! - [`automation`]: running triggers and SLA timers on stored changes (stream, change feed).
 //! - [`sla`]: SLA timers over business calendars, the due index checker.
+//! - [`aws`]: the AWS SDK configuration (and the roots its HTTPS client trusts).
 //! - [`app`]: wiring the services together from the environment.
 
 pub mod app;
 pub mod automation;
+pub mod aws;
 pub mod blobs;
 pub mod calendar;
 pub mod clock;

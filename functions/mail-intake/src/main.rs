@@ -31,7 +31,7 @@ async fn main() -> Result<(), Error> {
     )?;
     let location = RawMailLocation::parse(&location)?;
     let services = Services::build(&settings).await?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = helpdesk::aws::load().await;
     let intake = MailIntake {
         services,
         raw_mail: S3RawMail::new(&aws),

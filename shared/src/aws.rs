@@ -1,0 +1,124 @@
+//! The AWS SDK configuration every AWS client of the helpdesk is built from
+//! (DynamoDB, S3, SES, EventBridge): [`load`].
+//!
+//! It is `aws_config`'s default chain (region, credentials, endpoint
+//! overrides such as `AWS_ENDPOINT_URL`) with one difference: which root
+//! certificates HTTPS connections to AWS trust.
+//!
+//! - By default, the Mozilla root program's certificates compiled into the
+//!   binary ([`webpki_root_certs`]; the Amazon Trust Services roots that AWS
+//!   endpoints chain to are among them). The SDK's own default reads the
+//!   host's certificate store while the first client is built, which is a
+//!   cold start cost that depends on the image: on Debian, `/etc/ssl/certs`
+//!   is a bundle and some 290 files, read one by one (about 5 ms of
+//!   `mail-intake`'s start, measured with `scripts/coldstart`).
+//! - When `SSL_CERT_FILE` or `SSL_CERT_DIR` is set, the store named there
+//!   instead (read as `rustls-native-certs` reads it): for a host whose
+//!   traffic passes a TLS-inspecting proxy, or an endpoint with a private CA.
+//!
+//! Webhooks (arbitrary operator endpoints, [`crate::automation::webhook`])
+//! keep the host's store.
+
+use std::fmt::Write as _;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use base64::Engine as _;
+
+/// Whether the host's certificate store was asked for (`SSL_CERT_FILE` or
+/// `SSL_CERT_DIR` set and not empty).
+fn host_store_requested() -> bool {
+    ["SSL_CERT_FILE", "SSL_CERT_DIR"]
+        .iter()
+        .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
+}
+
+/// The compiled-in Mozilla roots as one PEM bundle (the form the SDK's
+/// trust store takes).
+fn compiled_in_roots_pem() -> String {
+    let mut pem = String::with_capacity(webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() * 2048);
+    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+        let body = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
+        pem.push_str("-----BEGIN CERTIFICATE-----\n");
+        for line in body.as_bytes().chunks(64) {
+            // base64 output is ASCII, so every chunk is valid UTF-8.
+            let _ = writeln!(pem, "{}", String::from_utf8_lossy(line));
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+    }
+    pem
+}
+
+/// The trust store for HTTPS connections to AWS (see the module docs).
+pub fn trust_store() -> TrustStore {
+    if host_store_requested() {
+        TrustStore::default()
+    } else {
+        TrustStore::empty()
+            .with_native_roots(false)
+            .with_pem_certificate(compiled_in_roots_pem())
+    }
+}
+
+/// The HTTPS client for AWS clients: the SDK's own (hyper, rustls with
+/// aws-lc), trusting [`trust_store`]. The roots are parsed when a client
+/// built with it is constructed, as with the SDK's default client.
+pub fn https_client() -> SharedHttpClient {
+    let builder = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(
+        tls::rustls_provider::CryptoMode::AwsLc,
+    ));
+    match TlsContext::builder()
+        .with_trust_store(trust_store())
+        .build()
+    {
+        Ok(context) => builder.tls_context(context).build_https(),
+        // Building the context cannot fail today; should it ever, the host's
+        // store (the SDK's default) is the safe fallback.
+        Err(error) => {
+            tracing::warn!(%error, "TLS context not built, trusting the host's certificate store");
+            builder.build_https()
+        }
+    }
+}
+
+/// Loads the SDK configuration from the environment (`aws_config`'s
+/// default chain), with [`https_client`].
+pub async fn load() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
+        .load()
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+
+    #[test]
+    fn the_bundle_holds_every_compiled_in_root_and_an_amazon_one() {
+        let pem = compiled_in_roots_pem();
+        let parsed = CertificateDer::pem_slice_iter(pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .expect("the bundle is valid PEM");
+        assert_eq!(parsed.len(), webpki_root_certs::TLS_SERVER_ROOT_CERTS.len());
+        assert!(parsed.len() > 100, "only {} roots", parsed.len());
+        assert!(
+            parsed
+                .iter()
+                .zip(webpki_root_certs::TLS_SERVER_ROOT_CERTS)
+                .all(|(a, b)| a.as_ref() == b.as_ref()),
+            "PEM round trip changed a certificate"
+        );
+        // "Amazon Root CA 1" appears in the subject of Amazon's root.
+        let amazon = b"Amazon Root CA 1";
+        assert!(
+            parsed
+                .iter()
+                .any(|c| c.as_ref().windows(amazon.len()).any(|w| w == amazon)),
+            "no Amazon Trust Services root among the compiled-in roots"
+        );
+    }
+}
