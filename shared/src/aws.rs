@@ -112,6 +112,15 @@ mod tests {
                 .all(|(a, b)| a.as_ref() == b.as_ref()),
             "PEM round trip changed a certificate"
         );
+        // The SDK adds each PEM certificate with `RootCertStore::add` and
+        // panics on one it cannot take: every compiled-in root must pass.
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in parsed.iter().cloned() {
+            roots
+                .add(cert)
+                .expect("a compiled-in root the trust store takes");
+        }
+        assert_eq!(roots.len(), parsed.len());
         // "Amazon Root CA 1" appears in the subject of Amazon's root.
         let amazon = b"Amazon Root CA 1";
         assert!(
