@@ -174,15 +174,27 @@ impl Services {
     /// Loads the configuration (failing on any finding) and connects the
     /// store and blob store. AWS clients are built only when needed.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        Self::build_with(settings, None).await
+    }
+
+    /// [`Services::build`] with an AWS configuration the caller has loaded
+    /// already (a function that needs its own AWS client besides, like mail
+    /// intake's raw-mail reader), so that it is loaded once per process;
+    /// `None` loads it here when a setting needs AWS.
+    pub async fn build_with(
+        settings: &Settings,
+        aws: Option<&aws_config::SdkConfig>,
+    ) -> anyhow::Result<Self> {
         let config = config::load(&settings.config)
             .map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
         let needs_aws = matches!(settings.store, StoreChoice::Dynamo { .. })
             || matches!(settings.blobs, BlobChoice::S3 { .. })
-            || settings.events.starts_with("eventbridge:");
-        let aws = if needs_aws {
-            Some(crate::aws::load().await)
-        } else {
-            None
+            || settings.events.starts_with("eventbridge:")
+            || settings.mail_transport.trim() == "ses";
+        let aws = match aws {
+            Some(given) => Some(given.clone()),
+            None if needs_aws => Some(crate::aws::load().await),
+            None => None,
         };
         let store: Arc<dyn Store> = match (&settings.store, &aws) {
             (StoreChoice::Sqlite(path), _) => {

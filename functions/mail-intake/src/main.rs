@@ -30,8 +30,9 @@ async fn main() -> Result<(), Error> {
         "HELPDESK_RAW_MAIL (s3://bucket/prefix/ of the receipt rule's S3 action) is not set",
     )?;
     let location = RawMailLocation::parse(&location)?;
-    let services = Services::build(&settings).await?;
+    // One AWS configuration for the raw-mail reader and the services.
     let aws = helpdesk::aws::load().await;
+    let services = Services::build_with(&settings, Some(&aws)).await?;
     let intake = MailIntake {
         services,
         raw_mail: S3RawMail::new(&aws),
