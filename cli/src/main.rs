@@ -106,6 +106,13 @@ enum ConfigCommand {
         /// The file to check (default: --config).
         file: Option<PathBuf>,
     },
+    /// Validate a configuration file and write its snapshot next to it
+    /// (`helpdesk.snapshot.json`), which processes read instead of parsing
+    /// the YAML while the YAML is unchanged.
+    Compile {
+        /// The file to compile (default: --config).
+        file: Option<PathBuf>,
+    },
 }
 
 fn settings(cli: &Cli) -> anyhow::Result<Settings> {
@@ -127,6 +134,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config {
             command: ConfigCommand::Check { file },
         } => Ok(config_check::run(file.as_ref().unwrap_or(&cli.config))),
+        Command::Config {
+            command: ConfigCommand::Compile { file },
+        } => Ok(config_check::compile(file.as_ref().unwrap_or(&cli.config))),
         Command::Triggers { command } => Ok(triggers_test::run(&cli.config, command)),
         Command::Serve { listen } => {
             let services = Services::build(&settings(&cli)?).await?;

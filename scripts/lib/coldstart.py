@@ -8,7 +8,8 @@ library only.
 
     coldstart.py [--runs N] [--only NAME ...] [--event NAME=FILE ...]
                  [--env NAME=VALUE ...] [--target-dir DIR] [--profile PROFILE] [--build]
-                 [--timeout SECONDS] [--settle SECONDS] [--keep] [--json]
+                 [--timeout SECONDS] [--settle SECONDS] [--new-store] [--no-snapshot]
+                 [--keep] [--json]
 
 How one run goes:
   1. A Lambda runtime API of its own (http.server on 127.0.0.1, a free
@@ -28,7 +29,7 @@ How one run goes:
      AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/AWS_SESSION_TOKEN, TZ, LANG,
      PATH) and the HELPDESK_* variables of scripts/test's SQLite passes,
      each path fresh per run: HELPDESK_STORE=sqlite, HELPDESK_DB (a new
-     file), HELPDESK_CONFIG=config/helpdesk.yaml, HELPDESK_BLOBS (a new
+     file), HELPDESK_CONFIG (a copy of config/, see below), HELPDESK_BLOBS (a new
      directory), HELPDESK_MAIL_TRANSPORT=outbox:DIR, HELPDESK_EVENTS=log:FILE,
      plus the dummy secrets and the RUST_LOG=info that scripts/test sets.
      Nothing of the caller's environment is passed on. The SQLite file is a
@@ -43,6 +44,12 @@ How one run goes:
      larger counts); "cpu" is the CPU time of all its threads at the answer
      (/proc/PID/task/*/schedstat), "faults" its minor page faults then
      (/proc/PID/stat).
+The configuration is a copy of config/ with the snapshot that `helpdesk
+config compile` writes next to helpdesk.yaml, as scripts/build-lambdas
+ships the configuration layer (made once, before the runs, with the first
+`helpdesk` binary found in the profile's directory, target/release or
+target/debug; the snapshot does not depend on the build); --no-snapshot
+measures the YAML alone.
 Runs go round-robin (run 1 of every binary, then run 2, ...) so that a
 noisy moment hits all of them alike.
 
@@ -475,6 +482,39 @@ def measure(
     return run
 
 
+def helpdesk_binary(bin_dir: Path, target_dir: Path) -> Path | None:
+    for candidate in (bin_dir / "helpdesk", target_dir / "release/helpdesk", target_dir / "debug/helpdesk"):
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def prepare_config(work: Path, helpdesk: Path | None, snapshot: bool) -> Path | None:
+    """A copy of config/ for the runs, with helpdesk.yaml's snapshot unless
+    snapshot is False (then any snapshot in the copy is removed)."""
+    config_dir = work / "config"
+    shutil.copytree(ROOT / "config", config_dir)
+    config = config_dir / "helpdesk.yaml"
+    for stale in config_dir.glob("*.snapshot.json"):
+        stale.unlink()
+    if not snapshot:
+        return config
+    if helpdesk is None:
+        print(
+            "coldstart: no helpdesk binary to compile the configuration snapshot with; "
+            "run `cargo build -p helpdesk-cli` (or pass --no-snapshot)",
+            file=sys.stderr,
+        )
+        return None
+    done = subprocess.run(
+        [str(helpdesk), "config", "compile", str(config)], cwd=ROOT, capture_output=True, text=True
+    )
+    if done.returncode != 0 or not (config_dir / "helpdesk.snapshot.json").is_file():
+        print(f"coldstart: helpdesk config compile failed:\n{done.stderr}", file=sys.stderr)
+        return None
+    return config
+
+
 def seed_store(work: Path, bin_dir: Path, timeout: float) -> Path | None:
     """An SQLite store with the schema and nothing else, for the runs to
     start from (as every start but the very first finds it): one unmeasured
@@ -584,7 +624,7 @@ def print_table(rows: list[dict], meta: dict) -> None:
         f"cold start: {meta['runs']} runs each, {meta['profile']} binaries in {meta['bin_dir']}, "
         f"load average {meta['loadavg_before']} before / {meta['loadavg_after']} after"
     )
-    print(f"SQLite store: {meta['store']}")
+    print(f"SQLite store: {meta['store']}; configuration: {meta['config']}")
     print(
         f"targets: median time to first event <= {TIME_FACTOR:g}x {HELLO}'s, "
         f"peak RSS (VmHWM) < {RSS_LIMIT_KIB // 1024} MiB"
@@ -614,6 +654,8 @@ def build(profile: str, target_dir: Path) -> None:
         ["cargo", "build", *common, "--bins"]
         + [arg for name in ("form-intake", "mail-intake", "ticket-triggers", "sla-check") for arg in ("-p", name)],
         ["cargo", "build", *common, "-p", "ticket-triggers", "--example", HELLO],
+        # Only compiles the configuration snapshot: any profile will do.
+        ["cargo", "build", "--target-dir", str(target_dir), "-p", "helpdesk-cli", "--bin", "helpdesk"],
     ]
     for command in commands:
         print("+ " + " ".join(command), file=sys.stderr, flush=True)
@@ -649,6 +691,11 @@ def main() -> int:
         "--new-store",
         action="store_true",
         help="a new SQLite file per run, schema created at start (default: a copy of an existing store)",
+    )
+    parser.add_argument(
+        "--no-snapshot",
+        action="store_true",
+        help="no configuration snapshot: every start parses the YAML (default: with one, as deployed)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the per-run directories (logs, SQLite files)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON instead of a table")
@@ -698,11 +745,17 @@ def main() -> int:
         "profile": args.profile,
         "bin_dir": str(bin_dir),
         "store": "new file per run" if args.new_store else "existing (schema made by an unmeasured run)",
+        "config": "YAML only" if args.no_snapshot else "YAML and its snapshot (helpdesk config compile)",
         "loadavg_before": loadavg(),
     }
     results: dict[str, list[Run]] = {fn.name: [] for fn in selected}
     progress = not args.json and sys.stderr.isatty()
     try:
+        config = prepare_config(work, helpdesk_binary(bin_dir, target_dir), not args.no_snapshot)
+        if config is None:
+            return 2
+        for fn in selected:
+            fn.env.setdefault("HELPDESK_CONFIG", str(config))
         store_seed = None
         if not args.new_store:
             store_seed = seed_store(work, bin_dir, args.timeout)

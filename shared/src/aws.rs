@@ -18,10 +18,24 @@
 //!
 //! Webhooks (arbitrary operator endpoints, [`crate::automation::webhook`])
 //! keep the host's store.
+//!
+//! The trust store is turned into TLS settings when the first request
+//! needs a connection ([`ConnectOnFirstRequest`]), not each time a client
+//! is constructed: the SDK's HTTPS client builds a connector (every root
+//! certificate decoded and parsed, some 5 million instructions) at every
+//! client construction only to drop it, and again at the first request.
+//! `aws_config`'s default chain alone constructs an STS client, so a
+//! function paid that twice or more before its first event (callgrind,
+//! mail-intake: 23.1 million instructions from exec to its answer, 14.0
+//! million of them in those connectors).
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
-use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use base64::Engine as _;
 
 /// Whether the host's certificate store was asked for (`SSL_CERT_FILE` or
@@ -60,10 +74,50 @@ pub fn trust_store() -> TrustStore {
     }
 }
 
+/// The SDK's HTTPS client, connecting (and so reading its trust store) at
+/// the first request that needs a connection, and never at a client's
+/// construction.
+///
+/// The SDK's client builds a connector in `validate_base_client_config`,
+/// which runs whenever a client is constructed, and throws it away; its
+/// requests then build (once per distinct connector settings, cached in the
+/// client) the connector they use. This wrapper leaves that check out and
+/// passes everything else through, so the connectors built are exactly the
+/// ones requests use.
+#[derive(Debug, Clone)]
+pub struct ConnectOnFirstRequest(SharedHttpClient);
+
+impl ConnectOnFirstRequest {
+    /// Wraps `inner`.
+    pub fn new(inner: SharedHttpClient) -> Self {
+        Self(inner)
+    }
+}
+
+impl HttpClient for ConnectOnFirstRequest {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
+}
+
 /// The HTTPS client for AWS clients: the SDK's own (hyper, rustls with
-/// aws-lc), trusting [`trust_store`]. The roots are parsed when a client
-/// built with it is constructed, as with the SDK's default client.
+/// aws-lc), trusting [`trust_store`], connecting on first use
+/// ([`ConnectOnFirstRequest`]). Share it: every AWS client built from one
+/// [`SdkConfig`] uses the connectors it caches.
 pub fn https_client() -> SharedHttpClient {
+    SharedHttpClient::new(ConnectOnFirstRequest::new(sdk_https_client()))
+}
+
+/// The SDK's HTTPS client trusting [`trust_store`].
+fn sdk_https_client() -> SharedHttpClient {
     let builder = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(
         tls::rustls_provider::CryptoMode::AwsLc,
     ));
@@ -93,6 +147,58 @@ pub async fn load() -> SdkConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// An HTTP client that counts the SDK's checks of it, and that no
+    /// request may reach.
+    #[derive(Debug, Default, Clone)]
+    struct Counting {
+        validations: Arc<AtomicUsize>,
+    }
+
+    impl HttpClient for Counting {
+        fn http_connector(
+            &self,
+            _: &HttpConnectorSettings,
+            _: &RuntimeComponents,
+        ) -> SharedHttpConnector {
+            panic!("no connector is needed while clients are constructed");
+        }
+
+        fn validate_base_client_config(
+            &self,
+            _: &aws_sdk_s3::config::RuntimeComponentsBuilder,
+            _: &aws_sdk_s3::config::ConfigBag,
+        ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+            self.validations.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn constructing_aws_clients_builds_no_connector() {
+        let counting = Counting::default();
+        let client = SharedHttpClient::new(ConnectOnFirstRequest::new(SharedHttpClient::new(
+            counting.clone(),
+        )));
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(client)
+            .region(aws_config::Region::new("eu-west-1"))
+            .load()
+            .await;
+        let _s3 = aws_sdk_s3::Client::new(&config);
+        let _dynamodb = aws_sdk_dynamodb::Client::new(&config);
+        let _sesv2 = aws_sdk_sesv2::Client::new(&config);
+        assert_eq!(counting.validations.load(Ordering::SeqCst), 0);
+        // Unwrapped, each construction is checked against the client.
+        let _s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&config)
+                .http_client(SharedHttpClient::new(counting.clone()))
+                .build(),
+        );
+        assert!(counting.validations.load(Ordering::SeqCst) > 0);
+    }
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
 

@@ -54,3 +54,64 @@ fn config_check_uses_helpdesk_config_when_no_file_is_given() {
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown-key.yaml:9:"));
 }
+
+#[test]
+fn config_compile_writes_a_snapshot_that_the_next_start_reads() {
+    let dir = crate::support::temp_dir();
+    let config = dir.join("helpdesk.yaml");
+    std::fs::copy(
+        crate::support::workspace().join("config/helpdesk.yaml"),
+        &config,
+    )
+    .unwrap();
+    let output = helpdesk()
+        .args(["config", "compile"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let snapshot = dir.join("helpdesk.snapshot.json");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("snapshot written to"), "{stdout}");
+    let content = std::fs::read_to_string(&snapshot).unwrap();
+    let (header, document) = content.split_once('\n').unwrap();
+    assert!(
+        header.contains("\"helpdesk_config_snapshot\":1"),
+        "{header}"
+    );
+    let document: serde_json::Value = serde_json::from_str(document).unwrap();
+    assert_eq!(document["desk"]["name"], "Example Inc. Support");
+    // `config check` loads through the snapshot too, and the YAML has not
+    // changed, so it reports the same configuration.
+    let check = helpdesk()
+        .args(["config", "check"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(check.status.success());
+    assert!(String::from_utf8_lossy(&check.stdout).contains("6 triggers, 3 SLA rules"));
+}
+
+#[test]
+fn config_compile_of_a_broken_config_reports_the_findings_and_writes_nothing() {
+    let dir = crate::support::temp_dir();
+    let config = dir.join("broken.yaml");
+    std::fs::copy(
+        crate::support::workspace().join("shared/tests/fixtures/config/broken-references.yaml"),
+        &config,
+    )
+    .unwrap();
+    let output = helpdesk()
+        .args(["config", "compile"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("unknown agent \"anne\""), "{stderr}");
+    assert!(!dir.join("broken.snapshot.json").exists());
+}

@@ -1,5 +1,7 @@
 //! Reading the configuration file: parse (reporting YAML and type errors
-//! with line and column), then validate every reference.
+//! with line and column), then validate every reference. A current
+//! [snapshot](super::snapshot) next to the file stands in for the YAML
+//! parse.
 
 use std::path::Path;
 
@@ -7,7 +9,10 @@ use super::error::{ConfigError, Finding};
 use super::model::Config;
 use super::validate::validate;
 
-/// Reads, parses and validates the configuration file at `path`.
+/// Reads, parses and validates the configuration file at `path`. When a
+/// current snapshot of it lies next to it (`helpdesk config compile`), the
+/// document is read from the snapshot instead of parsed from the YAML; the
+/// validation and the calendars are the same either way.
 pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
     let path = path.as_ref();
     let file = path.display().to_string();
@@ -20,6 +25,9 @@ pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
             hint: Some("pass --config FILE or set HELPDESK_CONFIG".into()),
         }],
     })?;
+    if let Some(config) = super::snapshot::load_current(path, &text) {
+        return Ok(config);
+    }
     load_str(&text, &file)
 }
 
@@ -27,10 +35,17 @@ pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
 /// files it refers to (holiday calendars) are read relative to its
 /// directory.
 pub fn load_str(text: &str, file: &str) -> Result<Config, ConfigError> {
-    let mut config: Config = serde_saphyr::from_str(text).map_err(|e| ConfigError {
+    let config: Config = serde_saphyr::from_str(text).map_err(|e| ConfigError {
         file: file.to_owned(),
         findings: vec![parse_finding(&e)],
     })?;
+    finish(config, file)
+}
+
+/// What every load does after the document is read: validate every
+/// reference, and build the calendars (holiday files are read relative to
+/// `file`'s directory).
+pub(super) fn finish(mut config: Config, file: &str) -> Result<Config, ConfigError> {
     let mut findings = validate(&config);
     let base_dir = Path::new(file).parent().unwrap_or(Path::new("."));
     for (name, calendar) in &config.calendars {

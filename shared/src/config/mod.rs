@@ -8,6 +8,7 @@
 pub mod error;
 pub mod load;
 pub mod model;
+pub mod snapshot;
 pub mod validate;
 
 pub use error::{ConfigError, Finding};

@@ -191,15 +191,25 @@ impl SqliteStore {
     }
 
     fn with_connection(mut conn: Connection) -> Result<Self, StoreError> {
-        // One transaction for the whole schema: a new file gets it in one
-        // commit (one WAL sync instead of one per table and index), and a
-        // process stopped half way leaves no half-made schema behind.
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(backend)?;
-        tx.execute_batch(SCHEMA).map_err(backend)?;
-        tx.execute_batch(feed::SCHEMA).map_err(backend)?;
-        tx.commit().map_err(backend)?;
+        let fingerprint = schema_fingerprint();
+        let current = |conn: &Connection| {
+            conn.pragma_query_value(None, "user_version", |row| row.get::<_, i32>(0))
+                .map(|version| version == fingerprint)
+        };
+        if !current(&conn).map_err(backend)? {
+            // One transaction for the whole schema: a new file gets it in
+            // one commit (one WAL sync instead of one per table and index),
+            // and a process stopped half way leaves no half-made schema
+            // behind.
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(backend)?;
+            tx.execute_batch(SCHEMA).map_err(backend)?;
+            tx.execute_batch(feed::SCHEMA).map_err(backend)?;
+            tx.pragma_update(None, "user_version", fingerprint)
+                .map_err(backend)?;
+            tx.commit().map_err(backend)?;
+        }
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             wakeup: Arc::new(Notify::new()),
@@ -226,6 +236,18 @@ impl SqliteStore {
         .await
         .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
     }
+}
+
+/// A fingerprint of the schema text (FNV-1a, 31 bits so that it is a
+/// positive `user_version`): equal for the same `CREATE` statements,
+/// different, but for a 1 in 2^31 chance, when one is added or changed.
+fn schema_fingerprint() -> i32 {
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in SCHEMA.bytes().chain(feed::SCHEMA.bytes()) {
+        hash ^= u32::from(byte);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    i32::try_from(hash >> 1).unwrap_or(i32::MAX)
 }
 
 fn insert_entries(
@@ -909,8 +931,10 @@ mod tests {
         {
             let store = SqliteStore::open(&path).unwrap();
             let conn = store.conn.lock().unwrap();
+            // As a file of that time: no schema fingerprint either.
             conn.execute_batch(
-                "DROP INDEX tickets_by_assignee; DROP TABLE changes; DROP TABLE feed_cursors;",
+                "DROP INDEX tickets_by_assignee; DROP TABLE changes; DROP TABLE feed_cursors; \
+                 PRAGMA user_version = 0;",
             )
             .unwrap();
         }
@@ -936,6 +960,51 @@ mod tests {
                 objects.iter().any(|o| o == name),
                 "{name} missing: {objects:?}"
             );
+        }
+    }
+
+    #[test]
+    fn an_open_records_the_schema_fingerprint_and_a_current_file_skips_the_schema_batch() {
+        let path = std::env::temp_dir().join(format!(
+            "helpdesk-fingerprint-{}.db",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let version = |store: &SqliteStore| {
+            let conn = store.conn.lock().unwrap();
+            conn.pragma_query_value(None, "user_version", |row| row.get::<_, i32>(0))
+                .unwrap()
+        };
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(version(&store), schema_fingerprint());
+        assert_ne!(
+            schema_fingerprint(),
+            0,
+            "0 is every new file's user_version"
+        );
+        // An index dropped behind the store's back stays dropped while the
+        // fingerprint says the file is current: the batch did not run.
+        store
+            .conn
+            .lock()
+            .unwrap()
+            .execute_batch("DROP INDEX sla_due_by_time;")
+            .unwrap();
+        drop(store);
+        let store = SqliteStore::open(&path).unwrap();
+        let has_index = |store: &SqliteStore| {
+            let conn = store.conn.lock().unwrap();
+            conn.query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'sla_due_by_time'",
+                [],
+                |row| row.get::<_, i64>(0),
+            )
+            .unwrap()
+                == 1
+        };
+        assert!(!has_index(&store));
+        drop(store);
+        for file in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{file}", path.display()));
         }
     }
 }
