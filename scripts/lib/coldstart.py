@@ -9,7 +9,7 @@ library only.
     coldstart.py [--runs N] [--only NAME ...] [--event NAME=FILE ...]
                  [--env NAME=VALUE ...] [--target-dir DIR] [--profile PROFILE] [--build]
                  [--timeout SECONDS] [--settle SECONDS] [--new-store] [--no-snapshot]
-                 [--keep] [--json]
+                 [--instructions] [--keep] [--json]
 
 How one run goes:
   1. A Lambda runtime API of its own (http.server on 127.0.0.1, a free
@@ -68,7 +68,9 @@ first event; with --new-store it also creates the schema then):
                    (error UnrecognisedEvent) before any S3 read, so no S3 is
                    needed; the S3 client and the AWS configuration (region
                    and credentials from the environment, as on Lambda) are
-                   still built at start
+                   still built at start (the HTTPS connector, with its root
+                   certificates, is built at the first S3 request, which
+                   this event does not make; see shared/src/aws.rs)
   ticket-triggers  insert-ticket.json: one stream record of a new ticket,
                    decoded and looked up in the (empty) store, where the
                    ticket is not found ("ticket SUP-1 is gone"; answer: that
@@ -434,6 +436,7 @@ def measure(
     timeout: float,
     settle: float,
     store_seed: Path | None = None,
+    wrapper: tuple[str, ...] = (),
 ) -> Run:
     run_dir.mkdir(parents=True)
     (run_dir / "blobs").mkdir()
@@ -445,7 +448,7 @@ def measure(
         env = lambda_env(fn, api.address, run_dir, index)
         started = time.perf_counter()
         process = subprocess.Popen(
-            [str(binary)], cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+            [*wrapper, str(binary)], cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
         )
         try:
             deadline = started + timeout
@@ -535,6 +538,40 @@ def seed_store(work: Path, bin_dir: Path, timeout: float) -> Path | None:
         print(f"coldstart: the store to start from has no tickets table ({tables})", file=sys.stderr)
         return None
     return db
+
+
+def count_instructions(
+    selected: list[Function], bin_dir: Path, events: dict[str, bytes], work: Path, timeout: float, store_seed: Path | None
+) -> int:
+    """--instructions: one run of each binary under callgrind (valgrind),
+    which counts the instructions it executes in user space from exec to
+    its stop (after the answer it waits in GET .../next, executing
+    nothing): a figure that does not depend on the machine's load, unlike
+    the times. Kernel work (exec, page faults, thread creation) is not in it."""
+    if shutil.which("valgrind") is None:
+        print("coldstart: --instructions needs valgrind (Debian package valgrind)", file=sys.stderr)
+        return 2
+    counts: dict[str, int | None] = {}
+    for fn in selected:
+        run_dir = work / f"{fn.name}-callgrind"
+        out = run_dir / "callgrind.out"
+        wrapper = ("valgrind", "--tool=callgrind", "-q", f"--callgrind-out-file={out}")
+        run = measure(fn, bin_dir / fn.binary, events[fn.name], run_dir, 0, timeout, 0.0, store_seed, wrapper)
+        total = None
+        if run.ok and out.is_file():
+            for line in out.read_text(errors="replace").splitlines():
+                if line.startswith(("summary:", "totals:")):
+                    total = int(line.split()[1])
+                    break
+        counts[fn.name] = total
+        if not run.ok:
+            print(f"{fn.name}: {run.problem}", file=sys.stderr)
+    hello = counts.get(HELLO)
+    print("instructions from exec to the first event answered (callgrind, user space, one run each)")
+    for name, total in counts.items():
+        ratio = "" if not total or not hello else f"  {total / hello:5.2f}x {HELLO}"
+        print(f"  {name:<16} {'-' if total is None else f'{total:>12,}'}{ratio}")
+    return 0 if all(total is not None for total in counts.values()) else 1
 
 
 # ---------------------------------------------------------------- report
@@ -697,6 +734,11 @@ def main() -> int:
         action="store_true",
         help="no configuration snapshot: every start parses the YAML (default: with one, as deployed)",
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count each binary's instructions to its first answer under callgrind instead (one run each; needs valgrind)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the per-run directories (logs, SQLite files)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON instead of a table")
     args = parser.parse_args()
@@ -761,6 +803,8 @@ def main() -> int:
             store_seed = seed_store(work, bin_dir, args.timeout)
             if store_seed is None:
                 return 2
+        if args.instructions:
+            return count_instructions(selected, bin_dir, events, work, max(args.timeout, 120.0), store_seed)
         for index in range(1, args.runs + 1):
             for fn in selected:
                 if progress:

@@ -27,7 +27,11 @@
 //! `aws_config`'s default chain alone constructs an STS client, so a
 //! function paid that twice or more before its first event (callgrind,
 //! mail-intake: 23.1 million instructions from exec to its answer, 14.0
-//! million of them in those connectors).
+//! million of them in those connectors; 4.5 million in all with this
+//! module's client, `scripts/coldstart --instructions`). A function now
+//! builds one connector, at its first AWS request.
+
+use std::sync::{Arc, OnceLock};
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
@@ -83,14 +87,27 @@ pub fn trust_store() -> TrustStore {
 /// requests then build (once per distinct connector settings, cached in the
 /// client) the connector they use. This wrapper leaves that check out and
 /// passes everything else through, so the connectors built are exactly the
-/// ones requests use.
+/// ones requests use; it also makes the SDK's client itself (and with it the
+/// PEM bundle of the compiled-in roots) only when a request first needs it.
 #[derive(Debug, Clone)]
-pub struct ConnectOnFirstRequest(SharedHttpClient);
+pub struct ConnectOnFirstRequest {
+    /// The SDK's client, made by `make` when a request first needs it.
+    inner: Arc<OnceLock<SharedHttpClient>>,
+    make: fn() -> SharedHttpClient,
+}
 
 impl ConnectOnFirstRequest {
-    /// Wraps `inner`.
-    pub fn new(inner: SharedHttpClient) -> Self {
-        Self(inner)
+    /// The client `make` returns, made (trust store and all) when the first
+    /// request needs a connector.
+    pub fn new(make: fn() -> SharedHttpClient) -> Self {
+        Self {
+            inner: Arc::new(OnceLock::new()),
+            make,
+        }
+    }
+
+    fn client(&self) -> &SharedHttpClient {
+        self.inner.get_or_init(self.make)
     }
 }
 
@@ -100,11 +117,11 @@ impl HttpClient for ConnectOnFirstRequest {
         settings: &HttpConnectorSettings,
         components: &RuntimeComponents,
     ) -> SharedHttpConnector {
-        self.0.http_connector(settings, components)
+        self.client().http_connector(settings, components)
     }
 
     fn connector_metadata(&self) -> Option<ConnectorMetadata> {
-        self.0.connector_metadata()
+        self.client().connector_metadata()
     }
 }
 
@@ -113,7 +130,7 @@ impl HttpClient for ConnectOnFirstRequest {
 /// ([`ConnectOnFirstRequest`]). Share it: every AWS client built from one
 /// [`SdkConfig`] uses the connectors it caches.
 pub fn https_client() -> SharedHttpClient {
-    SharedHttpClient::new(ConnectOnFirstRequest::new(sdk_https_client()))
+    SharedHttpClient::new(ConnectOnFirstRequest::new(sdk_https_client))
 }
 
 /// The SDK's HTTPS client trusting [`trust_store`].
@@ -147,7 +164,6 @@ pub async fn load() -> SdkConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     /// An HTTP client that counts the SDK's checks of it, and that no
@@ -155,6 +171,14 @@ mod tests {
     #[derive(Debug, Default, Clone)]
     struct Counting {
         validations: Arc<AtomicUsize>,
+    }
+
+    /// How often [`counting_client`] was called: the wrapped client made.
+    static MADE: AtomicUsize = AtomicUsize::new(0);
+
+    fn counting_client() -> SharedHttpClient {
+        MADE.fetch_add(1, Ordering::SeqCst);
+        SharedHttpClient::new(Counting::default())
     }
 
     impl HttpClient for Counting {
@@ -177,11 +201,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn constructing_aws_clients_builds_no_connector() {
-        let counting = Counting::default();
-        let client = SharedHttpClient::new(ConnectOnFirstRequest::new(SharedHttpClient::new(
-            counting.clone(),
-        )));
+    async fn constructing_aws_clients_makes_no_https_client_and_builds_no_connector() {
+        let client = SharedHttpClient::new(ConnectOnFirstRequest::new(counting_client));
         let config = aws_config::defaults(BehaviorVersion::latest())
             .http_client(client)
             .region(aws_config::Region::new("eu-west-1"))
@@ -190,8 +211,10 @@ mod tests {
         let _s3 = aws_sdk_s3::Client::new(&config);
         let _dynamodb = aws_sdk_dynamodb::Client::new(&config);
         let _sesv2 = aws_sdk_sesv2::Client::new(&config);
-        assert_eq!(counting.validations.load(Ordering::SeqCst), 0);
-        // Unwrapped, each construction is checked against the client.
+        assert_eq!(MADE.load(Ordering::SeqCst), 0, "the HTTPS client was made");
+        // Unwrapped, each construction is checked against the client: what
+        // builds a connector (every root certificate parsed) in the SDK's.
+        let counting = Counting::default();
         let _s3 = aws_sdk_s3::Client::from_conf(
             aws_sdk_s3::config::Builder::from(&config)
                 .http_client(SharedHttpClient::new(counting.clone()))
@@ -199,6 +222,7 @@ mod tests {
         );
         assert!(counting.validations.load(Ordering::SeqCst) > 0);
     }
+
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
 

@@ -146,7 +146,8 @@ fn without_locations(debug: &str) -> String {
         .min()
     {
         let (at, len) = start;
-        out.push_str(&rest[..at + len - 1]);
+        // Keep "referenced: Location", drop " { ... }".
+        out.push_str(&rest[..at + len - 2]);
         let mut depth = 0usize;
         let mut end = rest.len();
         for (i, c) in rest[at + len - 1..].char_indices() {
