@@ -27,7 +27,7 @@
 //! `aws_config`'s default chain alone constructs an STS client, so a
 //! function paid that twice or more before its first event (callgrind,
 //! mail-intake: 23.1 million instructions from exec to its answer, 14.0
-//! million of them in those connectors; 4.5 million in all with this
+//! million of them in those connectors; 4.2 million in all with this
 //! module's client, `scripts/coldstart --instructions`). A function now
 //! builds one connector, at its first AWS request.
 
