@@ -28,15 +28,21 @@ fn write_snapshot(path: &Path) {
     std::fs::write(snapshot::snapshot_path(path), snapshot).unwrap();
 }
 
-/// Replaces the desk's name in the snapshot's document, keeping its
-/// header: a configuration only the snapshot can have produced.
-fn rename_desk_in_snapshot(path: &Path, name: &str) {
+/// Changes the document of the snapshot next to `path` with `edit`,
+/// keeping its header (so it still counts as current).
+fn edit_snapshot(path: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
     let file = snapshot::snapshot_path(path);
     let content = std::fs::read_to_string(&file).unwrap();
     let (header, document) = content.split_once('\n').unwrap();
     let mut document: serde_json::Value = serde_json::from_str(document).unwrap();
-    document["desk"]["name"] = name.into();
+    edit(&mut document);
     std::fs::write(&file, format!("{header}\n{document}\n")).unwrap();
+}
+
+/// Replaces the desk's name in the snapshot's document: a configuration
+/// only the snapshot can have produced.
+fn rename_desk_in_snapshot(path: &Path, name: &str) {
+    edit_snapshot(path, |document| document["desk"]["name"] = name.into());
 }
 
 #[test]
@@ -98,12 +104,9 @@ fn a_broken_snapshot_is_ignored_and_the_yaml_counts() {
 fn a_snapshot_whose_document_fails_validation_is_ignored_and_the_yaml_findings_count() {
     let path = example_copy("invalid");
     write_snapshot(&path);
-    let file = snapshot::snapshot_path(&path);
-    let content = std::fs::read_to_string(&file).unwrap();
-    let (header, document) = content.split_once('\n').unwrap();
-    let mut document: serde_json::Value = serde_json::from_str(document).unwrap();
-    document["queues"]["SUP"]["components"]["Billing"]["assignee"] = "nobody".into();
-    std::fs::write(&file, format!("{header}\n{document}\n")).unwrap();
+    edit_snapshot(&path, |document| {
+        document["queues"]["SUP"]["components"]["Billing"]["assignee"] = "nobody".into();
+    });
     // The YAML is valid, and it is what loads.
     let config = config::load(&path).unwrap();
     let sup = &config.queues[&helpdesk::domain::QueueKey::parse("SUP").unwrap()];

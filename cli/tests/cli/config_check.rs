@@ -55,20 +55,24 @@ fn config_check_uses_helpdesk_config_when_no_file_is_given() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown-key.yaml:9:"));
 }
 
-#[test]
-fn config_compile_writes_a_snapshot_that_the_next_start_reads() {
+/// Copies the workspace file `source` into a new directory as `name` and
+/// runs `helpdesk config compile` on the copy.
+fn compile_copy(source: &str, name: &str) -> (std::path::PathBuf, std::process::Output) {
     let dir = crate::support::temp_dir();
-    let config = dir.join("helpdesk.yaml");
-    std::fs::copy(
-        crate::support::workspace().join("config/helpdesk.yaml"),
-        &config,
-    )
-    .unwrap();
+    let config = dir.join(name);
+    std::fs::copy(crate::support::workspace().join(source), &config).unwrap();
     let output = helpdesk()
         .args(["config", "compile"])
         .arg(&config)
         .output()
         .unwrap();
+    (config, output)
+}
+
+#[test]
+fn config_compile_writes_a_snapshot_that_the_next_start_reads() {
+    let (config, output) = compile_copy("config/helpdesk.yaml", "helpdesk.yaml");
+    let dir = config.parent().unwrap();
     assert!(
         output.status.success(),
         "{}",
@@ -98,18 +102,11 @@ fn config_compile_writes_a_snapshot_that_the_next_start_reads() {
 
 #[test]
 fn config_compile_of_a_broken_config_reports_the_findings_and_writes_nothing() {
-    let dir = crate::support::temp_dir();
-    let config = dir.join("broken.yaml");
-    std::fs::copy(
-        crate::support::workspace().join("shared/tests/fixtures/config/broken-references.yaml"),
-        &config,
-    )
-    .unwrap();
-    let output = helpdesk()
-        .args(["config", "compile"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let (config, output) = compile_copy(
+        "shared/tests/fixtures/config/broken-references.yaml",
+        "broken.yaml",
+    );
+    let dir = config.parent().unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("unknown agent \"anne\""), "{stderr}");
