@@ -91,9 +91,9 @@ impl BlobStore for LocalBlobs {
             reason: e.to_string(),
         };
         // Write to a temporary name and rename, so a crash never leaves half
-        // a file. On a blocking thread with the shared buffer: tokio::fs
-        // would copy the whole blob first.
-        let written = tokio::task::spawn_blocking(move || {
+        // a file. As blocking work with the shared buffer: tokio::fs would
+        // copy the whole blob first.
+        let written = crate::blocking::run(move || {
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent)?;
             }
@@ -102,14 +102,19 @@ impl BlobStore for LocalBlobs {
             std::fs::rename(&tmp, &path)
         })
         .await
-        .map_err(|e| std::io::Error::other(e.to_string()))
+        .map_err(std::io::Error::other)
         .and_then(|result| result);
         written.map_err(fail)
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>, BlobError> {
         check_key(key)?;
-        match tokio::fs::read(self.root.join(key)).await {
+        let path = self.root.join(key);
+        let read = crate::blocking::run(move || std::fs::read(path))
+            .await
+            .map_err(std::io::Error::other)
+            .and_then(|result| result);
+        match read {
             Ok(data) => Ok(Some(Bytes::from(data))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(BlobError::Backend {

@@ -8,6 +8,7 @@
 //! - [`config`]: the configuration file (queues, forms, routing), loaded and validated.
 //! - [`store`]: the storage port and its SQLite and DynamoDB implementations.
 //! - [`blobs`]: where attachments go (a local directory or S3).
+//! - [`blocking`]: blocking work (SQLite, local files) from async code.
 //! - [`calendar`]: business calendars: working hours, holidays, time zones.
 //! - [`forms`]: decoding form deliveries and checking their signatures.
 //! - [`intake`]: the form intake use case, from an HTTP request to a stored ticket.
@@ -23,6 +24,7 @@ pub mod app;
 pub mod automation;
 pub mod aws;
 pub mod blobs;
+pub mod blocking;
 pub mod calendar;
 pub mod clock;
 pub mod config;

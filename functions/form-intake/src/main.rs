@@ -10,7 +10,10 @@ use helpdesk::app::{Services, Settings};
 use helpdesk::telemetry::{self, LogFormat};
 use lambda_http::{Error, run, service_fn};
 
-#[tokio::main]
+// One thread: Lambda hands an instance one event at a time, so the
+// current-thread runtime does all the work and starts no worker threads
+// (a shorter cold start; see the cold start section of the README).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init(LogFormat::Json, "info");
     let settings = Settings::from_env()?;

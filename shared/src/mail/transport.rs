@@ -12,6 +12,7 @@
 //! the recipient sees. Errors say whether a retry may help
 //! ([`TransportError::Temporary`]) or not ([`TransportError::Permanent`]).
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -21,7 +22,6 @@ use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::primitives::Blob;
 use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
 use chrono::{DateTime, Utc};
-use tokio::io::AsyncWriteExt;
 
 use crate::clock::{Clock, SystemClock};
 
@@ -215,29 +215,35 @@ impl MailTransport for OutboxDir {
                 self.dir.display()
             ))
         };
-        tokio::fs::create_dir_all(&self.dir)
+        let dir = self.dir.clone();
+        let file_name = name.clone();
+        let mut message = envelope.into_bytes();
+        message.extend_from_slice(raw);
+        let written = crate::blocking::run(move || write_whole(&dir, &file_name, &message))
             .await
-            .map_err(temporary)?;
-        // Not `.eml`, so `list` never shows a half-written message.
-        let tmp = self
-            .dir
-            .join(format!(".{}.tmp", uuid::Uuid::new_v4().simple()));
-        let written = async {
-            let mut file = tokio::fs::File::create(&tmp).await?;
-            file.write_all(envelope.as_bytes()).await?;
-            file.write_all(raw).await?;
-            file.sync_all().await?;
-            tokio::fs::rename(&tmp, self.dir.join(&name)).await
-        }
-        .await;
-        if let Err(e) = written {
-            // Best effort: the temporary file is useless now.
-            let _ = tokio::fs::remove_file(&tmp).await;
-            return Err(temporary(e));
-        }
+            .map_err(std::io::Error::other)
+            .and_then(|result| result);
+        written.map_err(temporary)?;
         tracing::info!(file = %name, dir = %self.dir.display(), "mail written to the outbox");
         Ok(name)
     }
+}
+
+/// Writes `message` as `dir/name`: created whole under a temporary name
+/// (not `.eml`, so `list` never shows a half-written message), synced, then
+/// renamed. On an error the temporary file is removed (best effort).
+fn write_whole(dir: &Path, name: &str, message: &[u8]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{}.tmp", uuid::Uuid::new_v4().simple()));
+    let written = std::fs::File::create(&tmp).and_then(|mut file| {
+        file.write_all(message)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, dir.join(name))
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// Outbound mail through Amazon SES v2 (`SendEmail` with raw content).

@@ -216,15 +216,16 @@ impl SqliteStore {
         })
     }
 
-    /// Runs `f` inside one IMMEDIATE transaction on a blocking thread; commits
-    /// when it returns `Ok`, rolls back otherwise.
+    /// Runs `f` inside one IMMEDIATE transaction where the runtime wants
+    /// blocking work done ([`crate::blocking`]); commits when it returns
+    /// `Ok`, rolls back otherwise.
     async fn in_transaction<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
+        crate::blocking::run(move || {
             let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
