@@ -8,8 +8,8 @@ library only.
 
     coldstart.py [--runs N] [--only NAME ...] [--event NAME=FILE ...]
                  [--env NAME=VALUE ...] [--target-dir DIR] [--profile PROFILE] [--build]
-                 [--timeout SECONDS] [--settle SECONDS] [--new-store] [--no-snapshot]
-                 [--instructions] [--keep] [--json]
+                 [--timeout SECONDS] [--settle SECONDS] [--new-store | --folded-store]
+                 [--no-snapshot] [--instructions] [--keep] [--json]
 
 How one run goes:
   1. A Lambda runtime API of its own (http.server on 127.0.0.1, a free
@@ -32,11 +32,19 @@ How one run goes:
      file), HELPDESK_CONFIG (a copy of config/, see below), HELPDESK_BLOBS (a new
      directory), HELPDESK_MAIL_TRANSPORT=outbox:DIR, HELPDESK_EVENTS=log:FILE,
      plus the dummy secrets and the RUST_LOG=info that scripts/test sets.
-     Nothing of the caller's environment is passed on. The SQLite file is a
-     copy of a store that has its schema and nothing else (made once, before
-     the measured runs, by an unmeasured sla-check run), as every start but
-     the very first one finds it; --new-store gives each run a new file
-     instead, so that the first start's schema creation is measured too.
+     Nothing of the caller's environment is passed on. The SQLite store is
+     a copy of one that has its schema and nothing else (made once, before
+     the measured runs, by an unmeasured sla-check run), left as every start
+     but the very first one finds it: the database file with the WAL and
+     WAL index the previous process left beside it (the store does not
+     checkpoint on close, and Lambda stops a function with SIGTERM), so the
+     first write appends to the WAL, which SQLite syncs only at checkpoints
+     (synchronous=NORMAL). Two other states, each measured on request:
+     --new-store gives each run a new file, so that the first start's
+     schema creation is measured too; --folded-store gives each run the
+     file alone, its WAL folded in, as a foreign SQLite client (the sqlite3
+     shell, Python) leaves it when it closes last: then the first write
+     creates the WAL, and SQLite syncs its header and its directory.
   3. Measured: "init", spawn to the first GET .../next (main's setup done);
      "first event", spawn to the arrival of the answer's POST (response or
      error). Peak RSS is VmHWM of /proc/PID/status, read right after the
@@ -59,11 +67,15 @@ status is 0 when every function meets both, 1 when one misses (or a run
 failed: no answer, an init error, or not the answer the sample event must
 get), 2 on a usage error or a missing binary.
 
-The sample events (all over an empty SQLite store, which the function
-opens at start, as every function builds its services in main before the
-first event; with --new-store it also creates the schema then):
+The sample events, each over an SQLite store that the function opens at
+start (every function builds its services in main before the first
+event; with --new-store it also creates the schema then), holding what
+the event is about: the tickets of the function's seed.json in events/,
+written by the seed example that scripts/test seeds the function's store
+with (debug builds: target/debug/examples/seed-store, seed-due), once
+per measurement into the store every run then copies:
   form-intake      apigw-v2-support-json-billing.json: a JSON form post that
-                   creates a ticket (answer statusCode 201)
+                   creates a ticket (answer statusCode 201); empty store
   mail-intake      not-an-event.json: an EventBridge schedule event, refused
                    (error UnrecognisedEvent) before any S3 read, so no S3 is
                    needed; the S3 client and the AWS configuration (region
@@ -71,12 +83,20 @@ first event; with --new-store it also creates the schema then):
                    still built at start (the HTTPS connector, with its root
                    certificates, is built at the first S3 request, which
                    this event does not make; see shared/src/aws.rs)
-  ticket-triggers  insert-ticket.json: one stream record of a new ticket,
-                   decoded and looked up in the (empty) store, where the
-                   ticket is not found ("ticket SUP-1 is gone"; answer: that
+  ticket-triggers  insert-ticket.json: one stream record of a new ticket
+                   (SUP-1, seeded by seed-store from
+                   events/ticket-triggers/seed.json): its triggers run, two
+                   fire, and their changes are written in one conditional
+                   update (answer: no batchItemFailures). With --new-store
+                   the store is empty: the ticket is not found (answer: the
                    record in batchItemFailures)
-  sla-check        scheduled.json: the EventBridge schedule; one due-index
-                   read that finds nothing (answer: an empty report)
+  sla-check        scheduled.json: the EventBridge schedule, over the
+                   overdue tickets seed-due creates from
+                   events/sla-check/seed.json: the warnings and breaches
+                   they passed are recorded on each (answer: the report of
+                   events/sla-check/expected.json's first invocation). With
+                   --new-store one due-index read that finds nothing (answer:
+                   an empty report)
   hello-lambda     the sla-check scheduled.json event (it ignores it)
 --event NAME=FILE measures with another event (then any answer counts);
 --env NAME=VALUE adds or overrides a variable of every binary's environment,
@@ -110,6 +130,8 @@ RUNTIME_PREFIX = "/2018-06-01/runtime"
 TIME_FACTOR = 2.0  # a function's median first-event time vs hello-lambda's
 RSS_LIMIT_KIB = 32 * 1024  # 32 MiB
 HELLO = "hello-lambda"
+# An SQLite store's files: the database, its WAL, the WAL index.
+STORE_FILES = ("helpdesk.db", "helpdesk.db-wal", "helpdesk.db-shm")
 ACCOUNT = "123456789012"
 
 
@@ -141,8 +163,26 @@ def _one_batch_failure(kind: str, body: object) -> str | None:
     return None
 
 
+def _no_batch_failures(kind: str, body: object) -> str | None:
+    failures = body.get("batchItemFailures") if isinstance(body, dict) else None
+    if kind != "response" or failures != []:
+        return "expected a response with no batchItemFailures"
+    return None
+
+
 def _response(kind: str, body: object) -> str | None:
     return None if kind == "response" else "expected a response"
+
+
+def _report(wanted: dict) -> Callable[[str, object], str | None]:
+    def check(kind: str, body: object) -> str | None:
+        if kind != "response" or not isinstance(body, dict):
+            return "expected a response"
+        got = {name: len(body[name]) if name == "failed" and isinstance(body.get(name), list) else body.get(name)
+               for name in wanted}
+        return None if got == wanted else f"expected the report {wanted}, got {got}"
+
+    return check
 
 
 @dataclass
@@ -152,10 +192,16 @@ class Function:
     event: Path
     check: Callable[[str, object], str | None] | None  # None: any answer counts
     env: dict[str, str] = field(default_factory=dict)
+    # What the store holds before the event: the seed example (a binary in
+    # the debug examples) and its seed file; and the check when the store is
+    # empty instead (--new-store).
+    seed: tuple[str, Path] | None = None
+    check_empty: Callable[[str, object], str | None] | None = None
 
 
 def functions() -> list[Function]:
     raw_mail = json.loads((ROOT / "events/mail-intake/objects.json").read_text())["raw_mail"]
+    sla_report = json.loads((ROOT / "events/sla-check/expected.json").read_text())["invocations"][0]
     return [
         Function(HELLO, f"examples/{HELLO}", ROOT / "events/sla-check/scheduled.json", _response),
         Function(
@@ -176,10 +222,19 @@ def functions() -> list[Function]:
             "ticket-triggers",
             "ticket-triggers",
             ROOT / "events/ticket-triggers/insert-ticket.json",
-            _one_batch_failure,
+            _no_batch_failures,
             {"HELPDESK_TELEGRAM_CHAT_ID": "-1001234567890"},
+            seed=("seed-store", ROOT / "events/ticket-triggers/seed.json"),
+            check_empty=_one_batch_failure,
         ),
-        Function("sla-check", "sla-check", ROOT / "events/sla-check/scheduled.json", _response),
+        Function(
+            "sla-check",
+            "sla-check",
+            ROOT / "events/sla-check/scheduled.json",
+            _report(sla_report),
+            seed=("seed-due", ROOT / "events/sla-check/seed.json"),
+            check_empty=_response,
+        ),
     ]
 
 
@@ -441,7 +496,9 @@ def measure(
     run_dir.mkdir(parents=True)
     (run_dir / "blobs").mkdir()
     if store_seed is not None:
-        shutil.copyfile(store_seed, run_dir / "helpdesk.db")
+        for part in STORE_FILES:
+            if (store_seed / part).is_file():
+                shutil.copyfile(store_seed / part, run_dir / part)
     log_path = run_dir / "function.log"
     invocation = Invocation(fn.name, event)
     with RuntimeApi(invocation) as api, open(log_path, "wb") as log:
@@ -518,30 +575,67 @@ def prepare_config(work: Path, helpdesk: Path | None, snapshot: bool) -> Path | 
     return config
 
 
-def seed_store(work: Path, bin_dir: Path, timeout: float) -> Path | None:
-    """An SQLite store with the schema and nothing else, for the runs to
-    start from (as every start but the very first finds it): one unmeasured
-    run of the sla-check binary with its schedule event, which creates the
-    schema and writes nothing on an empty store; its WAL is then folded
-    into the file, so that one file is the whole store."""
+def seed_stores(
+    selected: list[Function], work: Path, bin_dir: Path, examples_dir: Path, timeout: float, folded: bool
+) -> dict[str, Path] | None:
+    """Per function, a directory with the SQLite store its runs start from:
+    the schema, made by one unmeasured run of the sla-check binary with its
+    schedule event (which creates it and writes nothing on an empty store),
+    and what the function's seed example writes into it. The files are kept
+    as the last process left them (database, WAL, WAL index: what every
+    later start finds), or with `folded` the WAL is folded into the
+    database file and removed, as a foreign SQLite client leaves it.
+    Checked here: the schema is there, and unless folded, the WAL is (a
+    store that checkpoints on close would make the default state the folded
+    one)."""
     sla = next(fn for fn in functions() if fn.name == "sla-check")
-    seed_dir = work / "store-seed"
-    run = measure(sla, bin_dir / sla.binary, sla.event.read_bytes(), seed_dir, 0, timeout, 0.0)
+    sla.check = sla.check_empty  # the store is empty yet
+    made = work / "store-made"
+    run = measure(sla, bin_dir / sla.binary, sla.event.read_bytes(), made, 0, timeout, 0.0)
     if not run.ok:
         print(f"coldstart: could not make the store to start from: {run.problem}", file=sys.stderr)
         return None
-    db = seed_dir / "helpdesk.db"
-    with closing(sqlite3.connect(db)) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    seeds: dict[str, Path] = {}
+    for fn in selected:
+        if fn.name == HELLO:
+            continue
+        seed = work / f"store-{fn.name}"
+        seed.mkdir()
+        for part in STORE_FILES:
+            if (made / part).is_file():
+                shutil.copyfile(made / part, seed / part)
+        if fn.seed is not None:
+            example, seed_file = fn.seed
+            env = lambda_env(fn, "127.0.0.1:9", seed, 0)
+            env["HELPDESK_DB"] = str(seed / "helpdesk.db")
+            done = subprocess.run(
+                [str(examples_dir / example), str(seed_file)], cwd=ROOT, env=env, capture_output=True, text=True,
+                timeout=max(timeout, 60.0),
+            )
+            if done.returncode != 0:
+                print(f"coldstart: {example} {seed_file.name} failed for {fn.name}:\n{done.stderr}", file=sys.stderr)
+                return None
+        if folded:
+            with closing(sqlite3.connect(seed / "helpdesk.db")) as conn:
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            for part in STORE_FILES[1:]:
+                (seed / part).unlink(missing_ok=True)
+        elif not (seed / "helpdesk.db-wal").is_file():
+            print(f"coldstart: no WAL beside the store of {fn.name}", file=sys.stderr)
+            return None
+        seeds[fn.name] = seed
+    # Python's close folds the WAL in and removes it: inspect `made` last.
+    with closing(sqlite3.connect(made / "helpdesk.db")) as conn:
         tables = [row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
     if "tickets" not in tables:
         print(f"coldstart: the store to start from has no tickets table ({tables})", file=sys.stderr)
         return None
-    return db
+    return seeds
 
 
 def count_instructions(
-    selected: list[Function], bin_dir: Path, events: dict[str, bytes], work: Path, timeout: float, store_seed: Path | None
+    selected: list[Function], bin_dir: Path, events: dict[str, bytes], work: Path, timeout: float,
+    store_seeds: dict[str, Path],
 ) -> int:
     """--instructions: one run of each binary under callgrind (valgrind),
     which counts the instructions it executes in user space from exec to
@@ -556,7 +650,9 @@ def count_instructions(
         run_dir = work / f"{fn.name}-callgrind"
         out = run_dir / "callgrind.out"
         wrapper = ("valgrind", "--tool=callgrind", "-q", f"--callgrind-out-file={out}")
-        run = measure(fn, bin_dir / fn.binary, events[fn.name], run_dir, 0, timeout, 0.0, store_seed, wrapper)
+        run = measure(
+            fn, bin_dir / fn.binary, events[fn.name], run_dir, 0, timeout, 0.0, store_seeds.get(fn.name), wrapper
+        )
         total = None
         if run.ok and out.is_file():
             for line in out.read_text(errors="replace").splitlines():
@@ -693,6 +789,9 @@ def build(profile: str, target_dir: Path) -> None:
         ["cargo", "build", *common, "-p", "ticket-triggers", "--example", HELLO],
         # Only compiles the configuration snapshot: any profile will do.
         ["cargo", "build", "--target-dir", str(target_dir), "-p", "helpdesk-cli", "--bin", "helpdesk"],
+        # The seed examples only fill the stores before the runs: debug builds.
+        ["cargo", "build", "--target-dir", str(target_dir), "-p", "ticket-triggers", "--example", "seed-store"],
+        ["cargo", "build", "--target-dir", str(target_dir), "-p", "sla-check", "--example", "seed-due"],
     ]
     for command in commands:
         print("+ " + " ".join(command), file=sys.stderr, flush=True)
@@ -720,14 +819,22 @@ def main() -> int:
     )
     parser.add_argument("--profile", default="release", help="cargo profile of the binaries (default release)")
     parser.add_argument(
-        "--build", action="store_true", help="run the two cargo build commands first (default: build nothing)"
+        "--build", action="store_true", help="run the cargo build commands of scripts/coldstart first (default: build nothing)"
     )
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds a run may take to answer (default 30)")
     parser.add_argument("--settle", type=float, default=0.2, help="seconds between the two VmHWM reads (default 0.2)")
-    parser.add_argument(
+    stores = parser.add_mutually_exclusive_group()
+    stores.add_argument(
         "--new-store",
         action="store_true",
-        help="a new SQLite file per run, schema created at start (default: a copy of an existing store)",
+        help="a new SQLite file per run, schema created at start (default: a copy of an existing store "
+        "with the WAL its last process left)",
+    )
+    stores.add_argument(
+        "--folded-store",
+        action="store_true",
+        help="a copy of an existing store with its WAL folded in, as a foreign SQLite client leaves it: "
+        "the first write creates the WAL and syncs it",
     )
     parser.add_argument(
         "--no-snapshot",
@@ -774,6 +881,13 @@ def main() -> int:
     if args.build:
         build(args.profile, target_dir)
     missing = [str(bin_dir / fn.binary) for fn in selected if not os.access(bin_dir / fn.binary, os.X_OK)]
+    if not args.new_store:
+        examples_dir = target_dir / "debug/examples"
+        missing += [
+            str(examples_dir / fn.seed[0])
+            for fn in selected
+            if fn.seed is not None and not os.access(examples_dir / fn.seed[0], os.X_OK)
+        ]
     if missing:
         print("coldstart: missing binaries (build them, see scripts/coldstart, or pass --build):", file=sys.stderr)
         for path in missing:
@@ -786,7 +900,11 @@ def main() -> int:
         "runs": args.runs,
         "profile": args.profile,
         "bin_dir": str(bin_dir),
-        "store": "new file per run" if args.new_store else "existing (schema made by an unmeasured run)",
+        "store": "new file per run"
+        if args.new_store
+        else "existing, its WAL folded in (schema and seed tickets made by unmeasured runs)"
+        if args.folded_store
+        else "existing, with the WAL its last process left (schema and seed tickets made by unmeasured runs)",
         "config": "YAML only" if args.no_snapshot else "YAML and its snapshot (helpdesk config compile)",
         "loadavg_before": loadavg(),
     }
@@ -798,13 +916,18 @@ def main() -> int:
             return 2
         for fn in selected:
             fn.env.setdefault("HELPDESK_CONFIG", str(config))
-        store_seed = None
-        if not args.new_store:
-            store_seed = seed_store(work, bin_dir, args.timeout)
-            if store_seed is None:
+        store_seeds: dict[str, Path] = {}
+        if args.new_store:
+            for fn in selected:
+                if fn.check is not None and fn.check_empty is not None:
+                    fn.check = fn.check_empty
+        else:
+            seeds = seed_stores(selected, work, bin_dir, target_dir / "debug/examples", args.timeout, args.folded_store)
+            if seeds is None:
                 return 2
+            store_seeds = seeds
         if args.instructions:
-            return count_instructions(selected, bin_dir, events, work, max(args.timeout, 120.0), store_seed)
+            return count_instructions(selected, bin_dir, events, work, max(args.timeout, 120.0), store_seeds)
         for index in range(1, args.runs + 1):
             for fn in selected:
                 if progress:
@@ -812,7 +935,14 @@ def main() -> int:
                 run_dir = work / f"{fn.name}-{index}"
                 results[fn.name].append(
                     measure(
-                        fn, bin_dir / fn.binary, events[fn.name], run_dir, index, args.timeout, args.settle, store_seed
+                        fn,
+                        bin_dir / fn.binary,
+                        events[fn.name],
+                        run_dir,
+                        index,
+                        args.timeout,
+                        args.settle,
+                        store_seeds.get(fn.name),
                     )
                 )
         if progress:

@@ -152,13 +152,48 @@ fn sdk_https_client() -> SharedHttpClient {
     }
 }
 
+/// Where [`load`] takes AWS credentials from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CredentialsSource {
+    /// `AWS_ACCESS_KEY_ID` and a secret key in the environment, as Lambda
+    /// sets them for the function's execution role.
+    Environment,
+    /// `aws_config`'s default chain (environment, shared profile files,
+    /// web identity token, ECS, EC2 instance metadata).
+    DefaultChain,
+}
+
+/// Which credentials source the environment `var` calls for: the
+/// environment's own keys when they are there (the default chain would
+/// take exactly those, as its first link: the same test, with blank values
+/// counting as unset), the default chain otherwise.
+///
+/// The difference is what gets built: the default chain constructs every
+/// link at start, the web identity link an STS client with it (the
+/// endpoint partitions parsed, some 530,000 instructions, about an eighth
+/// of `mail-intake`'s start; `scripts/coldstart --instructions`), where a
+/// Lambda function only ever uses the first.
+fn credentials_source(var: impl Fn(&str) -> Option<String>) -> CredentialsSource {
+    let set = |name: &str| var(name).is_some_and(|value| !value.trim().is_empty());
+    if set("AWS_ACCESS_KEY_ID") && (set("AWS_SECRET_ACCESS_KEY") || set("SECRET_ACCESS_KEY")) {
+        CredentialsSource::Environment
+    } else {
+        CredentialsSource::DefaultChain
+    }
+}
+
 /// Loads the SDK configuration from the environment (`aws_config`'s
-/// default chain), with [`https_client`].
+/// default chain, with credentials as [`credentials_source`] says), with
+/// [`https_client`].
 pub async fn load() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .http_client(https_client())
-        .load()
-        .await
+    let loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client());
+    let loader = match credentials_source(|name| std::env::var(name).ok()) {
+        CredentialsSource::Environment => loader.credentials_provider(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        ),
+        CredentialsSource::DefaultChain => loader,
+    };
+    loader.load().await
 }
 
 #[cfg(test)]
@@ -221,6 +256,43 @@ mod tests {
                 .build(),
         );
         assert!(counting.validations.load(Ordering::SeqCst) > 0);
+    }
+
+    fn source_of(vars: &[(&str, &str)]) -> CredentialsSource {
+        credentials_source(|name| {
+            vars.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| (*value).to_owned())
+        })
+    }
+
+    #[test]
+    fn keys_in_the_environment_are_used_as_they_are_and_anything_else_goes_to_the_chain() {
+        use CredentialsSource::{DefaultChain, Environment};
+        // What Lambda sets for the execution role.
+        let lambda = [
+            ("AWS_ACCESS_KEY_ID", "ASIAEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+            ("AWS_SESSION_TOKEN", "token"),
+        ];
+        assert_eq!(source_of(&lambda), Environment);
+        assert_eq!(
+            source_of(&[("AWS_ACCESS_KEY_ID", "AKIA"), ("SECRET_ACCESS_KEY", "s")]),
+            Environment
+        );
+        // No keys, half the keys, or blank ones: profiles, SSO, web
+        // identity and instance roles stay available.
+        assert_eq!(source_of(&[]), DefaultChain);
+        assert_eq!(source_of(&[("AWS_PROFILE", "ops")]), DefaultChain);
+        assert_eq!(source_of(&[("AWS_ACCESS_KEY_ID", "AKIA")]), DefaultChain);
+        assert_eq!(
+            source_of(&[("AWS_ACCESS_KEY_ID", " "), ("AWS_SECRET_ACCESS_KEY", "s")]),
+            DefaultChain
+        );
+        assert_eq!(
+            source_of(&[("AWS_ACCESS_KEY_ID", "AKIA"), ("AWS_SECRET_ACCESS_KEY", "")]),
+            DefaultChain
+        );
     }
 
     use rustls::pki_types::CertificateDer;
