@@ -717,6 +717,10 @@ def _fmt(value: float | None, suffix: str = "") -> str:
     return "-" if value is None else f"{value:.1f}{suffix}"
 
 
+def _verdict(passed: bool) -> str:
+    return "PASS" if passed else "FAIL"
+
+
 def print_table(rows: list[dict], meta: dict) -> None:
     headers = (
         "function",
@@ -732,10 +736,11 @@ def print_table(rows: list[dict], meta: dict) -> None:
         "time",
         "RSS",
     )
+    checked = not meta.get("answers_only")
     table = []
     for row in rows:
         rss = row["peak_rss_kib"]["max"]
-        is_hello = row["function"] == HELLO
+        time_verdict = "ref" if row["function"] == HELLO and row["time_pass"] else _verdict(row["time_pass"])
         table.append(
             (
                 row["function"],
@@ -748,12 +753,8 @@ def print_table(rows: list[dict], meta: dict) -> None:
                 str(row["minor_faults_at_answer"]["median"] or "-"),
                 "-" if row["ratio_to_hello"] is None else f"{row['ratio_to_hello']:.2f}",
                 "-" if rss is None else f"{rss / 1024:.1f}",
-                "-"
-                if meta.get("answers_only")
-                else "ref"
-                if is_hello and row["time_pass"]
-                else ("PASS" if row["time_pass"] else "FAIL"),
-                "-" if meta.get("answers_only") else "PASS" if row["rss_pass"] else "FAIL",
+                time_verdict if checked else "-",
+                _verdict(row["rss_pass"]) if checked else "-",
             )
         )
     widths = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(headers)]
