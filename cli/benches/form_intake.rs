@@ -57,8 +57,8 @@ async fn in_process(n: usize) {
         config: config_path(),
         store: StoreChoice::Sqlite(dir.join("bench.db")),
         blobs: BlobChoice::Dir(dir.join("blobs")),
-        mail_transport: format!("outbox:{}", dir.join("outbox").display()),
-        events: format!("log:{}", dir.join("events.jsonl").display()),
+        mail_transport: helpdesk::app::MailTransportChoice::Outbox(dir.join("outbox")),
+        events: helpdesk::app::EventsChoice::Log(dir.join("events.jsonl")),
     };
     let services = Services::build(&settings).await.unwrap();
     let mut headers = http::HeaderMap::new();

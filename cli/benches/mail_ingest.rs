@@ -73,8 +73,8 @@ fn settings(dir: &Path) -> Settings {
         config: workspace().join("config/helpdesk.yaml"),
         store: StoreChoice::Sqlite(dir.join("bench.db")),
         blobs: BlobChoice::Dir(dir.join("blobs")),
-        mail_transport: format!("outbox:{}", dir.join("outbox").display()),
-        events: format!("log:{}", dir.join("events.jsonl").display()),
+        mail_transport: helpdesk::app::MailTransportChoice::Outbox(dir.join("outbox")),
+        events: helpdesk::app::EventsChoice::Log(dir.join("events.jsonl")),
     }
 }
 

@@ -2,7 +2,9 @@
 //! (Postfix: `support: "|helpdesk mailgate --queue SUP"`). Exit codes follow
 //! sysexits so the MTA does the right thing: 0 accepted or deliberately
 //! ignored, 75 (EX_TEMPFAIL) try again later, 65 (EX_DATAERR) never
-//! acceptable (the raw message is kept all the same).
+//! acceptable, 70 (EX_SOFTWARE) a failure on our side that retrying cannot
+//! fix (stored data that cannot be read, a request the store refuses): the
+//! raw message is kept all the same, and the reason is on stderr.
 
 use std::io::Read;
 use std::process::ExitCode;
@@ -16,6 +18,8 @@ use helpdesk::mail::send::SendOutcome;
 pub const EX_OK: u8 = 0;
 /// The data can never be accepted.
 pub const EX_DATAERR: u8 = 65;
+/// A failure on our side that retrying cannot fix.
+pub const EX_SOFTWARE: u8 = 70;
 /// A temporary failure: the MTA should retry.
 pub const EX_TEMPFAIL: u8 = 75;
 
@@ -23,7 +27,8 @@ pub const EX_TEMPFAIL: u8 = 75;
 pub fn exit_code(result: &Result<Ingested, IngestError>) -> u8 {
     match result {
         Ok(_) => EX_OK,
-        Err(IngestError::Temporary(_)) => EX_TEMPFAIL,
+        Err(IngestError::Temporary { .. }) => EX_TEMPFAIL,
+        Err(IngestError::Permanent { .. }) => EX_SOFTWARE,
         Err(IngestError::Unacceptable { .. }) => EX_DATAERR,
     }
 }

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use helpdesk::app::{BlobChoice, Services, Settings, StoreChoice};
+use helpdesk::app::{
+    BlobChoice, EventsChoice, MailTransportChoice, Services, Settings, StoreChoice,
+};
 use helpdesk::telemetry::{self, LogFormat};
 use helpdesk_cli::{config_check, mailgate, serve, sla, tickets, triggers_test};
 
@@ -47,7 +49,7 @@ struct Cli {
         env = "HELPDESK_MAIL_TRANSPORT",
         default_value = "outbox:data/outbox"
     )]
-    mail_transport: String,
+    mail_transport: MailTransportChoice,
     /// The event bus triggers publish to: log:FILE (JSON lines, the local
     /// default) or eventbridge:BUS.
     #[arg(
@@ -56,7 +58,7 @@ struct Cli {
         env = "HELPDESK_EVENTS",
         default_value = "log:data/events.jsonl"
     )]
-    events: String,
+    events: EventsChoice,
     #[command(subcommand)]
     command: Command,
 }

@@ -27,20 +27,7 @@ pub fn render(
     env: &dyn Environment,
 ) -> String {
     let mut out = String::new();
-    let what = if change.before.is_some() {
-        "a change of"
-    } else {
-        "new ticket"
-    };
-    say!(
-        out,
-        "== {heading}: {what} {} version {}, depth {}, by {}",
-        plan.ticket,
-        plan.version,
-        plan.depth,
-        actor(&change.actor)
-    );
-    say!(out, "events: {}", events(&plan.events));
+    header(&mut out, heading, change, plan);
     let Some(queue) = config.queues.get(&change.after.queue) else {
         say!(
             out,
@@ -55,6 +42,38 @@ pub fn render(
         &queue.triggers,
         plan,
     );
+    calendar_checks(&mut out, plan);
+    field_changes(&mut out, plan);
+    assignment(&mut out, plan);
+    effects(&mut out, plan, env);
+    if let Some(stop) = &plan.stopped {
+        say!(out, "STOPPED: {}", stop.message());
+    }
+    problems(&mut out, plan);
+    out
+}
+
+/// What changed, at which version and depth, by whom, and the events it
+/// raised.
+fn header(out: &mut String, heading: &str, change: &Change, plan: &Plan) {
+    let what = if change.before.is_some() {
+        "a change of"
+    } else {
+        "new ticket"
+    };
+    say!(
+        out,
+        "== {heading}: {what} {} version {}, depth {}, by {}",
+        plan.ticket,
+        plan.version,
+        plan.depth,
+        actor(&change.actor)
+    );
+    say!(out, "events: {}", events(&plan.events));
+}
+
+/// Every business-hours answer the conditions used.
+fn calendar_checks(out: &mut String, plan: &Plan) {
     for check in &plan.calendar_checks {
         let answer = match check.open {
             Some(true) => "open",
@@ -68,27 +87,32 @@ pub fn render(
             check.at.to_rfc3339()
         );
     }
-    field_changes(&mut out, plan);
-    if let Some(group) = &plan.assignment {
-        let strategy = match group.strategy {
-            AssignStrategy::RoundRobin => "round robin",
-            AssignStrategy::LeastLoaded => "least loaded",
-        };
-        let cap = group
-            .cap
-            .map(|c| format!(", at most {c} tickets in work each"))
-            .unwrap_or_default();
-        say!(
-            out,
-            "assignment ({}): {strategy} among {}{cap}; the engine chooses from the store when it runs",
-            group.trigger,
-            group.members.join(", ")
-        );
-    }
-    effects(&mut out, plan, env);
-    if let Some(stop) = &plan.stopped {
-        say!(out, "STOPPED: {}", stop.message());
-    }
+}
+
+/// The assignment a trigger asked for, if any: the engine chooses the
+/// agent when it runs.
+fn assignment(out: &mut String, plan: &Plan) {
+    let Some(group) = &plan.assignment else {
+        return;
+    };
+    let strategy = match group.strategy {
+        AssignStrategy::RoundRobin => "round robin",
+        AssignStrategy::LeastLoaded => "least loaded",
+    };
+    let cap = group
+        .cap
+        .map(|c| format!(", at most {c} tickets in work each"))
+        .unwrap_or_default();
+    say!(
+        out,
+        "assignment ({}): {strategy} among {}{cap}; the engine chooses from the store when it runs",
+        group.trigger,
+        group.members.join(", ")
+    );
+}
+
+/// The problems found, or `none`.
+fn problems(out: &mut String, plan: &Plan) {
     if plan.problems.is_empty() {
         say!(out, "problems: none");
     } else {
@@ -97,7 +121,6 @@ pub fn render(
             say!(out, "  - {}: {}", problem.trigger, problem.message);
         }
     }
-    out
 }
 
 fn actor(actor: &helpdesk::domain::Actor) -> String {

@@ -48,7 +48,8 @@ async fn form(
 
 /// `POST /mail` with a raw `message/rfc822` body: the same pipeline as the
 /// mailgate. 202 with what happened; 400 for data that can never be
-/// accepted (kept all the same); 503 to try again later.
+/// accepted (kept all the same); 503 to try again later; 500 for a failure
+/// on our side that retrying cannot fix (the raw message is kept).
 async fn mail(State(services): State<Services>, headers: HeaderMap, body: Bytes) -> Response {
     use axum::http::StatusCode;
     use helpdesk::mail::ingest::{self, Envelope, IngestError};
@@ -81,10 +82,17 @@ async fn mail(State(services): State<Services>, headers: HeaderMap, body: Bytes)
             StatusCode::BAD_REQUEST,
             serde_json::json!({ "error": reason, "raw_key": raw_key }),
         ),
-        Err(e @ IngestError::Temporary(_)) => json(
+        Err(e @ IngestError::Temporary { .. }) => json(
             StatusCode::SERVICE_UNAVAILABLE,
             serde_json::json!({ "error": e.to_string() }),
         ),
+        Err(e @ IngestError::Permanent { .. }) => {
+            tracing::error!(error = %e, "mail not taken; retrying cannot help");
+            json(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                serde_json::json!({ "error": e.to_string() }),
+            )
+        }
     }
 }
 

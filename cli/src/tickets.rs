@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Subcommand;
 use helpdesk::app::Services;
-use helpdesk::domain::{QueueKey, Ticket, TicketKey};
+use helpdesk::domain::{QueueKey, Ticket, TicketKey, TimelineEntry};
 use helpdesk::mail::send::SendOutcome;
 use helpdesk::store::TicketQuery;
 use helpdesk::tickets::agent::{self, AgentError, AgentUpdate};
@@ -213,90 +213,123 @@ pub async fn run(services: &Services, command: &TicketsCommand) -> anyhow::Resul
             agent_update(services, key, agent, update).await
         }
         TicketsCommand::List { queue, limit, json } => {
-            let queues: Vec<QueueKey> = match queue {
-                Some(queue) => vec![queue.clone()],
-                None => services.config.queues.keys().cloned().collect(),
-            };
-            let mut tickets = Vec::new();
-            for queue in queues {
-                let query = TicketQuery {
-                    queue,
-                    limit: *limit,
-                };
-                tickets.extend(services.store.list_tickets(&query).await?);
-            }
-            tickets.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.key.cmp(&a.key)));
-            if *json {
-                let array: Vec<Value> = tickets.iter().map(ticket_json).collect();
-                println!("{}", serde_json::to_string_pretty(&array)?);
-            } else {
-                print_table(&tickets);
-            }
-            Ok(ExitCode::SUCCESS)
+            list(services, queue.as_ref(), *limit, *json).await
         }
-        TicketsCommand::Show { key, json } => {
-            let Some(ticket) = services.store.get_ticket(key).await? else {
-                eprintln!("no ticket {key}");
-                return Ok(ExitCode::FAILURE);
-            };
-            let timeline = services
-                .store
-                .timeline(key)
-                .await
-                .context("reading the timeline")?;
-            if *json {
-                let mut value = ticket_json(&ticket);
-                value["timeline"] = serde_json::to_value(&timeline)?;
-                println!("{}", serde_json::to_string_pretty(&value)?);
-            } else {
-                println!("{}  {}", ticket.key, ticket.summary);
-                println!(
-                    "status {} · priority {} · line {} · assignee {}",
-                    ticket.status,
-                    ticket.priority,
-                    ticket.line.map_or("-".into(), |l| l.to_string()),
-                    dash(ticket.assignee.as_deref())
-                );
-                println!(
-                    "requester {} {}",
-                    dash(ticket.requester.email.as_ref().map(|e| e.as_str())),
-                    ticket.requester.name.as_deref().unwrap_or("")
-                );
-                println!(
-                    "components {} · channel {}",
-                    if ticket.components.is_empty() {
-                        "-".into()
-                    } else {
-                        ticket.components.join(", ")
-                    },
-                    ticket.channel.as_str()
-                );
-                for (name, value) in &ticket.custom_fields {
-                    println!(
-                        "{name}: {}",
-                        value
-                            .as_str()
-                            .map_or_else(|| value.to_string(), str::to_owned)
-                    );
-                }
-                println!("\n{}\n", ticket.description);
-                println!("timeline:");
-                for entry in &timeline {
-                    let event = serde_json::to_value(&entry.event)?;
-                    let kind = event
-                        .get("type")
-                        .and_then(Value::as_str)
-                        .unwrap_or("?")
-                        .to_owned();
-                    println!(
-                        "  {}  {:<16} {}",
-                        entry.at.format("%Y-%m-%d %H:%M:%S"),
-                        kind,
-                        serde_json::to_string(&entry.actor)?
-                    );
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        TicketsCommand::Show { key, json } => show(services, key, *json).await,
     }
+}
+
+/// `tickets list`: the tickets as a table, or as one JSON array.
+async fn list(
+    services: &Services,
+    queue: Option<&QueueKey>,
+    limit: usize,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let tickets = newest_first(services, queue, limit).await?;
+    if json {
+        let array: Vec<Value> = tickets.iter().map(ticket_json).collect();
+        println!("{}", serde_json::to_string_pretty(&array)?);
+    } else {
+        print_table(&tickets);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Up to `limit` tickets of `queue` (of every queue without one), newest
+/// first.
+async fn newest_first(
+    services: &Services,
+    queue: Option<&QueueKey>,
+    limit: usize,
+) -> anyhow::Result<Vec<Ticket>> {
+    let queues: Vec<QueueKey> = match queue {
+        Some(queue) => vec![queue.clone()],
+        None => services.config.queues.keys().cloned().collect(),
+    };
+    let mut tickets = Vec::new();
+    for queue in queues {
+        let query = TicketQuery { queue, limit };
+        tickets.extend(services.store.list_tickets(&query).await?);
+    }
+    tickets.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.key.cmp(&a.key)));
+    Ok(tickets)
+}
+
+/// `tickets show`: one ticket with its timeline, as text or JSON; fails
+/// when there is no such ticket.
+async fn show(services: &Services, key: &TicketKey, json: bool) -> anyhow::Result<ExitCode> {
+    let Some(ticket) = services.store.get_ticket(key).await? else {
+        eprintln!("no ticket {key}");
+        return Ok(ExitCode::FAILURE);
+    };
+    let timeline = services
+        .store
+        .timeline(key)
+        .await
+        .context("reading the timeline")?;
+    if json {
+        let mut value = ticket_json(&ticket);
+        value["timeline"] = serde_json::to_value(&timeline)?;
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        print_ticket(&ticket);
+        print_timeline(&timeline)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The ticket's fields for people, then its description.
+fn print_ticket(ticket: &Ticket) {
+    println!("{}  {}", ticket.key, ticket.summary);
+    println!(
+        "status {} · priority {} · line {} · assignee {}",
+        ticket.status,
+        ticket.priority,
+        ticket.line.map_or("-".into(), |l| l.to_string()),
+        dash(ticket.assignee.as_deref())
+    );
+    println!(
+        "requester {} {}",
+        dash(ticket.requester.email.as_ref().map(|e| e.as_str())),
+        ticket.requester.name.as_deref().unwrap_or("")
+    );
+    println!(
+        "components {} · channel {}",
+        if ticket.components.is_empty() {
+            "-".into()
+        } else {
+            ticket.components.join(", ")
+        },
+        ticket.channel.as_str()
+    );
+    for (name, value) in &ticket.custom_fields {
+        println!(
+            "{name}: {}",
+            value
+                .as_str()
+                .map_or_else(|| value.to_string(), str::to_owned)
+        );
+    }
+    println!("\n{}\n", ticket.description);
+}
+
+/// The timeline, one line an entry: when, the kind of event, who.
+fn print_timeline(timeline: &[TimelineEntry]) -> anyhow::Result<()> {
+    println!("timeline:");
+    for entry in timeline {
+        let event = serde_json::to_value(&entry.event)?;
+        let kind = event
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("?")
+            .to_owned();
+        println!(
+            "  {}  {:<16} {}",
+            entry.at.format("%Y-%m-%d %H:%M:%S"),
+            kind,
+            serde_json::to_string(&entry.actor)?
+        );
+    }
+    Ok(())
 }

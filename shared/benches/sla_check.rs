@@ -46,7 +46,7 @@ use helpdesk::config::Config;
 use helpdesk::domain::{Actor, Channel, QueueKey, Ticket, TicketKey, TimelineEntry, TimerState};
 use helpdesk::sla::CheckReport;
 use helpdesk::sla::fold::{Rules, fold};
-use helpdesk::store::Store;
+use helpdesk::store::{SlaDueIndex, Store};
 use helpdesk::store::dynamo::{DynamoStore, RequestCounts, local_client};
 use helpdesk::store::sqlite::SqliteStore;
 use helpdesk::tickets::{self, TicketDraft};

@@ -27,8 +27,8 @@ async fn build_services(dir: &std::path::Path) -> Services {
         config,
         store: StoreChoice::Sqlite(dir.join("helpdesk.db")),
         blobs: BlobChoice::Dir(dir.join("blobs")),
-        mail_transport: format!("outbox:{}", dir.join("outbox").display()),
-        events: format!("log:{}", dir.join("events.jsonl").display()),
+        mail_transport: helpdesk::app::MailTransportChoice::Outbox(dir.join("outbox")),
+        events: helpdesk::app::EventsChoice::Log(dir.join("events.jsonl")),
     };
     Services::build(&settings).await.unwrap()
 }

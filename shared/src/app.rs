@@ -1,5 +1,9 @@
-//! Wiring: the [`Services`] every use case takes, built once per process
-//! from the environment (Lambda) or from command-line options (CLI).
+//! Wiring, for entry points only (the Lambda functions, the CLI, tests and
+//! benchmarks): [`Settings`] parsed once from the environment (Lambda) or
+//! from command-line options (CLI), and [`Services::build`], which loads
+//! the configuration and builds the store, blobs, AWS clients and
+//! transports they name. Use cases never import this module; they take
+//! [`Services`] from [`crate::services`].
 //!
 //! | variable | meaning | default |
 //! |---|---|---|
@@ -13,73 +17,23 @@
 //! | `AWS_ENDPOINT_URL` | AWS endpoint override (moto in tests) | |
 
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
 
+use crate::automation::EventPublisher;
 use crate::automation::bus::{EventBridgeBus, EventLog};
 use crate::automation::webhook::HttpWebhooks;
-use crate::automation::{EventPublisher, WebhookSender};
 use crate::blobs::{BlobStore, LocalBlobs, S3Blobs};
-use crate::clock::{Clock, SystemClock};
-use crate::config::{self, Config};
+use crate::clock::SystemClock;
+use crate::config;
 use crate::mail::transport::{self, MailTransport};
 use crate::store::Store;
 use crate::store::dynamo::DynamoStore;
 use crate::store::sqlite::SqliteStore;
 
-/// Where secrets (form signature keys) come from.
-pub trait Secrets: Send + Sync {
-    /// The secret named `name`, if set.
-    fn secret(&self, name: &str) -> Option<String>;
-}
-
-/// Secrets from environment variables.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct EnvSecrets;
-
-impl Secrets for EnvSecrets {
-    fn secret(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok().filter(|s| !s.is_empty())
-    }
-}
-
-/// Fixed secrets; for tests.
-#[derive(Debug, Default, Clone)]
-pub struct StaticSecrets(pub std::collections::BTreeMap<String, String>);
-
-impl Secrets for StaticSecrets {
-    fn secret(&self, name: &str) -> Option<String> {
-        self.0.get(name).cloned()
-    }
-}
-
-/// Everything a use case needs, shared by reference.
-#[derive(Clone)]
-pub struct Services {
-    /// The validated configuration.
-    pub config: Arc<Config>,
-    /// The ticket store.
-    pub store: Arc<dyn Store>,
-    /// Attachment storage.
-    pub blobs: Arc<dyn BlobStore>,
-    /// The clock.
-    pub clock: Arc<dyn Clock>,
-    /// Secret lookup.
-    pub secrets: Arc<dyn Secrets>,
-    /// Outbound mail.
-    pub mail: Arc<dyn MailTransport>,
-    /// Webhook calls made by triggers.
-    pub webhooks: Arc<dyn WebhookSender>,
-    /// The event bus triggers and SLA timers publish to.
-    pub events: Arc<dyn EventPublisher>,
-}
-
-impl std::fmt::Debug for Services {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Services").finish_non_exhaustive()
-    }
-}
+pub use crate::services::{EnvSecrets, Secrets, Services, StaticSecrets};
 
 /// Which store and where, as chosen by options or the environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,10 +86,81 @@ pub struct Settings {
     pub store: StoreChoice,
     /// The blob store.
     pub blobs: BlobChoice,
-    /// Outbound mail: `outbox:<dir>` or `ses`.
-    pub mail_transport: String,
-    /// The event bus: `log:<file>` (JSON lines) or `eventbridge:<bus>`.
-    pub events: String,
+    /// Outbound mail.
+    pub mail_transport: MailTransportChoice,
+    /// The event bus.
+    pub events: EventsChoice,
+}
+
+/// A setting whose value is not one of its forms.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{value:?} is not {expected}")]
+pub struct SettingError {
+    /// The value given.
+    pub value: String,
+    /// The forms it may take.
+    pub expected: &'static str,
+}
+
+/// Where outbound mail goes: `outbox:<dir>` or `ses`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailTransportChoice {
+    /// Each message as an `.eml` file in a directory (the local default).
+    Outbox(PathBuf),
+    /// Amazon SES v2.
+    Ses,
+}
+
+impl FromStr for MailTransportChoice {
+    type Err = SettingError;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let value = value.trim();
+        match value.strip_prefix("outbox:").map(str::trim) {
+            Some(dir) if !dir.is_empty() => Ok(Self::Outbox(PathBuf::from(dir))),
+            _ if value == "ses" => Ok(Self::Ses),
+            _ if value.starts_with("smtp") => Err(SettingError {
+                value: value.to_owned(),
+                expected: "outbox:<dir> or ses (an SMTP relay is not supported yet)",
+            }),
+            _ => Err(SettingError {
+                value: value.to_owned(),
+                expected: "outbox:<dir> or ses",
+            }),
+        }
+    }
+}
+
+/// Where the events triggers and SLA timers publish go: `log:<file>` or
+/// `eventbridge:<bus>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventsChoice {
+    /// A JSON-lines file (the local default).
+    Log(PathBuf),
+    /// An EventBridge bus.
+    EventBridge {
+        /// The bus's name or ARN.
+        bus: String,
+    },
+}
+
+impl FromStr for EventsChoice {
+    type Err = SettingError;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.trim().split_once(':') {
+            Some(("log", path)) if !path.trim().is_empty() => {
+                Ok(Self::Log(PathBuf::from(path.trim())))
+            }
+            Some(("eventbridge", bus)) if !bus.trim().is_empty() => Ok(Self::EventBridge {
+                bus: bus.trim().to_owned(),
+            }),
+            _ => Err(SettingError {
+                value: value.to_owned(),
+                expected: "log:<file> or eventbridge:<bus>",
+            }),
+        }
+    }
 }
 
 fn env(name: &str) -> Option<String> {
@@ -164,8 +189,15 @@ impl Settings {
             store,
             blobs: BlobChoice::parse(&env("HELPDESK_BLOBS").unwrap_or_else(|| "data/blobs".into())),
             mail_transport: env("HELPDESK_MAIL_TRANSPORT")
-                .unwrap_or_else(|| "outbox:data/outbox".into()),
-            events: env("HELPDESK_EVENTS").unwrap_or_else(|| "log:data/events.jsonl".into()),
+                .as_deref()
+                .unwrap_or("outbox:data/outbox")
+                .parse()
+                .context("HELPDESK_MAIL_TRANSPORT")?,
+            events: env("HELPDESK_EVENTS")
+                .as_deref()
+                .unwrap_or("log:data/events.jsonl")
+                .parse()
+                .context("HELPDESK_EVENTS")?,
         })
     }
 }
@@ -189,8 +221,8 @@ impl Services {
             .map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
         let needs_aws = matches!(settings.store, StoreChoice::Dynamo { .. })
             || matches!(settings.blobs, BlobChoice::S3 { .. })
-            || settings.events.starts_with("eventbridge:")
-            || settings.mail_transport.trim() == "ses";
+            || matches!(settings.events, EventsChoice::EventBridge { .. })
+            || settings.mail_transport == MailTransportChoice::Ses;
         let aws = match aws {
             Some(given) => Some(given.clone()),
             None if needs_aws => Some(crate::aws::load().await),
@@ -227,18 +259,20 @@ impl Services {
             }
             (BlobChoice::S3 { .. }, None) => bail!("no AWS configuration"),
         };
-        let mail = transport::from_setting(&settings.mail_transport, aws.as_ref())
-            .map_err(|e| anyhow::anyhow!("HELPDESK_MAIL_TRANSPORT: {e:?}"))?;
-        let events: Arc<dyn EventPublisher> = match (settings.events.split_once(':'), &aws) {
-            (Some(("log", path)), _) => Arc::new(EventLog::new(path)),
-            (Some(("eventbridge", bus)), Some(aws)) => Arc::new(EventBridgeBus::new(
+        let mail: Arc<dyn MailTransport> = match (&settings.mail_transport, &aws) {
+            (MailTransportChoice::Outbox(dir), _) => Arc::new(transport::OutboxDir::new(dir)),
+            (MailTransportChoice::Ses, Some(aws)) => Arc::new(transport::SesTransport::new(
+                aws_sdk_sesv2::Client::new(aws),
+            )),
+            (MailTransportChoice::Ses, None) => bail!("no AWS configuration"),
+        };
+        let events: Arc<dyn EventPublisher> = match (&settings.events, &aws) {
+            (EventsChoice::Log(path), _) => Arc::new(EventLog::new(path)),
+            (EventsChoice::EventBridge { bus }, Some(aws)) => Arc::new(EventBridgeBus::new(
                 aws_sdk_eventbridge::Client::new(aws),
                 bus,
             )),
-            _ => bail!(
-                "HELPDESK_EVENTS must be log:<file> or eventbridge:<bus>, not {:?}",
-                settings.events
-            ),
+            (EventsChoice::EventBridge { .. }, None) => bail!("no AWS configuration"),
         };
         let webhooks = Arc::new(HttpWebhooks::new());
         Ok(Self {
@@ -251,5 +285,36 @@ impl Services {
             webhooks,
             events,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transport_and_event_settings_parse_once_and_name_what_is_accepted() {
+        assert_eq!(
+            " outbox: /tmp/x ".parse::<MailTransportChoice>(),
+            Ok(MailTransportChoice::Outbox(PathBuf::from("/tmp/x")))
+        );
+        assert_eq!("ses".parse(), Ok(MailTransportChoice::Ses));
+        for bad in ["outbox:", "smtp://relay:25", "carrier-pigeon", ""] {
+            let error = bad.parse::<MailTransportChoice>().unwrap_err();
+            assert!(error.to_string().contains("outbox:<dir> or ses"), "{error}");
+            assert!(error.to_string().contains(&format!("{:?}", bad.trim())), "{error}");
+        }
+        assert_eq!(
+            "log:data/events.jsonl".parse(),
+            Ok(EventsChoice::Log(PathBuf::from("data/events.jsonl")))
+        );
+        assert_eq!(
+            "eventbridge:desk".parse(),
+            Ok(EventsChoice::EventBridge { bus: "desk".into() })
+        );
+        for bad in ["log:", "eventbridge:", "kafka:topic", "events.jsonl"] {
+            let error = bad.parse::<EventsChoice>().unwrap_err();
+            assert!(error.to_string().contains("log:<file> or eventbridge:<bus>"), "{error}");
+        }
     }
 }

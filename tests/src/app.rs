@@ -285,6 +285,12 @@ impl TestApp {
         helpdesk::mail::ingest::ingest(&self.services, raw.into(), Default::default()).await
     }
 
+    /// The SQLite file of an app made by [`spawn_app`] (to damage it, in
+    /// tests of what a corrupt record does).
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.join("helpdesk.db")
+    }
+
     /// The mails in the outbox, parsed, oldest first.
     pub fn sent(&self) -> Vec<(String, String)> {
         self.outbox

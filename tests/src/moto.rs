@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use helpdesk::blobs::S3Blobs;
-use helpdesk::mail::transport::{MailTransport, from_setting};
+use helpdesk::mail::transport::{MailTransport, SesTransport};
 
 use crate::conformance::{DYNAMODB_ENDPOINT_VAR, REQUIRE_MOTO_VAR};
 
@@ -60,7 +60,9 @@ pub async fn s3_blobs(endpoint: &str, prefix: &str) -> S3Blobs {
 
 /// The `ses` transport, as the functions build it, pointed at moto.
 pub async fn ses_transport(endpoint: &str) -> Arc<dyn MailTransport> {
-    from_setting("ses", Some(&sdk_config(endpoint).await)).expect("the ses transport is built")
+    Arc::new(SesTransport::new(aws_sdk_sesv2::Client::new(
+        &sdk_config(endpoint).await,
+    )))
 }
 
 /// Creates (and, on moto, thereby verifies) an SES sender identity through

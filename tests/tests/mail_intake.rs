@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use helpdesk::config::StrangerPolicy;
 use helpdesk::domain::{QueueKey, TicketKey, TimelineEvent};
-use helpdesk::mail::ingest::{IngestError, Ingested};
+use helpdesk::mail::ingest::{IngestError, Ingested, Refusal};
 use helpdesk::mail::send::SendOutcome;
 use helpdesk::tickets;
 use helpdesk_tests::app::{TestApp, spawn_app};
@@ -261,7 +261,7 @@ async fn a_subject_key_from_a_stranger_follows_the_queue_policy() {
         .await
         .unwrap();
     assert!(
-        matches!(outcome, Ingested::NotAccepted { ref outcome, .. } if outcome == "held"),
+        matches!(outcome, Ingested::NotAccepted { outcome: Refusal::Held, .. }),
         "{outcome:?}"
     );
     let record = app
@@ -580,7 +580,7 @@ async fn a_sender_outside_the_allowed_patterns_is_rejected_with_a_recorded_reaso
             .await
             .unwrap();
     assert!(
-        matches!(outcome, Ingested::NotAccepted { ref outcome, .. } if outcome == "rejected"),
+        matches!(outcome, Ingested::NotAccepted { outcome: Refusal::Rejected, .. }),
         "{outcome:?}"
     );
     let record = app
@@ -682,7 +682,7 @@ async fn ses_verdicts_are_honoured_per_config() {
     .await
     .unwrap();
     assert!(
-        matches!(outcome, Ingested::NotAccepted { ref outcome, .. } if outcome == "quarantined"),
+        matches!(outcome, Ingested::NotAccepted { outcome: Refusal::Quarantined, .. }),
         "{outcome:?}"
     );
     let virus = helpdesk::mail::ingest::Envelope {
@@ -699,7 +699,7 @@ async fn ses_verdicts_are_honoured_per_config() {
     .await
     .unwrap();
     assert!(
-        matches!(outcome, Ingested::NotAccepted { ref outcome, .. } if outcome == "dropped"),
+        matches!(outcome, Ingested::NotAccepted { outcome: Refusal::Dropped, .. }),
         "{outcome:?}"
     );
     assert!(app.tickets().await.is_empty());
@@ -771,7 +771,7 @@ async fn an_acknowledgement_that_failed_to_send_is_sent_on_redelivery_exactly_on
     assert!(
         matches!(
             app.deliver(message.raw()).await,
-            Err(IngestError::Temporary(_))
+            Err(IngestError::Temporary { .. })
         ),
         "the MTA or Lambda retries"
     );
@@ -813,4 +813,40 @@ async fn an_acknowledgement_that_can_never_be_sent_is_recorded_not_retried() {
     };
     let recorded = app.timeline(&key).await.iter().any(|e| matches!(&e.event, TimelineEvent::EmailSuppressed { reason, .. } if reason.contains("could not be sent")));
     assert!(recorded);
+}
+
+#[tokio::test]
+async fn a_corrupt_stored_ticket_is_a_permanent_failure_the_mailgate_does_not_ask_to_retry() {
+    let app = spawn_app();
+    let first = app
+        .deliver(mail("jane@customer.org", "Printer", "It is on fire").raw())
+        .await
+        .expect("the first mail opens a ticket");
+    let Ingested::NewTicket { ticket, .. } = first else {
+        panic!("{first:?}");
+    };
+    let db = rusqlite::Connection::open(app.db_path()).expect("the store's file opens");
+    db.execute(
+        "UPDATE tickets SET doc = '{\"not\": \"a ticket\"}' WHERE key = ?1",
+        [ticket.to_string()],
+    )
+    .expect("the ticket is damaged");
+    drop(db);
+
+    let reply = mail("jane@customer.org", &format!("Re: [{ticket}] Printer"), "Still burning");
+    let result = app.deliver(reply.raw()).await;
+    match &result {
+        Err(e @ IngestError::Permanent { .. }) => {
+            assert!(!e.is_retryable());
+            assert!(e.to_string().contains("corrupt"), "{e}");
+        }
+        other => panic!("expected a permanent failure, got {other:?}"),
+    }
+    // The MTA is told that retrying cannot help (EX_SOFTWARE), not to try
+    // again later (EX_TEMPFAIL) for days; the raw message stays kept.
+    assert_eq!(helpdesk_cli::mailgate::exit_code(&result), 70);
+    let raw = std::fs::read_dir(app.blob_dir.join("raw"))
+        .expect("raw mail is kept")
+        .count();
+    assert_eq!(raw, 2, "both messages are kept raw");
 }

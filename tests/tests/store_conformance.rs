@@ -1,121 +1,172 @@
 //! The store conformance suite (`helpdesk_tests::conformance`) run against
-//! both stores: every case once as `sqlite::<case>` on a fresh in-memory
-//! SQLite store and once as `dynamodb::<case>` on a fresh table of the local
-//! DynamoDB server named by `HELPDESK_TEST_DYNAMODB_ENDPOINT` (skipped when
-//! that is unset, unless `HELPDESK_REQUIRE_MOTO=1`).
+//! both stores, grouped by the store capability each case checks: tickets,
+//! timeline, contacts, claims (idempotency claims and markers), counters
+//! (ticket keys and counters), the SLA due index, and the change feed.
+//! Every case runs once as `sqlite::<capability>::<case>` on a fresh
+//! in-memory SQLite store and once as `dynamodb::<capability>::<case>` on a
+//! fresh table of the local DynamoDB server named by
+//! `HELPDESK_TEST_DYNAMODB_ENDPOINT` (skipped when that is unset, unless
+//! `HELPDESK_REQUIRE_MOTO=1`), e.g.
+//! `sqlite::contacts::an_address_cannot_belong_to_two_contacts`. The change
+//! feed is SQLite's alone (DynamoDB has its stream instead): its cases run
+//! only as `sqlite::feed::<case>`. `dynamodb_requests` checks what the
+//! DynamoDB store costs in requests.
 #![allow(clippy::expect_used, reason = "tests fail loudly")]
 
 use std::sync::Arc;
 
 use helpdesk_tests::conformance::{self, dynamodb_store, sqlite_store};
 
+/// Generates, for every `capability { case, ... }` under `every_store`, the
+/// tests `sqlite::capability::case` and `dynamodb::capability::case`, each
+/// running `conformance::capability::case` on a fresh store; the items under
+/// `sqlite_only` go into `sqlite` as they are.
 macro_rules! conformance_cases {
-    ($($case:ident),+ $(,)?) => {
+    (
+        every_store {
+            $($capability:ident { $($case:ident),+ $(,)? })+
+        }
+        sqlite_only {
+            $($sqlite_only:item)*
+        }
+    ) => {
         mod sqlite {
             use super::*;
             $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    conformance::$case(sqlite_store()).await;
+                mod $capability {
+                    use super::*;
+                    $(
+                        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                        async fn $case() {
+                            conformance::$capability::$case(sqlite_store()).await;
+                        }
+                    )+
                 }
             )+
+            $($sqlite_only)*
         }
 
         mod dynamodb {
             use super::*;
             $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    let Some(store) = dynamodb_store().await else {
-                        return;
-                    };
-                    conformance::$case(Arc::new(store)).await;
+                mod $capability {
+                    use super::*;
+                    $(
+                        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                        async fn $case() {
+                            let Some(store) = dynamodb_store().await else {
+                                return;
+                            };
+                            conformance::$capability::$case(Arc::new(store)).await;
+                        }
+                    )+
                 }
             )+
         }
     };
 }
 
-conformance_cases!(
-    a_created_ticket_reads_back_equal,
-    a_missing_ticket_reads_as_none,
-    ticket_keys_are_unique_and_increasing_under_concurrent_creation,
-    creating_a_ticket_under_a_taken_key_is_refused,
-    a_stale_update_is_refused_and_nothing_is_lost,
-    updating_a_missing_ticket_is_refused,
-    an_update_that_does_not_advance_the_version_by_one_is_refused,
-    a_replayed_creation_returns_the_first_ticket_and_writes_nothing,
-    an_idempotency_key_reused_for_another_payload_is_refused,
-    concurrent_creations_with_one_idempotency_key_store_one_ticket,
-    timeline_entries_come_back_in_order_across_updates,
-    a_contact_is_found_by_any_of_its_addresses,
-    an_address_cannot_belong_to_two_contacts,
-    an_added_address_finds_its_contact,
-    adding_an_address_another_contact_owns_is_refused,
-    tickets_are_listed_per_queue_newest_first_within_the_limit,
-    a_listed_ticket_shows_its_latest_version,
-    a_claimed_update_writes_nothing_when_replayed_and_refuses_another_payload,
-    a_creation_whose_second_claim_exists_writes_nothing,
-    a_message_id_claimed_on_an_update_names_its_ticket,
-    a_marker_is_written_once_and_can_be_put_again_after_deletion,
-    concurrent_marker_puts_on_one_key_write_exactly_once,
-    concurrent_increments_of_one_counter_count_every_call_once,
-    counters_are_independent_per_key,
-    a_write_claiming_one_key_twice_is_refused_and_writes_nothing,
-    the_entries_of_a_version_are_exactly_those_written_with_it,
-    assigned_tickets_are_counted_by_assignee_and_status_as_they_change,
-    entries_after_a_version_come_back_in_order_and_only_those_of_later_versions,
-    tickets_with_a_running_sla_timer_are_due_once_their_time_has_passed_earliest_first_within_the_limit,
-    a_write_that_stops_the_timer_takes_the_ticket_out_of_the_due_index_and_one_that_moves_the_deadline_moves_it,
-    a_refused_write_and_a_replayed_write_leave_the_due_index_as_it_was,
-    many_tickets_due_at_one_instant_all_come_back_and_the_limit_cuts_exactly,
-    a_timer_due_beyond_the_year_9999_is_listed_only_once_its_time_has_come,
-);
-
-/// The SQLite store's change feed (DynamoDB has its stream instead).
-mod sqlite_change_feed {
-    use helpdesk::store::Store;
-    use helpdesk::store::sqlite::SqliteStore;
-
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn every_ticket_write_is_one_change_with_the_ticket_before_and_after() {
-        conformance::every_ticket_write_is_one_change_with_the_ticket_before_and_after(
-            sqlite_store(),
-        )
-        .await;
+conformance_cases! {
+    every_store {
+        tickets {
+            a_created_ticket_reads_back_equal,
+            a_missing_ticket_reads_as_none,
+            creating_a_ticket_under_a_taken_key_is_refused,
+            a_stale_update_is_refused_and_nothing_is_lost,
+            updating_a_missing_ticket_is_refused,
+            an_update_that_does_not_advance_the_version_by_one_is_refused,
+            tickets_are_listed_per_queue_newest_first_within_the_limit,
+            a_listed_ticket_shows_its_latest_version,
+            assigned_tickets_are_counted_by_assignee_and_status_as_they_change,
+        }
+        timeline {
+            timeline_entries_come_back_in_order_across_updates,
+            the_entries_of_a_version_are_exactly_those_written_with_it,
+            entries_after_a_version_come_back_in_order_and_only_those_of_later_versions,
+        }
+        contacts {
+            a_contact_is_found_by_any_of_its_addresses,
+            an_address_cannot_belong_to_two_contacts,
+            an_added_address_finds_its_contact,
+            adding_an_address_another_contact_owns_is_refused,
+        }
+        claims {
+            a_replayed_creation_returns_the_first_ticket_and_writes_nothing,
+            an_idempotency_key_reused_for_another_payload_is_refused,
+            concurrent_creations_with_one_idempotency_key_store_one_ticket,
+            a_claimed_update_writes_nothing_when_replayed_and_refuses_another_payload,
+            a_creation_whose_second_claim_exists_writes_nothing,
+            a_message_id_claimed_on_an_update_names_its_ticket,
+            a_write_claiming_one_key_twice_is_refused_and_writes_nothing,
+            a_marker_is_written_once_and_can_be_put_again_after_deletion,
+            concurrent_marker_puts_on_one_key_write_exactly_once,
+            every_kind_of_claim_reads_back_as_written_and_only_the_same_kind_replays,
+        }
+        counters {
+            ticket_keys_are_unique_and_increasing_under_concurrent_creation,
+            concurrent_increments_of_one_counter_count_every_call_once,
+            counters_are_independent_per_key,
+        }
+        sla_due {
+            tickets_with_a_running_sla_timer_are_due_once_their_time_has_passed_earliest_first_within_the_limit,
+            a_write_that_stops_the_timer_takes_the_ticket_out_of_the_due_index_and_one_that_moves_the_deadline_moves_it,
+            a_refused_write_and_a_replayed_write_leave_the_due_index_as_it_was,
+            many_tickets_due_at_one_instant_all_come_back_and_the_limit_cuts_exactly,
+            a_timer_due_beyond_the_year_9999_is_listed_only_once_its_time_has_come,
+        }
     }
+    sqlite_only {
+        /// The SQLite store's change feed (DynamoDB has its stream instead).
+        mod feed {
+            use helpdesk::store::Store;
+            use helpdesk::store::sqlite::SqliteStore;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn writes_that_change_nothing_add_no_change() {
-        conformance::writes_that_change_nothing_add_no_change(sqlite_store()).await;
-    }
+            use super::*;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn a_feed_cursor_persists_across_reopening_and_never_moves_backwards() {
-        let dir =
-            std::env::temp_dir().join(format!("helpdesk-feed-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).expect("a temporary folder");
-        let path = dir.join("helpdesk.db");
-        let open = || -> Arc<dyn Store> {
-            Arc::new(SqliteStore::open(&path).expect("the store file opens"))
-        };
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn every_ticket_write_is_one_change_with_the_ticket_before_and_after() {
+                conformance::feed::every_ticket_write_is_one_change_with_the_ticket_before_and_after(
+                    sqlite_store(),
+                )
+                .await;
+            }
 
-        conformance::a_feed_cursor_persists_across_reopening_and_never_moves_backwards(open).await;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn writes_that_change_nothing_add_no_change() {
+                conformance::feed::writes_that_change_nothing_add_no_change(sqlite_store()).await;
+            }
 
-        let _ = std::fs::remove_dir_all(&dir);
-    }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn a_feed_cursor_persists_across_reopening_and_never_moves_backwards() {
+                let dir = std::env::temp_dir()
+                    .join(format!("helpdesk-feed-{}", uuid::Uuid::new_v4().simple()));
+                std::fs::create_dir_all(&dir).expect("a temporary folder");
+                let path = dir.join("helpdesk.db");
+                let open = || -> Arc<dyn Store> {
+                    Arc::new(SqliteStore::open(&path).expect("the store file opens"))
+                };
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn pruning_the_feed_keeps_every_change_a_cursor_has_not_passed() {
-        conformance::pruning_the_feed_keeps_every_change_a_cursor_has_not_passed(sqlite_store())
-            .await;
-    }
+                conformance::feed::a_feed_cursor_persists_across_reopening_and_never_moves_backwards(
+                    open,
+                )
+                .await;
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn a_ticket_write_wakes_the_feed_readers() {
-        conformance::a_ticket_write_wakes_the_feed_readers(sqlite_store()).await;
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn pruning_the_feed_keeps_every_change_a_cursor_has_not_passed() {
+                conformance::feed::pruning_the_feed_keeps_every_change_a_cursor_has_not_passed(
+                    sqlite_store(),
+                )
+                .await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn a_ticket_write_wakes_the_feed_readers() {
+                conformance::feed::a_ticket_write_wakes_the_feed_readers(sqlite_store()).await;
+            }
+        }
     }
 }
 
@@ -124,7 +175,10 @@ mod sqlite_change_feed {
 mod dynamodb_requests {
     use helpdesk::domain::ticket::entry_seq;
     use helpdesk::domain::{Actor, Ticket, TimelineEntry, TimelineEvent};
-    use helpdesk::store::{Store, StoreError, TicketQuery, Written};
+    use helpdesk::store::{
+        ChangeFeedSource, ClaimStore, CounterStore, SlaDueIndex, StoreError, TicketQuery,
+        TicketStore, TimelineStore, Written,
+    };
     use helpdesk_tests::conformance::{
         at, change_status, claim, create_sample, create_with_sla, creation_entries, due_at, queue,
         sample_ticket, update_with,
@@ -396,7 +450,7 @@ mod dynamodb_requests {
         let after = store.request_counts();
 
         assert!(
-            matches!(too_big, Err(StoreError::Backend(_))),
+            matches!(too_big, Err(StoreError::Backend { .. })),
             "got {too_big:?}"
         );
         assert_eq!(after.total(), before.total());
@@ -419,7 +473,7 @@ mod dynamodb_requests {
             )
             .await;
         assert!(
-            matches!(too_big, Err(StoreError::Backend(_))),
+            matches!(too_big, Err(StoreError::Backend { .. })),
             "got {too_big:?}"
         );
         assert_eq!(store.request_counts().total(), before.total());

@@ -7,7 +7,8 @@
 //! |---|---|---|
 //! | every message taken (ticket, reply, duplicate, bounce, or deliberately not accepted: quarantined, dropped, rejected, held) | `Ok` | |
 //! | a message is not mail at all ([`IngestError::Unacceptable`]) | `Ok`, logged as `unacceptable` | retrying cannot help; the raw message stays where SES stored it |
-//! | the raw message cannot be read, or the pipeline fails temporarily | `Err` | Lambda retries the asynchronous event, then hands it to the on-failure destination |
+//! | the raw message cannot be read, or the pipeline fails temporarily | `Err` (`TemporaryFailure`, `RawMail...`) | Lambda retries the asynchronous event, then hands it to the on-failure destination |
+//! | the pipeline fails in a way retrying cannot fix ([`IngestError::Permanent`]: stored data that cannot be read, a request the store refuses) | `Err` (`PermanentFailure`), its reason logged | the message is not taken again on Lambda's retries of the same invocation (same request id; a marker says so), so the event reaches the on-failure destination once, after retries that do nothing; a redrive from there is a new invocation and is taken afresh |
 //! | not an SES or S3 event, or a malformed one | `Err` | a deployment mistake: it should end up in the on-failure destination, where someone sees it |
 //!
 //! Every message (and every skipped S3 record) is logged as one JSON line
@@ -22,7 +23,9 @@
 
 use helpdesk::app::{BlobChoice, Services};
 use helpdesk::mail::ingest::{self, Envelope, IngestError, Ingested};
+use helpdesk::keys;
 use helpdesk::mail::send::SendOutcome;
+use helpdesk::store::ClaimStore;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -63,6 +66,19 @@ pub enum HandlerError {
         /// What failed.
         reason: String,
     },
+    /// The pipeline failed in a way no retry can fix; the raw message stays
+    /// where it is.
+    #[error("permanent failure on s3://{bucket}/{key}{}: {reason}", if *.earlier { " (on an earlier attempt of this invocation; not taken again)" } else { "" })]
+    Permanent {
+        /// The bucket.
+        bucket: String,
+        /// The key.
+        key: String,
+        /// What failed.
+        reason: String,
+        /// Found failed by an earlier attempt of the same invocation.
+        earlier: bool,
+    },
 }
 
 impl HandlerError {
@@ -74,6 +90,7 @@ impl HandlerError {
             HandlerError::RawMail(ReadError::Missing { .. }) => "RawMailMissing",
             HandlerError::RawMail(ReadError::Failed { .. }) => "RawMailUnreadable",
             HandlerError::Temporary { .. } => "TemporaryFailure",
+            HandlerError::Permanent { .. } => "PermanentFailure",
         }
     }
 }
@@ -188,7 +205,7 @@ pub async fn handle<R: RawMailReader>(
             deliveries,
             synchronous,
         } => {
-            let reports = take_all(intake, deliveries).await?;
+            let reports = take_all(intake, &event.context.request_id, deliveries).await?;
             if synchronous {
                 Ok(json!({ "disposition": "CONTINUE" }))
             } else {
@@ -203,7 +220,7 @@ pub async fn handle<R: RawMailReader>(
             for report in &reports {
                 report.log();
             }
-            reports.extend(take_all(intake, deliveries).await?);
+            reports.extend(take_all(intake, &event.context.request_id, deliveries).await?);
             Ok(json!({ "messages": reports }))
         }
     }
@@ -213,12 +230,13 @@ pub async fn handle<R: RawMailReader>(
 /// again on the retry); the first error fails the invocation.
 async fn take_all<R: RawMailReader>(
     intake: &MailIntake<R>,
+    request_id: &str,
     deliveries: Vec<Delivery>,
 ) -> Result<Vec<Report>, HandlerError> {
     let mut reports = Vec::with_capacity(deliveries.len());
     let mut first_error = None;
     for delivery in deliveries {
-        match take(intake, &delivery).await {
+        match take(intake, request_id, &delivery).await {
             Ok(report) => {
                 report.log();
                 reports.push(report);
@@ -244,11 +262,17 @@ async fn take_all<R: RawMailReader>(
     }
 }
 
-/// Reads one stored message and hands it to the pipeline.
+/// Reads one stored message and hands it to the pipeline, unless an
+/// earlier attempt of this invocation found that it fails for good.
 async fn take<R: RawMailReader>(
     intake: &MailIntake<R>,
+    request_id: &str,
     delivery: &Delivery,
 ) -> Result<Report, HandlerError> {
+    let failed = FailedForGood::new(intake, request_id, delivery);
+    if let Some(reason) = failed.earlier().await {
+        return Err(failed.error(reason, true));
+    }
     let raw = intake
         .raw_mail
         .read(&delivery.bucket, &delivery.key)
@@ -279,16 +303,66 @@ async fn take<R: RawMailReader>(
             report.reason = Some(reason);
             report
         }
-        Err(IngestError::Temporary(reason)) => {
+        Err(IngestError::Temporary { what, .. }) => {
             return Err(HandlerError::Temporary {
                 bucket: delivery.bucket.clone(),
                 key: delivery.key.clone(),
-                reason,
+                reason: what,
             });
+        }
+        Err(e @ IngestError::Permanent { .. }) => {
+            let reason = e.to_string();
+            failed.remember(&reason).await;
+            return Err(failed.error(reason, false));
         }
     };
     report.raw_key = Some(raw_key);
     Ok(report)
+}
+
+/// The memory of a delivery that failed for good within one invocation:
+/// Lambda retries an asynchronous invocation with the same request id, and
+/// those retries should not take the message again, only fail again so that
+/// the event reaches the on-failure destination.
+struct FailedForGood<'a> {
+    store: &'a dyn ClaimStore,
+    marker: String,
+    delivery: &'a Delivery,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+impl<'a> FailedForGood<'a> {
+    fn new<R>(intake: &'a MailIntake<R>, request_id: &str, delivery: &'a Delivery) -> Self {
+        Self {
+            store: intake.services.store.as_ref(),
+            marker: keys::marker::delivery_failed(request_id, &delivery.bucket, &delivery.key),
+            delivery,
+            now: intake.services.clock.now(),
+        }
+    }
+
+    /// The reason an earlier attempt recorded, if one did.
+    async fn earlier(&self) -> Option<String> {
+        self.store.get_marker(&self.marker).await.ok().flatten()
+    }
+
+    /// Records the failure for the retries (best effort: without the
+    /// marker a retry takes the message again and fails the same way).
+    async fn remember(&self, reason: &str) {
+        let expires = self.now + chrono::Duration::days(1);
+        if let Err(e) = self.store.put_marker(&self.marker, reason, Some(expires)).await {
+            tracing::warn!(error = %e, "mail intake: the failure could not be recorded for retries");
+        }
+    }
+
+    fn error(&self, reason: String, earlier: bool) -> HandlerError {
+        HandlerError::Permanent {
+            bucket: self.delivery.bucket.clone(),
+            key: self.delivery.key.clone(),
+            reason,
+            earlier,
+        }
+    }
 }
 
 fn report_of(delivery: &Delivery, ingested: Ingested) -> Report {
@@ -335,7 +409,7 @@ fn report_of(delivery: &Delivery, ingested: Ingested) -> Report {
         }
         Ingested::NotAccepted { outcome, reason } => {
             let mut report = Report::new(delivery, "not_accepted");
-            report.detail = Some(outcome);
+            report.detail = Some(outcome.to_string());
             report.reason = Some(reason);
             report
         }
@@ -360,7 +434,10 @@ mod tests {
 
     /// The objects of `events/mail-intake/objects.json`, read from the
     /// repository instead of S3.
-    struct Fixtures(HashMap<(String, String), Bytes>);
+    struct Fixtures(
+        HashMap<(String, String), Bytes>,
+        std::sync::atomic::AtomicUsize,
+    );
 
     impl Fixtures {
         fn load() -> (Self, RawMailLocation) {
@@ -374,12 +451,13 @@ mod tests {
                 objects.insert((bucket.clone(), key.clone()), Bytes::from(bytes));
             }
             let location = RawMailLocation::parse(manifest["raw_mail"].as_str().unwrap()).unwrap();
-            (Self(objects), location)
+            (Self(objects, Default::default()), location)
         }
     }
 
     impl RawMailReader for Fixtures {
         async fn read(&self, bucket: &str, key: &str) -> Result<Bytes, ReadError> {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             self.0
                 .get(&(bucket.to_owned(), key.to_owned()))
                 .cloned()
@@ -417,8 +495,8 @@ mod tests {
             config: repo().join("config/helpdesk.yaml"),
             store: StoreChoice::Sqlite(dir.join("helpdesk.db")),
             blobs: BlobChoice::Dir(dir.join("blobs")),
-            mail_transport: format!("outbox:{}", dir.join("outbox").display()),
-            events: format!("log:{}", dir.join("events.jsonl").display()),
+            mail_transport: helpdesk::app::MailTransportChoice::Outbox(dir.join("outbox")),
+            events: helpdesk::app::EventsChoice::Log(dir.join("events.jsonl")),
         };
         let services = Services::build(&settings).await.unwrap();
         let (raw_mail, location) = Fixtures::load();
@@ -435,13 +513,24 @@ mod tests {
 
     impl Local {
         async fn invoke(&self, name: &str) -> Result<Value, HandlerError> {
+            self.invoke_as(name, "").await
+        }
+
+        /// An invocation with the request id Lambda gave it (its retries
+        /// keep the id).
+        async fn invoke_as(&self, name: &str, request_id: &str) -> Result<Value, HandlerError> {
             let path = repo().join("events/mail-intake").join(name);
             let payload: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-            handle(
-                &self.intake,
-                LambdaEvent::new(payload, lambda_runtime::Context::default()),
-            )
-            .await
+            let mut context = lambda_runtime::Context::default();
+            context.request_id = request_id.to_owned();
+            handle(&self.intake, LambdaEvent::new(payload, context)).await
+        }
+
+        fn raw_reads(&self) -> usize {
+            self.intake
+                .raw_mail
+                .1
+                .load(std::sync::atomic::Ordering::SeqCst)
         }
 
         fn outbox(&self) -> usize {
@@ -543,6 +632,49 @@ mod tests {
             messages(&answer),
             [("new_ticket".to_owned(), Some("SUP-1".to_owned()))]
         );
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_stored_item_fails_for_good_once_per_invocation_and_a_redrive_takes_it_afresh()
+    {
+        let local = local().await;
+        local.invoke("ses-new-mail.json").await.unwrap();
+        // The Message-ID's record now names no ticket a key can parse.
+        let db = rusqlite::Connection::open(local.dir.join("helpdesk.db")).unwrap();
+        db.execute("UPDATE idempotency SET ticket = 'not a ticket'", [])
+            .unwrap();
+        drop(db);
+
+        let reads = local.raw_reads();
+        let failed = local
+            .invoke_as("ses-new-mail.json", "request-1")
+            .await
+            .unwrap_err();
+        assert_eq!(failed.kind(), "PermanentFailure");
+        assert!(failed.to_string().contains("corrupt"), "{failed}");
+        assert_eq!(local.raw_reads(), reads + 1);
+
+        // Lambda's retries of that invocation fail at once, without taking
+        // the message again; the event then goes to the failure destination.
+        for _ in 0..2 {
+            let retried = local
+                .invoke_as("ses-new-mail.json", "request-1")
+                .await
+                .unwrap_err();
+            assert_eq!(retried.kind(), "PermanentFailure");
+            assert!(retried.to_string().contains("not taken again"), "{retried}");
+            assert!(retried.to_string().contains("corrupt"), "{retried}");
+        }
+        assert_eq!(local.raw_reads(), reads + 1, "retries read nothing");
+
+        // A redrive from the failure destination is a new invocation.
+        let redriven = local
+            .invoke_as("ses-new-mail.json", "request-2")
+            .await
+            .unwrap_err();
+        assert_eq!(redriven.kind(), "PermanentFailure");
+        assert_eq!(local.raw_reads(), reads + 2);
+        assert_eq!(local.outbox(), 1, "only the first delivery's acknowledgement");
     }
 
     #[tokio::test]

@@ -30,7 +30,7 @@ use helpdesk::app::{Services, Settings};
 use helpdesk::clock::FixedClock;
 use helpdesk::domain::{Actor, Channel, EmailAddress, QueueKey};
 use helpdesk::sla::{self, Refreshed};
-use helpdesk::store::{IdempotencyClaim, Written};
+use helpdesk::store::{ClaimPurpose, IdempotencyClaim, Written};
 use helpdesk::tickets::{self, TicketDraft};
 use serde::Deserialize;
 
@@ -86,7 +86,7 @@ async fn seed_one(
     let entries = tickets::first_entries(&ticket, &Actor::Customer { email: requester }, vec![]);
     let claim = IdempotencyClaim {
         key: format!("seed:sla-check:{}", seed.id),
-        payload_hash: seed.id.clone(),
+        purpose: ClaimPurpose::Payload(seed.id.clone()),
         expires_at: now + chrono::Duration::days(7),
     };
     let written = services

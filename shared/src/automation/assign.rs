@@ -5,9 +5,10 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::app::Services;
+use crate::services::Services;
 use crate::config::StatusCategory;
 use crate::domain::QueueKey;
+use crate::keys;
 use crate::store::StoreError;
 use crate::triggers::{AssignStrategy, GroupAssignment};
 
@@ -49,7 +50,7 @@ pub async fn choose_assignee(
             let turn = services
                 .store
                 .increment_counter(
-                    &format!("rr:{queue}:{}", group.trigger),
+                    &keys::counter::round_robin(queue, &group.trigger),
                     now + chrono::Duration::days(3650),
                 )
                 .await?;

@@ -8,13 +8,14 @@ use serde::Serialize;
 
 use super::assign::choose_assignee;
 use super::ports::{BusEvent, DeliveryError};
-use crate::app::Services;
 use crate::config::Config;
 use crate::domain::ticket::entry_seq;
 use crate::domain::{Actor, EmailAddress, Ticket, TimelineEntry, TimelineEvent, TriggerNoteKind};
+use crate::keys;
 use crate::mail::send::{self, SendError, SendOutcome, TicketMail};
 use crate::mail::transport::TransportError;
-use crate::store::{IdempotencyClaim, StoreError, Written};
+use crate::services::Services;
+use crate::store::{ClaimPurpose, IdempotencyClaim, Step, Store, StoreError, Written};
 use crate::tickets;
 use crate::triggers::field::{apply_list_delta, set_json};
 use crate::triggers::{
@@ -178,12 +179,9 @@ pub async fn react(services: &Services, change: &Change) -> Result<Outcome, Auto
 /// The claim that makes one change's write happen once (once per SLA
 /// signal, when a write recorded several).
 fn write_claim(change: &Change, plan: &Plan, now: DateTime<Utc>) -> IdempotencyClaim {
-    let signal = change.sla.as_ref().map_or_else(String::new, |sla| {
-        format!(":sla-{}-{}-c{}", sla.kind.as_str(), sla.metric, sla.cycle)
-    });
     IdempotencyClaim {
-        key: format!("trig:{}:{}{signal}", plan.ticket, plan.version),
-        payload_hash: "triggers".into(),
+        key: keys::claim::trigger_write(&plan.ticket, plan.version, change.sla.as_ref()),
+        purpose: ClaimPurpose::Once(Step::TriggerWrite),
         expires_at: now + chrono::Duration::days(CLAIM_DAYS),
     }
 }
@@ -216,14 +214,7 @@ async fn write_plan(
     plan: &Plan,
     now: DateTime<Utc>,
 ) -> Result<WriteReport, AutomationError> {
-    let comments: Vec<(&str, bool, &str)> = plan
-        .effects
-        .iter()
-        .filter_map(|e| match &e.effect {
-            Effect::Comment { public, body } => Some((e.trigger.as_str(), *public, body.as_str())),
-            _ => None,
-        })
-        .collect();
+    let comments = planned_comments(plan);
     let mut notes = notes(plan);
     if !plan.writes_ticket() && comments.is_empty() && notes.is_empty() {
         return Ok(WriteReport::Nothing);
@@ -233,91 +224,162 @@ async fn write_plan(
     if store.idempotency_record(&claim.key).await?.is_some() {
         return Ok(WriteReport::AlreadyWritten);
     }
-    let assignee = match &plan.assignment {
-        Some(group) => {
-            let chosen = choose_assignee(services, &change.after.queue, group, now).await?;
-            if chosen.is_none() {
-                notes.push(TimelineEvent::TriggerNote {
-                    kind: TriggerNoteKind::Unassigned,
-                    triggers: vec![group.trigger.clone()],
-                    message: format!(
-                        "every member of {} is at the cap of tickets in work; the ticket stays unassigned in the queue",
-                        group.members.join(", ")
-                    ),
-                });
-            }
-            chosen.map(|login| (group.trigger.as_str(), login))
-        }
-        None => None,
+    let assignee = group_assignee(services, change, plan, &mut notes, now).await?;
+    let staged = Staged {
+        comments,
+        notes,
+        assignee,
     };
     let mut last_conflict = None;
     for _ in 0..WRITE_ATTEMPTS {
-        let stored = store
-            .get_ticket(&plan.ticket)
-            .await?
-            .ok_or_else(|| AutomationError::Permanent(format!("ticket {} is gone", plan.ticket)))?;
-        let mut ticket = stored.clone();
-        let mut events: Vec<(Actor, TimelineEvent)> = Vec::new();
-        for fc in &plan.changes {
-            reapply(&mut ticket, fc).map_err(AutomationError::Permanent)?;
-        }
-        if let Some((_, login)) = &assignee {
-            ticket.assignee = Some(login.clone());
-        }
-        for fc in &plan.changes {
-            push_field_event(&mut events, &stored, &ticket, &fc.field, &fc.by);
-        }
-        if let Some((trigger, _)) = &assignee
-            && !plan.changes.iter().any(|c| c.field == "assignee")
-        {
-            push_field_event(&mut events, &stored, &ticket, "assignee", trigger);
-        }
-        for (trigger, public, body) in &comments {
-            events.push((
-                Actor::Trigger {
-                    name: (*trigger).to_owned(),
-                },
-                TimelineEvent::Comment {
-                    public: *public,
-                    body: (*body).to_owned(),
-                },
-            ));
-        }
-        let note_actor = Actor::Trigger {
-            name: plan.fired.join(", "),
-        };
-        events.extend(notes.iter().map(|n| (note_actor.clone(), n.clone())));
-        if events.is_empty() {
-            // Someone else already made the same changes.
-            return Ok(WriteReport::Nothing);
-        }
-        ticket.version = stored.version + 1;
-        ticket.updated_at = now;
-        ticket.trigger_depth = change.depth.saturating_add(1);
-        let entries = entries_for(&ticket, now, events);
-        match store
-            .update_ticket(
-                &ticket,
-                stored.version,
-                &entries,
-                std::slice::from_ref(&claim),
-            )
-            .await
-        {
-            Ok(Written::New) => {
-                return Ok(WriteReport::Written {
-                    version: ticket.version,
-                });
-            }
-            Ok(Written::Replayed(_)) => return Ok(WriteReport::AlreadyWritten),
-            Err(e @ StoreError::VersionConflict { .. }) => last_conflict = Some(e),
-            Err(e) => return Err(e.into()),
+        match write_attempt(store, change, plan, &staged, &claim, now).await? {
+            Attempt::Done(report) => return Ok(report),
+            Attempt::Conflict(e) => last_conflict = Some(e),
         }
     }
     Err(AutomationError::Temporary(last_conflict.map_or_else(
         || format!("ticket {} keeps changing", plan.ticket),
         |e| e.to_string(),
     )))
+}
+
+/// What the write adds to the plan's field changes.
+struct Staged<'p> {
+    /// (trigger, public, body) of every planned comment, in order.
+    comments: Vec<(&'p str, bool, &'p str)>,
+    /// The notes to leave on the ticket.
+    notes: Vec<TimelineEvent>,
+    /// (trigger, login) of the member the group assignment chose.
+    assignee: Option<(&'p str, String)>,
+}
+
+/// How one write attempt ended.
+enum Attempt {
+    /// Written, replayed or found unnecessary: nothing more to try.
+    Done(WriteReport),
+    /// The ticket changed since it was read.
+    Conflict(StoreError),
+}
+
+/// (trigger, public, body) of every comment the plan adds, in order.
+fn planned_comments(plan: &Plan) -> Vec<(&str, bool, &str)> {
+    plan.effects
+        .iter()
+        .filter_map(|e| match &e.effect {
+            Effect::Comment { public, body } => Some((e.trigger.as_str(), *public, body.as_str())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Chooses the member for the plan's group assignment, if it has one;
+/// when every member is at the cap, a note says the ticket stays unassigned.
+async fn group_assignee<'p>(
+    services: &Services,
+    change: &Change,
+    plan: &'p Plan,
+    notes: &mut Vec<TimelineEvent>,
+    now: DateTime<Utc>,
+) -> Result<Option<(&'p str, String)>, AutomationError> {
+    let Some(group) = &plan.assignment else {
+        return Ok(None);
+    };
+    let chosen = choose_assignee(services, &change.after.queue, group, now).await?;
+    if chosen.is_none() {
+        notes.push(TimelineEvent::TriggerNote {
+            kind: TriggerNoteKind::Unassigned,
+            triggers: vec![group.trigger.clone()],
+            message: format!(
+                "every member of {} is at the cap of tickets in work; the ticket stays unassigned in the queue",
+                group.members.join(", ")
+            ),
+        });
+    }
+    Ok(chosen.map(|login| (group.trigger.as_str(), login)))
+}
+
+/// One attempt: re-applies the plan to a fresh read of the ticket and
+/// writes it on condition that the ticket is still at the version read.
+async fn write_attempt(
+    store: &dyn Store,
+    change: &Change,
+    plan: &Plan,
+    staged: &Staged<'_>,
+    claim: &IdempotencyClaim,
+    now: DateTime<Utc>,
+) -> Result<Attempt, AutomationError> {
+    let stored = store
+        .get_ticket(&plan.ticket)
+        .await?
+        .ok_or_else(|| AutomationError::Permanent(format!("ticket {} is gone", plan.ticket)))?;
+    let mut ticket = stored.clone();
+    for fc in &plan.changes {
+        reapply(&mut ticket, fc).map_err(AutomationError::Permanent)?;
+    }
+    if let Some((_, login)) = &staged.assignee {
+        ticket.assignee = Some(login.clone());
+    }
+    let events = write_events(&stored, &ticket, plan, staged);
+    if events.is_empty() {
+        // Someone else already made the same changes.
+        return Ok(Attempt::Done(WriteReport::Nothing));
+    }
+    ticket.version = stored.version + 1;
+    ticket.updated_at = now;
+    ticket.trigger_depth = change.depth.saturating_add(1);
+    let entries = entries_for(&ticket, now, events);
+    match store
+        .update_ticket(
+            &ticket,
+            stored.version,
+            &entries,
+            std::slice::from_ref(claim),
+        )
+        .await
+    {
+        Ok(Written::New) => Ok(Attempt::Done(WriteReport::Written {
+            version: ticket.version,
+        })),
+        Ok(Written::Replayed(_)) => Ok(Attempt::Done(WriteReport::AlreadyWritten)),
+        Err(e @ StoreError::VersionConflict { .. }) => Ok(Attempt::Conflict(e)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The timeline events of one write, from `stored` to `ticket`: a field
+/// event per planned change (and for the chosen assignee), the comments,
+/// then the notes.
+fn write_events(
+    stored: &Ticket,
+    ticket: &Ticket,
+    plan: &Plan,
+    staged: &Staged<'_>,
+) -> Vec<(Actor, TimelineEvent)> {
+    let mut events: Vec<(Actor, TimelineEvent)> = Vec::new();
+    for fc in &plan.changes {
+        push_field_event(&mut events, stored, ticket, &fc.field, &fc.by);
+    }
+    if let Some((trigger, _)) = &staged.assignee
+        && !plan.changes.iter().any(|c| c.field == "assignee")
+    {
+        push_field_event(&mut events, stored, ticket, "assignee", trigger);
+    }
+    for (trigger, public, body) in &staged.comments {
+        events.push((
+            Actor::Trigger {
+                name: (*trigger).to_owned(),
+            },
+            TimelineEvent::Comment {
+                public: *public,
+                body: (*body).to_owned(),
+            },
+        ));
+    }
+    let note_actor = Actor::Trigger {
+        name: plan.fired.join(", "),
+    };
+    events.extend(staged.notes.iter().map(|n| (note_actor.clone(), n.clone())));
+    events
 }
 
 /// Re-applies one planned change to `ticket` (which may have moved on
@@ -479,8 +541,8 @@ async fn once(
     deliver: impl Future<Output = Result<(), DeliveryError>>,
 ) -> Result<EffectStatus, AutomationError> {
     let store = services.store.as_ref();
-    let claim = format!("fx:{}", planned.id);
-    let done = format!("fxdone:{}", planned.id);
+    let claim = keys::marker::effect(&planned.id);
+    let done = keys::marker::effect_done(&planned.id);
     let expires = Some(now + chrono::Duration::days(CLAIM_DAYS));
     if store.get_marker(&done).await?.is_some() {
         return Ok(EffectStatus::AlreadyDone);
@@ -500,7 +562,7 @@ async fn once(
         Err(DeliveryError::Temporary(why)) => {
             let attempts = store
                 .increment_counter(
-                    &format!("fxtry:{}", planned.id),
+                    &keys::counter::effect_attempts(&planned.id),
                     now + chrono::Duration::days(CLAIM_DAYS),
                 )
                 .await?;
@@ -584,8 +646,8 @@ async fn record_failure(
     now: DateTime<Utc>,
 ) -> Result<(), AutomationError> {
     let claim = IdempotencyClaim {
-        key: format!("fxfail:{}", planned.id),
-        payload_hash: "failed".into(),
+        key: keys::claim::effect_failure(&planned.id),
+        purpose: ClaimPurpose::Once(Step::EffectFailure),
         expires_at: now + chrono::Duration::days(CLAIM_DAYS),
     };
     let event = TimelineEvent::TriggerNote {

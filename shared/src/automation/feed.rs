@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::engine::{AutomationError, Outcome};
 use super::process::process;
-use crate::app::Services;
+use crate::services::Services;
 use crate::store::{ChangeFeed, StoreError};
 
 /// The name of the trigger engine's cursor.

@@ -15,10 +15,11 @@
 
 use super::engine::{AutomationError, EffectStatus, Outcome, carry_out, react};
 use super::source::change_from_parts;
-use crate::app::Services;
+use crate::services::Services;
 use crate::domain::{Actor, Ticket, TimelineEvent, TriggerNoteKind};
 use crate::sla;
-use crate::store::IdempotencyClaim;
+use crate::keys;
+use crate::store::{ClaimPurpose, IdempotencyClaim, Step};
 use crate::tickets;
 
 /// Processes one stored write (see the module docs). The outcome is that
@@ -91,14 +92,8 @@ async fn note_problems(
 ) -> Result<(), AutomationError> {
     let now = tickets::store_precision(services.clock.now());
     let claim = IdempotencyClaim {
-        key: format!(
-            "slanote:{}:{}:c{}:{}",
-            ticket.key,
-            alert.metric,
-            alert.cycle,
-            alert.kind.as_str()
-        ),
-        payload_hash: "problem".into(),
+        key: keys::claim::sla_note(&ticket.key, alert),
+        purpose: ClaimPurpose::Once(Step::SlaNote),
         expires_at: now + chrono::Duration::days(30),
     };
     if services

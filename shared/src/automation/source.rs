@@ -5,12 +5,12 @@
 //! change's actor; the depth is the one the write stored.
 
 use crate::domain::{Actor, Ticket, TimelineEntry, TimelineEvent};
-use crate::store::{Store, StoreError};
+use crate::store::{StoreError, TimelineStore};
 use crate::triggers::Change;
 
 /// The change a write made, with its entries read from `store`.
 pub async fn change_from_write(
-    store: &dyn Store,
+    store: &dyn TimelineStore,
     before: Option<Ticket>,
     after: Ticket,
 ) -> Result<Change, StoreError> {

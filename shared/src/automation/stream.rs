@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use super::engine::Outcome;
 use super::process::process;
-use crate::app::Services;
+use crate::services::Services;
 use crate::domain::Ticket;
 
 /// What one stream record is.

@@ -151,6 +151,8 @@ fn ical_date(value: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(digits, "%Y%m%d").ok()
 }
 
+/// The yearly holiday `RRULE` `rule` describes, for an event starting on
+/// `first` and lasting `days`, without the `except` dates.
 fn yearly_rule(
     rule: &str,
     first: NaiveDate,
@@ -162,71 +164,13 @@ fn yearly_rule(
             "RRULE {rule:?} is not supported; only yearly rules on a date or an nth weekday are"
         )
     };
-    let (mut freq, mut interval, mut count, mut until) = (None, 1u32, None, None);
-    let (mut by_month, mut by_month_day, mut by_day) = (None, None, None);
-    for part in rule.split(';').filter(|p| !p.trim().is_empty()) {
-        let (key, value) = part.split_once('=').ok_or_else(unsupported)?;
-        let value = value.trim();
-        match key.trim().to_ascii_uppercase().as_str() {
-            "FREQ" => freq = Some(value.to_ascii_uppercase()),
-            "INTERVAL" => {
-                interval = value
-                    .parse()
-                    .ok()
-                    .filter(|&n| n > 0)
-                    .ok_or_else(unsupported)?
-            }
-            "COUNT" => {
-                count = Some(
-                    value
-                        .parse::<u32>()
-                        .ok()
-                        .filter(|&n| n > 0)
-                        .ok_or_else(unsupported)?,
-                )
-            }
-            "UNTIL" => until = Some(ical_date(value).ok_or_else(unsupported)?),
-            "BYMONTH" => {
-                by_month = Some(
-                    value
-                        .parse::<u32>()
-                        .ok()
-                        .filter(|m| (1..=12).contains(m))
-                        .ok_or_else(unsupported)?,
-                )
-            }
-            "BYMONTHDAY" => {
-                by_month_day = Some(
-                    value
-                        .parse::<u32>()
-                        .ok()
-                        .filter(|d| (1..=31).contains(d))
-                        .ok_or_else(unsupported)?,
-                )
-            }
-            "BYDAY" => by_day = Some(parse_nth_weekday(value).ok_or_else(unsupported)?),
-            "WKST" => {}
-            _ => return Err(unsupported()),
-        }
-    }
-    if freq.as_deref() != Some("YEARLY") {
+    let parts = RuleParts::parse(rule).ok_or_else(unsupported)?;
+    if parts.freq.as_deref() != Some("YEARLY") {
         return Err(unsupported());
     }
-    let month = by_month.unwrap_or(first.month());
-    let on = match (by_month_day, by_day) {
-        (None, None) if by_month.is_none_or(|m| m == first.month()) => YearDay::Date {
-            month,
-            day: first.day(),
-        },
-        (Some(day), None) if by_month.is_some() => YearDay::Date { month, day },
-        (None, Some((nth, weekday))) if by_month.is_some() => YearDay::NthWeekday {
-            month,
-            nth,
-            weekday,
-        },
-        _ => return Err(unsupported()),
-    };
-    let until = match (count, until) {
+    let on = parts.year_day(first).ok_or_else(unsupported)?;
+    let interval = parts.interval;
+    let until = match (parts.count, parts.until) {
         (Some(_), Some(_)) => return Err("RRULE has both COUNT and UNTIL".into()),
         (Some(count), None) => nth_occurrence(on, first, interval, count),
         (None, until) => until,
@@ -239,6 +183,76 @@ fn yearly_rule(
         interval,
         except,
     })
+}
+
+/// The parts of an `RRULE` that a yearly holiday can use.
+struct RuleParts {
+    freq: Option<String>,
+    interval: u32,
+    count: Option<u32>,
+    until: Option<NaiveDate>,
+    by_month: Option<u32>,
+    by_month_day: Option<u32>,
+    by_day: Option<(i8, Weekday)>,
+}
+
+impl RuleParts {
+    /// Reads `FREQ=YEARLY;BYMONTH=11;...`; `None` at the first part that is
+    /// malformed, out of range or not one we know.
+    fn parse(rule: &str) -> Option<Self> {
+        let mut parts = Self {
+            freq: None,
+            interval: 1,
+            count: None,
+            until: None,
+            by_month: None,
+            by_month_day: None,
+            by_day: None,
+        };
+        for part in rule.split(';').filter(|p| !p.trim().is_empty()) {
+            let (key, value) = part.split_once('=')?;
+            let value = value.trim();
+            match key.trim().to_ascii_uppercase().as_str() {
+                "FREQ" => parts.freq = Some(value.to_ascii_uppercase()),
+                "INTERVAL" => parts.interval = number_in(value, 1..=u32::MAX)?,
+                "COUNT" => parts.count = Some(number_in(value, 1..=u32::MAX)?),
+                "UNTIL" => parts.until = Some(ical_date(value)?),
+                "BYMONTH" => parts.by_month = Some(number_in(value, 1..=12)?),
+                "BYMONTHDAY" => parts.by_month_day = Some(number_in(value, 1..=31)?),
+                "BYDAY" => parts.by_day = Some(parse_nth_weekday(value)?),
+                "WKST" => {}
+                _ => return None,
+            }
+        }
+        Some(parts)
+    }
+
+    /// The day of the year the rule falls on: the date of `first`, a day of
+    /// `BYMONTH`, or an nth weekday of `BYMONTH`; `None` for other
+    /// combinations.
+    fn year_day(&self, first: NaiveDate) -> Option<YearDay> {
+        let month = self.by_month.unwrap_or(first.month());
+        match (self.by_month_day, self.by_day) {
+            (None, None) if self.by_month.is_none_or(|m| m == first.month()) => {
+                Some(YearDay::Date {
+                    month,
+                    day: first.day(),
+                })
+            }
+            (Some(day), None) if self.by_month.is_some() => Some(YearDay::Date { month, day }),
+            (None, Some((nth, weekday))) if self.by_month.is_some() => Some(YearDay::NthWeekday {
+                month,
+                nth,
+                weekday,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// `value` as a number within `range`.
+fn number_in(value: &str, range: std::ops::RangeInclusive<u32>) -> Option<u32> {
+    value.parse::<u32>().ok().filter(|n| range.contains(n))
 }
 
 /// The start of the `count`th occurrence (EXDATEs still count, as in RFC

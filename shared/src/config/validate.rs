@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::error::{Finding, known_hint};
-use super::model::{Condition, Config, FieldType, Form, Queue, RoutingRule, Spanned};
+use super::model::{Condition, Config, FieldType, Form, Queue, QueueMail, RoutingRule, Spanned};
 use crate::domain::QueueKey;
 
 /// Every finding, in no particular order of severity; empty when valid.
@@ -121,6 +121,8 @@ fn check_queue(findings: &mut Vec<Finding>, key: &QueueKey, queue: &Queue, agent
     }
 }
 
+/// Checks form `id`: its queue, its fields, its mapping, its honeypot,
+/// redirect and signature settings, and its routing rules.
 fn check_form(
     findings: &mut Vec<Finding>,
     config: &Config,
@@ -143,6 +145,19 @@ fn check_form(
         .and_then(|k| config.queues.get(&k));
     let fields: Vec<&str> = form.fields.keys().map(String::as_str).collect();
 
+    check_choice_fields(findings, id, form);
+    check_mapping_sources(findings, id, form, &fields);
+    if let Some(queue) = queue {
+        check_mapping_custom_fields(findings, id, form, queue);
+    }
+    check_honeypot(findings, id, form);
+    check_redirect_url(findings, id, form);
+    check_signature(findings, id, form);
+    check_routing(findings, id, form, queue, &fields, agents, priorities);
+}
+
+/// Every choice field of form `id` offers at least one option.
+fn check_choice_fields(findings: &mut Vec<Finding>, id: &str, form: &Form) {
     for (field_id, field) in &form.fields {
         if field.field_type == FieldType::Choice && field.options.is_empty() {
             findings.push(
@@ -154,7 +169,12 @@ fn check_form(
             );
         }
     }
+}
 
+/// Every source in the mapping of form `id` (summary, description,
+/// requester, components, priority, custom fields) names one of its
+/// `fields` or is a template that parses.
+fn check_mapping_sources(findings: &mut Vec<Finding>, id: &str, form: &Form, fields: &[&str]) {
     let map = &form.map;
     for source in [
         Some(&map.summary),
@@ -168,28 +188,35 @@ fn check_form(
     .flatten()
     .chain(map.custom_fields.values())
     {
-        check_source(findings, id, source, &fields);
+        check_source(findings, id, source, fields);
     }
-    if let Some(queue) = queue {
-        let custom: Vec<&str> = queue.custom_fields.keys().map(String::as_str).collect();
-        for name in map.custom_fields.keys() {
-            if !custom.contains(&name.as_str()) {
-                let location = &map.custom_fields[name].referenced;
-                findings.push(
-                    Finding::at(
-                        location,
-                        format!("form {id} maps to unknown custom field {name:?}"),
-                    )
-                    .hint(known_hint(
-                        name,
-                        &format!("custom fields of queue {}", form.queue.value),
-                        &custom,
-                    )),
-                );
-            }
+}
+
+/// Every custom field the mapping of form `id` fills is a custom field of
+/// the form's `queue`.
+fn check_mapping_custom_fields(findings: &mut Vec<Finding>, id: &str, form: &Form, queue: &Queue) {
+    let map = &form.map;
+    let custom: Vec<&str> = queue.custom_fields.keys().map(String::as_str).collect();
+    for name in map.custom_fields.keys() {
+        if !custom.contains(&name.as_str()) {
+            let location = &map.custom_fields[name].referenced;
+            findings.push(
+                Finding::at(
+                    location,
+                    format!("form {id} maps to unknown custom field {name:?}"),
+                )
+                .hint(known_hint(
+                    name,
+                    &format!("custom fields of queue {}", form.queue.value),
+                    &custom,
+                )),
+            );
         }
     }
+}
 
+/// The honeypot of form `id`, if any, is not one of its real fields.
+fn check_honeypot(findings: &mut Vec<Finding>, id: &str, form: &Form) {
     if let Some(honeypot) = &form.honeypot
         && form.fields.contains_key(honeypot)
     {
@@ -201,6 +228,10 @@ fn check_form(
             .hint("the honeypot must be a field no human fills in, not one of `fields`"),
         );
     }
+}
+
+/// The redirect URL of form `id`, if any, is an http(s) URL or a path.
+fn check_redirect_url(findings: &mut Vec<Finding>, id: &str, form: &Form) {
     if let Some(url) = &form.redirect_url
         && !(url.starts_with("https://") || url.starts_with("http://") || url.starts_with('/'))
     {
@@ -212,28 +243,46 @@ fn check_form(
             .hint("use an absolute http(s) URL or a path starting with /"),
         );
     }
-    if let Some(signature) = &form.signature {
-        let valid = !signature.secret_env.is_empty()
-            && signature
-                .secret_env
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
-            findings.push(
-                Finding::at(
-                    &form.queue.referenced,
-                    format!(
-                        "form {id}: secret_env {:?} is not an environment variable name",
-                        signature.secret_env
-                    ),
-                )
-                .hint("use letters, digits and _, such as HELPDESK_SECRET_TYPEFORM"),
-            );
-        }
-    }
+}
 
+/// The signature settings of form `id`, if any, name a valid environment
+/// variable for the secret.
+fn check_signature(findings: &mut Vec<Finding>, id: &str, form: &Form) {
+    let Some(signature) = &form.signature else {
+        return;
+    };
+    let valid = !signature.secret_env.is_empty()
+        && signature
+            .secret_env
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        findings.push(
+            Finding::at(
+                &form.queue.referenced,
+                format!(
+                    "form {id}: secret_env {:?} is not an environment variable name",
+                    signature.secret_env
+                ),
+            )
+            .hint("use letters, digits and _, such as HELPDESK_SECRET_TYPEFORM"),
+        );
+    }
+}
+
+/// Every routing rule of form `id`: its condition names `fields` and has
+/// one shape, and what it sets exists (in `queue`, when that is known).
+fn check_routing(
+    findings: &mut Vec<Finding>,
+    id: &str,
+    form: &Form,
+    queue: Option<&Queue>,
+    fields: &[&str],
+    agents: &[&str],
+    priorities: &[&str],
+) {
     for rule in &form.routing {
-        check_condition(findings, id, &rule.when, &fields);
+        check_condition(findings, id, &rule.when, fields);
         check_rule(
             findings,
             id,
@@ -402,12 +451,32 @@ fn check_template(
     }
 }
 
+/// Checks the mail settings of queue `key`: where replies to closed
+/// tickets go, its templates and its allowed senders. Findings point at
+/// the reopen status, or at the initial status when there is none.
 fn check_queue_mail(findings: &mut Vec<Finding>, key: &QueueKey, queue: &Queue, statuses: &[&str]) {
-    let mail = &queue.mail;
-    let at = mail
+    let at = queue
+        .mail
         .reopen_status
         .as_ref()
         .map_or(queue.initial_status.referenced, |s| s.referenced);
+    check_reopen(findings, key, queue, statuses, &at);
+    check_closed_reply_days(findings, key, &queue.mail, &at);
+    check_mail_templates(findings, key, &queue.mail, &at);
+    check_allowed_senders(findings, key, &queue.mail, &at);
+}
+
+/// Replies to closed tickets of queue `key` can reopen them: the reopen
+/// status exists, or without one the queue has a status of category open
+/// (unless such replies always open a new ticket).
+fn check_reopen(
+    findings: &mut Vec<Finding>,
+    key: &QueueKey,
+    queue: &Queue,
+    statuses: &[&str],
+    at: &serde_saphyr::Location,
+) {
+    let mail = &queue.mail;
     if let Some(status) = &mail.reopen_status {
         check_name(
             findings,
@@ -425,27 +494,46 @@ fn check_queue_mail(findings: &mut Vec<Finding>, key: &QueueKey, queue: &Queue, 
     {
         findings.push(
             Finding::at(
-                &at,
+                at,
                 format!("queue {key} has no status of category open to reopen tickets into"),
             )
             .hint("add one, or set mail.reopen_status"),
         );
     }
+}
+
+/// `closed_reply: new_after_days` comes with `closed_reply_days`.
+fn check_closed_reply_days(
+    findings: &mut Vec<Finding>,
+    key: &QueueKey,
+    mail: &QueueMail,
+    at: &serde_saphyr::Location,
+) {
     if mail.closed_reply == super::model::ClosedPolicy::NewAfterDays
         && mail.closed_reply_days.is_none()
     {
         findings.push(
             Finding::at(
-                &at,
+                at,
                 format!("queue {key}: closed_reply new_after_days needs closed_reply_days"),
             )
             .hint("for example closed_reply_days: 14"),
         );
     }
+}
+
+/// An acknowledgement template is set when acknowledging is on, and the
+/// subject and body of the acknowledgement and rejection templates parse.
+fn check_mail_templates(
+    findings: &mut Vec<Finding>,
+    key: &QueueKey,
+    mail: &QueueMail,
+    at: &serde_saphyr::Location,
+) {
     if mail.acknowledge && mail.acknowledgement.is_none() {
         findings.push(
             Finding::at(
-                &at,
+                at,
                 format!("queue {key}: acknowledge is on but no acknowledgement template is set"),
             )
             .hint("add mail.acknowledgement with subject and body"),
@@ -459,17 +547,27 @@ fn check_queue_mail(findings: &mut Vec<Finding>, key: &QueueKey, queue: &Queue, 
             check_template(
                 findings,
                 &format!("queue {key} {name} subject"),
-                &at,
+                at,
                 &template.subject,
             );
             check_template(
                 findings,
                 &format!("queue {key} {name} body"),
-                &at,
+                at,
                 &template.body,
             );
         }
     }
+}
+
+/// Every allowed sender pattern of queue `key` is `*`, `*@domain` or an
+/// address.
+fn check_allowed_senders(
+    findings: &mut Vec<Finding>,
+    key: &QueueKey,
+    mail: &QueueMail,
+    at: &serde_saphyr::Location,
+) {
     for pattern in &mail.allowed_senders {
         let valid = pattern == "*"
             || pattern.strip_prefix("*@").map_or_else(
@@ -479,7 +577,7 @@ fn check_queue_mail(findings: &mut Vec<Finding>, key: &QueueKey, queue: &Queue, 
         if !valid {
             findings.push(
                 Finding::at(
-                    &at,
+                    at,
                     format!("queue {key}: sender pattern {pattern:?} is not valid"),
                 )
                 .hint("use an address, *@domain, or *"),

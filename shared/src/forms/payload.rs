@@ -551,6 +551,8 @@ pub(crate) fn percent_decode(input: &[u8], plus_is_space: bool) -> Vec<u8> {
 // ---------------------------------------------------------------------------
 // Multipart
 
+/// Decodes a multipart/form-data body: text parts are fields, file parts
+/// uploads within `limits`; a Jotform delivery is read as one.
 async fn decode_multipart(
     boundary: &str,
     body: Bytes,
@@ -564,60 +566,105 @@ async fn decode_multipart(
     let mut files: Vec<UploadedFile> = Vec::new();
     let mut total_bytes: usize = 0;
 
-    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
         let Some(name) = field.name().map(str::to_owned) else {
             // A part without a name cannot be answered; skip it.
             continue;
         };
-        let Some(raw_file_name) = field.file_name().map(str::to_owned) else {
-            let bytes = field.bytes().await.map_err(multipart_error)?;
-            let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
-                PayloadError::Malformed(format!("field `{name}` is not valid UTF-8"))
-            })?;
+        let Some(file_name) = field.file_name().map(|raw| base_name(raw).to_owned()) else {
+            let text = text_part(field, &name).await?;
             fields.push(name, text);
             continue;
         };
-        let file_name = base_name(&raw_file_name).to_owned();
-        let content_type = field.content_type().map_or_else(
-            || "application/octet-stream".to_owned(),
-            ToString::to_string,
-        );
-
-        let mut contents: Vec<u8> = Vec::new();
-        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-            if contents.len() + chunk.len() > limits.max_file_bytes {
-                return Err(PayloadError::TooLarge {
-                    what: format!("size in bytes of file `{file_name}` (field `{name}`)"),
-                    limit: limits.max_file_bytes,
-                });
-            }
-            if total_bytes + contents.len() + chunk.len() > limits.max_total_bytes {
-                return Err(PayloadError::TooLarge {
-                    what: "total size in bytes of uploaded files".into(),
-                    limit: limits.max_total_bytes,
-                });
-            }
-            contents.extend_from_slice(&chunk);
-        }
-        if file_name.is_empty() && contents.is_empty() {
-            // An empty file input, as browsers send it.
+        let Some(file) = file_part(field, name, file_name, limits, total_bytes).await? else {
             continue;
-        }
+        };
         if files.len() >= limits.max_files {
             return Err(PayloadError::TooLarge {
                 what: "number of uploaded files".into(),
                 limit: limits.max_files,
             });
         }
-        total_bytes += contents.len();
-        files.push(UploadedFile {
-            field: name,
-            file_name,
-            content_type,
-            bytes: Bytes::from(contents),
+        total_bytes += file.bytes.len();
+        files.push(file);
+    }
+    multipart_submission(fields, files)
+}
+
+/// The text of the part `field` named `name`; malformed unless UTF-8.
+async fn text_part(field: multer::Field<'_>, name: &str) -> Result<String, PayloadError> {
+    let bytes = field.bytes().await.map_err(multipart_error)?;
+    String::from_utf8(bytes.to_vec())
+        .map_err(|_| PayloadError::Malformed(format!("field `{name}` is not valid UTF-8")))
+}
+
+/// The file `file_name` sent in the part `field` named `name`, read within
+/// `limits` given `stored` bytes of earlier files; `None` for an empty file
+/// input, as browsers send it.
+async fn file_part(
+    mut field: multer::Field<'_>,
+    name: String,
+    file_name: String,
+    limits: &Limits,
+    stored: usize,
+) -> Result<Option<UploadedFile>, PayloadError> {
+    let content_type = field.content_type().map_or_else(
+        || "application/octet-stream".to_owned(),
+        ToString::to_string,
+    );
+    let mut contents: Vec<u8> = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        check_upload_size(
+            limits,
+            &name,
+            &file_name,
+            stored,
+            contents.len() + chunk.len(),
+        )?;
+        contents.extend_from_slice(&chunk);
+    }
+    if file_name.is_empty() && contents.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(UploadedFile {
+        field: name,
+        file_name,
+        content_type,
+        bytes: Bytes::from(contents),
+    }))
+}
+
+/// A file of `size` bytes (so far) stays within the limit for one file
+/// and, with the `stored` bytes of earlier files, within the total limit.
+fn check_upload_size(
+    limits: &Limits,
+    name: &str,
+    file_name: &str,
+    stored: usize,
+    size: usize,
+) -> Result<(), PayloadError> {
+    if size > limits.max_file_bytes {
+        return Err(PayloadError::TooLarge {
+            what: format!("size in bytes of file `{file_name}` (field `{name}`)"),
+            limit: limits.max_file_bytes,
         });
     }
+    if stored + size > limits.max_total_bytes {
+        return Err(PayloadError::TooLarge {
+            what: "total size in bytes of uploaded files".into(),
+            limit: limits.max_total_bytes,
+        });
+    }
+    Ok(())
+}
 
+/// The submission of a multipart body's `fields` and `files`: a Jotform
+/// delivery when it has Jotform's `rawRequest`, `formID` and
+/// `submissionID` fields, plain fields otherwise.
+fn multipart_submission(
+    fields: FieldCollector,
+    files: Vec<UploadedFile>,
+) -> Result<RawSubmission, PayloadError> {
     if fields.get("rawRequest").is_some()
         && fields.get("formID").is_some()
         && fields.get("submissionID").is_some()

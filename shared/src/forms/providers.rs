@@ -103,36 +103,7 @@ pub fn typeform(delivery: &Value) -> Result<RawSubmission, PayloadError> {
 
     let mut out = Vec::with_capacity(answers.len());
     for (index, answer) in answers.iter().enumerate() {
-        let field = answer.get("field").unwrap_or(&Value::Null);
-        let field_id = str_at(field, "id");
-        let field_ref = str_at(field, "ref");
-        let Some(id) = field_ref.or(field_id) else {
-            return Err(malformed(format!(
-                "Typeform answer #{} has no field `ref` or `id`",
-                index + 1
-            )));
-        };
-        let mut aliases = Vec::new();
-        if let Some(field_id) = field_id {
-            push_alias(&mut aliases, id, field_id);
-        }
-        let title = definitions.iter().find_map(|definition| {
-            let same_id = field_id.is_some() && str_at(definition, "id") == field_id;
-            let same_ref = field_ref.is_some() && str_at(definition, "ref") == field_ref;
-            if same_id || same_ref {
-                str_at(definition, "title")
-            } else {
-                None
-            }
-        });
-        if let Some(title) = title {
-            push_alias(&mut aliases, id, title);
-        }
-        out.push(Answer {
-            id: id.to_owned(),
-            aliases,
-            value: typeform_value(answer),
-        });
+        out.push(typeform_answer(index, answer, &definitions)?);
     }
 
     if let Some(hidden) = response.get("hidden").and_then(Value::as_object) {
@@ -149,6 +120,46 @@ pub fn typeform(delivery: &Value) -> Result<RawSubmission, PayloadError> {
         submission_id,
         answers: out,
         files: Vec::new(),
+    })
+}
+
+/// The `index`th Typeform `answer`, named by its field `ref` (else `id`),
+/// with the field `id` and its title from `definitions` as aliases;
+/// malformed when the field has neither.
+fn typeform_answer(
+    index: usize,
+    answer: &Value,
+    definitions: &[&Value],
+) -> Result<Answer, PayloadError> {
+    let field = answer.get("field").unwrap_or(&Value::Null);
+    let field_id = str_at(field, "id");
+    let field_ref = str_at(field, "ref");
+    let Some(id) = field_ref.or(field_id) else {
+        return Err(malformed(format!(
+            "Typeform answer #{} has no field `ref` or `id`",
+            index + 1
+        )));
+    };
+    let mut aliases = Vec::new();
+    if let Some(field_id) = field_id {
+        push_alias(&mut aliases, id, field_id);
+    }
+    let title = definitions.iter().find_map(|definition| {
+        let same_id = field_id.is_some() && str_at(definition, "id") == field_id;
+        let same_ref = field_ref.is_some() && str_at(definition, "ref") == field_ref;
+        if same_id || same_ref {
+            str_at(definition, "title")
+        } else {
+            None
+        }
+    });
+    if let Some(title) = title {
+        push_alias(&mut aliases, id, title);
+    }
+    Ok(Answer {
+        id: id.to_owned(),
+        aliases,
+        value: typeform_value(answer),
     })
 }
 
@@ -318,64 +329,11 @@ pub fn jotform(
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.as_str())
     };
-    let raw_request =
-        field("rawRequest").ok_or_else(|| malformed("Jotform delivery without `rawRequest`"))?;
-    let request: OrderedJson = serde_json::from_str(raw_request)
-        .map_err(|err| malformed(format!("Jotform `rawRequest` is not JSON: {err}")))?;
-    let OrderedJson::Object(entries) = request else {
-        return Err(malformed("Jotform `rawRequest` is not a JSON object"));
-    };
-
-    // `temp_upload` names the question of each upload field: q5_identityProof.
-    let upload_keys: Vec<&str> = entries
-        .iter()
-        .find(|(key, _)| key == "temp_upload")
-        .and_then(|(_, value)| match value {
-            OrderedJson::Object(uploads) => Some(uploads),
-            _ => None,
-        })
-        .map(|uploads| uploads.iter().map(|(key, _)| key.as_str()).collect())
-        .unwrap_or_default();
-
-    let mut answers: Vec<Answer> = Vec::new();
-    // For each answer, the renderings of its value that `pretty` may show.
-    let mut renderings: Vec<Vec<String>> = Vec::new();
-    for (key, value) in &entries {
-        if let Some(name) = jotform_question_name(key) {
-            let answer_value = jotform_value(value);
-            renderings.push(pretty_renderings(&answer_value));
-            answers.push(Answer {
-                id: name.to_owned(),
-                aliases: vec![key.clone()],
-                value: answer_value,
-            });
-        } else if let Some(urls) = url_list(value) {
-            let mut aliases = Vec::new();
-            if let Some(full) = upload_keys
-                .iter()
-                .find(|full| jotform_question_name(full) == Some(key.as_str()))
-            {
-                push_alias(&mut aliases, key, full);
-            }
-            let names: Vec<String> = urls.iter().map(|url| url_file_name(url)).collect();
-            renderings.push(vec![names.join(" "), names.join(", ")]);
-            answers.push(Answer {
-                id: key.clone(),
-                aliases,
-                value: AnswerValue::List(urls),
-            });
-        }
-    }
-
+    let entries = jotform_request(field("rawRequest"))?;
+    let (mut answers, renderings) = jotform_answers(&entries);
     if let Some(pretty) = field("pretty") {
-        for (answer, label) in answers.iter_mut().zip(pretty_labels(pretty, &renderings)) {
-            if let Some(label) = label {
-                let id = answer.id.clone();
-                push_alias(&mut answer.aliases, &id, &label);
-            }
-        }
+        add_pretty_labels(&mut answers, pretty, &renderings);
     }
-
     if let Some(title) = field("formTitle") {
         answers.push(Answer::new(
             "formTitle",
@@ -392,6 +350,86 @@ pub fn jotform(
         answers,
         files,
     })
+}
+
+/// The entries of the `rawRequest` object, in document order; malformed
+/// when it is missing or not a JSON object.
+fn jotform_request(raw_request: Option<&str>) -> Result<Vec<(String, OrderedJson)>, PayloadError> {
+    let raw_request =
+        raw_request.ok_or_else(|| malformed("Jotform delivery without `rawRequest`"))?;
+    let request: OrderedJson = serde_json::from_str(raw_request)
+        .map_err(|err| malformed(format!("Jotform `rawRequest` is not JSON: {err}")))?;
+    let OrderedJson::Object(entries) = request else {
+        return Err(malformed("Jotform `rawRequest` is not a JSON object"));
+    };
+    Ok(entries)
+}
+
+/// The answers in the `rawRequest` `entries`, and for each the renderings
+/// of its value that `pretty` may show: question keys answered by their
+/// short name, upload URL lists by their key; other keys are skipped.
+fn jotform_answers(entries: &[(String, OrderedJson)]) -> (Vec<Answer>, Vec<Vec<String>>) {
+    let upload_keys = jotform_upload_keys(entries);
+    let mut answers: Vec<Answer> = Vec::new();
+    let mut renderings: Vec<Vec<String>> = Vec::new();
+    for (key, value) in entries {
+        if let Some(name) = jotform_question_name(key) {
+            let answer_value = jotform_value(value);
+            renderings.push(pretty_renderings(&answer_value));
+            answers.push(Answer {
+                id: name.to_owned(),
+                aliases: vec![key.clone()],
+                value: answer_value,
+            });
+        } else if let Some(urls) = url_list(value) {
+            let names: Vec<String> = urls.iter().map(|url| url_file_name(url)).collect();
+            renderings.push(vec![names.join(" "), names.join(", ")]);
+            answers.push(jotform_upload_answer(key, urls, &upload_keys));
+        }
+    }
+    (answers, renderings)
+}
+
+/// The question keys of the upload fields, which `temp_upload` names
+/// (`q5_identityProof`).
+fn jotform_upload_keys(entries: &[(String, OrderedJson)]) -> Vec<&str> {
+    entries
+        .iter()
+        .find(|(key, _)| key == "temp_upload")
+        .and_then(|(_, value)| match value {
+            OrderedJson::Object(uploads) => Some(uploads),
+            _ => None,
+        })
+        .map(|uploads| uploads.iter().map(|(key, _)| key.as_str()).collect())
+        .unwrap_or_default()
+}
+
+/// The answer of the upload `urls` under `key`, with its question key from
+/// `upload_keys` as alias when there is one.
+fn jotform_upload_answer(key: &str, urls: Vec<String>, upload_keys: &[&str]) -> Answer {
+    let mut aliases = Vec::new();
+    if let Some(full) = upload_keys
+        .iter()
+        .find(|full| jotform_question_name(full) == Some(key))
+    {
+        push_alias(&mut aliases, key, full);
+    }
+    Answer {
+        id: key.to_owned(),
+        aliases,
+        value: AnswerValue::List(urls),
+    }
+}
+
+/// Adds to each answer its label in `pretty`, where that can be told for
+/// sure from the answer's `renderings`.
+fn add_pretty_labels(answers: &mut [Answer], pretty: &str, renderings: &[Vec<String>]) {
+    for (answer, label) in answers.iter_mut().zip(pretty_labels(pretty, renderings)) {
+        if let Some(label) = label {
+            let id = answer.id.clone();
+            push_alias(&mut answer.aliases, &id, &label);
+        }
+    }
 }
 
 /// `studentsName` for `q3_studentsName`; `None` for keys not shaped

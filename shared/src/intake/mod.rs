@@ -12,17 +12,18 @@ pub mod problem;
 pub mod routing;
 
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use sha2::{Digest, Sha256};
 
-use crate::app::Services;
-use crate::blobs::safe_file_name;
+use crate::services::Services;
 use crate::config::Form;
 use crate::domain::{Actor, Channel, EmailAddress, QueueKey, TimelineEvent};
 use crate::forms::payload::{self, Limits, PayloadError, RawSubmission};
 use crate::forms::signature;
-use crate::store::{IdempotencyClaim, StoreError};
-use crate::tickets::{self, TicketDraft};
+use crate::keys;
+use crate::store::{ClaimPurpose, IdempotencyClaim, StoreError};
+use crate::tickets::{self, Attachments, NewFile, NewTicket, OpenError, TicketDraft};
 use problem::Problem;
 
 /// A form request as any entry point sees it.
@@ -303,7 +304,7 @@ fn idempotency_key(
             .map(str::trim)
             .filter(|k| !k.is_empty() && k.len() <= 255);
         return match key {
-            Some(key) => Ok(Some(format!("form:{form_id}:key:{key}"))),
+            Some(key) => Ok(Some(keys::claim::form_key(form_id, key))),
             None => Err(Problem::new(
                 StatusCode::BAD_REQUEST,
                 "bad-idempotency-key",
@@ -316,19 +317,45 @@ fn idempotency_key(
         .submission_id
         .as_ref()
         .filter(|id| !id.is_empty())
-        .map(|id| format!("form:{form_id}:submission:{id}")))
+        .map(|id| keys::claim::form_submission(form_id, id)))
 }
 
+/// A form post, stage by stage.
 async fn submit(
     services: &Services,
     form: &Form,
     request: &FormRequest,
 ) -> Result<Response<Bytes>, Problem> {
-    let limits = Limits {
-        max_file_bytes: form.attachments.max_file_bytes,
-        max_total_bytes: form.attachments.max_total_bytes,
-        max_files: form.attachments.max_files,
-    };
+    check_body_size(form, request)?;
+    check_signature(services, form, request)?;
+    let submission = decode(form, request).await?;
+    if honeypot_filled(form, &submission) {
+        tracing::info!(form = %request.form_id, "honeypot filled; submission dropped");
+        return Ok(created(form, &request.headers, None, false));
+    }
+    let draft = fill_ticket(form, &request.form_id, &submission)?;
+    let now = tickets::store_precision(services.clock.now());
+    let claim = claim_for(services, request, &submission, now)?;
+    if let Some(earlier) = earlier_delivery(services, claim.as_ref()).await? {
+        return Ok(created(form, &request.headers, Some(&earlier), true));
+    }
+    let new = new_ticket(request, submission, draft, claim, now);
+    let opened = tickets::open(
+        &services.config,
+        services.store.as_ref(),
+        services.blobs.as_ref(),
+        new,
+    )
+    .await
+    .map_err(|e| open_problem(&e))?;
+    let replayed = matches!(opened, tickets::Opened::Replayed(_));
+    let key = opened.key().to_string();
+    tracing::info!(ticket = %key, form = %request.form_id, replayed, "form submission stored");
+    Ok(created(form, &request.headers, Some(&key), replayed))
+}
+
+/// Refuses a body larger than the form's uploads and some framing.
+fn check_body_size(form: &Form, request: &FormRequest) -> Result<(), Problem> {
     let body_limit = form
         .attachments
         .max_total_bytes
@@ -339,182 +366,212 @@ async fn submit(
             limit: body_limit,
         }));
     }
-    check_signature(services, form, request)?;
-    let content_type = header_str(&request.headers, header::CONTENT_TYPE);
-    let submission = payload::decode(content_type, request.body.clone(), &limits)
-        .await
-        .map_err(payload_problem)?;
+    Ok(())
+}
 
-    if let Some(honeypot) = &form.honeypot
-        && submission
+/// The body as answers and files, within the form's upload limits.
+async fn decode(form: &Form, request: &FormRequest) -> Result<RawSubmission, Problem> {
+    let limits = Limits {
+        max_file_bytes: form.attachments.max_file_bytes,
+        max_total_bytes: form.attachments.max_total_bytes,
+        max_files: form.attachments.max_files,
+    };
+    let content_type = header_str(&request.headers, header::CONTENT_TYPE);
+    payload::decode(content_type, request.body.clone(), &limits)
+        .await
+        .map_err(payload_problem)
+}
+
+/// Whether a bot filled the field people never see.
+fn honeypot_filled(form: &Form, submission: &RawSubmission) -> bool {
+    form.honeypot.as_ref().is_some_and(|honeypot| {
+        submission
             .answer(honeypot)
             .is_some_and(|a| !a.value.is_empty())
-    {
-        tracing::info!(form = %request.form_id, "honeypot filled; submission dropped");
-        return Ok(created(form, &request.headers, None, false));
-    }
+    })
+}
 
-    let checked = answers::check_answers(form, &submission).map_err(Problem::invalid_fields)?;
-    let mapped = mapping::map_answers(form, &request.form_id, &checked).map_err(|e| {
-        tracing::error!(form = %request.form_id, error = %e, "form mapping failed");
-        Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "mapping-failed",
-            "Form misconfigured",
-            e.to_string(),
-        )
+/// The ticket's fields from the answers: checked, mapped by the form's
+/// `map`, routed by its rules.
+fn fill_ticket(
+    form: &Form,
+    form_id: &str,
+    submission: &RawSubmission,
+) -> Result<FormDraft, Problem> {
+    let checked = answers::check_answers(form, submission).map_err(Problem::invalid_fields)?;
+    let mapped = mapping::map_answers(form, form_id, &checked).map_err(|e| {
+        tracing::error!(form = %form_id, error = %e, "form mapping failed");
+        misconfigured("mapping-failed", e.to_string())
     })?;
-    let requester_email = match &mapped.requester_email {
-        Some(text) => Some(EmailAddress::parse(text).map_err(|_| {
-            Problem::invalid_fields(vec![answers::FieldError {
-                field: form
-                    .map
-                    .requester_email
-                    .as_ref()
-                    .map_or("email".into(), |s| s.value.clone()),
-                message: "must be an email address such as name@example.com".into(),
-            }])
-        })?),
-        None => None,
-    };
+    let requester_email = requester_email(form, mapped.requester_email.as_deref())?;
     let routed = routing::route(&form.routing, &checked);
-
-    let now = tickets::store_precision(services.clock.now());
-    let claim = idempotency_key(&request.form_id, &request.headers, &submission)?.map(|key| {
-        IdempotencyClaim {
-            key,
-            payload_hash: payload_hash(&submission),
-            expires_at: now + services.config.idempotency_retention(),
-        }
-    });
-    if let Some(claim) = &claim
-        && let Some(record) = services
-            .store
-            .idempotency_record(&claim.key)
-            .await
-            .map_err(|e| store_problem(&e))?
-    {
-        if record.payload_hash != claim.payload_hash {
-            return Err(store_problem(&StoreError::IdempotencyMismatch {
-                key: claim.key.clone(),
-            }));
-        }
-        return Ok(created(
-            form,
-            &request.headers,
-            Some(&record.ticket.to_string()),
-            true,
-        ));
-    }
-
-    let queue = QueueKey::parse(&form.queue.value).map_err(|e| {
-        Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Form misconfigured",
-            e.to_string(),
-        )
-    })?;
-    let contact = match &requester_email {
-        Some(email) => Some(
-            tickets::resolve_contact(
-                services.store.as_ref(),
-                email,
-                mapped.requester_name.as_deref(),
-                now,
-            )
-            .await
-            .map_err(|e| store_problem(&e))?,
-        ),
-        None => None,
-    };
-    let key = services
-        .store
-        .allocate_ticket_key(&queue)
-        .await
-        .map_err(|e| store_problem(&e))?;
-
-    let mut events = vec![TimelineEvent::FormSubmitted {
-        form: request.form_id.clone(),
-        submission_id: submission.submission_id.clone(),
-        answers: answers::all_answers(&submission),
-        routing_rules: routed.matched.clone(),
-    }];
-    for (index, file) in submission.files.iter().enumerate() {
-        let blob_key = format!(
-            "attachments/{key}/{}-{}",
-            index + 1,
-            safe_file_name(&file.file_name)
-        );
-        services
-            .blobs
-            .put(&blob_key, &file.content_type, file.bytes.clone())
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "attachment not stored");
-                Problem::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "Try again shortly",
-                    "an attachment could not be stored; nothing was saved",
-                )
-            })?;
-        events.push(TimelineEvent::AttachmentAdded {
-            file_name: file.file_name.clone(),
-            content_type: file.content_type.clone(),
-            size: file.bytes.len() as u64,
-            blob_key,
-        });
-    }
-
+    let queue = QueueKey::parse(&form.queue.value)
+        .map_err(|e| misconfigured("internal", e.to_string()))?;
     let mut components = routed.components;
     for component in mapped.components {
         if !components.contains(&component) {
             components.push(component);
         }
     }
-    let draft = TicketDraft {
-        queue,
-        summary: mapped.summary,
-        description: mapped.description,
-        priority: routed.priority.or(mapped.priority),
-        line: routed.line,
-        components,
-        tags: routed.tags,
-        assignee: routed.assignee,
-        requester_email: requester_email.clone(),
-        requester_name: mapped.requester_name,
-        channel: Channel::Form,
-        custom_fields: mapped.custom_fields,
+    Ok(FormDraft {
+        draft: TicketDraft {
+            queue,
+            summary: mapped.summary,
+            description: mapped.description,
+            priority: routed.priority.or(mapped.priority),
+            line: routed.line,
+            components,
+            tags: routed.tags,
+            assignee: routed.assignee,
+            requester_email,
+            requester_name: mapped.requester_name,
+            channel: Channel::Form,
+            custom_fields: mapped.custom_fields,
+        },
+        routing_rules: routed.matched,
+    })
+}
+
+/// A form's ticket before it exists, with the routing rules that matched.
+struct FormDraft {
+    draft: TicketDraft,
+    routing_rules: Vec<String>,
+}
+
+/// The requester's address as mapped, parsed; a bad one names its field.
+fn requester_email(form: &Form, mapped: Option<&str>) -> Result<Option<EmailAddress>, Problem> {
+    let Some(text) = mapped else {
+        return Ok(None);
     };
-    let ticket = tickets::build_ticket(&services.config, key, draft, contact.map(|c| c.id), now)
-        .map_err(|e| {
-            Problem::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Form misconfigured",
-                e.to_string(),
-            )
-        })?;
-    let actor = match requester_email {
-        Some(email) => Actor::Customer { email },
+    EmailAddress::parse(text).map(Some).map_err(|_| {
+        Problem::invalid_fields(vec![answers::FieldError {
+            field: form
+                .map
+                .requester_email
+                .as_ref()
+                .map_or("email".into(), |s| s.value.clone()),
+            message: "must be an email address such as name@example.com".into(),
+        }])
+    })
+}
+
+/// A form whose configuration cannot take this submission.
+fn misconfigured(kind: &str, detail: String) -> Problem {
+    Problem::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        kind,
+        "Form misconfigured",
+        detail,
+    )
+}
+
+/// The idempotency claim of this delivery: the sender's key, or the
+/// provider's submission id.
+fn claim_for(
+    services: &Services,
+    request: &FormRequest,
+    submission: &RawSubmission,
+    now: DateTime<Utc>,
+) -> Result<Option<IdempotencyClaim>, Problem> {
+    Ok(
+        idempotency_key(&request.form_id, &request.headers, submission)?.map(|key| {
+            IdempotencyClaim {
+                key,
+                purpose: ClaimPurpose::Payload(payload_hash(submission)),
+                expires_at: now + services.config.idempotency_retention(),
+            }
+        }),
+    )
+}
+
+/// The ticket an earlier delivery of the same submission opened; the same
+/// key with other answers is refused.
+async fn earlier_delivery(
+    services: &Services,
+    claim: Option<&IdempotencyClaim>,
+) -> Result<Option<String>, Problem> {
+    let Some(claim) = claim else {
+        return Ok(None);
+    };
+    let Some(record) = services
+        .store
+        .idempotency_record(&claim.key)
+        .await
+        .map_err(|e| store_problem(&e))?
+    else {
+        return Ok(None);
+    };
+    if record.purpose != claim.purpose {
+        return Err(store_problem(&StoreError::IdempotencyMismatch {
+            key: claim.key.clone(),
+        }));
+    }
+    Ok(Some(record.ticket.to_string()))
+}
+
+/// What the form opens: the draft, the answers as the first entry, the
+/// uploads, the claim.
+fn new_ticket(
+    request: &FormRequest,
+    submission: RawSubmission,
+    form: FormDraft,
+    claim: Option<IdempotencyClaim>,
+    now: DateTime<Utc>,
+) -> NewTicket {
+    let actor = match &form.draft.requester_email {
+        Some(email) => Actor::Customer {
+            email: email.clone(),
+        },
         None => Actor::System,
     };
-    let entries = tickets::first_entries(&ticket, &actor, events);
-    let (stored, replayed) =
-        tickets::store_ticket(services.store.as_ref(), &ticket, &entries, claim.as_slice())
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "ticket not stored");
-                store_problem(&e)
-            })?;
-    tracing::info!(ticket = %stored, form = %request.form_id, replayed, "form submission stored");
-    Ok(created(
-        form,
-        &request.headers,
-        Some(&stored.to_string()),
-        replayed,
-    ))
+    let intake = TimelineEvent::FormSubmitted {
+        form: request.form_id.clone(),
+        submission_id: submission.submission_id.clone(),
+        answers: answers::all_answers(&submission),
+        routing_rules: form.routing_rules,
+    };
+    let files = submission
+        .files
+        .into_iter()
+        .map(|file| NewFile {
+            file_name: file.file_name,
+            content_type: file.content_type,
+            bytes: file.bytes,
+        })
+        .collect();
+    NewTicket {
+        draft: form.draft,
+        participants: Vec::new(),
+        actor,
+        intake: vec![intake],
+        attachments: Attachments {
+            tag: String::new(),
+            files,
+        },
+        links: Vec::new(),
+        claims: claim.into_iter().collect(),
+        now,
+    }
+}
+
+/// The answer to a ticket that could not be opened.
+fn open_problem(error: &OpenError) -> Problem {
+    match error {
+        OpenError::Store(e) => {
+            tracing::error!(error = %e, "ticket not stored");
+            store_problem(e)
+        }
+        OpenError::Attachment(e) => {
+            tracing::error!(error = %e, "attachment not stored");
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Try again shortly",
+                "an attachment could not be stored; nothing was saved",
+            )
+        }
+        e @ OpenError::UnknownQueue(_) => misconfigured("internal", e.to_string()),
+    }
 }
 
 #[cfg(test)]

@@ -177,29 +177,10 @@ pub fn parse(raw: &[u8], limits: &MailLimits) -> Result<ParsedMail, MailParseErr
     let message = MessageParser::default()
         .parse(raw)
         .ok_or_else(|| MailParseError::NotAMessage("no header block found".to_owned()))?;
-    let root = message
-        .parts
-        .first()
-        .ok_or_else(|| MailParseError::NotAMessage("no header block found".to_owned()))?;
-    if root.headers.is_empty() {
-        return Err(MailParseError::NotAMessage(
-            "the input starts without any header line".to_owned(),
-        ));
-    }
-
+    let root = header_part(&message)?;
     let headers = decoded_headers(root, raw);
-    let values = |name: &str| -> Vec<&str> {
-        headers
-            .iter()
-            .filter(|(header, _)| header.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
-            .collect()
-    };
 
-    let (message_id, message_id_generated) = match message.message_id().map(clean_id) {
-        Some(id) if !id.is_empty() => (id, false),
-        _ => (generated_message_id(raw), true),
-    };
+    let (message_id, message_id_generated) = message_id(&message, raw);
     let subject = message.subject().map(clean_text).unwrap_or_default();
     let (text, reply_source) = body_text(&message);
     let html = body_html(&message);
@@ -212,14 +193,10 @@ pub fn parse(raw: &[u8], limits: &MailLimits) -> Result<ParsedMail, MailParseErr
     let reply_to = mailboxes(root, &HeaderName::ReplyTo);
     let to = mailboxes(root, &HeaderName::To);
     let cc = mailboxes(root, &HeaderName::Cc);
-    let date = message.date().and_then(|date| {
-        date.is_valid()
-            .then(|| DateTime::from_timestamp(date.to_timestamp(), 0))
-            .flatten()
-    });
-    let delivered_to = plain_addresses(&values("Delivered-To"));
-    let x_original_to = plain_addresses(&values("X-Original-To"));
-    let return_path = values("Return-Path")
+    let date = date(&message);
+    let delivered_to = plain_addresses(&header_values(&headers, "Delivered-To"));
+    let x_original_to = plain_addresses(&header_values(&headers, "X-Original-To"));
+    let return_path = header_values(&headers, "Return-Path")
         .first()
         .map(|value| strip_brackets(value).to_lowercase());
     // Last: moves the decoded parts out of the message instead of copying.
@@ -247,6 +224,49 @@ pub fn parse(raw: &[u8], limits: &MailLimits) -> Result<ParsedMail, MailParseErr
         skipped,
         report,
         headers,
+    })
+}
+
+/// The top-level part, which carries the message's headers; without any,
+/// the input is not a message.
+fn header_part<'m, 'x>(message: &'m Message<'x>) -> Result<&'m MessagePart<'x>, MailParseError> {
+    let root = message
+        .parts
+        .first()
+        .ok_or_else(|| MailParseError::NotAMessage("no header block found".to_owned()))?;
+    if root.headers.is_empty() {
+        return Err(MailParseError::NotAMessage(
+            "the input starts without any header line".to_owned(),
+        ));
+    }
+    Ok(root)
+}
+
+/// The decoded values of every header called `name` (case-insensitive),
+/// in message order.
+fn header_values<'h>(headers: &'h [(String, String)], name: &str) -> Vec<&'h str> {
+    headers
+        .iter()
+        .filter(|(header, _)| header.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value.as_str())
+        .collect()
+}
+
+/// The Message-ID, cleaned, and `false`; or a generated one and `true`
+/// when it is missing or empty.
+fn message_id(message: &Message<'_>, raw: &[u8]) -> (String, bool) {
+    match message.message_id().map(clean_id) {
+        Some(id) if !id.is_empty() => (id, false),
+        _ => (generated_message_id(raw), true),
+    }
+}
+
+/// The Date header, when present and valid.
+fn date(message: &Message<'_>) -> Option<DateTime<Utc>> {
+    message.date().and_then(|date| {
+        date.is_valid()
+            .then(|| DateTime::from_timestamp(date.to_timestamp(), 0))
+            .flatten()
     })
 }
 

@@ -11,14 +11,14 @@
 use chrono::{DateTime, Utc};
 use sha2::Digest;
 
-use crate::app::Services;
 use crate::config::RateLimit;
-use crate::domain::{Actor, EmailAddress, TicketKey, TimelineEvent};
-use crate::store::{IdempotencyClaim, StoreError};
+use crate::domain::{Actor, EmailAddress, QueueKey, TicketKey, TimelineEvent};
+use crate::keys;
+use crate::services::Services;
+use crate::store::{ClaimPurpose, IdempotencyClaim, MailClaim, Step, StoreError};
 use crate::tickets;
 
 use super::outbound::{self, Address, OutboundMail};
-use super::threading::message_id_claim_key;
 use super::token;
 use super::transport::TransportError;
 
@@ -103,7 +103,7 @@ async fn over_limit(
 ) -> Result<Option<String>, StoreError> {
     let limits = services.config.desk.mail.rate_limits;
     let (index, ends) = window_start(now, &limits.per_ticket_recipient);
-    let key = format!("rate:ticket:{ticket}:{recipient}:{index}");
+    let key = keys::counter::rate_per_ticket(ticket, recipient, index);
     let count = services.store.increment_counter(&key, ends).await?;
     if count > limits.per_ticket_recipient.count {
         return Ok(Some(format!(
@@ -112,14 +112,25 @@ async fn over_limit(
             humantime::format_duration(limits.per_ticket_recipient.window.0)
         )));
     }
-    let (index, ends) = window_start(now, &limits.per_recipient);
-    let key = format!("rate:recipient:{recipient}:{index}");
+    over_recipient_limit(services, recipient, now).await
+}
+
+/// Counts one automatic mail to `recipient` against the limit per
+/// recipient and says so when it exceeds it.
+async fn over_recipient_limit(
+    services: &Services,
+    recipient: &EmailAddress,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, StoreError> {
+    let limit = services.config.desk.mail.rate_limits.per_recipient;
+    let (index, ends) = window_start(now, &limit);
+    let key = keys::counter::rate_per_recipient(recipient, index);
     let count = services.store.increment_counter(&key, ends).await?;
-    if count > limits.per_recipient.count {
+    if count > limit.count {
         return Ok(Some(format!(
             "rate limit: more than {} automatic mails to {recipient} within {}",
-            limits.per_recipient.count,
-            humantime::format_duration(limits.per_recipient.window.0)
+            limit.count,
+            humantime::format_duration(limit.window.0)
         )));
     }
     Ok(None)
@@ -128,8 +139,8 @@ async fn over_limit(
 /// A claim far in the future: Message-IDs map to their ticket for years.
 pub fn message_id_claim(message_id: &str, now: DateTime<Utc>) -> IdempotencyClaim {
     IdempotencyClaim {
-        key: message_id_claim_key(message_id),
-        payload_hash: "message-id".into(),
+        key: keys::claim::message_id(message_id),
+        purpose: ClaimPurpose::Mail(MailClaim::Recorded),
         expires_at: now + chrono::Duration::days(3650),
     }
 }
@@ -161,7 +172,7 @@ async fn send_once(
     now: DateTime<Utc>,
 ) -> Result<bool, SendError> {
     let raw = outbound::build(mail).map_err(|e| SendError::Build(e.to_string()))?;
-    let marker = format!("send:{}", mail.message_id);
+    let marker = keys::marker::send(&mail.message_id);
     if services
         .store
         .put_marker(&marker, "sending", Some(now + chrono::Duration::days(30)))
@@ -183,80 +194,98 @@ pub async fn send_ticket_mail(
     mail: TicketMail,
     suppress_reason: Option<String>,
 ) -> Result<SendOutcome, SendError> {
-    let settings = &services.config.desk.mail;
     let now = tickets::store_precision(services.clock.now());
-    let message_id =
-        outbound::message_id_for(&mail.ticket, &mail.purpose, &settings.message_id_domain);
-    let claim_key = message_id_claim_key(&message_id);
-    if services
+    let domain = &services.config.desk.mail.message_id_domain;
+    let message_id = outbound::message_id_for(&mail.ticket, &mail.purpose, domain);
+    if already_recorded(services, &message_id).await? {
+        return Ok(SendOutcome::AlreadySent { message_id });
+    }
+    let outgoing = Outgoing {
+        now,
+        message_id,
+        recipients: mail.to.iter().map(ToString::to_string).collect(),
+        subject: outbound::subject_with_key(&mail.subject, &mail.ticket),
+    };
+    match suppression_reason(services, &mail, suppress_reason, now).await? {
+        Some(reason) => hold_back(services, &mail, outgoing, reason).await,
+        None => deliver(services, mail, outgoing).await,
+    }
+}
+
+/// What is settled about a ticket mail before it is sent or held back.
+struct Outgoing {
+    /// When, at store precision.
+    now: DateTime<Utc>,
+    /// Its deterministic Message-ID.
+    message_id: String,
+    /// The recipients as text.
+    recipients: Vec<String>,
+    /// The subject with the ticket key.
+    subject: String,
+}
+
+/// Whether an earlier delivery recorded the mail with this Message-ID.
+async fn already_recorded(services: &Services, message_id: &str) -> Result<bool, StoreError> {
+    let claim_key = keys::claim::message_id(message_id);
+    Ok(services
         .store
         .idempotency_record(&claim_key)
         .await?
-        .is_some()
-    {
-        return Ok(SendOutcome::AlreadySent { message_id });
-    }
-    let recipients: Vec<String> = mail.to.iter().map(ToString::to_string).collect();
-    let subject = outbound::subject_with_key(&mail.subject, &mail.ticket);
+        .is_some())
+}
 
-    let mut reason = suppress_reason;
-    if reason.is_none() && mail.automatic {
-        for recipient in &mail.to {
-            if let Some(why) = over_limit(services, &mail.ticket, recipient, now).await? {
-                reason = Some(why);
-                break;
-            }
+/// Why the mail is held back, if it is: the caller's reason, or else, for
+/// automatic mail, the first rate limit a recipient exceeds (recipients are
+/// counted in order until one does).
+async fn suppression_reason(
+    services: &Services,
+    mail: &TicketMail,
+    given: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, StoreError> {
+    if given.is_some() || !mail.automatic {
+        return Ok(given);
+    }
+    for recipient in &mail.to {
+        if let Some(why) = over_limit(services, &mail.ticket, recipient, now).await? {
+            return Ok(Some(why));
         }
     }
-    if let Some(reason) = reason {
-        let claim = IdempotencyClaim {
-            key: format!("suppressed:{message_id}"),
-            payload_hash: "suppressed".into(),
-            expires_at: now + chrono::Duration::days(30),
-        };
-        let event = TimelineEvent::EmailSuppressed {
-            to: recipients,
-            subject,
-            reason: reason.clone(),
-        };
-        record(
-            services,
-            &mail.ticket,
-            now,
-            claim,
-            event,
-            (&mail.actor, mail.trigger_depth),
-        )
-        .await?;
-        tracing::info!(ticket = %mail.ticket, %reason, "automatic mail suppressed");
-        return Ok(SendOutcome::Suppressed { reason });
-    }
+    Ok(None)
+}
 
-    let ticket = services
-        .store
-        .get_ticket(&mail.ticket)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("ticket {}", mail.ticket)))?;
-    let queue = services
-        .config
-        .queues
-        .get(&ticket.queue)
-        .ok_or_else(|| SendError::Build(format!("queue {} is not configured", ticket.queue)))?;
-    let from_address = queue.addresses.first().ok_or_else(|| {
-        SendError::Build(format!(
-            "queue {} has no address to send from",
-            ticket.queue
-        ))
-    })?;
-    let reply_to = services
-        .secrets
-        .secret(&settings.reply_token_secret_env)
-        .map(|secret| {
-            Address::new(token::plus_address(
-                from_address,
-                &token::reply_token(secret.as_bytes(), &mail.ticket),
-            ))
-        });
+/// Records the held-back mail on the ticket's timeline with the reason.
+async fn hold_back(
+    services: &Services,
+    mail: &TicketMail,
+    outgoing: Outgoing,
+    reason: String,
+) -> Result<SendOutcome, SendError> {
+    let claim = IdempotencyClaim {
+        key: keys::claim::suppression(&outgoing.message_id),
+        purpose: ClaimPurpose::Once(Step::Suppression),
+        expires_at: outgoing.now + chrono::Duration::days(30),
+    };
+    let event = TimelineEvent::EmailSuppressed {
+        to: outgoing.recipients,
+        subject: outgoing.subject,
+        reason: reason.clone(),
+    };
+    let by = (&mail.actor, mail.trigger_depth);
+    record(services, &mail.ticket, outgoing.now, claim, event, by).await?;
+    tracing::info!(ticket = %mail.ticket, %reason, "automatic mail suppressed");
+    Ok(SendOutcome::Suppressed { reason })
+}
+
+/// Sends the mail from the ticket's queue and records it on the timeline,
+/// unless an earlier delivery sent it.
+async fn deliver(
+    services: &Services,
+    mail: TicketMail,
+    outgoing: Outgoing,
+) -> Result<SendOutcome, SendError> {
+    let settings = &services.config.desk.mail;
+    let from_address = ticket_sender(services, &mail.ticket).await?;
     let outbound = OutboundMail {
         from: Address {
             name: settings.from_name.clone(),
@@ -264,37 +293,95 @@ pub async fn send_ticket_mail(
         },
         to: mail.to.iter().map(Address::from).collect(),
         cc: Vec::new(),
-        reply_to,
-        subject: subject.clone(),
+        reply_to: reply_address(services, from_address, &mail.ticket),
+        subject: outgoing.subject.clone(),
         text: mail.text,
         html: None,
-        message_id: message_id.clone(),
+        message_id: outgoing.message_id.clone(),
         in_reply_to: mail.in_reply_to,
         references: mail.references,
         ticket: Some(mail.ticket.clone()),
         automatic: mail.automatic,
         loop_header: (LOOP_HEADER.to_owned(), settings.instance.clone()),
         attachments: Vec::new(),
-        date: now,
+        date: outgoing.now,
     };
-    if !send_once(services, &outbound, &recipients, now).await? {
-        return Ok(SendOutcome::AlreadySent { message_id });
+    if !send_once(services, &outbound, &outgoing.recipients, outgoing.now).await? {
+        return Ok(SendOutcome::AlreadySent {
+            message_id: outgoing.message_id,
+        });
     }
+    let by = (&mail.actor, mail.trigger_depth);
+    record_sent(services, &mail.ticket, by, mail.automatic, outgoing).await
+}
+
+/// The address a ticket's mail is sent from: the first of its queue's.
+async fn ticket_sender<'a>(
+    services: &'a Services,
+    key: &TicketKey,
+) -> Result<&'a EmailAddress, SendError> {
+    let ticket = services
+        .store
+        .get_ticket(key)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("ticket {key}")))?;
+    queue_address(services, &ticket.queue)
+}
+
+/// The first address of a queue, which its mail is sent from.
+fn queue_address<'a>(
+    services: &'a Services,
+    queue: &QueueKey,
+) -> Result<&'a EmailAddress, SendError> {
+    let config = services
+        .config
+        .queues
+        .get(queue)
+        .ok_or_else(|| SendError::Build(format!("queue {queue} is not configured")))?;
+    config
+        .addresses
+        .first()
+        .ok_or_else(|| SendError::Build(format!("queue {queue} has no address to send from")))
+}
+
+/// The plus address that carries the ticket's reply token, when the token
+/// secret is set.
+fn reply_address(services: &Services, from: &EmailAddress, ticket: &TicketKey) -> Option<Address> {
+    let settings = &services.config.desk.mail;
+    services
+        .secrets
+        .secret(&settings.reply_token_secret_env)
+        .map(|secret| {
+            Address::new(token::plus_address(
+                from,
+                &token::reply_token(secret.as_bytes(), ticket),
+            ))
+        })
+}
+
+/// Records the sent mail on the ticket's timeline with the claim that maps
+/// its Message-ID to the ticket.
+async fn record_sent(
+    services: &Services,
+    ticket: &TicketKey,
+    by: (&Actor, u8),
+    automatic: bool,
+    outgoing: Outgoing,
+) -> Result<SendOutcome, SendError> {
+    let Outgoing {
+        now,
+        message_id,
+        recipients,
+        subject,
+    } = outgoing;
     let event = TimelineEvent::EmailOut {
         message_id: message_id.clone(),
         to: recipients,
         subject,
-        automatic: mail.automatic,
+        automatic,
     };
-    record(
-        services,
-        &mail.ticket,
-        now,
-        message_id_claim(&message_id, now),
-        event,
-        (&mail.actor, mail.trigger_depth),
-    )
-    .await?;
+    let claim = message_id_claim(&message_id, now);
+    record(services, ticket, now, claim, event, by).await?;
     Ok(SendOutcome::Sent { message_id })
 }
 
@@ -323,38 +410,11 @@ pub async fn send_loose_mail(
 ) -> Result<SendOutcome, SendError> {
     let settings = &services.config.desk.mail;
     let now = tickets::store_precision(services.clock.now());
-    let message_id = format!(
-        "{}.{}@{}",
-        mail.queue.as_str().to_lowercase(),
-        &hex::encode(sha2::Sha256::digest(
-            format!("answer:{}", mail.in_reply_to).as_bytes()
-        ))[..16],
-        settings.message_id_domain
-    );
-    let limit = settings.rate_limits.per_recipient;
-    let (index, ends) = window_start(now, &limit);
-    let count = services
-        .store
-        .increment_counter(&format!("rate:recipient:{}:{index}", mail.to), ends)
-        .await?;
-    if count > limit.count {
-        return Ok(SendOutcome::Suppressed {
-            reason: format!(
-                "rate limit: more than {} automatic mails to {} within {}",
-                limit.count,
-                mail.to,
-                humantime::format_duration(limit.window.0)
-            ),
-        });
+    let message_id = loose_message_id(&mail, &settings.message_id_domain);
+    if let Some(reason) = over_recipient_limit(services, &mail.to, now).await? {
+        return Ok(SendOutcome::Suppressed { reason });
     }
-    let queue = services
-        .config
-        .queues
-        .get(&mail.queue)
-        .ok_or_else(|| SendError::Build(format!("queue {} is not configured", mail.queue)))?;
-    let from_address = queue.addresses.first().ok_or_else(|| {
-        SendError::Build(format!("queue {} has no address to send from", mail.queue))
-    })?;
+    let from_address = queue_address(services, &mail.queue)?;
     let outbound = OutboundMail {
         from: Address {
             name: settings.from_name.clone(),
@@ -379,4 +439,17 @@ pub async fn send_loose_mail(
         return Ok(SendOutcome::AlreadySent { message_id });
     }
     Ok(SendOutcome::Sent { message_id })
+}
+
+/// The Message-ID of a loose answer, from its queue and the message it
+/// answers, so a redelivery of that message sends it once.
+fn loose_message_id(mail: &LooseMail, domain: &str) -> String {
+    format!(
+        "{}.{}@{}",
+        mail.queue.as_str().to_lowercase(),
+        &hex::encode(sha2::Sha256::digest(
+            format!("answer:{}", mail.in_reply_to).as_bytes()
+        ))[..16],
+        domain
+    )
 }

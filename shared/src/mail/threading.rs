@@ -8,18 +8,11 @@
 
 use crate::config::{Config, Queue};
 use crate::domain::{EmailAddress, QueueKey, Ticket, TicketKey};
-use crate::store::{Store, StoreError};
+use crate::keys;
+use crate::store::{ClaimStore, StoreError, TicketStore};
 
 use super::parse::ParsedMail;
 use super::token;
-
-/// The idempotency key that maps a Message-ID to its ticket.
-pub fn message_id_claim_key(message_id: &str) -> String {
-    format!(
-        "msgid:{}",
-        message_id.trim().trim_matches(['<', '>']).to_lowercase()
-    )
-}
 
 /// The queue that owns one of `recipients` (plus-addresses match their
 /// base address), with the address that matched.
@@ -125,15 +118,18 @@ pub fn keys_in_subject(subject: &str, queue: &QueueKey) -> Vec<TicketKey> {
 /// Finds the ticket a mail answers, by headers, then token, then subject.
 /// The subject match is returned as is; the caller applies the policy for
 /// senders who are not on the ticket.
-pub async fn find_thread(
-    store: &dyn Store,
+pub async fn find_thread<S>(
+    store: &S,
     mail: &ParsedMail,
     queue: &QueueKey,
     recipients: &[String],
     token_secret: Option<&[u8]>,
-) -> Result<Option<ThreadMatch>, StoreError> {
+) -> Result<Option<ThreadMatch>, StoreError>
+where
+    S: ClaimStore + TicketStore + ?Sized,
+{
     for id in mail.in_reply_to.iter().chain(mail.references.iter().rev()) {
-        if let Some(record) = store.idempotency_record(&message_id_claim_key(id)).await? {
+        if let Some(record) = store.idempotency_record(&keys::claim::message_id(id)).await? {
             return Ok(Some(ThreadMatch::Header(record.ticket)));
         }
     }

@@ -4,8 +4,8 @@
 //!   local default, and what tests and `helpdesk` read back;
 //! - [`SesTransport`]: Amazon SES v2 `SendEmail` with raw content, on AWS.
 //!
-//! [`from_setting`] picks one from a setting such as `outbox:./outbox` or
-//! `ses`. An SMTP relay is not implemented yet.
+//! [`crate::app::MailTransportChoice`] names one (`outbox:./outbox` or
+//! `ses`); the wiring builds it. An SMTP relay is not implemented yet.
 //!
 //! A transport sends bytes it is given (see [`crate::mail::outbound::build`]);
 //! it never changes the message, so the Message-ID the caller chose is what
@@ -344,47 +344,6 @@ impl MailTransport for SesTransport {
     }
 }
 
-/// The transport a setting names:
-///
-/// - `outbox:<dir>`: an [`OutboxDir`] in `<dir>`;
-/// - `ses`: a [`SesTransport`] built from `aws` (required).
-///
-/// Anything else, including `smtp:...` (not implemented yet), is a
-/// [`TransportError::Permanent`] error naming what is accepted.
-pub fn from_setting(
-    value: &str,
-    aws: Option<&aws_config::SdkConfig>,
-) -> Result<Arc<dyn MailTransport>, TransportError> {
-    let value = value.trim();
-    if let Some(dir) = value.strip_prefix("outbox:") {
-        let dir = dir.trim();
-        if dir.is_empty() {
-            return Err(TransportError::Permanent(
-                "mail transport \"outbox:\" needs a directory, as in outbox:./outbox".to_owned(),
-            ));
-        }
-        return Ok(Arc::new(OutboxDir::new(dir)));
-    }
-    if value == "ses" {
-        let config = aws.ok_or_else(|| {
-            TransportError::Permanent(
-                "mail transport \"ses\" needs an AWS configuration".to_owned(),
-            )
-        })?;
-        return Ok(Arc::new(SesTransport::new(aws_sdk_sesv2::Client::new(
-            config,
-        ))));
-    }
-    if value.starts_with("smtp") {
-        return Err(TransportError::Permanent(format!(
-            "mail transport {value:?}: an SMTP relay is not supported yet; use outbox:<dir> or ses"
-        )));
-    }
-    Err(TransportError::Permanent(format!(
-        "mail transport {value:?} is not one of outbox:<dir>, ses"
-    )))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -524,21 +483,6 @@ mod tests {
         assert!(outbox.list().unwrap().is_empty());
     }
 
-    #[test]
-    fn settings_name_a_transport_or_say_what_is_accepted() {
-        assert!(from_setting("outbox:./outbox", None).is_ok());
-        assert!(from_setting(" outbox: /tmp/x ", None).is_ok());
-        for bad in ["outbox:", "ses", "smtp://relay:25", "carrier-pigeon", ""] {
-            match from_setting(bad, None) {
-                Err(TransportError::Permanent(message)) => {
-                    assert!(!message.is_empty(), "{bad:?}")
-                }
-                Err(other) => panic!("{bad:?}: {other}"),
-                Ok(_) => panic!("{bad:?} was accepted"),
-            }
-        }
-    }
-
     fn service_error(err: SendEmailError, status: u16) -> SdkError<SendEmailError> {
         let raw =
             aws_sdk_sesv2::config::http::HttpResponse::new(status.try_into().unwrap(), "".into());
@@ -596,14 +540,5 @@ mod tests {
             TransportError::Permanent("MessageRejected: from the test (HTTP 400)".to_owned())
         );
         assert!(!classify(service_error(unverified, 400)).is_temporary());
-    }
-
-    #[tokio::test]
-    async fn ses_is_chosen_when_aws_configuration_is_given() {
-        let config = aws_config::SdkConfig::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .build();
-        assert!(from_setting("ses", Some(&config)).is_ok());
     }
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::track::{Refreshed, refresh};
-use crate::app::Services;
+use crate::services::Services;
 use crate::domain::{SlaEventKind, TicketKey, TimelineEvent};
 use crate::store::StoreError;
 use crate::tickets;

@@ -17,9 +17,10 @@
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::json;
 
-use super::model::SlaRule;
-use crate::app::Services;
+use super::model::{Notify, SlaRule};
+use crate::config::Config;
 use crate::domain::{SlaEventKind, Ticket, TimelineEntry, TimelineEvent};
+use crate::services::Services;
 use crate::triggers::{Effect, PlannedEffect, SlaAlert, SlaKind};
 
 /// The SLA alerts a write recorded, in its entries' order.
@@ -78,53 +79,13 @@ pub fn effects(
         .and_then(|q| q.sla.iter().find(|r| r.name.value == alert.rule));
     let id = alert_id(ticket, alert);
     let label = format!("SLA {}", alert.rule);
-    let (business_seconds, deadline) = match &entry.event {
-        TimelineEvent::Sla {
-            business_seconds,
-            deadline,
-            ..
-        } => (*business_seconds, *deadline),
-        _ => (0, None),
-    };
-    let timer = ticket.sla.timer(&alert.metric);
-    let sla = json!({
-        "kind": alert.kind,
-        "metric": alert.metric,
-        "rule": alert.rule,
-        "cycle": alert.cycle,
-        "at": entry.at,
-        "business_seconds": business_seconds,
-        "deadline": deadline.or(timer.and_then(|t| t.deadline)),
-        "limit_seconds": timer.map(|t| t.limit_us / 1_000_000),
-    });
+    let sla = sla_value(ticket, alert, entry);
     let mut effects = Vec::new();
     let mut problems = Vec::new();
     if let Some(notify) = rule.and_then(|r| r.notify.as_ref()) {
         match render(services, ticket, &sla, &notify.template.value) {
             Ok((subject, body)) => {
-                let mut seen = Vec::new();
-                for (i, to) in notify.to.iter().enumerate() {
-                    let address = match to.value.as_str() {
-                        "assignee" => ticket
-                            .assignee
-                            .as_ref()
-                            .and_then(|login| config.agents.get(login))
-                            .map(|a| a.email.to_string()),
-                        login if config.agents.contains_key(login) => {
-                            config.agents.get(login).map(|a| a.email.to_string())
-                        }
-                        address => Some(address.to_owned()),
-                    };
-                    let Some(address) = address else {
-                        if to.value != "assignee" {
-                            problems.push(format!("{label}: no address for {:?}", to.value));
-                        }
-                        continue;
-                    };
-                    if seen.contains(&address) {
-                        continue;
-                    }
-                    seen.push(address.clone());
+                for (i, address) in recipients(config, ticket, notify, &label, &mut problems) {
                     effects.push(PlannedEffect {
                         id: format!("{id}/mail/{i}"),
                         trigger: label.clone(),
@@ -139,7 +100,84 @@ pub fn effects(
             Err(why) => problems.push(format!("{label}: {why}")),
         }
     }
-    effects.push(PlannedEffect {
+    effects.push(bus_event(ticket, alert, &id, label, sla));
+    (effects, problems)
+}
+
+/// The alert as templates and bus events see it: what the entry recorded,
+/// with the deadline and limit of the ticket's timer.
+fn sla_value(ticket: &Ticket, alert: &SlaAlert, entry: &TimelineEntry) -> serde_json::Value {
+    let (business_seconds, deadline) = match &entry.event {
+        TimelineEvent::Sla {
+            business_seconds,
+            deadline,
+            ..
+        } => (*business_seconds, *deadline),
+        _ => (0, None),
+    };
+    let timer = ticket.sla.timer(&alert.metric);
+    json!({
+        "kind": alert.kind,
+        "metric": alert.metric,
+        "rule": alert.rule,
+        "cycle": alert.cycle,
+        "at": entry.at,
+        "business_seconds": business_seconds,
+        "deadline": deadline.or(timer.and_then(|t| t.deadline)),
+        "limit_seconds": timer.map(|t| t.limit_us / 1_000_000),
+    })
+}
+
+/// (index in `notify.to`, address) of every distinct recipient, first
+/// mention first; a name without an address (other than a missing
+/// assignee) is a problem.
+fn recipients(
+    config: &Config,
+    ticket: &Ticket,
+    notify: &Notify,
+    label: &str,
+    problems: &mut Vec<String>,
+) -> Vec<(usize, String)> {
+    let mut recipients: Vec<(usize, String)> = Vec::new();
+    for (i, to) in notify.to.iter().enumerate() {
+        let Some(address) = address_of(config, ticket, &to.value) else {
+            if to.value != "assignee" {
+                problems.push(format!("{label}: no address for {:?}", to.value));
+            }
+            continue;
+        };
+        if !recipients.iter().any(|(_, seen)| *seen == address) {
+            recipients.push((i, address));
+        }
+    }
+    recipients
+}
+
+/// The address of one `notify.to`: the assignee's or an agent's (by
+/// login), else the entry itself as an address.
+fn address_of(config: &Config, ticket: &Ticket, to: &str) -> Option<String> {
+    match to {
+        "assignee" => ticket
+            .assignee
+            .as_ref()
+            .and_then(|login| config.agents.get(login))
+            .map(|a| a.email.to_string()),
+        login if config.agents.contains_key(login) => {
+            config.agents.get(login).map(|a| a.email.to_string())
+        }
+        address => Some(address.to_owned()),
+    }
+}
+
+/// The `SlaWarning` / `SlaBreach` bus event of one alert.
+fn bus_event(
+    ticket: &Ticket,
+    alert: &SlaAlert,
+    id: &str,
+    label: String,
+    sla: serde_json::Value,
+) -> PlannedEffect {
+    PlannedEffect {
         id: format!("{id}/event"),
         trigger: label,
         effect: Effect::Event {
@@ -156,8 +194,7 @@ pub fn effects(
                 "sla": sla,
             }),
         },
-    });
-    (effects, problems)
+    }
 }
 
 /// Subject and body of the template `name` over the ticket and the alert.

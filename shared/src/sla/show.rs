@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::fold::{Rules, business_left, fold};
-use crate::app::Services;
+use crate::services::Services;
 use crate::domain::{SlaTimer, TicketKey, TimerState};
 use crate::store::StoreError;
 use crate::tickets;

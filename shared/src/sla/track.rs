@@ -14,7 +14,7 @@
 use chrono::{DateTime, Utc};
 
 use super::fold::{Folded, Rules, fold};
-use crate::app::Services;
+use crate::services::Services;
 use crate::domain::ticket::entry_seq;
 use crate::domain::{Actor, Ticket, TicketKey, TimelineEntry};
 use crate::store::{StoreError, Written};
@@ -96,8 +96,8 @@ pub async fn refresh(
                 });
             }
             Ok(Written::Replayed(_)) => {
-                return Err(StoreError::Backend(
-                    "an SLA write without claims was answered as a replay".into(),
+                return Err(StoreError::backend(
+                    "an SLA write without claims was answered as a replay",
                 ));
             }
             Err(e @ StoreError::VersionConflict { .. }) => last_conflict = Some(e),
@@ -105,7 +105,7 @@ pub async fn refresh(
         }
     }
     Err(last_conflict
-        .unwrap_or_else(|| StoreError::Unavailable(format!("ticket {key} keeps changing"))))
+        .unwrap_or_else(|| StoreError::unavailable(format!("ticket {key} keeps changing"))))
 }
 
 /// The ticket after an SLA write: the folded state, which accounts for its

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::model::{Condition, SlaRule, TicketFilter};
+use super::model::{Condition, Notify, SlaRule, TicketFilter};
 use crate::config::error::{Finding, known_hint};
 use crate::config::{Config, Queue};
 use crate::domain::{EmailAddress, QueueKey};
@@ -19,77 +19,94 @@ pub fn validate(config: &Config, key: &QueueKey, queue: &Queue) -> Vec<Finding> 
         if !names.insert(rule.name.value.as_str()) {
             findings.push(Finding::at(at, format!("{place} is defined twice")));
         }
-        if !config.calendars.contains_key(&rule.calendar.value) {
-            let known: Vec<&str> = config.calendars.keys().map(String::as_str).collect();
-            findings.push(
-                Finding::at(
-                    &rule.calendar.referenced,
-                    format!("unknown calendar {:?} in {place}", rule.calendar.value),
-                )
-                .hint(known_hint(&rule.calendar.value, "calendars", &known)),
-            );
-        }
+        check_calendar(&mut findings, config, rule, &place);
         check_filter(&mut findings, config, queue, at, &place, &rule.when);
         check_targets(&mut findings, config, queue, rule, &place);
-        for (list, what) in [(&rule.start, "start"), (&rule.stop, "stop")] {
-            if list.is_empty() {
-                findings.push(
-                    Finding::at(at, format!("{place} has no {what} condition")).hint(
-                        "for example start: [created] and stop: [team_answer] or stop: [resolved]",
-                    ),
-                );
-            }
-        }
-        for condition in rule.start.iter().chain(&rule.stop).chain(&rule.pause) {
-            check_statuses(&mut findings, queue, at, &place, condition);
-        }
-        for condition in &rule.pause {
-            if !condition.is_state() {
-                findings.push(
-                    Finding::at(
-                        at,
-                        format!(
-                            "{place}: `pause` needs states, and {} is an event",
-                            condition.describe()
-                        ),
-                    )
-                    .hint("pause on { status: [...] }, waiting, resolved or assigned"),
-                );
-            }
-        }
+        check_conditions(&mut findings, queue, rule, &place);
         if let Some(notify) = &rule.notify {
-            if !config.templates.contains_key(&notify.template.value) {
-                let known: Vec<&str> = config.templates.keys().map(String::as_str).collect();
-                findings.push(
-                    Finding::at(
-                        &notify.template.referenced,
-                        format!("unknown template {:?} in {place}", notify.template.value),
-                    )
-                    .hint(known_hint(
-                        &notify.template.value,
-                        "templates",
-                        &known,
-                    )),
-                );
-            }
-            for to in &notify.to {
-                let ok = to.value == "assignee"
-                    || config.agents.contains_key(&to.value)
-                    || (to.value.contains('@') && EmailAddress::parse(&to.value).is_ok());
-                if !ok {
-                    let known: Vec<&str> = config.agents.keys().map(String::as_str).collect();
-                    findings.push(
-                        Finding::at(
-                            &to.referenced,
-                            format!("{place} notifies {:?}, which is neither an agent, `assignee` nor an address", to.value),
-                        )
-                        .hint(known_hint(&to.value, "agents", &known)),
-                    );
-                }
-            }
+            check_notify(&mut findings, config, notify, &place);
         }
     }
     findings
+}
+
+/// The calendar of `rule` is a configured one.
+fn check_calendar(findings: &mut Vec<Finding>, config: &Config, rule: &SlaRule, place: &str) {
+    if !config.calendars.contains_key(&rule.calendar.value) {
+        let known: Vec<&str> = config.calendars.keys().map(String::as_str).collect();
+        findings.push(
+            Finding::at(
+                &rule.calendar.referenced,
+                format!("unknown calendar {:?} in {place}", rule.calendar.value),
+            )
+            .hint(known_hint(&rule.calendar.value, "calendars", &known)),
+        );
+    }
+}
+
+/// `rule` has start and stop conditions, every status its conditions name
+/// exists, and it pauses on states only.
+fn check_conditions(findings: &mut Vec<Finding>, queue: &Queue, rule: &SlaRule, place: &str) {
+    let at = &rule.name.referenced;
+    for (list, what) in [(&rule.start, "start"), (&rule.stop, "stop")] {
+        if list.is_empty() {
+            findings.push(
+                Finding::at(at, format!("{place} has no {what} condition")).hint(
+                    "for example start: [created] and stop: [team_answer] or stop: [resolved]",
+                ),
+            );
+        }
+    }
+    for condition in rule.start.iter().chain(&rule.stop).chain(&rule.pause) {
+        check_statuses(findings, queue, at, place, condition);
+    }
+    for condition in &rule.pause {
+        if !condition.is_state() {
+            findings.push(
+                Finding::at(
+                    at,
+                    format!(
+                        "{place}: `pause` needs states, and {} is an event",
+                        condition.describe()
+                    ),
+                )
+                .hint("pause on { status: [...] }, waiting, resolved or assigned"),
+            );
+        }
+    }
+}
+
+/// The notification's template is configured, and everyone it goes to is
+/// an agent, `assignee` or an email address.
+fn check_notify(findings: &mut Vec<Finding>, config: &Config, notify: &Notify, place: &str) {
+    if !config.templates.contains_key(&notify.template.value) {
+        let known: Vec<&str> = config.templates.keys().map(String::as_str).collect();
+        findings.push(
+            Finding::at(
+                &notify.template.referenced,
+                format!("unknown template {:?} in {place}", notify.template.value),
+            )
+            .hint(known_hint(&notify.template.value, "templates", &known)),
+        );
+    }
+    for to in &notify.to {
+        let ok = to.value == "assignee"
+            || config.agents.contains_key(&to.value)
+            || (to.value.contains('@') && EmailAddress::parse(&to.value).is_ok());
+        if !ok {
+            let known: Vec<&str> = config.agents.keys().map(String::as_str).collect();
+            findings.push(
+                Finding::at(
+                    &to.referenced,
+                    format!(
+                        "{place} notifies {:?}, which is neither an agent, `assignee` nor an address",
+                        to.value
+                    ),
+                )
+                .hint(known_hint(&to.value, "agents", &known)),
+            );
+        }
+    }
 }
 
 fn check_targets(

@@ -1,4 +1,6 @@
-//! The storage port: one small trait, [`Store`], with two real
+//! The storage port: small traits by capability ([`TicketStore`],
+//! [`TimelineStore`], [`ContactStore`], [`ClaimStore`], [`CounterStore`],
+//! [`SlaDueIndex`], [`ChangeFeed`]), gathered by [`Store`], with two real
 //! implementations: [`sqlite::SqliteStore`] (embedded, the local default) and
 //! [`dynamo::DynamoStore`] (single-table DynamoDB with a stream).
 //!
@@ -12,8 +14,8 @@
 //!   stored version differs, leaving the stored ticket untouched;
 //! - timeline entries come back in `seq` order;
 //! - idempotency claims are written with the ticket write they belong to;
-//!   a write naming a claim that exists writes nothing (same payload hash:
-//!   `Replayed`, another hash: `IdempotencyMismatch`). Claims also index
+//!   a write naming a claim that exists writes nothing (same purpose:
+//!   `Replayed`, another one: `IdempotencyMismatch`). Claims also index
 //!   Message-IDs to tickets (`msgid:<id>`), so a mail is recorded once;
 //! - a marker key is written once; a counter grows by exactly one per call;
 //! - every ticket write keeps the ticket's place in the SLA due index
@@ -31,17 +33,101 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{Contact, ContactId, EmailAddress, QueueKey, Ticket, TicketKey, TimelineEntry};
 
 /// A request to make a write idempotent: a second write with the same key
-/// returns the first result; one with the same key but another payload is
-/// refused.
+/// and the same purpose returns the first result; one with the same key but
+/// another purpose (another payload) is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyClaim {
-    /// Scoped key, such as `form:support:<submission id>`.
+    /// Scoped key, built by [`crate::keys::claim`].
     pub key: String,
-    /// A hash of the payload, to tell a redelivery from a key reused for
-    /// something else.
-    pub payload_hash: String,
+    /// What the claim stands for.
+    pub purpose: ClaimPurpose,
     /// When the record may be forgotten.
     pub expires_at: DateTime<Utc>,
+}
+
+/// What a claim stands for: a request's payload, a mail recorded on its
+/// ticket, or one step done once. Stored as one string (the stores' column
+/// or attribute `payload_hash`, as it always was): a payload's hash, or the
+/// name of the kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum ClaimPurpose {
+    /// A request's payload, by its hash: the same key with another hash is
+    /// a key reused for something else.
+    Payload(String),
+    /// A mail's Message-ID recorded on its ticket.
+    Mail(MailClaim),
+    /// A step that happens once per key.
+    Once(Step),
+}
+
+/// How a Message-ID came to its ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailClaim {
+    /// The message opened the ticket (a redelivery finishes what the first
+    /// delivery may not have: the acknowledgement).
+    OpenedTicket,
+    /// The message was recorded on a ticket that existed (a reply, a
+    /// bounce), or is one we sent.
+    Recorded,
+}
+
+/// A step that happens once per key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// The triggers' write for one change.
+    TriggerWrite,
+    /// The note that an effect failed for good.
+    EffectFailure,
+    /// The note that an SLA notification cannot go out.
+    SlaNote,
+    /// The note that a mail was suppressed.
+    Suppression,
+    /// A reply's attachments recorded.
+    Attachments,
+    /// A follow-up ticket's back link.
+    FollowUpLink,
+}
+
+impl ClaimPurpose {
+    /// The names of the kinds as stored, beside the payload hashes (which
+    /// are hexadecimal or structured text, never one of these names).
+    const NAMES: [(&'static str, ClaimPurpose); 8] = [
+        ("message-id:new-ticket", Self::Mail(MailClaim::OpenedTicket)),
+        ("message-id", Self::Mail(MailClaim::Recorded)),
+        ("triggers", Self::Once(Step::TriggerWrite)),
+        ("failed", Self::Once(Step::EffectFailure)),
+        ("problem", Self::Once(Step::SlaNote)),
+        ("suppressed", Self::Once(Step::Suppression)),
+        ("attachments", Self::Once(Step::Attachments)),
+        ("link", Self::Once(Step::FollowUpLink)),
+    ];
+
+    /// The stored form.
+    pub fn as_stored(&self) -> &str {
+        match self {
+            Self::Payload(hash) => hash,
+            other => Self::NAMES
+                .iter()
+                .find(|(_, purpose)| purpose == other)
+                .map_or("", |(name, _)| name),
+        }
+    }
+}
+
+impl From<String> for ClaimPurpose {
+    fn from(stored: String) -> Self {
+        Self::NAMES
+            .iter()
+            .find(|(name, _)| *name == stored)
+            .map_or(Self::Payload(stored), |(_, purpose)| purpose.clone())
+    }
+}
+
+impl From<ClaimPurpose> for String {
+    fn from(purpose: ClaimPurpose) -> Self {
+        purpose.as_stored().to_owned()
+    }
 }
 
 /// A stored idempotency record.
@@ -49,8 +135,9 @@ pub struct IdempotencyClaim {
 pub struct IdempotencyRecord {
     /// The claim's key.
     pub key: String,
-    /// The claim's payload hash.
-    pub payload_hash: String,
+    /// The claim's purpose (stored under its old name).
+    #[serde(rename = "payload_hash")]
+    pub purpose: ClaimPurpose,
     /// The ticket the first write created.
     pub ticket: TicketKey,
     /// When the first write happened.
@@ -119,20 +206,82 @@ pub enum StoreError {
         contact: ContactId,
     },
     /// The backend is unavailable or throttling; retrying may succeed.
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
-    /// Stored data could not be read back.
-    #[error("stored data is corrupt: {0}")]
-    Corrupt(String),
-    /// Any other backend failure.
-    #[error("store failure: {0}")]
-    Backend(String),
+    #[error("store unavailable: {what}")]
+    Unavailable {
+        /// What failed, as one line.
+        what: String,
+        /// The backend's own error, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// Stored data could not be read back; retrying cannot help.
+    #[error("stored data is corrupt: {what}")]
+    Corrupt {
+        /// What could not be read, and where.
+        what: String,
+        /// The decoder's error, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// Any other backend failure (a refused request, an item too large);
+    /// retrying the same request cannot help.
+    #[error("store failure: {what}")]
+    Backend {
+        /// What failed, as one line.
+        what: String,
+        /// The backend's own error, when there is one.
+        #[source]
+        source: Option<BoxError>,
+    },
 }
+
+/// A backend's error, kept as the source of a [`StoreError`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 impl StoreError {
     /// Whether retrying the same operation later may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Unavailable(_) | Self::VersionConflict { .. })
+        matches!(self, Self::Unavailable { .. } | Self::VersionConflict { .. })
+    }
+
+    /// An unavailable backend, without a source error.
+    pub fn unavailable(what: impl Into<String>) -> Self {
+        Self::Unavailable {
+            what: what.into(),
+            source: None,
+        }
+    }
+
+    /// Corrupt stored data, without a source error.
+    pub fn corrupt(what: impl Into<String>) -> Self {
+        Self::Corrupt {
+            what: what.into(),
+            source: None,
+        }
+    }
+
+    /// Corrupt stored data, with the decoder's error.
+    pub fn corrupt_from(what: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self::Corrupt {
+            what: what.into(),
+            source: Some(source.into()),
+        }
+    }
+
+    /// A backend failure, without a source error.
+    pub fn backend(what: impl Into<String>) -> Self {
+        Self::Backend {
+            what: what.into(),
+            source: None,
+        }
+    }
+
+    /// A backend failure, with the backend's error.
+    pub fn backend_from(what: impl Into<String>, source: impl Into<BoxError>) -> Self {
+        Self::Backend {
+            what: what.into(),
+            source: Some(source.into()),
+        }
     }
 }
 
@@ -167,12 +316,10 @@ pub trait ChangeFeed: Send + Sync {
     fn wakeup(&self) -> std::sync::Arc<tokio::sync::Notify>;
 }
 
-/// The storage port.
+/// Tickets: the ticket record itself, written with optimistic locking,
+/// and the reads agents and automation make of tickets.
 #[async_trait]
-pub trait Store: Send + Sync {
-    /// Allocates the next ticket key in `queue`.
-    async fn allocate_ticket_key(&self, queue: &QueueKey) -> Result<TicketKey, StoreError>;
-
+pub trait TicketStore: Send + Sync {
     /// Stores a new ticket (at version 1) with its first timeline entries and
     /// its idempotency claims, all or nothing.
     async fn create_ticket(
@@ -199,6 +346,21 @@ pub trait Store: Send + Sync {
     /// Lists a queue's tickets, newest first.
     async fn list_tickets(&self, query: &TicketQuery) -> Result<Vec<Ticket>, StoreError>;
 
+    /// How many tickets of `queue` are assigned to `assignee` and have one
+    /// of `statuses` (the statuses that count as "in work"). Reads an index,
+    /// never the whole queue.
+    async fn count_assigned(
+        &self,
+        queue: &QueueKey,
+        assignee: &str,
+        statuses: &[String],
+    ) -> Result<u64, StoreError>;
+}
+
+/// Timelines: the entries written with ticket versions (see
+/// [`crate::domain::ticket::entry_seq`]), read whole or by version range.
+#[async_trait]
+pub trait TimelineStore: Send + Sync {
     /// A ticket's timeline in order.
     async fn timeline(&self, key: &TicketKey) -> Result<Vec<TimelineEntry>, StoreError>;
 
@@ -219,34 +381,11 @@ pub trait Store: Send + Sync {
         key: &TicketKey,
         version: u64,
     ) -> Result<Vec<TimelineEntry>, StoreError>;
+}
 
-    /// Tickets whose SLA timers have something due at or before `until`
-    /// (see [`crate::domain::SlaState::next_due`]), earliest first, at most
-    /// `limit`. Reads the due index only: every ticket write keeps a
-    /// ticket's place in it (or takes it out), so the index lists exactly
-    /// the tickets with a running timer.
-    async fn sla_due(
-        &self,
-        until: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<DueTicket>, StoreError>;
-
-    /// How many tickets of `queue` are assigned to `assignee` and have one
-    /// of `statuses` (the statuses that count as "in work"). Reads an index,
-    /// never the whole queue.
-    async fn count_assigned(
-        &self,
-        queue: &QueueKey,
-        assignee: &str,
-        statuses: &[String],
-    ) -> Result<u64, StoreError>;
-
-    /// The store's own change feed, when it has one (SQLite). DynamoDB has
-    /// none: its stream invokes the trigger function instead.
-    fn change_feed(&self) -> Option<&dyn ChangeFeed> {
-        None
-    }
-
+/// Contacts and the addresses they own (an address has one owner).
+#[async_trait]
+pub trait ContactStore: Send + Sync {
     /// Stores a new contact; every one of its addresses must be free.
     async fn create_contact(&self, contact: &Contact) -> Result<(), StoreError>;
 
@@ -265,7 +404,13 @@ pub trait Store: Send + Sync {
         id: &ContactId,
         email: &EmailAddress,
     ) -> Result<(), StoreError>;
+}
 
+/// Claims and markers: what makes a step happen once. Idempotency claims
+/// are written with the ticket write they belong to (see [`TicketStore`]);
+/// markers stand alone. Their keys come from [`keys`].
+#[async_trait]
+pub trait ClaimStore: Send + Sync {
     /// Reads an idempotency record.
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError>;
 
@@ -285,6 +430,13 @@ pub trait Store: Send + Sync {
 
     /// Removes a marker (so a failed step can be tried again).
     async fn delete_marker(&self, key: &str) -> Result<(), StoreError>;
+}
+
+/// Atomic counters: ticket keys per queue, and counters over windows.
+#[async_trait]
+pub trait CounterStore: Send + Sync {
+    /// Allocates the next ticket key in `queue`.
+    async fn allocate_ticket_key(&self, queue: &QueueKey) -> Result<TicketKey, StoreError>;
 
     /// Adds one to the counter `key` (created at zero) and answers the new
     /// value; used for rate limits over fixed windows. The counter may be
@@ -294,4 +446,89 @@ pub trait Store: Send + Sync {
         key: &str,
         expires_at: DateTime<Utc>,
     ) -> Result<u64, StoreError>;
+}
+
+/// The SLA due index, kept by every ticket write.
+#[async_trait]
+pub trait SlaDueIndex: Send + Sync {
+    /// Tickets whose SLA timers have something due at or before `until`
+    /// (see [`crate::domain::SlaState::next_due`]), earliest first, at most
+    /// `limit`. Reads the due index only: every ticket write keeps a
+    /// ticket's place in it (or takes it out), so the index lists exactly
+    /// the tickets with a running timer.
+    async fn sla_due(
+        &self,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DueTicket>, StoreError>;
+}
+
+/// Whether a store keeps its own change feed.
+pub trait ChangeFeedSource: Send + Sync {
+    /// The store's own change feed, when it has one (SQLite). DynamoDB has
+    /// none: its stream invokes the trigger function instead.
+    fn change_feed(&self) -> Option<&dyn ChangeFeed> {
+        None
+    }
+}
+
+/// Every capability at once: what the wiring holds and hands out. Use cases
+/// take the capabilities they use (`&dyn TicketStore`, `&dyn ClaimStore`,
+/// ...); a `&dyn Store` turns into any of them.
+pub trait Store:
+    TicketStore
+    + TimelineStore
+    + ContactStore
+    + ClaimStore
+    + CounterStore
+    + SlaDueIndex
+    + ChangeFeedSource
+{
+}
+
+impl<T> Store for T where
+    T: TicketStore
+        + TimelineStore
+        + ContactStore
+        + ClaimStore
+        + CounterStore
+        + SlaDueIndex
+        + ChangeFeedSource
+{
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claim_purposes_are_stored_under_the_names_earlier_versions_wrote() {
+        for (stored, purpose) in [
+            ("message-id:new-ticket", ClaimPurpose::Mail(MailClaim::OpenedTicket)),
+            ("message-id", ClaimPurpose::Mail(MailClaim::Recorded)),
+            ("triggers", ClaimPurpose::Once(Step::TriggerWrite)),
+            ("failed", ClaimPurpose::Once(Step::EffectFailure)),
+            ("problem", ClaimPurpose::Once(Step::SlaNote)),
+            ("suppressed", ClaimPurpose::Once(Step::Suppression)),
+            ("attachments", ClaimPurpose::Once(Step::Attachments)),
+            ("link", ClaimPurpose::Once(Step::FollowUpLink)),
+            (
+                "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                ClaimPurpose::Payload(
+                    "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+                ),
+            ),
+        ] {
+            assert_eq!(ClaimPurpose::from(stored.to_owned()), purpose);
+            assert_eq!(purpose.as_stored(), stored);
+        }
+        let record: IdempotencyRecord = serde_json::from_value(serde_json::json!({
+            "key": "msgid:a@b", "payload_hash": "message-id:new-ticket",
+            "ticket": "SUP-1", "created_at": "2026-01-01T00:00:00Z"
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(record.purpose, ClaimPurpose::Mail(MailClaim::OpenedTicket));
+        let json = serde_json::to_value(&record).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(json["payload_hash"], "message-id:new-ticket");
+    }
 }

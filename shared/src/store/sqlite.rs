@@ -18,6 +18,31 @@
 //! and index is created with `IF NOT EXISTS`, so files written by older
 //! versions open unchanged (their earlier writes are simply not in the
 //! feed).
+//!
+//! # Schema
+//!
+//! One file in WAL mode:
+//!
+//! - `tickets` (key, queue, number, version, created_at, JSON document;
+//!   index on queue and creation time);
+//! - `timeline` (ticket, seq, JSON; primary key (ticket, seq));
+//! - `ticket_counters`, `contacts`, `contact_emails` (email primary key ->
+//!   one owner), `idempotency`, `markers`, `counters`;
+//! - `changes` (the change feed: seq AUTOINCREMENT, ticket, before and after
+//!   documents, appended in every ticket write's transaction) and
+//!   `feed_cursors` (name -> seq; rows every cursor has passed are pruned);
+//! - `sla_due` (ticket -> due time in microseconds, index on the time;
+//!   written in every ticket write's transaction, a row only while
+//!   something is due).
+//!
+//! An expression index on queue, assignee and status counts tickets in
+//! work. One connection behind a mutex; each operation is one `IMMEDIATE`
+//! transaction, run through `blocking::run` (inline in a Lambda function,
+//! on a blocking thread in `helpdesk serve`). `synchronous=NORMAL`, and no
+//! checkpoint when a connection closes: a process that starts, writes and
+//! exits (a function, the mailgate) leaves the WAL for the next one, which
+//! reads it back at open and appends to it without a sync; SQLite syncs at
+//! its automatic checkpoints and when it starts a new WAL.
 
 mod feed;
 
@@ -29,7 +54,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::Notify;
 
 use super::{
-    ChangeFeed, DueTicket, IdempotencyClaim, IdempotencyRecord, Store, StoreError, TicketQuery,
+    ChangeFeed, ClaimPurpose, DueTicket, IdempotencyClaim, IdempotencyRecord, ChangeFeedSource, ClaimStore, ContactStore, CounterStore, SlaDueIndex, StoreError, TicketStore, TimelineStore, TicketQuery,
     Written,
 };
 use crate::domain::ticket::ENTRIES_PER_VERSION;
@@ -150,18 +175,21 @@ fn backend(err: rusqlite::Error) -> StoreError {
                 rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
             ) =>
         {
-            StoreError::Unavailable(err.to_string())
+            StoreError::Unavailable {
+                what: err.to_string(),
+                source: Some(Box::new(err)),
+            }
         }
-        other => StoreError::Backend(other.to_string()),
+        other => StoreError::backend_from(other.to_string(), other),
     }
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Backend(format!("cannot encode: {e}")))
+    serde_json::to_string(value).map_err(|e| StoreError::backend_from(format!("cannot encode: {e}"), e))
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(doc: &str) -> Result<T, StoreError> {
-    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
+    serde_json::from_str(doc).map_err(|e| StoreError::corrupt_from(e.to_string(), e))
 }
 
 impl SqliteStore {
@@ -235,7 +263,7 @@ impl SqliteStore {
             Ok(value)
         })
         .await
-        .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
+        .map_err(|e| StoreError::backend_from(format!("store task failed: {e}"), e))?
     }
 }
 
@@ -260,7 +288,7 @@ fn insert_entries(
         .map_err(backend)?;
     for entry in entries {
         let seq =
-            i64::try_from(entry.seq).map_err(|_| StoreError::Backend("seq out of range".into()))?;
+            i64::try_from(entry.seq).map_err(|_| StoreError::backend("seq out of range"))?;
         stmt.execute(params![entry.ticket.to_string(), seq, to_json(entry)?])
             .map_err(|e| match e {
                 rusqlite::Error::SqliteFailure(code, _)
@@ -298,10 +326,11 @@ fn read_idempotency(
     row.map(|(payload_hash, ticket, created_at)| {
         Ok(IdempotencyRecord {
             key: key.to_owned(),
-            payload_hash,
-            ticket: TicketKey::parse(&ticket).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            purpose: ClaimPurpose::from(payload_hash),
+            ticket: TicketKey::parse(&ticket)
+                .map_err(|e| StoreError::corrupt_from(format!("idempotency record {key:?}"), e))?,
             created_at: chrono::DateTime::parse_from_rfc3339(&created_at)
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?
+                .map_err(|e| StoreError::corrupt(e.to_string()))?
                 .to_utc(),
         })
     })
@@ -315,7 +344,7 @@ fn existing_claim(
 ) -> Result<Option<Written>, StoreError> {
     for claim in claims {
         if let Some(existing) = read_idempotency(tx, &claim.key)? {
-            return if existing.payload_hash == claim.payload_hash {
+            return if existing.purpose == claim.purpose {
                 Ok(Some(Written::Replayed(existing.ticket)))
             } else {
                 Err(StoreError::IdempotencyMismatch {
@@ -342,7 +371,7 @@ fn insert_claims(
     for claim in claims {
         stmt.execute(params![
             claim.key,
-            claim.payload_hash,
+            claim.purpose.as_stored(),
             ticket.to_string(),
             now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             claim
@@ -355,30 +384,11 @@ fn insert_claims(
 }
 
 fn version_i64(version: u64) -> Result<i64, StoreError> {
-    i64::try_from(version).map_err(|_| StoreError::Backend("version out of range".into()))
+    i64::try_from(version).map_err(|_| StoreError::backend("version out of range"))
 }
 
 #[async_trait]
-impl Store for SqliteStore {
-    async fn allocate_ticket_key(&self, queue: &QueueKey) -> Result<TicketKey, StoreError> {
-        let queue = queue.clone();
-        self.in_transaction(move |tx| {
-            let number: i64 = tx
-                .query_row(
-                    "INSERT INTO ticket_counters (queue, last_number) VALUES (?1, 1)
-                     ON CONFLICT (queue) DO UPDATE SET last_number = last_number + 1
-                     RETURNING last_number",
-                    params![queue.as_str()],
-                    |row| row.get(0),
-                )
-                .map_err(backend)?;
-            let number = u64::try_from(number)
-                .map_err(|_| StoreError::Corrupt("negative counter".into()))?;
-            Ok(TicketKey::new(queue, number))
-        })
-        .await
-    }
-
+impl TicketStore for SqliteStore {
     async fn create_ticket(
         &self,
         ticket: &Ticket,
@@ -449,7 +459,7 @@ impl Store for SqliteStore {
         claims: &[IdempotencyClaim],
     ) -> Result<Written, StoreError> {
         if ticket.version != expected_version + 1 {
-            return Err(StoreError::Backend(format!(
+            return Err(StoreError::backend(format!(
                 "update of {} must carry version {}, not {}",
                 ticket.key,
                 expected_version + 1,
@@ -526,6 +536,31 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn count_assigned(
+        &self,
+        queue: &QueueKey,
+        assignee: &str,
+        statuses: &[String],
+    ) -> Result<u64, StoreError> {
+        let queue = queue.clone();
+        let assignee = assignee.to_owned();
+        let statuses = to_json(&statuses)?;
+        self.in_transaction(move |tx| {
+            let count: i64 = tx
+                .prepare_cached(COUNT_ASSIGNED)
+                .map_err(backend)?
+                .query_row(params![queue.as_str(), assignee, statuses], |row| {
+                    row.get(0)
+                })
+                .map_err(backend)?;
+            u64::try_from(count).map_err(|_| StoreError::corrupt("negative count"))
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl TimelineStore for SqliteStore {
     async fn timeline(&self, key: &TicketKey) -> Result<Vec<TimelineEntry>, StoreError> {
         let key = key.to_string();
         self.in_transaction(move |tx| {
@@ -602,63 +637,10 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
-    async fn sla_due(
-        &self,
-        until: chrono::DateTime<chrono::Utc>,
-        limit: usize,
-    ) -> Result<Vec<DueTicket>, StoreError> {
-        let until = until.timestamp_micros();
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.in_transaction(move |tx| {
-            let mut stmt = tx.prepare_cached(SLA_DUE).map_err(backend)?;
-            let rows = stmt
-                .query_map(params![until, limit], |row| {
-                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-                })
-                .map_err(backend)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(backend)?;
-            rows.into_iter()
-                .map(|(key, due)| {
-                    Ok(DueTicket {
-                        key: TicketKey::parse(&key)
-                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                        due: chrono::DateTime::from_timestamp_micros(due)
-                            .ok_or_else(|| StoreError::Corrupt(format!("due time {due}")))?,
-                    })
-                })
-                .collect()
-        })
-        .await
-    }
-
-    async fn count_assigned(
-        &self,
-        queue: &QueueKey,
-        assignee: &str,
-        statuses: &[String],
-    ) -> Result<u64, StoreError> {
-        let queue = queue.clone();
-        let assignee = assignee.to_owned();
-        let statuses = to_json(&statuses)?;
-        self.in_transaction(move |tx| {
-            let count: i64 = tx
-                .prepare_cached(COUNT_ASSIGNED)
-                .map_err(backend)?
-                .query_row(params![queue.as_str(), assignee, statuses], |row| {
-                    row.get(0)
-                })
-                .map_err(backend)?;
-            u64::try_from(count).map_err(|_| StoreError::Corrupt("negative count".into()))
-        })
-        .await
-    }
-
-    fn change_feed(&self) -> Option<&dyn ChangeFeed> {
-        Some(self)
-    }
-
+#[async_trait]
+impl ContactStore for SqliteStore {
     async fn create_contact(&self, contact: &Contact) -> Result<(), StoreError> {
         let contact = contact.clone();
         self.in_transaction(move |tx| {
@@ -729,7 +711,10 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
+#[async_trait]
+impl ClaimStore for SqliteStore {
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         let key = key.to_owned();
         self.in_transaction(move |tx| read_idempotency(tx, &key))
@@ -789,6 +774,28 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
+
+#[async_trait]
+impl CounterStore for SqliteStore {
+    async fn allocate_ticket_key(&self, queue: &QueueKey) -> Result<TicketKey, StoreError> {
+        let queue = queue.clone();
+        self.in_transaction(move |tx| {
+            let number: i64 = tx
+                .query_row(
+                    "INSERT INTO ticket_counters (queue, last_number) VALUES (?1, 1)
+                     ON CONFLICT (queue) DO UPDATE SET last_number = last_number + 1
+                     RETURNING last_number",
+                    params![queue.as_str()],
+                    |row| row.get(0),
+                )
+                .map_err(backend)?;
+            let number = u64::try_from(number)
+                .map_err(|_| StoreError::corrupt("negative counter"))?;
+            Ok(TicketKey::new(queue, number))
+        })
+        .await
+    }
 
     async fn increment_counter(
         &self,
@@ -807,9 +814,48 @@ impl Store for SqliteStore {
                     |row| row.get(0),
                 )
                 .map_err(backend)?;
-            u64::try_from(value).map_err(|_| StoreError::Corrupt("negative counter".into()))
+            u64::try_from(value).map_err(|_| StoreError::corrupt("negative counter"))
         })
         .await
+    }
+}
+
+#[async_trait]
+impl SlaDueIndex for SqliteStore {
+    async fn sla_due(
+        &self,
+        until: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<DueTicket>, StoreError> {
+        let until = until.timestamp_micros();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.in_transaction(move |tx| {
+            let mut stmt = tx.prepare_cached(SLA_DUE).map_err(backend)?;
+            let rows = stmt
+                .query_map(params![until, limit], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                })
+                .map_err(backend)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(backend)?;
+            rows.into_iter()
+                .map(|(key, due)| {
+                    Ok(DueTicket {
+                        key: TicketKey::parse(&key)
+                            .map_err(|e| StoreError::corrupt(e.to_string()))?,
+                        due: chrono::DateTime::from_timestamp_micros(due)
+                            .ok_or_else(|| StoreError::corrupt(format!("due time {due}")))?,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+}
+
+impl ChangeFeedSource for SqliteStore {
+    fn change_feed(&self) -> Option<&dyn ChangeFeed> {
+        Some(self)
     }
 }
 

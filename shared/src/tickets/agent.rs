@@ -3,10 +3,14 @@
 //! changes (status, priority, assignee), in one write with the timeline
 //! entries that say what changed.
 
-use crate::app::Services;
+use chrono::{DateTime, Utc};
+
+use crate::config::Config;
 use crate::domain::{Actor, EmailAddress, Ticket, TicketKey, TimelineEvent};
+use crate::keys;
 use crate::mail::send::{self, SendError, SendOutcome, TicketMail};
-use crate::store::{IdempotencyClaim, StoreError};
+use crate::services::Services;
+use crate::store::{ClaimPurpose, IdempotencyClaim, StoreError};
 
 /// What an agent does to a ticket.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -66,6 +70,26 @@ pub async fn update(
         .get_ticket(key)
         .await?
         .ok_or_else(|| AgentError::NotFound(key.clone()))?;
+    check_values(config, &current, &update)?;
+    let actor = Actor::Agent {
+        login: login.to_owned(),
+    };
+    let now = super::store_precision(services.clock.now());
+    let claims = idempotency_claims(config, key, &update, now);
+    let (ticket, _) = super::apply(store, key, &actor, now, &claims, |ticket| {
+        change(ticket, &update, now)
+    })
+    .await?;
+    let mail = match &update.comment {
+        Some((true, body)) => answer_by_mail(services, &ticket, login, body).await?,
+        _ => None,
+    };
+    Ok(Updated { ticket, mail })
+}
+
+/// Refuses a status the ticket's queue does not have, a priority that is
+/// not configured and an assignee who is not an agent.
+fn check_values(config: &Config, current: &Ticket, update: &AgentUpdate) -> Result<(), AgentError> {
     let queue = config
         .queues
         .get(&current.queue)
@@ -90,16 +114,23 @@ pub async fn update(
     {
         return Err(AgentError::Invalid(format!("{assignee:?} is not an agent")));
     }
-    let actor = Actor::Agent {
-        login: login.to_owned(),
-    };
-    let now = super::store_precision(services.clock.now());
-    let claims: Vec<IdempotencyClaim> = update
+    Ok(())
+}
+
+/// The claim that makes an update with an idempotency key write once: the
+/// same key with other values is refused.
+fn idempotency_claims(
+    config: &Config,
+    key: &TicketKey,
+    update: &AgentUpdate,
+    now: DateTime<Utc>,
+) -> Vec<IdempotencyClaim> {
+    update
         .idempotency_key
         .iter()
         .map(|k| IdempotencyClaim {
-            key: format!("agent:{key}:{k}"),
-            payload_hash: format!(
+            key: keys::claim::agent_change(key, k),
+            purpose: ClaimPurpose::Payload(format!(
                 "{:?}",
                 (
                     &update.status,
@@ -107,39 +138,37 @@ pub async fn update(
                     &update.assignee,
                     &update.comment
                 )
-            ),
+            )),
             expires_at: now + config.idempotency_retention(),
         })
-        .collect();
-    let (ticket, _) = super::apply(store, key, &actor, now, &claims, |ticket| {
-        let before = ticket.clone();
-        if let Some(status) = &update.status {
-            ticket.status.clone_from(status);
+        .collect()
+}
+
+/// Changes the fields of `ticket` and answers the timeline entries: the
+/// field changes, then the comment (a first public one is the first
+/// response).
+fn change(ticket: &mut Ticket, update: &AgentUpdate, now: DateTime<Utc>) -> Vec<TimelineEvent> {
+    let before = ticket.clone();
+    if let Some(status) = &update.status {
+        ticket.status.clone_from(status);
+    }
+    if let Some(priority) = &update.priority {
+        ticket.priority.clone_from(priority);
+    }
+    if let Some(assignee) = &update.assignee {
+        ticket.assignee.clone_from(assignee);
+    }
+    let mut events = super::field_changes(&before, ticket);
+    if let Some((public, body)) = &update.comment {
+        if *public && ticket.first_response_at.is_none() {
+            ticket.first_response_at = Some(now);
         }
-        if let Some(priority) = &update.priority {
-            ticket.priority.clone_from(priority);
-        }
-        if let Some(assignee) = &update.assignee {
-            ticket.assignee.clone_from(assignee);
-        }
-        let mut events = super::field_changes(&before, ticket);
-        if let Some((public, body)) = &update.comment {
-            if *public && ticket.first_response_at.is_none() {
-                ticket.first_response_at = Some(now);
-            }
-            events.push(TimelineEvent::Comment {
-                public: *public,
-                body: body.clone(),
-            });
-        }
-        events
-    })
-    .await?;
-    let mail = match &update.comment {
-        Some((true, body)) => answer_by_mail(services, &ticket, login, body).await?,
-        _ => None,
-    };
-    Ok(Updated { ticket, mail })
+        events.push(TimelineEvent::Comment {
+            public: *public,
+            body: body.clone(),
+        });
+    }
+    events
 }
 
 /// Mails a public comment to the requester and participants.

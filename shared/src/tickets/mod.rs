@@ -1,9 +1,14 @@
-//! Creating tickets: resolving the requester to a contact, building the
-//! ticket with the queue's defaults, and storing it with its first timeline
-//! entries in one write. [`agent`]: an agent commenting and changing
+//! Tickets as use cases see them: [`open`] opens one (every channel calls
+//! it), [`apply`] changes one (read, change, write version + 1, retry on a
+//! concurrent change), and the steps both are made of: resolving the
+//! requester to a contact, building version 1 with the queue's defaults,
+//! the first timeline entries. [`agent`]: an agent commenting and changing
 //! fields.
 
 pub mod agent;
+pub mod open;
+
+pub use open::{Attachments, NewFile, NewTicket, OpenError, Opened, open};
 
 use std::collections::BTreeMap;
 
@@ -14,7 +19,7 @@ use crate::domain::{
     Actor, Channel, Contact, ContactId, EmailAddress, QueueKey, Requester, Ticket, TicketKey,
     TimelineEntry, TimelineEvent, ticket::entry_seq,
 };
-use crate::store::{IdempotencyClaim, Store, StoreError, Written};
+use crate::store::{ContactStore, IdempotencyClaim, StoreError, TicketStore, Written};
 
 /// Everything known about a ticket before it exists.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,8 +63,8 @@ pub enum CreateError {
 
 /// Finds the contact owning `email`, or creates one; a concurrent creation
 /// of the same address resolves to the contact that won.
-pub async fn resolve_contact(
-    store: &dyn Store,
+pub async fn resolve_contact<S: ContactStore + ?Sized>(
+    store: &S,
     email: &EmailAddress,
     name: Option<&str>,
     now: DateTime<Utc>,
@@ -145,20 +150,6 @@ pub fn first_entries(
     .collect()
 }
 
-/// Stores a built ticket; on an idempotent replay answers the first
-/// ticket's key instead.
-pub async fn store_ticket(
-    store: &dyn Store,
-    ticket: &Ticket,
-    entries: &[TimelineEntry],
-    claims: &[IdempotencyClaim],
-) -> Result<(TicketKey, bool), StoreError> {
-    match store.create_ticket(ticket, entries, claims).await? {
-        Written::New => Ok((ticket.key.clone(), false)),
-        Written::Replayed(key) => Ok((key, true)),
-    }
-}
-
 /// Current time truncated to microseconds, the precision every store keeps.
 pub fn store_precision(now: DateTime<Utc>) -> DateTime<Utc> {
     use chrono::{SubsecRound, Timelike};
@@ -175,7 +166,7 @@ const APPLY_ATTEMPTS: usize = 8;
 /// fresh read when someone else changed the ticket meanwhile. `change` may
 /// run several times and must decide from the ticket it is given.
 pub async fn apply<F>(
-    store: &dyn Store,
+    store: &dyn TicketStore,
     key: &TicketKey,
     actor: &Actor,
     now: DateTime<Utc>,
@@ -191,7 +182,7 @@ where
 /// [`apply`] for a change made at trigger depth `by.1` (see
 /// [`Ticket::trigger_depth`]) by actor `by.0`.
 pub async fn apply_at_depth<F>(
-    store: &dyn Store,
+    store: &dyn TicketStore,
     key: &TicketKey,
     (actor, depth): (&Actor, u8),
     now: DateTime<Utc>,
@@ -233,7 +224,7 @@ where
         }
     }
     Err(last_error
-        .unwrap_or_else(|| StoreError::Unavailable(format!("ticket {key} keeps changing"))))
+        .unwrap_or_else(|| StoreError::unavailable(format!("ticket {key} keeps changing"))))
 }
 
 /// The field-change events between two versions of a ticket's simple

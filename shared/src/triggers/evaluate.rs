@@ -27,15 +27,47 @@ use crate::domain::Ticket;
 /// Evaluates `triggers` (one queue's, in order) against `change`.
 pub fn evaluate(triggers: &[Trigger], change: &Change, ctx: &EvalContext<'_>) -> Plan {
     let bits = change.event_bits();
-    let events: Vec<EventKind> = EventKind::ALL
-        .into_iter()
-        .filter(|k| bits & k.bit() != 0)
-        .collect();
-    let mut plan = Plan::empty(change, events);
+    let mut plan = Plan::empty(change, events_of(bits));
     if bits == 0 {
         return plan;
     }
+    let matched = matching(triggers, change, bits, ctx, &mut plan);
+    if matched.is_empty() {
+        return plan;
+    }
+    if change.depth >= ctx.depth_limit {
+        plan.stopped = Some(stop(change, ctx, &matched));
+        return plan;
+    }
+    let applied = apply_fields(&matched, change, ctx, &mut plan);
+    record_changes(&mut plan, change, &applied);
+    if !applied.deferred.is_empty() {
+        render_effects(&mut plan, change, &applied, ctx);
+    }
+    if !plan.changes.is_empty() {
+        plan.updated = Some(applied.ticket);
+    }
+    plan
+}
 
+/// The event kinds whose bits are set in `bits`, in their canonical order.
+fn events_of(bits: u8) -> Vec<EventKind> {
+    EventKind::ALL
+        .into_iter()
+        .filter(|k| bits & k.bit() != 0)
+        .collect()
+}
+
+/// The candidate triggers whose `when` holds, in order; records the
+/// calendar checks the conditions made and a problem for each unknown
+/// calendar.
+fn matching<'t>(
+    triggers: &'t [Trigger],
+    change: &Change,
+    bits: u8,
+    ctx: &EvalContext<'_>,
+    plan: &mut Plan,
+) -> Vec<&'t Trigger> {
     let facts = Facts::new(change);
     let mut matched: Vec<&Trigger> = Vec::new();
     for trigger in triggers {
@@ -47,41 +79,65 @@ pub fn evaluate(triggers: &[Trigger], change: &Change, ctx: &EvalContext<'_>) ->
             .when
             .as_ref()
             .is_none_or(|c| holds(c, &facts, ctx, &mut plan.calendar_checks));
-        for check in &plan.calendar_checks[checked..] {
-            if check.open.is_none() {
-                plan.problems.push(Problem {
-                    trigger: trigger.name().to_owned(),
-                    message: format!(
-                        "calendar {:?} is unknown, so its business_hours condition is false",
-                        check.calendar
-                    ),
-                });
-            }
-        }
+        report_unknown_calendars(plan, trigger, checked);
         if fires {
             matched.push(trigger);
         }
     }
-    if matched.is_empty() {
-        return plan;
-    }
-    if change.depth >= ctx.depth_limit {
-        plan.stopped = Some(Stop {
-            depth: change.depth,
-            limit: ctx.depth_limit,
-            would_fire: matched.iter().map(|t| t.name().to_owned()).collect(),
-        });
-        return plan;
-    }
+    matched
+}
 
+/// A problem for each calendar check from index `checked` on whose
+/// calendar is unknown.
+fn report_unknown_calendars(plan: &mut Plan, trigger: &Trigger, checked: usize) {
+    for check in &plan.calendar_checks[checked..] {
+        if check.open.is_none() {
+            plan.problems.push(Problem {
+                trigger: trigger.name().to_owned(),
+                message: format!(
+                    "calendar {:?} is unknown, so its business_hours condition is false",
+                    check.calendar
+                ),
+            });
+        }
+    }
+}
+
+/// The record of the depth limit stopping the `matched` triggers.
+fn stop(change: &Change, ctx: &EvalContext<'_>, matched: &[&Trigger]) -> Stop {
+    Stop {
+        depth: change.depth,
+        limit: ctx.depth_limit,
+        would_fire: matched.iter().map(|t| t.name().to_owned()).collect(),
+    }
+}
+
+/// What applying the field actions left: the working ticket, who set which
+/// field, and the side-effect actions still to render.
+struct Applied<'t> {
+    ticket: Ticket,
+    /// (field name, trigger) for every field a trigger set, in order.
+    setters: Vec<(String, &'t str)>,
+    /// (trigger, action index, action) of every side-effect action, in order.
+    deferred: Vec<(&'t Trigger, usize, &'t Action)>,
+}
+
+/// Fires the `matched` triggers in order, applying their field actions to
+/// one working copy of the ticket and setting the rest aside.
+fn apply_fields<'t>(
+    matched: &[&'t Trigger],
+    change: &Change,
+    ctx: &EvalContext<'_>,
+    plan: &mut Plan,
+) -> Applied<'t> {
     let mut work = Work {
         ticket: change.after.clone(),
         setters: Vec::new(),
-        plan: &mut plan,
+        plan,
         ctx,
     };
     let mut deferred: Vec<(&Trigger, usize, &Action)> = Vec::new();
-    for trigger in &matched {
+    for &trigger in matched {
         work.plan.fired.push(trigger.name().to_owned());
         for (index, action) in trigger.actions.iter().enumerate() {
             match action {
@@ -95,56 +151,64 @@ pub fn evaluate(triggers: &[Trigger], change: &Change, ctx: &EvalContext<'_>) ->
     let Work {
         ticket, setters, ..
     } = work;
+    Applied {
+        ticket,
+        setters,
+        deferred,
+    }
+}
 
-    for name in changed_fields(Some(&change.after), &ticket) {
+/// The merged field changes, each credited to the last trigger that set
+/// the field (else the first that fired).
+fn record_changes(plan: &mut Plan, change: &Change, applied: &Applied<'_>) {
+    for name in changed_fields(Some(&change.after), &applied.ticket) {
         let Some(field) = Field::parse(&name) else {
             continue;
         };
-        let by = setters
+        let by = applied
+            .setters
             .iter()
             .rev()
             .find(|(f, _)| *f == name)
             .map_or_else(|| plan.fired[0].clone(), |(_, t)| (*t).to_owned());
         plan.changes.push(FieldChange {
             old: field.json(&change.after),
-            new: field.json(&ticket),
+            new: field.json(&applied.ticket),
             field: name,
             by,
         });
     }
+}
 
-    if !deferred.is_empty() {
-        let fields = change.changed_fields();
-        let pending = plan.assignment.is_some();
-        let events = plan.events.clone();
-        let renderer = Renderer::new(change, &ticket, &events, &fields, ctx);
-        let id_base = effect_id_base(change);
-        for (trigger, index, action) in deferred {
-            let name = trigger.name();
-            let effect = match action {
-                Action::Comment(a) => renderer.comment(name, a),
-                Action::Email(a) => renderer.email(name, a, pending),
-                Action::Webhook(a) => renderer.webhook(name, a),
-                Action::Event(a) => renderer.event(name, a),
-                Action::Set(_) | Action::Assign(_) => continue,
-            };
-            match effect {
-                Ok(effect) => plan.effects.push(PlannedEffect {
-                    id: format!("{id_base}/{name}/{index}"),
-                    trigger: name.to_owned(),
-                    effect,
-                }),
-                Err(message) => plan.problems.push(Problem {
-                    trigger: name.to_owned(),
-                    message,
-                }),
-            }
+/// Renders the deferred side-effect actions, in order, against the ticket
+/// as the evaluation leaves it; a failed rendering becomes a problem.
+fn render_effects(plan: &mut Plan, change: &Change, applied: &Applied<'_>, ctx: &EvalContext<'_>) {
+    let fields = change.changed_fields();
+    let pending = plan.assignment.is_some();
+    let events = plan.events.clone();
+    let renderer = Renderer::new(change, &applied.ticket, &events, &fields, ctx);
+    let id_base = effect_id_base(change);
+    for &(trigger, index, action) in &applied.deferred {
+        let name = trigger.name();
+        let effect = match action {
+            Action::Comment(a) => renderer.comment(name, a),
+            Action::Email(a) => renderer.email(name, a, pending),
+            Action::Webhook(a) => renderer.webhook(name, a),
+            Action::Event(a) => renderer.event(name, a),
+            Action::Set(_) | Action::Assign(_) => continue,
+        };
+        match effect {
+            Ok(effect) => plan.effects.push(PlannedEffect {
+                id: format!("{id_base}/{name}/{index}"),
+                trigger: name.to_owned(),
+                effect,
+            }),
+            Err(message) => plan.problems.push(Problem {
+                trigger: name.to_owned(),
+                message,
+            }),
         }
     }
-    if !plan.changes.is_empty() {
-        plan.updated = Some(ticket);
-    }
-    plan
 }
 
 /// `SUP-17/v4`, plus the entry's sequence number and the SLA signal when

@@ -363,22 +363,20 @@ impl Checker<'_> {
         }
     }
 
+    /// Checks a `set` action: it sets something, and every value it sets or
+    /// field it clears exists (queue-specific ones only when the queue is
+    /// known).
     fn set(&self, findings: &mut Vec<Finding>, place: &str, at: Location, set: &SetFields) {
-        let empty = set.status.is_none()
-            && set.line.is_none()
-            && set.priority.is_none()
-            && set.assignee.is_none()
-            && set.components.is_none()
-            && set.tags.is_none()
-            && set.custom.is_empty()
-            && set.clear.is_empty();
-        if empty {
-            findings.push(
-                Finding::at(&at, format!("{place}: `set` sets nothing")).hint(
-                    "keys: status, line, priority, assignee, components, tags, custom, clear",
-                ),
-            );
-        }
+        sets_something(findings, place, at, set);
+        self.set_priority_and_assignee(findings, place, set);
+        self.cleared(findings, place, &set.clear);
+        let Some(queue) = self.queue else { return };
+        self.set_queue_values(findings, place, queue, set);
+        self.set_custom(findings, place, at, set);
+    }
+
+    /// The priority and the assignee set, if any, are configured ones.
+    fn set_priority_and_assignee(&self, findings: &mut Vec<Finding>, place: &str, set: &SetFields) {
         if let Some(priority) = &set.priority {
             self.known(
                 findings,
@@ -392,7 +390,11 @@ impl Checker<'_> {
         if let Some(assignee) = &set.assignee {
             self.known(findings, place, assignee, "agent", "agents", &self.agents);
         }
-        for name in &set.clear {
+    }
+
+    /// Every field in `clear` is one that can be cleared, and exists.
+    fn cleared(&self, findings: &mut Vec<Finding>, place: &str, clear: &[Spanned<String>]) {
+        for name in clear {
             let clearable = matches!(
                 Field::parse(&name.value),
                 Some(
@@ -416,7 +418,16 @@ impl Checker<'_> {
                 self.field_name(findings, place, name);
             }
         }
-        let Some(queue) = self.queue else { return };
+    }
+
+    /// The status, line and components set, if any, are ones of `queue`.
+    fn set_queue_values(
+        &self,
+        findings: &mut Vec<Finding>,
+        place: &str,
+        queue: &Queue,
+        set: &SetFields,
+    ) {
         let key = self.key;
         if let Some(status) = &set.status {
             let statuses: Vec<&str> = queue.statuses.iter().map(|s| s.name.as_str()).collect();
@@ -454,6 +465,11 @@ impl Checker<'_> {
                 );
             }
         }
+    }
+
+    /// Every custom field set is a custom field of the queue.
+    fn set_custom(&self, findings: &mut Vec<Finding>, place: &str, at: Location, set: &SetFields) {
+        let key = self.key;
         let custom = self.custom_ids();
         for id in set.custom.keys() {
             if !custom.contains(&id.as_str()) {
@@ -466,75 +482,118 @@ impl Checker<'_> {
         }
     }
 
+    /// Checks a webhook action: where it posts, what it says, and its
+    /// Telegram settings.
     fn webhook(&self, findings: &mut Vec<Finding>, place: &str, at: Location, w: &WebhookAction) {
-        match (&w.url, &w.url_env) {
-            (Some(url), None) => {
-                if !(url.starts_with("https://") || url.starts_with("http://")) {
-                    findings.push(
-                        Finding::at(&at, format!("{place}: webhook url {url:?} is not an http(s) URL"))
-                            .hint("URLs with secrets (a bot token) belong in an environment variable: use url_env"),
-                    );
-                }
+        webhook_url(findings, place, at, w);
+        webhook_text(findings, place, at, w);
+        webhook_telegram(findings, place, at, w);
+    }
+}
+
+/// A `set` action sets at least one field.
+fn sets_something(findings: &mut Vec<Finding>, place: &str, at: Location, set: &SetFields) {
+    let empty = set.status.is_none()
+        && set.line.is_none()
+        && set.priority.is_none()
+        && set.assignee.is_none()
+        && set.components.is_none()
+        && set.tags.is_none()
+        && set.custom.is_empty()
+        && set.clear.is_empty();
+    if empty {
+        findings.push(
+            Finding::at(&at, format!("{place}: `set` sets nothing"))
+                .hint("keys: status, line, priority, assignee, components, tags, custom, clear"),
+        );
+    }
+}
+
+/// A webhook has exactly one of `url` (an http(s) URL) and `url_env` (an
+/// environment variable name).
+fn webhook_url(findings: &mut Vec<Finding>, place: &str, at: Location, w: &WebhookAction) {
+    match (&w.url, &w.url_env) {
+        (Some(url), None) => {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                findings.push(
+                    Finding::at(&at, format!("{place}: webhook url {url:?} is not an http(s) URL"))
+                        .hint("URLs with secrets (a bot token) belong in an environment variable: use url_env"),
+                );
             }
-            (None, Some(name)) => env_name(findings, place, at, "url_env", name),
+        }
+        (None, Some(name)) => env_name(findings, place, at, "url_env", name),
+        _ => findings.push(
+            Finding::at(
+                &at,
+                format!("{place}: a webhook needs exactly one of url and url_env"),
+            )
+            .hint("for example `url_env: TELEGRAM_WEBHOOK_URL`"),
+        ),
+    }
+}
+
+/// A webhook has at most one of `text` and `template`, has one unless it
+/// posts JSON, and its text parses as a template.
+fn webhook_text(findings: &mut Vec<Finding>, place: &str, at: Location, w: &WebhookAction) {
+    if w.text.is_some() && w.template.is_some() {
+        findings.push(
+            Finding::at(
+                &at,
+                format!("{place}: a webhook takes text or template, not both"),
+            )
+            .hint("`text` is the message itself; `template` names a template"),
+        );
+    }
+    if w.format != WebhookFormat::Json && w.text.is_none() && w.template.is_none() {
+        findings.push(
+            Finding::at(
+                &at,
+                format!("{place}: a Slack or Telegram webhook needs text"),
+            )
+            .hint("for example `text: \"{{ ticket.key }}: {{ ticket.status }}\"`"),
+        );
+    }
+    for text in w.text.iter().chain(&w.template) {
+        template(findings, place, at, "webhook text", text);
+    }
+}
+
+/// A Telegram webhook has exactly one of `chat_id` and `chat_id_env` and a
+/// parse mode Telegram knows; other webhooks have none of these.
+fn webhook_telegram(findings: &mut Vec<Finding>, place: &str, at: Location, w: &WebhookAction) {
+    if w.format == WebhookFormat::Telegram {
+        match (&w.chat_id, &w.chat_id_env) {
+            (Some(_), None) => {}
+            (None, Some(name)) => env_name(findings, place, at, "chat_id_env", name),
             _ => findings.push(
                 Finding::at(
                     &at,
-                    format!("{place}: a webhook needs exactly one of url and url_env"),
+                    format!(
+                        "{place}: a Telegram webhook needs exactly one of chat_id and chat_id_env"
+                    ),
                 )
-                .hint("for example `url_env: TELEGRAM_WEBHOOK_URL`"),
+                .hint("for example `chat_id_env: TELEGRAM_CHAT_ID`"),
             ),
         }
-        if w.text.is_some() && w.template.is_some() {
+        if let Some(mode) = &w.parse_mode
+            && !["HTML", "MarkdownV2", "Markdown"].contains(&mode.as_str())
+        {
             findings.push(
                 Finding::at(
                     &at,
-                    format!("{place}: a webhook takes text or template, not both"),
+                    format!("{place}: parse_mode {mode:?} is not one Telegram knows"),
                 )
-                .hint("`text` is the message itself; `template` names a template"),
+                .hint("use HTML, MarkdownV2 or Markdown, or leave it out for plain text"),
             );
         }
-        if w.format != WebhookFormat::Json && w.text.is_none() && w.template.is_none() {
-            findings.push(
-                Finding::at(
-                    &at,
-                    format!("{place}: a Slack or Telegram webhook needs text"),
-                )
-                .hint("for example `text: \"{{ ticket.key }}: {{ ticket.status }}\"`"),
-            );
-        }
-        for text in w.text.iter().chain(&w.template) {
-            template(findings, place, at, "webhook text", text);
-        }
-        if w.format == WebhookFormat::Telegram {
-            match (&w.chat_id, &w.chat_id_env) {
-                (Some(_), None) => {}
-                (None, Some(name)) => env_name(findings, place, at, "chat_id_env", name),
-                _ => findings.push(
-                    Finding::at(&at, format!("{place}: a Telegram webhook needs exactly one of chat_id and chat_id_env"))
-                        .hint("for example `chat_id_env: TELEGRAM_CHAT_ID`"),
-                ),
-            }
-            if let Some(mode) = &w.parse_mode
-                && !["HTML", "MarkdownV2", "Markdown"].contains(&mode.as_str())
-            {
-                findings.push(
-                    Finding::at(
-                        &at,
-                        format!("{place}: parse_mode {mode:?} is not one Telegram knows"),
-                    )
-                    .hint("use HTML, MarkdownV2 or Markdown, or leave it out for plain text"),
-                );
-            }
-        } else if w.chat_id.is_some() || w.chat_id_env.is_some() || w.parse_mode.is_some() {
-            findings.push(
-                Finding::at(
-                    &at,
-                    format!("{place}: chat_id, chat_id_env and parse_mode are for format telegram"),
-                )
-                .hint("set `format: telegram` or remove them"),
-            );
-        }
+    } else if w.chat_id.is_some() || w.chat_id_env.is_some() || w.parse_mode.is_some() {
+        findings.push(
+            Finding::at(
+                &at,
+                format!("{place}: chat_id, chat_id_env and parse_mode are for format telegram"),
+            )
+            .hint("set `format: telegram` or remove them"),
+        );
     }
 }
 

@@ -44,11 +44,12 @@ where
         }
         _ => false,
     };
-    let message = format!("DynamoDB {operation}: {}", DisplayErrorContext(&err));
+    let what = format!("DynamoDB {operation}: {}", DisplayErrorContext(&err));
+    let source = Some(Box::new(err) as crate::store::BoxError);
     if retryable {
-        StoreError::Unavailable(message)
+        StoreError::Unavailable { what, source }
     } else {
-        StoreError::Backend(message)
+        StoreError::Backend { what, source }
     }
 }
 
@@ -86,7 +87,7 @@ mod tests {
         ] {
             let mapped = sdk_error("GetItem", service_error(code, 400));
             assert!(
-                matches!(mapped, StoreError::Unavailable(_)),
+                matches!(mapped, StoreError::Unavailable { .. }),
                 "{code}: {mapped:?}"
             );
         }
@@ -96,19 +97,19 @@ mod tests {
     fn server_errors_and_timeouts_are_retryable() {
         assert!(matches!(
             sdk_error("GetItem", service_error("Whatever", 503)),
-            StoreError::Unavailable(_)
+            StoreError::Unavailable { .. }
         ));
         let timeout: SdkError<GetItemError, HttpResponse> = SdkError::timeout_error("too slow");
         assert!(matches!(
             sdk_error("GetItem", timeout),
-            StoreError::Unavailable(_)
+            StoreError::Unavailable { .. }
         ));
     }
 
     #[test]
     fn other_errors_are_backend_failures_with_the_full_message() {
         match sdk_error("GetItem", service_error("ValidationException", 400)) {
-            StoreError::Backend(message) => {
+            StoreError::Backend { what: message, .. } => {
                 assert!(message.contains("GetItem"), "{message}");
                 assert!(message.contains("ValidationException"), "{message}");
                 assert!(message.contains("went wrong"), "{message}");

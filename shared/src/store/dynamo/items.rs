@@ -50,12 +50,13 @@ fn encode<T: Serialize>(
     kind: &str,
 ) -> Result<Item, StoreError> {
     let mut item: Item =
-        to_item(value).map_err(|e| StoreError::Backend(format!("cannot encode {what}: {e}")))?;
+        to_item(value)
+        .map_err(|e| StoreError::backend_from(format!("cannot encode {what}: {e}"), e))?;
     if let Some(clash) = LAYOUT_ATTRIBUTES
         .iter()
         .find(|name| item.contains_key(**name))
     {
-        return Err(StoreError::Backend(format!(
+        return Err(StoreError::backend(format!(
             "cannot encode {what}: its field {clash:?} clashes with a table attribute"
         )));
     }
@@ -73,7 +74,7 @@ fn decode<T: DeserializeOwned>(what: &str, mut item: Item) -> Result<T, StoreErr
     for name in LAYOUT_ATTRIBUTES {
         item.remove(name);
     }
-    from_item(item).map_err(|e| StoreError::Corrupt(format!("{what} at {location}: {e}")))
+    from_item(item).map_err(|e| StoreError::corrupt_from(format!("{what} at {location}: {e}"), e))
 }
 
 /// The item of a ticket, with its queue index keys and, when it has an
@@ -173,7 +174,7 @@ pub(super) fn email_item(email: &EmailAddress, contact: &ContactId) -> Item {
 pub(super) fn email_owner(item: &Item) -> Result<ContactId, StoreError> {
     match item.get(CONTACT_ID) {
         Some(AttributeValue::S(id)) => Ok(ContactId::from_stored(id.clone())),
-        _ => Err(StoreError::Corrupt(format!(
+        _ => Err(StoreError::corrupt(format!(
             "email item {:?} has no {CONTACT_ID}",
             item.get(keys::PK)
         ))),
@@ -189,7 +190,7 @@ pub(super) fn idempotency_item(
 ) -> Result<Item, StoreError> {
     let record = IdempotencyRecord {
         key: claim.key.clone(),
-        payload_hash: claim.payload_hash.clone(),
+        purpose: claim.purpose.clone(),
         ticket: ticket.clone(),
         created_at: at,
     };
@@ -234,7 +235,7 @@ pub(super) fn marker_item(key: &str, value: &str, expires_at: Option<DateTime<Ut
 pub(super) fn marker_value(item: &Item) -> Result<String, StoreError> {
     match item.get(VALUE) {
         Some(AttributeValue::S(value)) => Ok(value.clone()),
-        _ => Err(StoreError::Corrupt(format!(
+        _ => Err(StoreError::corrupt(format!(
             "marker item {:?} has no {VALUE}",
             item.get(keys::PK)
         ))),
@@ -246,8 +247,8 @@ pub(super) fn number(item: &Item, name: &str) -> Result<u64, StoreError> {
     match item.get(name) {
         Some(AttributeValue::N(n)) => n
             .parse()
-            .map_err(|_| StoreError::Corrupt(format!("attribute {name} is not a counter: {n:?}"))),
-        other => Err(StoreError::Corrupt(format!(
+            .map_err(|_| StoreError::corrupt(format!("attribute {name} is not a counter: {n:?}"))),
+        other => Err(StoreError::corrupt(format!(
             "attribute {name} is missing or not a number: {other:?}"
         ))),
     }
@@ -397,7 +398,7 @@ mod tests {
         let ticket = ticket();
         let claim = IdempotencyClaim {
             key: "msgid:<a@example.com>".into(),
-            payload_hash: "h".into(),
+            purpose: crate::store::ClaimPurpose::Payload("h".into()),
             expires_at: ticket.created_at + chrono::Duration::days(7),
         };
         let item = idempotency_item(&claim, &ticket.key, ticket.updated_at).unwrap();
@@ -416,7 +417,7 @@ mod tests {
         item.insert("version".into(), s("not a number"));
         assert!(matches!(
             ticket_from_item(item),
-            Err(StoreError::Corrupt(_))
+            Err(StoreError::Corrupt { .. })
         ));
     }
 }

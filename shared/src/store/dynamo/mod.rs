@@ -100,7 +100,7 @@ use chrono::{DateTime, Utc};
 use self::errors::{is_retryable_code, sdk_error};
 use self::items::{Item, s};
 use super::{
-    DueTicket, IdempotencyClaim, IdempotencyRecord, Store, StoreError, TicketQuery, Written,
+    DueTicket, IdempotencyClaim, IdempotencyRecord, ChangeFeedSource, ClaimStore, ContactStore, CounterStore, SlaDueIndex, StoreError, TicketStore, TimelineStore, TicketQuery, Written,
 };
 use crate::domain::{Contact, ContactId, EmailAddress, QueueKey, Ticket, TicketKey, TimelineEntry};
 
@@ -209,7 +209,7 @@ fn reason_codes(reasons: &[CancellationReason]) -> String {
 }
 
 fn build_error(err: BuildError) -> StoreError {
-    StoreError::Backend(format!("cannot build DynamoDB request: {err}"))
+    StoreError::backend_from(format!("cannot build DynamoDB request: {err}"), err)
 }
 
 /// Backoff before retry `attempt` (1-based) of a conflicting transaction:
@@ -225,7 +225,7 @@ fn replay_or_mismatch(
     claim: &IdempotencyClaim,
     record: IdempotencyRecord,
 ) -> Result<Written, StoreError> {
-    if record.payload_hash == claim.payload_hash {
+    if record.purpose == claim.purpose {
         Ok(Written::Replayed(record.ticket))
     } else {
         Err(StoreError::IdempotencyMismatch {
@@ -241,7 +241,7 @@ fn distinct_claims(claims: &[IdempotencyClaim]) -> Result<Vec<&IdempotencyClaim>
     let mut seen = BTreeSet::new();
     for claim in claims {
         if !seen.insert(claim.key.as_str()) {
-            return Err(StoreError::Backend(format!(
+            return Err(StoreError::backend(format!(
                 "idempotency key {:?} is claimed twice in one write",
                 claim.key
             )));
@@ -259,7 +259,7 @@ fn check_transaction_size(
 ) -> Result<(), StoreError> {
     let items = 1 + entries.len() + claims.len();
     if items > MAX_TRANSACTION_ITEMS {
-        return Err(StoreError::Backend(format!(
+        return Err(StoreError::backend(format!(
             "writing ticket {ticket} with {} timeline entries and {} idempotency claims takes {items} items; one DynamoDB transaction holds at most {MAX_TRANSACTION_ITEMS}",
             entries.len(),
             claims.len()
@@ -270,7 +270,7 @@ fn check_transaction_size(
 
 fn check_entries(ticket: &TicketKey, entries: &[TimelineEntry]) -> Result<(), StoreError> {
     match entries.iter().find(|e| &e.ticket != ticket) {
-        Some(stray) => Err(StoreError::Backend(format!(
+        Some(stray) => Err(StoreError::backend(format!(
             "timeline entry {} names ticket {} but is written with {ticket}",
             stray.seq, stray.ticket
         ))),
@@ -403,13 +403,13 @@ impl DynamoStore {
                 let sk = match item.get(keys::GSI3SK) {
                     Some(AttributeValue::S(sk)) => sk.clone(),
                     _ => {
-                        return Err(StoreError::Corrupt(
-                            "a due index item without gsi3sk".into(),
+                        return Err(StoreError::corrupt(
+                            "a due index item without gsi3sk",
                         ));
                     }
                 };
                 let (at, key) = keys::parse_sla_due_gsi3sk(&sk)
-                    .ok_or_else(|| StoreError::Corrupt(format!("due index key {sk:?}")))?;
+                    .ok_or_else(|| StoreError::corrupt(format!("due index key {sk:?}")))?;
                 due.push(DueTicket { key, due: at });
             }
             start = out.last_evaluated_key;
@@ -445,42 +445,7 @@ impl DynamoStore {
     /// waits until it is active. Does nothing to a table that exists already
     /// (its layout is not checked) except enabling TTL when it is off.
     pub async fn create_table(&self) -> Result<(), StoreError> {
-        let attribute = |name: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .map_err(build_error)
-        };
-        let key = |name: &str, key_type: KeyType| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(key_type)
-                .build()
-                .map_err(build_error)
-        };
-        let index = |name: &str, pk: &str, sk: &str, projection: ProjectionType| {
-            GlobalSecondaryIndex::builder()
-                .index_name(name)
-                .key_schema(key(pk, KeyType::Hash)?)
-                .key_schema(key(sk, KeyType::Range)?)
-                .projection(Projection::builder().projection_type(projection).build())
-                .build()
-                .map_err(build_error)
-        };
-        let gsi1 = index(keys::GSI1, keys::GSI1PK, keys::GSI1SK, ProjectionType::All)?;
-        let gsi2 = index(
-            keys::GSI2,
-            keys::GSI2PK,
-            keys::GSI2SK,
-            ProjectionType::KeysOnly,
-        )?;
-        let gsi3 = index(
-            keys::GSI3,
-            keys::GSI3PK,
-            keys::GSI3SK,
-            ProjectionType::KeysOnly,
-        )?;
+        let indexes = Self::table_indexes()?;
         let stream = StreamSpecification::builder()
             .stream_enabled(true)
             .stream_view_type(StreamViewType::NewAndOldImages)
@@ -491,19 +456,10 @@ impl DynamoStore {
             .client
             .create_table()
             .table_name(&self.table)
-            .attribute_definitions(attribute(keys::PK)?)
-            .attribute_definitions(attribute(keys::SK)?)
-            .attribute_definitions(attribute(keys::GSI1PK)?)
-            .attribute_definitions(attribute(keys::GSI1SK)?)
-            .attribute_definitions(attribute(keys::GSI2PK)?)
-            .attribute_definitions(attribute(keys::GSI2SK)?)
-            .attribute_definitions(attribute(keys::GSI3PK)?)
-            .attribute_definitions(attribute(keys::GSI3SK)?)
-            .key_schema(key(keys::PK, KeyType::Hash)?)
-            .key_schema(key(keys::SK, KeyType::Range)?)
-            .global_secondary_indexes(gsi1)
-            .global_secondary_indexes(gsi2)
-            .global_secondary_indexes(gsi3)
+            .set_attribute_definitions(Some(Self::table_attributes()?))
+            .key_schema(Self::key_element(keys::PK, KeyType::Hash)?)
+            .key_schema(Self::key_element(keys::SK, KeyType::Range)?)
+            .set_global_secondary_indexes(Some(indexes))
             .billing_mode(BillingMode::PayPerRequest)
             .stream_specification(stream)
             .send()
@@ -523,6 +479,66 @@ impl DynamoStore {
         }
         self.wait_until_active().await?;
         self.enable_ttl().await
+    }
+
+    /// The table's attribute definitions: the table's and the indexes' keys,
+    /// all strings.
+    fn table_attributes() -> Result<Vec<AttributeDefinition>, StoreError> {
+        [
+            keys::PK,
+            keys::SK,
+            keys::GSI1PK,
+            keys::GSI1SK,
+            keys::GSI2PK,
+            keys::GSI2SK,
+            keys::GSI3PK,
+            keys::GSI3SK,
+        ]
+        .into_iter()
+        .map(|name| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(build_error)
+        })
+        .collect()
+    }
+
+    /// One key schema element: `name` as the hash or the range key.
+    fn key_element(name: &str, key_type: KeyType) -> Result<KeySchemaElement, StoreError> {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(key_type)
+            .build()
+            .map_err(build_error)
+    }
+
+    /// The indexes `gsi1` (projecting everything), `gsi2` and `gsi3`
+    /// (projecting keys only).
+    fn table_indexes() -> Result<Vec<GlobalSecondaryIndex>, StoreError> {
+        use ProjectionType::{All, KeysOnly};
+        Ok(vec![
+            Self::index(keys::GSI1, keys::GSI1PK, keys::GSI1SK, All)?,
+            Self::index(keys::GSI2, keys::GSI2PK, keys::GSI2SK, KeysOnly)?,
+            Self::index(keys::GSI3, keys::GSI3PK, keys::GSI3SK, KeysOnly)?,
+        ])
+    }
+
+    /// A global secondary index `name` on `pk` (hash) and `sk` (range).
+    fn index(
+        name: &str,
+        pk: &str,
+        sk: &str,
+        projection: ProjectionType,
+    ) -> Result<GlobalSecondaryIndex, StoreError> {
+        GlobalSecondaryIndex::builder()
+            .index_name(name)
+            .key_schema(Self::key_element(pk, KeyType::Hash)?)
+            .key_schema(Self::key_element(sk, KeyType::Range)?)
+            .projection(Projection::builder().projection_type(projection).build())
+            .build()
+            .map_err(build_error)
     }
 
     async fn wait_until_active(&self) -> Result<(), StoreError> {
@@ -549,7 +565,7 @@ impl DynamoStore {
                 return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(StoreError::Unavailable(format!(
+                return Err(StoreError::unavailable(format!(
                     "table {} is not active after {} s",
                     self.table,
                     TABLE_ACTIVE_TIMEOUT.as_secs()
@@ -640,7 +656,7 @@ impl DynamoStore {
         items: Vec<TransactWriteItem>,
     ) -> Result<Transaction, StoreError> {
         if items.len() > MAX_TRANSACTION_ITEMS {
-            return Err(StoreError::Backend(format!(
+            return Err(StoreError::backend(format!(
                 "{operation} would write {} items in one transaction; DynamoDB allows {MAX_TRANSACTION_ITEMS}",
                 items.len()
             )));
@@ -683,7 +699,7 @@ impl DynamoStore {
                     tokio::time::sleep(conflict_backoff(attempt)).await;
                     continue;
                 }
-                return Err(StoreError::Unavailable(format!(
+                return Err(StoreError::unavailable(format!(
                     "{operation}: transaction still conflicting after {MAX_CONFLICT_RETRIES} retries"
                 )));
             }
@@ -693,7 +709,7 @@ impl DynamoStore {
                     || *c == "ThrottlingError"
                     || *c == "ProvisionedThroughputExceeded"
             }) {
-                return Err(StoreError::Unavailable(format!(
+                return Err(StoreError::unavailable(format!(
                     "{operation}: transaction throttled ({summary})"
                 )));
             }
@@ -701,7 +717,7 @@ impl DynamoStore {
                 // No reasons given: let the caller find out by reading.
                 return Ok(Transaction::Cancelled(Vec::new()));
             }
-            return Err(StoreError::Backend(format!(
+            return Err(StoreError::backend(format!(
                 "{operation}: transaction cancelled ({summary}): {}",
                 aws_sdk_dynamodb::error::DisplayErrorContext(&err)
             )));
@@ -775,7 +791,7 @@ impl DynamoStore {
             match record {
                 Some(record) => return replay_or_mismatch(claim, record).map(Some),
                 None if !reasons.is_empty() => {
-                    return Err(StoreError::Unavailable(format!(
+                    return Err(StoreError::unavailable(format!(
                         "idempotency record {:?} blocked the write but cannot be read yet",
                         claim.key
                     )));
@@ -815,7 +831,7 @@ impl DynamoStore {
                 .map_err(|e| sdk_error("Query", e))?;
             drop(turn);
             count += u64::try_from(out.count).map_err(|_| {
-                StoreError::Corrupt(format!("negative count {} from gsi2", out.count))
+                StoreError::corrupt(format!("negative count {} from gsi2", out.count))
             })?;
             start = out.last_evaluated_key;
             if start.is_none() {
@@ -846,28 +862,7 @@ impl DynamoStore {
 }
 
 #[async_trait]
-impl Store for DynamoStore {
-    async fn allocate_ticket_key(&self, queue: &QueueKey) -> Result<TicketKey, StoreError> {
-        let turn = self.turn(&self.counters.update_item).await;
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(items::key(keys::counter_pk(queue), keys::SK_COUNTER)))
-            .update_expression("ADD #next :one SET #type = :type")
-            .expression_attribute_names("#next", "next")
-            .expression_attribute_names("#type", keys::ITEM_TYPE)
-            .expression_attribute_values(":one", AttributeValue::N("1".to_owned()))
-            .expression_attribute_values(":type", s(keys::item_type::COUNTER))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await
-            .map_err(|e| sdk_error("UpdateItem", e))?;
-        drop(turn);
-        let number = items::number(&out.attributes.unwrap_or_default(), "next")?;
-        Ok(TicketKey::new(queue.clone(), number))
-    }
-
+impl TicketStore for DynamoStore {
     async fn create_ticket(
         &self,
         ticket: &Ticket,
@@ -875,7 +870,7 @@ impl Store for DynamoStore {
         claims: &[IdempotencyClaim],
     ) -> Result<Written, StoreError> {
         if ticket.version != 1 {
-            return Err(StoreError::Backend(format!(
+            return Err(StoreError::backend(format!(
                 "new ticket {} must be at version 1, not {}",
                 ticket.key, ticket.version
             )));
@@ -912,7 +907,7 @@ impl Store for DynamoStore {
         {
             return Err(StoreError::AlreadyExists(format!("ticket {}", ticket.key)));
         }
-        Err(StoreError::Backend(format!(
+        Err(StoreError::backend(format!(
             "creating ticket {} was cancelled ({})",
             ticket.key,
             reason_codes(&reasons)
@@ -934,7 +929,7 @@ impl Store for DynamoStore {
         claims: &[IdempotencyClaim],
     ) -> Result<Written, StoreError> {
         if Some(ticket.version) != expected_version.checked_add(1) {
-            return Err(StoreError::Backend(format!(
+            return Err(StoreError::backend(format!(
                 "ticket {} at version {} cannot replace version {expected_version}",
                 ticket.key, ticket.version
             )));
@@ -978,7 +973,7 @@ impl Store for DynamoStore {
             return Ok(written);
         }
         if !reasons.is_empty() && !condition_failed(&reasons, 0) {
-            return Err(StoreError::Backend(format!(
+            return Err(StoreError::backend(format!(
                 "updating ticket {} was cancelled ({})",
                 ticket.key,
                 reason_codes(&reasons)
@@ -990,7 +985,7 @@ impl Store for DynamoStore {
         };
         match actual {
             None => Err(StoreError::NotFound(format!("ticket {}", ticket.key))),
-            Some(actual) if actual == expected_version => Err(StoreError::Backend(format!(
+            Some(actual) if actual == expected_version => Err(StoreError::backend(format!(
                 "updating ticket {} was cancelled without a reason, and it is still at version {actual}",
                 ticket.key
             ))),
@@ -1035,6 +1030,27 @@ impl Store for DynamoStore {
         Ok(tickets)
     }
 
+    async fn count_assigned(
+        &self,
+        queue: &QueueKey,
+        assignee: &str,
+        statuses: &[String],
+    ) -> Result<u64, StoreError> {
+        // A status named twice counts once.
+        let statuses: BTreeSet<&str> = statuses.iter().map(String::as_str).collect();
+        let partition = keys::assignee_gsi2pk(queue, assignee);
+        let counts = futures::future::try_join_all(
+            statuses
+                .into_iter()
+                .map(|status| self.count_in_assignee_index(&partition, status)),
+        )
+        .await?;
+        Ok(counts.into_iter().sum())
+    }
+}
+
+#[async_trait]
+impl TimelineStore for DynamoStore {
     async fn timeline(&self, key: &TicketKey) -> Result<Vec<TimelineEntry>, StoreError> {
         self.query_timeline(
             key,
@@ -1074,42 +1090,10 @@ impl Store for DynamoStore {
         self.query_timeline(key, "sk >= :first", &[(":first", keys::timeline_sk(first))])
             .await
     }
+}
 
-    async fn sla_due(
-        &self,
-        until: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<DueTicket>, StoreError> {
-        let bound = keys::sla_due_gsi3sk_until(until);
-        let shards = futures::future::try_join_all(
-            (0..keys::SLA_DUE_SHARDS).map(|shard| self.due_in_shard(shard, &bound, limit)),
-        )
-        .await?;
-        let mut due: Vec<DueTicket> = shards.into_iter().flatten().collect();
-        // Ties in the order SQLite gives them: by the key as text.
-        due.sort_by_cached_key(|d| (d.due, d.key.to_string()));
-        due.truncate(limit);
-        Ok(due)
-    }
-
-    async fn count_assigned(
-        &self,
-        queue: &QueueKey,
-        assignee: &str,
-        statuses: &[String],
-    ) -> Result<u64, StoreError> {
-        // A status named twice counts once.
-        let statuses: BTreeSet<&str> = statuses.iter().map(String::as_str).collect();
-        let partition = keys::assignee_gsi2pk(queue, assignee);
-        let counts = futures::future::try_join_all(
-            statuses
-                .into_iter()
-                .map(|status| self.count_in_assignee_index(&partition, status)),
-        )
-        .await?;
-        Ok(counts.into_iter().sum())
-    }
-
+#[async_trait]
+impl ContactStore for DynamoStore {
     async fn create_contact(&self, contact: &Contact) -> Result<(), StoreError> {
         let mut seen = BTreeSet::new();
         let emails: Vec<&EmailAddress> =
@@ -1147,7 +1131,7 @@ impl Store for DynamoStore {
                 });
             }
         }
-        Err(StoreError::Backend(format!(
+        Err(StoreError::backend(format!(
             "creating contact {} was cancelled ({})",
             contact.id,
             reason_codes(&reasons)
@@ -1170,7 +1154,7 @@ impl Store for DynamoStore {
         };
         match self.get_contact(&owner).await? {
             Some(contact) => Ok(Some(contact)),
-            None => Err(StoreError::Corrupt(format!(
+            None => Err(StoreError::corrupt(format!(
                 "email {email} belongs to contact {owner}, which does not exist"
             ))),
         }
@@ -1210,13 +1194,16 @@ impl Store for DynamoStore {
                 email: email.clone(),
                 contact: owner,
             }),
-            None => Err(StoreError::Backend(format!(
+            None => Err(StoreError::backend(format!(
                 "adding {email} to contact {id} was cancelled ({})",
                 reason_codes(&reasons)
             ))),
         }
     }
+}
 
+#[async_trait]
+impl ClaimStore for DynamoStore {
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         self.get(keys::idempotency_pk(key), keys::SK_IDEMPOTENCY)
             .await?
@@ -1262,7 +1249,7 @@ impl Store for DynamoStore {
                 return Ok(Some(existing));
             }
         }
-        Err(StoreError::Unavailable(format!(
+        Err(StoreError::unavailable(format!(
             "marker {key:?} kept appearing and disappearing over {MAX_MARKER_ATTEMPTS} attempts"
         )))
     }
@@ -1285,6 +1272,30 @@ impl Store for DynamoStore {
             .map_err(|e| sdk_error("DeleteItem", e))?;
         drop(turn);
         Ok(())
+    }
+}
+
+#[async_trait]
+impl CounterStore for DynamoStore {
+    async fn allocate_ticket_key(&self, queue: &QueueKey) -> Result<TicketKey, StoreError> {
+        let turn = self.turn(&self.counters.update_item).await;
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(items::key(keys::counter_pk(queue), keys::SK_COUNTER)))
+            .update_expression("ADD #next :one SET #type = :type")
+            .expression_attribute_names("#next", "next")
+            .expression_attribute_names("#type", keys::ITEM_TYPE)
+            .expression_attribute_values(":one", AttributeValue::N("1".to_owned()))
+            .expression_attribute_values(":type", s(keys::item_type::COUNTER))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| sdk_error("UpdateItem", e))?;
+        drop(turn);
+        let number = items::number(&out.attributes.unwrap_or_default(), "next")?;
+        Ok(TicketKey::new(queue.clone(), number))
     }
 
     async fn increment_counter(
@@ -1312,4 +1323,28 @@ impl Store for DynamoStore {
         drop(turn);
         items::number(&out.attributes.unwrap_or_default(), items::COUNT)
     }
+}
+
+#[async_trait]
+impl SlaDueIndex for DynamoStore {
+    async fn sla_due(
+        &self,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DueTicket>, StoreError> {
+        let bound = keys::sla_due_gsi3sk_until(until);
+        let shards = futures::future::try_join_all(
+            (0..keys::SLA_DUE_SHARDS).map(|shard| self.due_in_shard(shard, &bound, limit)),
+        )
+        .await?;
+        let mut due: Vec<DueTicket> = shards.into_iter().flatten().collect();
+        // Ties in the order SQLite gives them: by the key as text.
+        due.sort_by_cached_key(|d| (d.due, d.key.to_string()));
+        due.truncate(limit);
+        Ok(due)
+    }
+}
+
+impl ChangeFeedSource for DynamoStore {
+
 }

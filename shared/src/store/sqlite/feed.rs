@@ -82,12 +82,12 @@ impl SqliteStore {
 
 /// A feed position as the column stores it.
 fn seq_column(seq: u64) -> Result<i64, StoreError> {
-    i64::try_from(seq).map_err(|_| StoreError::Backend(format!("feed position {seq} out of range")))
+    i64::try_from(seq).map_err(|_| StoreError::backend(format!("feed position {seq} out of range")))
 }
 
 /// A feed position read back.
 fn seq_value(seq: i64) -> Result<u64, StoreError> {
-    u64::try_from(seq).map_err(|_| StoreError::Corrupt(format!("negative feed position {seq}")))
+    u64::try_from(seq).map_err(|_| StoreError::corrupt(format!("negative feed position {seq}")))
 }
 
 #[async_trait]

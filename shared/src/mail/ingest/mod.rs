@@ -1,0 +1,465 @@
+//! The inbound mail pipeline behind every entry point (SES, S3, the
+//! mailgate, `POST /mail`), as [`ingest`] lists its stages: keep the raw
+//! message, decode it, drop a delivery seen before, find the queue, screen
+//! it (SES verdicts, automatic mail), record a delivery report, check the
+//! sender, thread it, then record a reply or open a ticket and acknowledge
+//! it, all idempotently.
+//!
+//! - [`screen`]: the stages before threading (queue, verdicts, sender).
+//! - [`record`]: what is written on an existing ticket (a reply, a
+//!   delivery report) and the log of mail not accepted.
+//! - [`open`]: a new ticket from a mail, and the link of a follow-up.
+//! - [`answer`]: the automatic answers (acknowledgement, the answer to a
+//!   refused sender).
+
+mod answer;
+mod open;
+mod record;
+mod screen;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::services::Services;
+use crate::blobs::BlobError;
+use crate::config::{ClosedPolicy, Queue, StrangerPolicy};
+use crate::domain::{EmailAddress, QueueKey, Ticket, TicketKey};
+use crate::keys;
+use crate::store::{BoxError, ClaimPurpose, MailClaim, StoreError};
+use crate::tickets::{self, OpenError};
+
+use super::auto::{self, OurIdentity};
+use super::parse::{self, MailLimits, ParsedMail};
+use super::send::{self, LOOP_HEADER, SendOutcome};
+use super::threading::{self, ThreadMatch};
+use super::transport::TransportError;
+
+pub use screen::Screening;
+
+/// How a message reached us, beyond its bytes.
+#[derive(Debug, Clone, Default)]
+pub struct Envelope {
+    /// Envelope recipients (SES receipt recipients, the MTA's).
+    pub recipients: Vec<String>,
+    /// The queue to use when no recipient names one (`mailgate --queue`).
+    pub queue: Option<QueueKey>,
+    /// Where the raw message already is (SES stored it in S3); when absent
+    /// the pipeline stores it first.
+    pub raw_key: Option<String>,
+    /// SES spam verdict failed.
+    pub spam: bool,
+    /// SES virus verdict failed.
+    pub virus: bool,
+}
+
+/// What became of a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ingested {
+    /// A new ticket.
+    NewTicket {
+        /// The ticket.
+        ticket: TicketKey,
+        /// The acknowledgement, when one was due.
+        acknowledgement: Option<SendOutcome>,
+    },
+    /// Recorded on an existing ticket.
+    Reply {
+        /// The ticket.
+        ticket: TicketKey,
+        /// How it was recognised.
+        how: String,
+        /// Whether it reopened the ticket.
+        reopened: bool,
+    },
+    /// This message was recorded before.
+    Duplicate {
+        /// Its ticket.
+        ticket: TicketKey,
+    },
+    /// A delivery report, attached to the ticket it concerns when found.
+    Bounce {
+        /// The ticket, if the bounced message was ours.
+        ticket: Option<TicketKey>,
+    },
+    /// Deliberately not turned into a ticket; recorded with the reason.
+    NotAccepted {
+        /// What was done with it.
+        outcome: Refusal,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// What was done with a message that did not become part of a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Refused: not mail, no queue, no usable sender, a loop, a sender the
+    /// queue does not take.
+    Rejected,
+    /// Kept for review: a stranger wrote with a ticket's key in the
+    /// subject and the queue holds such mail.
+    Held,
+    /// SES's verdict failed and the desk quarantines such mail.
+    Quarantined,
+    /// SES's verdict failed and the desk drops such mail.
+    Dropped,
+    /// A delivery report about a message we do not know.
+    Bounce,
+    /// Recorded before as not accepted.
+    Duplicate,
+}
+
+impl Refusal {
+    /// The name as logged and stored in the mail log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rejected => "rejected",
+            Self::Held => "held",
+            Self::Quarantined => "quarantined",
+            Self::Dropped => "dropped",
+            Self::Bounce => "bounce",
+            Self::Duplicate => "duplicate",
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a message could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// Retrying later may succeed (the store, the blob store or the mail
+    /// transport is unavailable).
+    #[error("temporary failure: {what}")]
+    Temporary {
+        /// What failed.
+        what: String,
+        /// The failure itself.
+        #[source]
+        source: BoxError,
+    },
+    /// Retrying cannot help: stored data that cannot be read, a request
+    /// the backend refuses, a configuration that cannot take this message.
+    /// The raw message is kept.
+    #[error("permanent failure: {what}")]
+    Permanent {
+        /// What failed.
+        what: String,
+        /// The failure itself.
+        #[source]
+        source: BoxError,
+    },
+    /// The data can never be accepted; the raw message is kept at `raw_key`.
+    #[error("cannot accept this message: {reason} (raw message kept at {raw_key})")]
+    Unacceptable {
+        /// Why.
+        reason: String,
+        /// Where the raw message is.
+        raw_key: String,
+    },
+}
+
+impl IngestError {
+    /// Whether retrying the same message later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Temporary { .. })
+    }
+
+    fn classify(retryable: bool, what: String, source: BoxError) -> Self {
+        if retryable {
+            Self::Temporary { what, source }
+        } else {
+            Self::Permanent { what, source }
+        }
+    }
+}
+
+impl From<StoreError> for IngestError {
+    fn from(e: StoreError) -> Self {
+        Self::classify(e.is_retryable(), e.to_string(), Box::new(e))
+    }
+}
+
+impl From<BlobError> for IngestError {
+    fn from(e: BlobError) -> Self {
+        let retryable = matches!(e, BlobError::Backend { .. });
+        Self::classify(retryable, e.to_string(), Box::new(e))
+    }
+}
+
+impl From<send::SendError> for IngestError {
+    fn from(e: send::SendError) -> Self {
+        let retryable = match &e {
+            send::SendError::Store(store) => store.is_retryable(),
+            send::SendError::Transport(TransportError::Temporary(_)) => true,
+            send::SendError::Transport(_) | send::SendError::Build(_) => false,
+        };
+        Self::classify(retryable, e.to_string(), Box::new(e))
+    }
+}
+
+impl From<OpenError> for IngestError {
+    fn from(e: OpenError) -> Self {
+        match e {
+            OpenError::Store(e) => e.into(),
+            OpenError::Attachment(e) => e.into(),
+            e @ OpenError::UnknownQueue(_) => Self::classify(false, e.to_string(), Box::new(e)),
+        }
+    }
+}
+
+/// The key under which a raw message is kept.
+pub fn raw_key_for(raw: &[u8]) -> String {
+    format!("raw/{}.eml", hex::encode(Sha256::digest(raw)))
+}
+
+/// Our identity for loop detection.
+pub fn our_identity(services: &Services) -> OurIdentity {
+    let mail = &services.config.desk.mail;
+    OurIdentity {
+        loop_header: LOOP_HEADER.to_owned(),
+        loop_value: mail.instance.clone(),
+        message_id_domain: mail.message_id_domain.clone(),
+    }
+}
+
+/// One decoded message on its way through the pipeline.
+struct Inbound<'a> {
+    services: &'a Services,
+    mail: &'a ParsedMail,
+    /// The envelope's recipients and the message's own, deduplicated.
+    recipients: Vec<String>,
+    raw_key: &'a str,
+    now: DateTime<Utc>,
+}
+
+/// A message from a person or system we can name, to a queue.
+struct Letter<'a> {
+    inbound: &'a Inbound<'a>,
+    queue_key: QueueKey,
+    queue: &'a Queue,
+    sender: EmailAddress,
+    screening: Screening,
+}
+
+/// Where threading sent a letter.
+enum Thread {
+    /// A reply on an existing ticket.
+    Reply(Box<Ticket>, ThreadMatch),
+    /// A person writing to a ticket closed for good: a new, linked ticket.
+    FollowUp(TicketKey),
+    /// A stranger using a ticket's key, held for review.
+    Held(String),
+    /// Nothing to thread onto: a new ticket, if the sender may open one.
+    New,
+}
+
+/// Takes one raw message (see the module docs).
+pub async fn ingest(
+    services: &Services,
+    raw: Bytes,
+    envelope: Envelope,
+) -> Result<Ingested, IngestError> {
+    let now = tickets::store_precision(services.clock.now());
+    let raw_key = keep_raw(services, &raw, &envelope).await?;
+    let mail = decode(services, &raw, &raw_key, now).await?;
+    let inbound = Inbound {
+        services,
+        mail: &mail,
+        recipients: threading::recipients(&mail, &envelope.recipients),
+        raw_key: &raw_key,
+        now,
+    };
+    if let Some(earlier) = earlier_delivery(&inbound, &envelope).await? {
+        return Ok(earlier);
+    }
+    let (queue_key, queue) = match screen::queue_of(&inbound, &envelope) {
+        Ok(found) => found,
+        Err(reason) => return inbound.not_accepted(Refusal::Rejected, reason).await,
+    };
+    let screening = match screen::screen(&inbound, &envelope) {
+        Ok(screening) => screening,
+        Err((refusal, reason)) => return inbound.not_accepted(refusal, reason).await,
+    };
+    if mail.report.is_some() {
+        return record::bounce(&inbound, screening.automatic).await;
+    }
+    let sender = match screen::sender(&inbound, queue) {
+        Ok(sender) => sender,
+        Err(reason) => return inbound.not_accepted(Refusal::Rejected, reason).await,
+    };
+    let letter = Letter {
+        inbound: &inbound,
+        queue_key,
+        queue,
+        sender,
+        screening,
+    };
+    match thread(&letter).await? {
+        Thread::Reply(ticket, how) => record::reply(&letter, &ticket, &how).await,
+        Thread::FollowUp(previous) => open::new_ticket(&letter, Some(previous)).await,
+        Thread::Held(reason) => inbound.not_accepted(Refusal::Held, reason).await,
+        Thread::New => open::admit(&letter).await,
+    }
+}
+
+/// The raw message where it is kept: where SES put it, or stored now.
+async fn keep_raw(
+    services: &Services,
+    raw: &Bytes,
+    envelope: &Envelope,
+) -> Result<String, IngestError> {
+    if let Some(key) = &envelope.raw_key {
+        return Ok(key.clone());
+    }
+    let key = raw_key_for(raw);
+    services
+        .blobs
+        .put(&key, "message/rfc822", raw.clone())
+        .await?;
+    Ok(key)
+}
+
+/// The parsed message; one that is not mail is logged as rejected and
+/// refused for good.
+async fn decode(
+    services: &Services,
+    raw: &[u8],
+    raw_key: &str,
+    now: DateTime<Utc>,
+) -> Result<ParsedMail, IngestError> {
+    let limits = MailLimits {
+        max_attachment_bytes: services.config.desk.mail.max_attachment_bytes,
+        ..MailLimits::default()
+    };
+    let error = match parse::parse(raw, &limits) {
+        Ok(mail) => return Ok(mail),
+        Err(e) => e,
+    };
+    let reason = format!("not a mail message: {error}");
+    let id = raw_key.trim_start_matches("raw/").trim_end_matches(".eml");
+    record::log_not_accepted(services, id, Refusal::Rejected, &reason, raw_key, now).await?;
+    Err(IngestError::Unacceptable {
+        reason,
+        raw_key: raw_key.to_owned(),
+    })
+}
+
+/// What became of an earlier delivery of this message, if there was one: a
+/// message that opened a ticket gets its acknowledgement now if the first
+/// delivery did not send it.
+async fn earlier_delivery(
+    inbound: &Inbound<'_>,
+    envelope: &Envelope,
+) -> Result<Option<Ingested>, IngestError> {
+    let store = inbound.services.store.as_ref();
+    let id = &inbound.mail.message_id;
+    if let Some(record) = store
+        .idempotency_record(&keys::claim::message_id(id))
+        .await?
+    {
+        if record.purpose == ClaimPurpose::Mail(MailClaim::OpenedTicket) {
+            answer::resume_acknowledgement(inbound, envelope, &record.ticket).await?;
+        }
+        return Ok(Some(Ingested::Duplicate {
+            ticket: record.ticket,
+        }));
+    }
+    let logged = store
+        .get_marker(&keys::marker::mail_not_accepted(id))
+        .await?;
+    Ok(logged.map(|_| Ingested::NotAccepted {
+        outcome: Refusal::Duplicate,
+        reason: "this message was recorded before".into(),
+    }))
+}
+
+/// Finds the ticket a letter belongs to, and decides what a match means:
+/// a stranger matched only by a subject key is treated as the queue's
+/// policy says; a person writing to a ticket closed for good opens a
+/// follow-up.
+async fn thread(letter: &Letter<'_>) -> Result<Thread, IngestError> {
+    let services = letter.inbound.services;
+    let secret = services
+        .secrets
+        .secret(&services.config.desk.mail.reply_token_secret_env);
+    let found = threading::find_thread(
+        services.store.as_ref(),
+        letter.inbound.mail,
+        &letter.queue_key,
+        &letter.inbound.recipients,
+        secret.as_deref().map(str::as_bytes),
+    )
+    .await?;
+    let Some(found) = found else {
+        return Ok(Thread::New);
+    };
+    let ticket = services
+        .store
+        .get_ticket(found.ticket())
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("ticket {}", found.ticket())))?;
+    let stranger = !threading::is_on_ticket(&ticket, &letter.sender);
+    if let (ThreadMatch::Subject(_), true) = (&found, stranger) {
+        match letter.queue.mail.subject_key_from_stranger {
+            StrangerPolicy::Hold => {
+                return Ok(Thread::Held(format!(
+                    "{} is not on {} but wrote with its key in the subject; held for review",
+                    letter.sender, ticket.key
+                )));
+            }
+            StrangerPolicy::NewTicket => return Ok(Thread::New),
+            StrangerPolicy::Accept => {}
+        }
+    }
+    let closed_for_good = closed_policy_applies(letter.queue, &ticket, letter.inbound.now)
+        == Some(ClosedPolicy::NewLinked);
+    if closed_for_good && letter.screening.from_a_person() {
+        return Ok(Thread::FollowUp(ticket.key));
+    }
+    Ok(Thread::Reply(Box::new(ticket), found))
+}
+
+/// Whether the ticket is resolved or closed and which policy applies.
+fn closed_policy_applies(
+    queue: &Queue,
+    ticket: &Ticket,
+    now: DateTime<Utc>,
+) -> Option<ClosedPolicy> {
+    let category = queue
+        .statuses
+        .iter()
+        .find(|s| s.name == ticket.status)
+        .map(|s| s.category)?;
+    if !matches!(
+        category,
+        crate::config::StatusCategory::Resolved | crate::config::StatusCategory::Closed
+    ) {
+        return None;
+    }
+    Some(match queue.mail.closed_reply {
+        ClosedPolicy::NewAfterDays => {
+            let days = i64::from(queue.mail.closed_reply_days.unwrap_or(0));
+            let since = ticket.resolved_at.unwrap_or(ticket.updated_at);
+            if now - since > chrono::Duration::days(days) {
+                ClosedPolicy::NewLinked
+            } else {
+                ClosedPolicy::Reopen
+            }
+        }
+        other => other,
+    })
+}
+
+/// The automatic-mail reasons of a message (empty for a person's mail).
+fn automatic_reasons(services: &Services, mail: &ParsedMail) -> Vec<String> {
+    auto::classify(mail, &our_identity(services))
+        .iter()
+        .map(|r| r.describe())
+        .collect()
+}

@@ -1,0 +1,341 @@
+//! What a message writes on an existing ticket (a reply, a delivery
+//! report), and the mail log of messages not accepted.
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::services::Services;
+use crate::config::{ClosedPolicy, Queue, StatusCategory};
+use crate::domain::{Actor, EmailAddress, Ticket, TicketKey, TimelineEvent};
+use crate::keys;
+use crate::store::{ClaimPurpose, IdempotencyClaim, Step, Written};
+use crate::tickets::{self, Attachments, NewFile};
+
+use super::screen::ours;
+use super::{Inbound, Ingested, IngestError, Letter, Refusal, closed_policy_applies, send};
+use crate::mail::parse::ParsedMail;
+use crate::mail::threading::{self, ThreadMatch};
+
+impl Inbound<'_> {
+    /// Logs a message that did not become part of a ticket, and answers so.
+    pub(super) async fn not_accepted(
+        &self,
+        outcome: Refusal,
+        reason: String,
+    ) -> Result<Ingested, IngestError> {
+        log_not_accepted(
+            self.services,
+            &self.mail.message_id,
+            outcome,
+            &reason,
+            self.raw_key,
+            self.now,
+        )
+        .await?;
+        Ok(Ingested::NotAccepted { outcome, reason })
+    }
+}
+
+/// Writes the mail log entry of a message not accepted (marker
+/// `mail:<id>`, kept 90 days).
+pub(super) async fn log_not_accepted(
+    services: &Services,
+    id: &str,
+    outcome: Refusal,
+    reason: &str,
+    raw_key: &str,
+    now: DateTime<Utc>,
+) -> Result<(), IngestError> {
+    let record = serde_json::json!({
+        "outcome": outcome.as_str(), "reason": reason, "raw_key": raw_key, "at": now
+    })
+    .to_string();
+    services
+        .store
+        .put_marker(
+            &keys::marker::mail_not_accepted(id),
+            &record,
+            Some(now + chrono::Duration::days(90)),
+        )
+        .await?;
+    tracing::info!(message_id = %id, outcome = outcome.as_str(), %reason, "mail not accepted");
+    Ok(())
+}
+
+/// Records a reply on its ticket: the mail, its text as a public comment
+/// (an internal note for automatic mail), new participants, a reopening
+/// when the queue reopens on replies; then its attachments.
+pub(super) async fn reply(
+    letter: &Letter<'_>,
+    ticket: &Ticket,
+    how: &ThreadMatch,
+) -> Result<Ingested, IngestError> {
+    let inbound = letter.inbound;
+    let claim = send::message_id_claim(&inbound.mail.message_id, inbound.now);
+    let actor = Actor::Customer {
+        email: letter.sender.clone(),
+    };
+    let mut reopened = false;
+    let (stored, written) = tickets::apply(
+        inbound.services.store.as_ref(),
+        &ticket.key,
+        &actor,
+        inbound.now,
+        &[claim],
+        |current| {
+            let before = current.clone();
+            let participants = new_participants(
+                letter.queue,
+                |address| threading::is_on_ticket(&before, address),
+                inbound.mail,
+                &letter.sender,
+            );
+            current.participants.extend(participants);
+            reopened = letter.screening.from_a_person() && reopen(letter.queue, current, inbound.now);
+            let mut events = vec![email_in(letter, &letter.screening.automatic)];
+            events.push(reply_comment(inbound.mail, &letter.screening.automatic));
+            events.extend(tickets::field_changes(&before, current));
+            events
+        },
+    )
+    .await?;
+    if let Written::Replayed(ticket) = written {
+        return Ok(Ingested::Duplicate { ticket });
+    }
+    record_attachments(inbound, &stored.key, &actor).await?;
+    tracing::info!(ticket = %stored.key, how = how.how(), reopened, "reply recorded");
+    Ok(Ingested::Reply {
+        ticket: stored.key,
+        how: how.how().to_owned(),
+        reopened,
+    })
+}
+
+/// Reopens a resolved or closed ticket whose queue reopens on replies;
+/// answers whether it did.
+fn reopen(queue: &Queue, ticket: &mut Ticket, now: DateTime<Utc>) -> bool {
+    if closed_policy_applies(queue, ticket, now) != Some(ClosedPolicy::Reopen) {
+        return false;
+    }
+    let Some(status) = reopen_status(queue) else {
+        return false;
+    };
+    ticket.status = status;
+    ticket.reopen_count += 1;
+    ticket.resolution = None;
+    true
+}
+
+/// The status a reopened ticket gets: the queue's `reopen_status`, else
+/// its first open status.
+fn reopen_status(queue: &Queue) -> Option<String> {
+    queue
+        .mail
+        .reopen_status
+        .as_ref()
+        .map(|s| s.value.clone())
+        .or_else(|| {
+            queue
+                .statuses
+                .iter()
+                .find(|s| s.category == StatusCategory::Open)
+                .map(|s| s.name.clone())
+        })
+}
+
+/// A reply's text: a public comment from a person, an internal note for
+/// automatic mail.
+fn reply_comment(mail: &ParsedMail, automatic: &[String]) -> TimelineEvent {
+    if automatic.is_empty() {
+        return TimelineEvent::Comment {
+            public: true,
+            body: mail.reply_text.clone(),
+        };
+    }
+    TimelineEvent::Comment {
+        public: false,
+        body: format!(
+            "Automatic mail ({}); not answered, does not reopen.\n\n{}",
+            automatic.join("; "),
+            mail.reply_text
+        ),
+    }
+}
+
+/// The mail as received, for the timeline.
+pub(super) fn email_in(letter: &Letter<'_>, automatic: &[String]) -> TimelineEvent {
+    let mail = letter.inbound.mail;
+    TimelineEvent::EmailIn {
+        message_id: mail.message_id.clone(),
+        from: letter.sender.to_string(),
+        subject: mail.subject.clone(),
+        raw_key: Some(letter.inbound.raw_key.to_owned()),
+        text: Some(mail.text.clone()),
+        html: mail.html.clone(),
+        skipped: mail.skipped.clone(),
+        automatic: automatic.to_vec(),
+    }
+}
+
+/// New participants from the mail's sender and Cc, minus our own and
+/// forwarding addresses and whoever is on the ticket already.
+pub(super) fn new_participants(
+    queue: &Queue,
+    on_ticket: impl Fn(&EmailAddress) -> bool,
+    mail: &ParsedMail,
+    sender: &EmailAddress,
+) -> Vec<EmailAddress> {
+    let mut added = Vec::new();
+    let candidates = std::iter::once(sender.clone()).chain(
+        mail.cc
+            .iter()
+            .filter_map(|m| EmailAddress::parse(&m.email).ok()),
+    );
+    for address in candidates {
+        if !ours(queue, &address)
+            && !on_ticket(&address)
+            && !added.contains(&address)
+        {
+            added.push(address);
+        }
+    }
+    added
+}
+
+/// A mail's attachments as files of its ticket, named apart from other
+/// mails' files by a digest of the Message-ID.
+pub(super) fn attachments_of(mail: &ParsedMail) -> Attachments {
+    let digest = hex::encode(&Sha256::digest(mail.message_id.as_bytes())[..6]);
+    Attachments {
+        tag: format!("mail-{digest}-"),
+        files: mail
+            .attachments
+            .iter()
+            .map(|file| NewFile {
+                file_name: file.file_name.clone(),
+                content_type: file.content_type.clone(),
+                bytes: file.bytes.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// Stores a reply's attachments and records them (a second write after the
+/// reply itself; claimed, so a redelivery does not repeat it).
+async fn record_attachments(
+    inbound: &Inbound<'_>,
+    key: &TicketKey,
+    actor: &Actor,
+) -> Result<(), IngestError> {
+    if inbound.mail.attachments.is_empty() {
+        return Ok(());
+    }
+    let services = inbound.services;
+    let events = tickets::open::store_attachments(
+        services.blobs.as_ref(),
+        key,
+        &attachments_of(inbound.mail),
+    )
+    .await?;
+    let claim = IdempotencyClaim {
+        key: keys::claim::attachments(&inbound.mail.message_id),
+        purpose: ClaimPurpose::Once(Step::Attachments),
+        expires_at: inbound.now + chrono::Duration::days(30),
+    };
+    tickets::apply(
+        services.store.as_ref(),
+        key,
+        actor,
+        inbound.now,
+        &[claim],
+        |_| events.clone(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Records a delivery report on the ticket whose mail bounced, as an
+/// internal note; a report about a message we do not know is logged.
+pub(super) async fn bounce(
+    inbound: &Inbound<'_>,
+    automatic: Vec<String>,
+) -> Result<Ingested, IngestError> {
+    let mail = inbound.mail;
+    let report = mail.report.clone().unwrap_or_default();
+    let original = report.original_message_id.as_deref();
+    let ticket = match original {
+        Some(id) => inbound
+            .services
+            .store
+            .idempotency_record(&keys::claim::message_id(id))
+            .await?
+            .map(|r| r.ticket),
+        None => None,
+    };
+    let Some(ticket) = ticket else {
+        let reason = format!(
+            "delivery report about a message we do not know ({})",
+            original.unwrap_or("no original Message-ID")
+        );
+        inbound.not_accepted(Refusal::Bounce, reason).await?;
+        return Ok(Ingested::Bounce { ticket: None });
+    };
+    let events = [
+        bounced_mail(inbound, automatic),
+        TimelineEvent::Comment {
+            public: false,
+            body: bounce_note(&report),
+        },
+    ];
+    let claim = send::message_id_claim(&mail.message_id, inbound.now);
+    let (_, written) = tickets::apply(
+        inbound.services.store.as_ref(),
+        &ticket,
+        &Actor::System,
+        inbound.now,
+        &[claim],
+        |_| events.to_vec(),
+    )
+    .await?;
+    if let Written::Replayed(ticket) = written {
+        return Ok(Ingested::Duplicate { ticket });
+    }
+    Ok(Ingested::Bounce {
+        ticket: Some(ticket),
+    })
+}
+
+/// A delivery report as received, from the mailer daemon unless it names
+/// a sender.
+fn bounced_mail(inbound: &Inbound<'_>, automatic: Vec<String>) -> TimelineEvent {
+    let mail = inbound.mail;
+    let from = mail
+        .from
+        .as_ref()
+        .and_then(|m| EmailAddress::parse(&m.email).ok())
+        .map_or_else(|| "mailer-daemon".to_owned(), |sender| sender.to_string());
+    TimelineEvent::EmailIn {
+        message_id: mail.message_id.clone(),
+        from,
+        subject: mail.subject.clone(),
+        raw_key: Some(inbound.raw_key.to_owned()),
+        text: Some(mail.text.clone()),
+        html: mail.html.clone(),
+        skipped: mail.skipped.clone(),
+        automatic,
+    }
+}
+
+/// The internal note a delivery report leaves.
+fn bounce_note(report: &crate::mail::parse::DeliveryReport) -> String {
+    format!(
+        "Delivery problem: {} for {} (status {}). The ticket was not reopened.",
+        report.action.as_deref().unwrap_or("failed"),
+        if report.recipients.is_empty() {
+            "unknown recipients".to_owned()
+        } else {
+            report.recipients.join(", ")
+        },
+        report.status.as_deref().unwrap_or("unknown")
+    )
+}
