@@ -73,7 +73,7 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
     },
-    /// Take one raw message on stdin (for an MTA pipe alias); exit 0, 65 or 75.
+    /// Take one raw message on stdin (for an MTA pipe alias); exit 0, 65, 70 or 75.
     Mailgate {
         /// The queue when no recipient address names one.
         #[arg(long)]

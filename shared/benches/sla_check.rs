@@ -46,9 +46,9 @@ use helpdesk::config::Config;
 use helpdesk::domain::{Actor, Channel, QueueKey, Ticket, TicketKey, TimelineEntry, TimerState};
 use helpdesk::sla::CheckReport;
 use helpdesk::sla::fold::{Rules, fold};
-use helpdesk::store::{SlaDueIndex, Store};
 use helpdesk::store::dynamo::{DynamoStore, RequestCounts, local_client};
 use helpdesk::store::sqlite::SqliteStore;
+use helpdesk::store::{SlaDueIndex, Store};
 use helpdesk::tickets::{self, TicketDraft};
 
 mod support;

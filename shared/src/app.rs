@@ -21,6 +21,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use aws_config::SdkConfig;
 
 use crate::automation::EventPublisher;
 use crate::automation::bus::{EventBridgeBus, EventLog};
@@ -219,73 +220,102 @@ impl Services {
     ) -> anyhow::Result<Self> {
         let config = config::load(&settings.config)
             .map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
-        let needs_aws = matches!(settings.store, StoreChoice::Dynamo { .. })
-            || matches!(settings.blobs, BlobChoice::S3 { .. })
-            || matches!(settings.events, EventsChoice::EventBridge { .. })
-            || settings.mail_transport == MailTransportChoice::Ses;
         let aws = match aws {
             Some(given) => Some(given.clone()),
-            None if needs_aws => Some(crate::aws::load().await),
+            None if settings.need_aws() => Some(crate::aws::load().await),
             None => None,
         };
-        let store: Arc<dyn Store> = match (&settings.store, &aws) {
-            (StoreChoice::Sqlite(path), _) => {
-                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(parent)
-                        .with_context(|| format!("cannot create {}", parent.display()))?;
-                }
-                Arc::new(
-                    SqliteStore::open(path)
-                        .with_context(|| format!("cannot open {}", path.display()))?,
-                )
-            }
-            (StoreChoice::Dynamo { table }, Some(aws)) => Arc::new(DynamoStore::new(
-                aws_sdk_dynamodb::Client::new(aws),
-                table.clone(),
-            )),
-            (StoreChoice::Dynamo { .. }, None) => bail!("no AWS configuration"),
-        };
-        let blobs: Arc<dyn BlobStore> = match (&settings.blobs, &aws) {
-            (BlobChoice::Dir(dir), _) => Arc::new(LocalBlobs::new(dir)),
-            (BlobChoice::S3 { bucket, prefix }, Some(aws)) => {
-                let s3 = aws_sdk_s3::config::Builder::from(aws)
-                    .force_path_style(true)
-                    .build();
-                Arc::new(S3Blobs::new(
-                    aws_sdk_s3::Client::from_conf(s3),
-                    bucket,
-                    prefix,
-                ))
-            }
-            (BlobChoice::S3 { .. }, None) => bail!("no AWS configuration"),
-        };
-        let mail: Arc<dyn MailTransport> = match (&settings.mail_transport, &aws) {
-            (MailTransportChoice::Outbox(dir), _) => Arc::new(transport::OutboxDir::new(dir)),
-            (MailTransportChoice::Ses, Some(aws)) => Arc::new(transport::SesTransport::new(
-                aws_sdk_sesv2::Client::new(aws),
-            )),
-            (MailTransportChoice::Ses, None) => bail!("no AWS configuration"),
-        };
-        let events: Arc<dyn EventPublisher> = match (&settings.events, &aws) {
-            (EventsChoice::Log(path), _) => Arc::new(EventLog::new(path)),
-            (EventsChoice::EventBridge { bus }, Some(aws)) => Arc::new(EventBridgeBus::new(
-                aws_sdk_eventbridge::Client::new(aws),
-                bus,
-            )),
-            (EventsChoice::EventBridge { .. }, None) => bail!("no AWS configuration"),
-        };
-        let webhooks = Arc::new(HttpWebhooks::new());
+        let aws = aws.as_ref();
         Ok(Self {
             config: Arc::new(config),
-            store,
-            blobs,
+            store: store(&settings.store, aws)?,
+            blobs: blobs(&settings.blobs, aws)?,
             clock: Arc::new(SystemClock),
             secrets: Arc::new(EnvSecrets),
-            mail,
-            webhooks,
-            events,
+            mail: mail_transport(&settings.mail_transport, aws)?,
+            webhooks: Arc::new(HttpWebhooks::new()),
+            events: events(&settings.events, aws)?,
         })
     }
+}
+
+impl Settings {
+    /// Whether any setting names an AWS service.
+    fn need_aws(&self) -> bool {
+        matches!(self.store, StoreChoice::Dynamo { .. })
+            || matches!(self.blobs, BlobChoice::S3 { .. })
+            || matches!(self.events, EventsChoice::EventBridge { .. })
+            || self.mail_transport == MailTransportChoice::Ses
+    }
+}
+
+/// The store a setting names (a SQLite file's folder is made when missing).
+fn store(choice: &StoreChoice, aws: Option<&SdkConfig>) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(match choice {
+        StoreChoice::Sqlite(path) => {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("cannot create {}", parent.display()))?;
+            }
+            Arc::new(
+                SqliteStore::open(path)
+                    .with_context(|| format!("cannot open {}", path.display()))?,
+            )
+        }
+        StoreChoice::Dynamo { table } => Arc::new(DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(need(aws)?),
+            table.clone(),
+        )),
+    })
+}
+
+/// The blob store a setting names.
+fn blobs(choice: &BlobChoice, aws: Option<&SdkConfig>) -> anyhow::Result<Arc<dyn BlobStore>> {
+    Ok(match choice {
+        BlobChoice::Dir(dir) => Arc::new(LocalBlobs::new(dir)),
+        BlobChoice::S3 { bucket, prefix } => {
+            let s3 = aws_sdk_s3::config::Builder::from(need(aws)?)
+                .force_path_style(true)
+                .build();
+            Arc::new(S3Blobs::new(
+                aws_sdk_s3::Client::from_conf(s3),
+                bucket,
+                prefix,
+            ))
+        }
+    })
+}
+
+/// The mail transport a setting names.
+fn mail_transport(
+    choice: &MailTransportChoice,
+    aws: Option<&SdkConfig>,
+) -> anyhow::Result<Arc<dyn MailTransport>> {
+    Ok(match choice {
+        MailTransportChoice::Outbox(dir) => Arc::new(transport::OutboxDir::new(dir)),
+        MailTransportChoice::Ses => Arc::new(transport::SesTransport::new(
+            aws_sdk_sesv2::Client::new(need(aws)?),
+        )),
+    })
+}
+
+/// The event bus a setting names.
+fn events(
+    choice: &EventsChoice,
+    aws: Option<&SdkConfig>,
+) -> anyhow::Result<Arc<dyn EventPublisher>> {
+    Ok(match choice {
+        EventsChoice::Log(path) => Arc::new(EventLog::new(path)),
+        EventsChoice::EventBridge { bus } => Arc::new(EventBridgeBus::new(
+            aws_sdk_eventbridge::Client::new(need(aws)?),
+            bus,
+        )),
+    })
+}
+
+/// The AWS configuration a setting needs.
+fn need(aws: Option<&SdkConfig>) -> anyhow::Result<&SdkConfig> {
+    aws.context("no AWS configuration")
 }
 
 #[cfg(test)]
@@ -302,7 +332,10 @@ mod tests {
         for bad in ["outbox:", "smtp://relay:25", "carrier-pigeon", ""] {
             let error = bad.parse::<MailTransportChoice>().unwrap_err();
             assert!(error.to_string().contains("outbox:<dir> or ses"), "{error}");
-            assert!(error.to_string().contains(&format!("{:?}", bad.trim())), "{error}");
+            assert!(
+                error.to_string().contains(&format!("{:?}", bad.trim())),
+                "{error}"
+            );
         }
         assert_eq!(
             "log:data/events.jsonl".parse(),
@@ -314,7 +347,12 @@ mod tests {
         );
         for bad in ["log:", "eventbridge:", "kafka:topic", "events.jsonl"] {
             let error = bad.parse::<EventsChoice>().unwrap_err();
-            assert!(error.to_string().contains("log:<file> or eventbridge:<bus>"), "{error}");
+            assert!(
+                error
+                    .to_string()
+                    .contains("log:<file> or eventbridge:<bus>"),
+                "{error}"
+            );
         }
     }
 }

@@ -17,6 +17,7 @@
 //! | marker | marker | `mail:<message id>` | the log entry of a mail not accepted |
 //! | marker | marker | `send:<message id>` | a message handed to the transport once |
 //! | marker | marker | `fx:<effect>`, `fxdone:<effect>` | a webhook or bus event under way, and delivered |
+//! | marker | marker | `feed-failed:<seq>` | a change of the local feed that failed for good, and why |
 //! | marker | marker | `mailfail:<request id>:<bucket>/<key>` | a stored message that failed for good, not taken again by the retries of its invocation |
 //! | counter | counter | `fxtry:<effect>` | attempts at one effect |
 //! | counter | counter | `rr:<queue>:<trigger>` | round-robin turns of a group |
@@ -121,6 +122,11 @@ pub mod marker {
     /// An effect delivered.
     pub fn effect_done(effect: &str) -> String {
         format!("fxdone:{effect}")
+    }
+
+    /// A change of the local feed that failed for good (skipped, with why).
+    pub fn feed_failed(seq: u64) -> String {
+        format!("feed-failed:{seq}")
     }
 
     /// A stored message that failed for good in the Lambda invocation

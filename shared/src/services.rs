@@ -65,4 +65,3 @@ impl std::fmt::Debug for Services {
         f.debug_struct("Services").finish_non_exhaustive()
     }
 }
-

@@ -261,7 +261,13 @@ async fn a_subject_key_from_a_stranger_follows_the_queue_policy() {
         .await
         .unwrap();
     assert!(
-        matches!(outcome, Ingested::NotAccepted { outcome: Refusal::Held, .. }),
+        matches!(
+            outcome,
+            Ingested::NotAccepted {
+                outcome: Refusal::Held,
+                ..
+            }
+        ),
         "{outcome:?}"
     );
     let record = app
@@ -580,7 +586,13 @@ async fn a_sender_outside_the_allowed_patterns_is_rejected_with_a_recorded_reaso
             .await
             .unwrap();
     assert!(
-        matches!(outcome, Ingested::NotAccepted { outcome: Refusal::Rejected, .. }),
+        matches!(
+            outcome,
+            Ingested::NotAccepted {
+                outcome: Refusal::Rejected,
+                ..
+            }
+        ),
         "{outcome:?}"
     );
     let record = app
@@ -682,7 +694,13 @@ async fn ses_verdicts_are_honoured_per_config() {
     .await
     .unwrap();
     assert!(
-        matches!(outcome, Ingested::NotAccepted { outcome: Refusal::Quarantined, .. }),
+        matches!(
+            outcome,
+            Ingested::NotAccepted {
+                outcome: Refusal::Quarantined,
+                ..
+            }
+        ),
         "{outcome:?}"
     );
     let virus = helpdesk::mail::ingest::Envelope {
@@ -699,7 +717,13 @@ async fn ses_verdicts_are_honoured_per_config() {
     .await
     .unwrap();
     assert!(
-        matches!(outcome, Ingested::NotAccepted { outcome: Refusal::Dropped, .. }),
+        matches!(
+            outcome,
+            Ingested::NotAccepted {
+                outcome: Refusal::Dropped,
+                ..
+            }
+        ),
         "{outcome:?}"
     );
     assert!(app.tickets().await.is_empty());
@@ -833,7 +857,11 @@ async fn a_corrupt_stored_ticket_is_a_permanent_failure_the_mailgate_does_not_as
     .expect("the ticket is damaged");
     drop(db);
 
-    let reply = mail("jane@customer.org", &format!("Re: [{ticket}] Printer"), "Still burning");
+    let reply = mail(
+        "jane@customer.org",
+        &format!("Re: [{ticket}] Printer"),
+        "Still burning",
+    );
     let result = app.deliver(reply.raw()).await;
     match &result {
         Err(e @ IngestError::Permanent { .. }) => {

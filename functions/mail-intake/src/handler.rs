@@ -22,8 +22,8 @@
 //! object) gives one ticket and one acknowledgement.
 
 use helpdesk::app::{BlobChoice, Services};
-use helpdesk::mail::ingest::{self, Envelope, IngestError, Ingested};
 use helpdesk::keys;
+use helpdesk::mail::ingest::{self, Envelope, IngestError, Ingested};
 use helpdesk::mail::send::SendOutcome;
 use helpdesk::store::ClaimStore;
 use lambda_runtime::{Diagnostic, LambdaEvent};
@@ -350,7 +350,11 @@ impl<'a> FailedForGood<'a> {
     /// marker a retry takes the message again and fails the same way).
     async fn remember(&self, reason: &str) {
         let expires = self.now + chrono::Duration::days(1);
-        if let Err(e) = self.store.put_marker(&self.marker, reason, Some(expires)).await {
+        if let Err(e) = self
+            .store
+            .put_marker(&self.marker, reason, Some(expires))
+            .await
+        {
             tracing::warn!(error = %e, "mail intake: the failure could not be recorded for retries");
         }
     }
@@ -636,7 +640,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_corrupt_stored_item_fails_for_good_once_per_invocation_and_a_redrive_takes_it_afresh()
-    {
+     {
         let local = local().await;
         local.invoke("ses-new-mail.json").await.unwrap();
         // The Message-ID's record now names no ticket a key can parse.
@@ -674,7 +678,11 @@ mod tests {
             .unwrap_err();
         assert_eq!(redriven.kind(), "PermanentFailure");
         assert_eq!(local.raw_reads(), reads + 2);
-        assert_eq!(local.outbox(), 1, "only the first delivery's acknowledgement");
+        assert_eq!(
+            local.outbox(),
+            1,
+            "only the first delivery's acknowledgement"
+        );
     }
 
     #[tokio::test]

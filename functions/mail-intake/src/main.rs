@@ -24,7 +24,7 @@ use crate::raw::S3RawMail;
 
 // One thread: Lambda hands an instance one event at a time, so the
 // current-thread runtime does all the work and starts no worker threads
-// (a shorter cold start; see the cold start section of the README).
+// (a shorter cold start; see docs/benchmarks.md).
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init(LogFormat::Json, "info");

@@ -5,10 +5,10 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::services::Services;
 use crate::config::StatusCategory;
 use crate::domain::QueueKey;
 use crate::keys;
+use crate::services::Services;
 use crate::store::StoreError;
 use crate::triggers::{AssignStrategy, GroupAssignment};
 

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use super::engine::{AutomationError, Outcome};
 use super::process::process;
+use crate::keys;
 use crate::services::Services;
 use crate::store::{ChangeFeed, StoreError};
 
@@ -62,7 +63,7 @@ pub async fn run_once(
                 tracing::error!(seq, %why, "change set aside as feed-failed:{seq}");
                 services
                     .store
-                    .put_marker(&format!("feed-failed:{seq}"), &why, None)
+                    .put_marker(&keys::marker::feed_failed(seq), &why, None)
                     .await?;
                 pass.dead_lettered += 1;
             }

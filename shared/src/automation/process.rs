@@ -15,10 +15,10 @@
 
 use super::engine::{AutomationError, EffectStatus, Outcome, carry_out, react};
 use super::source::change_from_parts;
-use crate::services::Services;
 use crate::domain::{Actor, Ticket, TimelineEvent, TriggerNoteKind};
-use crate::sla;
 use crate::keys;
+use crate::services::Services;
+use crate::sla;
 use crate::store::{ClaimPurpose, IdempotencyClaim, Step};
 use crate::tickets;
 

@@ -19,8 +19,8 @@ use serde::Serialize;
 
 use super::engine::Outcome;
 use super::process::process;
-use crate::services::Services;
 use crate::domain::Ticket;
+use crate::services::Services;
 
 /// What one stream record is.
 #[derive(Debug, Clone, PartialEq)]

@@ -25,8 +25,8 @@ pub fn install_crypto_provider() {
 /// The HTTP client (the system's root certificates and [`WEBHOOK_TIMEOUT`])
 /// is built on the first call, not with the value: loading the root
 /// certificates takes milliseconds, and most functions and most runs never
-/// call a webhook, so they should not pay for it at start (issue 7's cold
-/// start figures in the README). Clones share the one client.
+/// call a webhook, so they should not pay for it at start (docs/benchmarks.md).
+/// Clones share the one client.
 #[derive(Debug, Clone, Default)]
 pub struct HttpWebhooks {
     client: Arc<OnceCell<reqwest::Client>>,

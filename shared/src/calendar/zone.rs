@@ -20,7 +20,7 @@
 //! the daylight-saving time it will have. Tables of the database as Rust
 //! data (chrono-tz) would put some 28,000 pointers into every binary that the
 //! loader must relocate at each cold start of a Lambda function, about a
-//! millisecond (see the cold start section of the README).
+//! millisecond (see docs/benchmarks.md).
 
 use std::collections::HashMap;
 use std::fmt;

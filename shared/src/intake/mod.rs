@@ -16,12 +16,12 @@ use chrono::{DateTime, Utc};
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use sha2::{Digest, Sha256};
 
-use crate::services::Services;
 use crate::config::Form;
 use crate::domain::{Actor, Channel, EmailAddress, QueueKey, TimelineEvent};
 use crate::forms::payload::{self, Limits, PayloadError, RawSubmission};
 use crate::forms::signature;
 use crate::keys;
+use crate::services::Services;
 use crate::store::{ClaimPurpose, IdempotencyClaim, StoreError};
 use crate::tickets::{self, Attachments, NewFile, NewTicket, OpenError, TicketDraft};
 use problem::Problem;
@@ -405,8 +405,8 @@ fn fill_ticket(
     })?;
     let requester_email = requester_email(form, mapped.requester_email.as_deref())?;
     let routed = routing::route(&form.routing, &checked);
-    let queue = QueueKey::parse(&form.queue.value)
-        .map_err(|e| misconfigured("internal", e.to_string()))?;
+    let queue =
+        QueueKey::parse(&form.queue.value).map_err(|e| misconfigured("internal", e.to_string()))?;
     let mut components = routed.components;
     for component in mapped.components {
         if !components.contains(&component) {

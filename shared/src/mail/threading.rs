@@ -129,7 +129,10 @@ where
     S: ClaimStore + TicketStore + ?Sized,
 {
     for id in mail.in_reply_to.iter().chain(mail.references.iter().rev()) {
-        if let Some(record) = store.idempotency_record(&keys::claim::message_id(id)).await? {
+        if let Some(record) = store
+            .idempotency_record(&keys::claim::message_id(id))
+            .await?
+        {
             return Ok(Some(ThreadMatch::Header(record.ticket)));
         }
     }

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use super::track::{Refreshed, refresh};
-use crate::services::Services;
 use crate::domain::{SlaEventKind, TicketKey, TimelineEvent};
+use crate::services::Services;
 use crate::store::StoreError;
 use crate::tickets;
 

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::fold::{Rules, business_left, fold};
-use crate::services::Services;
 use crate::domain::{SlaTimer, TicketKey, TimerState};
+use crate::services::Services;
 use crate::store::StoreError;
 use crate::tickets;
 

@@ -14,9 +14,9 @@
 use chrono::{DateTime, Utc};
 
 use super::fold::{Folded, Rules, fold};
-use crate::services::Services;
 use crate::domain::ticket::entry_seq;
 use crate::domain::{Actor, Ticket, TicketKey, TimelineEntry};
+use crate::services::Services;
 use crate::store::{StoreError, Written};
 use crate::tickets;
 

@@ -241,7 +241,10 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 impl StoreError {
     /// Whether retrying the same operation later may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Unavailable { .. } | Self::VersionConflict { .. })
+        matches!(
+            self,
+            Self::Unavailable { .. } | Self::VersionConflict { .. }
+        )
     }
 
     /// An unavailable backend, without a source error.
@@ -504,7 +507,10 @@ mod tests {
     #[test]
     fn claim_purposes_are_stored_under_the_names_earlier_versions_wrote() {
         for (stored, purpose) in [
-            ("message-id:new-ticket", ClaimPurpose::Mail(MailClaim::OpenedTicket)),
+            (
+                "message-id:new-ticket",
+                ClaimPurpose::Mail(MailClaim::OpenedTicket),
+            ),
             ("message-id", ClaimPurpose::Mail(MailClaim::Recorded)),
             ("triggers", ClaimPurpose::Once(Step::TriggerWrite)),
             ("failed", ClaimPurpose::Once(Step::EffectFailure)),

@@ -2,8 +2,9 @@
 //!
 //! Tickets, timeline entries and contacts are kept as JSON documents next to
 //! the columns the queries need. One connection behind a mutex serialises
-//! writers; each operation runs in one `IMMEDIATE` transaction on a blocking
-//! thread, so allocation and conditional writes are atomic.
+//! writers; each operation runs in one `IMMEDIATE` transaction (see
+//! [`crate::blocking`] for the thread it runs on), so allocation and
+//! conditional writes are atomic.
 //!
 //! Counting a queue's tickets by assignee and status reads the expression
 //! index `tickets_by_assignee` on `(queue, json_extract(doc, '$.assignee'),
@@ -35,10 +36,8 @@
 //!   written in every ticket write's transaction, a row only while
 //!   something is due).
 //!
-//! An expression index on queue, assignee and status counts tickets in
-//! work. One connection behind a mutex; each operation is one `IMMEDIATE`
-//! transaction, run through `blocking::run` (inline in a Lambda function,
-//! on a blocking thread in `helpdesk serve`). `synchronous=NORMAL`, and no
+//! Each operation runs through `blocking::run`: inline in a Lambda
+//! function, on a blocking thread in `helpdesk serve`. `synchronous=NORMAL`, and no
 //! checkpoint when a connection closes: a process that starts, writes and
 //! exits (a function, the mailgate) leaves the WAL for the next one, which
 //! reads it back at open and appends to it without a sync; SQLite syncs at
@@ -54,8 +53,9 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::Notify;
 
 use super::{
-    ChangeFeed, ClaimPurpose, DueTicket, IdempotencyClaim, IdempotencyRecord, ChangeFeedSource, ClaimStore, ContactStore, CounterStore, SlaDueIndex, StoreError, TicketStore, TimelineStore, TicketQuery,
-    Written,
+    ChangeFeed, ChangeFeedSource, ClaimPurpose, ClaimStore, ContactStore, CounterStore, DueTicket,
+    IdempotencyClaim, IdempotencyRecord, SlaDueIndex, StoreError, TicketQuery, TicketStore,
+    TimelineStore, Written,
 };
 use crate::domain::ticket::ENTRIES_PER_VERSION;
 use crate::domain::{Contact, ContactId, EmailAddress, QueueKey, Ticket, TicketKey, TimelineEntry};
@@ -185,7 +185,8 @@ fn backend(err: rusqlite::Error) -> StoreError {
 }
 
 fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::backend_from(format!("cannot encode: {e}"), e))
+    serde_json::to_string(value)
+        .map_err(|e| StoreError::backend_from(format!("cannot encode: {e}"), e))
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(doc: &str) -> Result<T, StoreError> {
@@ -287,8 +288,7 @@ fn insert_entries(
         .prepare_cached("INSERT INTO timeline (ticket, seq, doc) VALUES (?1, ?2, ?3)")
         .map_err(backend)?;
     for entry in entries {
-        let seq =
-            i64::try_from(entry.seq).map_err(|_| StoreError::backend("seq out of range"))?;
+        let seq = i64::try_from(entry.seq).map_err(|_| StoreError::backend("seq out of range"))?;
         stmt.execute(params![entry.ticket.to_string(), seq, to_json(entry)?])
             .map_err(|e| match e {
                 rusqlite::Error::SqliteFailure(code, _)
@@ -790,8 +790,8 @@ impl CounterStore for SqliteStore {
                     |row| row.get(0),
                 )
                 .map_err(backend)?;
-            let number = u64::try_from(number)
-                .map_err(|_| StoreError::corrupt("negative counter"))?;
+            let number =
+                u64::try_from(number).map_err(|_| StoreError::corrupt("negative counter"))?;
             Ok(TicketKey::new(queue, number))
         })
         .await

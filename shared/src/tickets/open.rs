@@ -17,7 +17,9 @@ use super::{TicketDraft, build_ticket, first_entries, resolve_contact};
 use crate::blobs::{BlobError, BlobStore, safe_file_name};
 use crate::config::Config;
 use crate::domain::{Actor, ContactId, EmailAddress, Ticket, TicketKey, TimelineEvent};
-use crate::store::{ContactStore, CounterStore, IdempotencyClaim, StoreError, TicketStore, Written};
+use crate::store::{
+    ContactStore, CounterStore, IdempotencyClaim, StoreError, TicketStore, Written,
+};
 
 /// A ticket about to be opened, as its channel describes it.
 #[derive(Debug, Clone)]
@@ -111,10 +113,11 @@ where
 {
     let contact = requester_contact(store, &new).await?;
     let key = store.allocate_ticket_key(&new.draft.queue).await?;
-    let mut ticket = build_ticket(config, key, new.draft, contact, new.now).map_err(|e| match e {
-        super::CreateError::UnknownQueue(queue) => OpenError::UnknownQueue(queue),
-        super::CreateError::Store(e) => OpenError::Store(e),
-    })?;
+    let mut ticket =
+        build_ticket(config, key, new.draft, contact, new.now).map_err(|e| match e {
+            super::CreateError::UnknownQueue(queue) => OpenError::UnknownQueue(queue),
+            super::CreateError::Store(e) => OpenError::Store(e),
+        })?;
     ticket.participants = new.participants;
     let mut events = new.intake;
     events.extend(

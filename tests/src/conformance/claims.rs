@@ -514,7 +514,11 @@ pub async fn every_kind_of_claim_reads_back_as_written_and_only_the_same_kind_re
         let again = store.allocate_ticket_key(&queue("SUP")).await.unwrap();
         let second = sample_ticket(again, at(100));
         let replay = store
-            .create_ticket(&second, &creation_entries(&second), std::slice::from_ref(&claimed))
+            .create_ticket(
+                &second,
+                &creation_entries(&second),
+                std::slice::from_ref(&claimed),
+            )
             .await
             .unwrap();
         assert_eq!(replay, Written::Replayed(ticket.key.clone()), "{purpose:?}");

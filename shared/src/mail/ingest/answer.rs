@@ -11,11 +11,7 @@ use crate::mail::transport::TransportError;
 
 /// Renders a queue's mail template with `context`; a template that does
 /// not render is a configuration the message cannot be answered with.
-fn render(
-    what: &str,
-    text: &str,
-    context: &serde_json::Value,
-) -> Result<String, IngestError> {
+fn render(what: &str, text: &str, context: &serde_json::Value) -> Result<String, IngestError> {
     minijinja::Environment::new()
         .render_str(text, context)
         .map_err(|e| IngestError::Permanent {
@@ -161,10 +157,7 @@ pub(super) async fn resume_acknowledgement(
         return Ok(());
     }
     let mut no_answer = automatic_reasons(services, inbound.mail);
-    if envelope.spam
-        || envelope.virus
-        || ticket.tags.iter().any(|t| t == "spam" || t == "virus")
-    {
+    if envelope.spam || envelope.virus || ticket.tags.iter().any(|t| t == "spam" || t == "virus") {
         no_answer.push("SES verdict".into());
     }
     acknowledge(inbound, queue, &ticket, &requester, &no_answer).await?;

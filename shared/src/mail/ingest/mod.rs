@@ -21,11 +21,11 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::services::Services;
 use crate::blobs::BlobError;
 use crate::config::{ClosedPolicy, Queue, StrangerPolicy};
 use crate::domain::{EmailAddress, QueueKey, Ticket, TicketKey};
 use crate::keys;
+use crate::services::Services;
 use crate::store::{BoxError, ClaimPurpose, MailClaim, StoreError};
 use crate::tickets::{self, OpenError};
 

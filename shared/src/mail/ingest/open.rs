@@ -9,7 +9,7 @@ use crate::tickets::{self, NewTicket, Opened, TicketDraft};
 
 use super::record::{attachments_of, email_in, new_participants};
 use super::screen::sender_allowed;
-use super::{Ingested, IngestError, Letter, Refusal, answer, send};
+use super::{IngestError, Ingested, Letter, Refusal, answer, send};
 
 /// Opens a ticket for a letter that threads onto none, if its sender may;
 /// a refused sender may get the queue's answer.
@@ -22,10 +22,7 @@ pub(super) async fn admit(letter: &Letter<'_>) -> Result<Ingested, IngestError> 
         letter.sender, letter.queue_key
     );
     reason.push_str(&answer::answer_refused(letter).await?);
-    letter
-        .inbound
-        .not_accepted(Refusal::Rejected, reason)
-        .await
+    letter.inbound.not_accepted(Refusal::Rejected, reason).await
 }
 
 /// Opens a ticket from a letter (a follow-up of `follow_up_of` when it
@@ -53,7 +50,16 @@ pub(super) async fn new_ticket(
     }
     let acknowledgement = if letter.queue.mail.acknowledge {
         let no_answer = no_automatic_answer(letter);
-        Some(answer::acknowledge(letter.inbound, letter.queue, &ticket, &letter.sender, &no_answer).await?)
+        Some(
+            answer::acknowledge(
+                letter.inbound,
+                letter.queue,
+                &ticket,
+                &letter.sender,
+                &no_answer,
+            )
+            .await?,
+        )
     } else {
         None
     };
@@ -132,10 +138,7 @@ fn cc_participants(letter: &Letter<'_>) -> Vec<crate::domain::EmailAddress> {
 fn no_automatic_answer(letter: &Letter<'_>) -> Vec<String> {
     let mut no_answer = letter.screening.automatic.clone();
     if !letter.screening.tags.is_empty() {
-        no_answer.push(format!(
-            "SES verdict: {}",
-            letter.screening.tags.join(", ")
-        ));
+        no_answer.push(format!("SES verdict: {}", letter.screening.tags.join(", ")));
     }
     no_answer
 }

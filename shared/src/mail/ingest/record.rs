@@ -4,15 +4,15 @@
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::services::Services;
 use crate::config::{ClosedPolicy, Queue, StatusCategory};
 use crate::domain::{Actor, EmailAddress, Ticket, TicketKey, TimelineEvent};
 use crate::keys;
+use crate::services::Services;
 use crate::store::{ClaimPurpose, IdempotencyClaim, Step, Written};
 use crate::tickets::{self, Attachments, NewFile};
 
 use super::screen::ours;
-use super::{Inbound, Ingested, IngestError, Letter, Refusal, closed_policy_applies, send};
+use super::{Inbound, IngestError, Ingested, Letter, Refusal, closed_policy_applies, send};
 use crate::mail::parse::ParsedMail;
 use crate::mail::threading::{self, ThreadMatch};
 
@@ -91,7 +91,8 @@ pub(super) async fn reply(
                 &letter.sender,
             );
             current.participants.extend(participants);
-            reopened = letter.screening.from_a_person() && reopen(letter.queue, current, inbound.now);
+            reopened =
+                letter.screening.from_a_person() && reopen(letter.queue, current, inbound.now);
             let mut events = vec![email_in(letter, &letter.screening.automatic)];
             events.push(reply_comment(inbound.mail, &letter.screening.automatic));
             events.extend(tickets::field_changes(&before, current));
@@ -192,10 +193,7 @@ pub(super) fn new_participants(
             .filter_map(|m| EmailAddress::parse(&m.email).ok()),
     );
     for address in candidates {
-        if !ours(queue, &address)
-            && !on_ticket(&address)
-            && !added.contains(&address)
-        {
+        if !ours(queue, &address) && !on_ticket(&address) && !added.contains(&address) {
             added.push(address);
         }
     }

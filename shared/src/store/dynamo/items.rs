@@ -49,8 +49,7 @@ fn encode<T: Serialize>(
     sk: String,
     kind: &str,
 ) -> Result<Item, StoreError> {
-    let mut item: Item =
-        to_item(value)
+    let mut item: Item = to_item(value)
         .map_err(|e| StoreError::backend_from(format!("cannot encode {what}: {e}"), e))?;
     if let Some(clash) = LAYOUT_ATTRIBUTES
         .iter()

@@ -1,43 +1,6 @@
 //! The table's key design in one place: every partition key, sort key and
 //! index key the store writes is built here, so the layout documented in
 //! [`super`] cannot drift from the code.
-//!
-//! # Single-table design
-//!
-//! The store's items at a glance; [`super`] has every item (markers and
-//! named counters too) and every access pattern in detail.
-//!
-//! | item | `pk` | `sk` | index keys | other attributes |
-//! |---|---|---|---|---|
-//! | ticket | `TICKET#SUP-17` | `TICKET` | `gsi1pk=QUEUE#SUP`, `gsi1sk=<created_at, 9 fraction digits>#<number padded to 20>`; when assigned `gsi2pk=ASSIGNEE#SUP#<login>`, `gsi2sk=<status>#<key>`; while an SLA warning or breach is due `gsi3pk=SLADUE#<0..7>` (FNV-1a of the key mod 8), `gsi3sk=<due in epoch microseconds, 20 digits>#<key>` | the ticket's fields, `version`, `trigger_depth`, `sla` |
-//! | timeline entry | `TICKET#SUP-17` | `TL#<seq padded to 20>` | | the entry's fields |
-//! | ticket counter | `COUNTER#SUP` | `COUNTER` | | `next` |
-//! | contact | `CONTACT#<id>` | `CONTACT` | | the contact's fields, `emails` |
-//! | email owner | `EMAIL#<address>` | `EMAIL` | | `contact_id` (an address has one owner) |
-//! | idempotency | `IDEM#<key>` | `IDEM` | | `payload_hash`, `ticket`, `created_at`, `expires_at` (TTL) |
-//!
-//! Every item carries `item_type` (`ticket`, `timeline`, `counter`,
-//! `contact`, `email`, `idempotency`) so the stream's event filter can pass
-//! only tickets and timeline entries to the trigger function. The table:
-//! `pk`/`sk` strings, GSI `gsi1` (`gsi1pk`/`gsi1sk`, projection ALL), sparse
-//! GSI `gsi2` (`gsi2pk`/`gsi2sk`, keys only, tickets with an assignee),
-//! sparse GSI `gsi3` (`gsi3pk`/`gsi3sk`, keys only, the SLA due index over 8
-//! partitions so none is hot), on-demand billing, stream
-//! NEW_AND_OLD_IMAGES, TTL on `expires_at`.
-//!
-//! | operation | requests |
-//! |---|---|
-//! | allocate a key | UpdateItem `ADD next :one`, `UPDATED_NEW` |
-//! | create a ticket | GetItem (idempotency record, consistent) + TransactWriteItems (ticket `attribute_not_exists`, entries, idempotency record `attribute_not_exists`) |
-//! | update a ticket | TransactWriteItems (ticket with `version = :expected`, entries) |
-//! | read ticket / contact / idempotency | GetItem, consistent |
-//! | timeline | Query `pk`, `begins_with(sk, "TL#")`, ascending |
-//! | list a queue | Query `gsi1`, descending |
-//! | contact by email | GetItem email item, GetItem contact |
-//! | entries of one version | Query `pk`, `sk BETWEEN TL#<v*1000> AND TL#<v*1000+999>`, consistent |
-//! | tickets in work per agent | Query `gsi2`, `begins_with(gsi2sk, "<status>#")`, `Select COUNT`, one per status |
-//! | entries after a version (SLA fold) | Query `pk`, `sk >= TL#<(v+1)*1000>`, consistent |
-//! | SLA due tickets | Query `gsi3` per partition (8, together), `gsi3sk <= <now>#~`, ascending, up to the limit |
 
 use chrono::{DateTime, Utc};
 

@@ -100,7 +100,8 @@ use chrono::{DateTime, Utc};
 use self::errors::{is_retryable_code, sdk_error};
 use self::items::{Item, s};
 use super::{
-    DueTicket, IdempotencyClaim, IdempotencyRecord, ChangeFeedSource, ClaimStore, ContactStore, CounterStore, SlaDueIndex, StoreError, TicketStore, TimelineStore, TicketQuery, Written,
+    ChangeFeedSource, ClaimStore, ContactStore, CounterStore, DueTicket, IdempotencyClaim,
+    IdempotencyRecord, SlaDueIndex, StoreError, TicketQuery, TicketStore, TimelineStore, Written,
 };
 use crate::domain::{Contact, ContactId, EmailAddress, QueueKey, Ticket, TicketKey, TimelineEntry};
 
@@ -403,9 +404,7 @@ impl DynamoStore {
                 let sk = match item.get(keys::GSI3SK) {
                     Some(AttributeValue::S(sk)) => sk.clone(),
                     _ => {
-                        return Err(StoreError::corrupt(
-                            "a due index item without gsi3sk",
-                        ));
+                        return Err(StoreError::corrupt("a due index item without gsi3sk"));
                     }
                 };
                 let (at, key) = keys::parse_sla_due_gsi3sk(&sk)
@@ -1345,6 +1344,4 @@ impl SlaDueIndex for DynamoStore {
     }
 }
 
-impl ChangeFeedSource for DynamoStore {
-
-}
+impl ChangeFeedSource for DynamoStore {}
