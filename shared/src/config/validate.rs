@@ -152,7 +152,7 @@ fn check_form(
     }
     check_honeypot(findings, id, form);
     check_redirect_url(findings, id, form);
-    check_signature(findings, id, form);
+    check_signature_settings(findings, id, form);
     check_routing(findings, id, form, queue, &fields, agents, priorities);
 }
 
@@ -247,7 +247,7 @@ fn check_redirect_url(findings: &mut Vec<Finding>, id: &str, form: &Form) {
 
 /// The signature settings of form `id`, if any, name a valid environment
 /// variable for the secret.
-fn check_signature(findings: &mut Vec<Finding>, id: &str, form: &Form) {
+fn check_signature_settings(findings: &mut Vec<Finding>, id: &str, form: &Form) {
     let Some(signature) = &form.signature else {
         return;
     };

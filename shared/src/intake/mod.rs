@@ -328,7 +328,7 @@ async fn submit(
 ) -> Result<Response<Bytes>, Problem> {
     check_body_size(form, request)?;
     check_signature(services, form, request)?;
-    let submission = decode(form, request).await?;
+    let submission = decode_body(form, request).await?;
     if honeypot_filled(form, &submission) {
         tracing::info!(form = %request.form_id, "honeypot filled; submission dropped");
         return Ok(created(form, &request.headers, None, false));
@@ -336,10 +336,10 @@ async fn submit(
     let draft = fill_ticket(form, &request.form_id, &submission)?;
     let now = tickets::store_precision(services.clock.now());
     let claim = claim_for(services, request, &submission, now)?;
-    if let Some(earlier) = earlier_delivery(services, claim.as_ref()).await? {
+    if let Some(earlier) = earlier_submission(services, claim.as_ref()).await? {
         return Ok(created(form, &request.headers, Some(&earlier), true));
     }
-    let new = new_ticket(request, submission, draft, claim, now);
+    let new = ticket_to_open(request, submission, draft, claim, now);
     let opened = tickets::open(
         &services.config,
         services.store.as_ref(),
@@ -370,7 +370,7 @@ fn check_body_size(form: &Form, request: &FormRequest) -> Result<(), Problem> {
 }
 
 /// The body as answers and files, within the form's upload limits.
-async fn decode(form: &Form, request: &FormRequest) -> Result<RawSubmission, Problem> {
+async fn decode_body(form: &Form, request: &FormRequest) -> Result<RawSubmission, Problem> {
     let limits = Limits {
         max_file_bytes: form.attachments.max_file_bytes,
         max_total_bytes: form.attachments.max_total_bytes,
@@ -486,7 +486,7 @@ fn claim_for(
 
 /// The ticket an earlier delivery of the same submission opened; the same
 /// key with other answers is refused.
-async fn earlier_delivery(
+async fn earlier_submission(
     services: &Services,
     claim: Option<&IdempotencyClaim>,
 ) -> Result<Option<String>, Problem> {
@@ -511,7 +511,7 @@ async fn earlier_delivery(
 
 /// What the form opens: the draft, the answers as the first entry, the
 /// uploads, the claim.
-fn new_ticket(
+fn ticket_to_open(
     request: &FormRequest,
     submission: RawSubmission,
     form: FormDraft,

@@ -11,7 +11,11 @@ use crate::mail::transport::TransportError;
 
 /// Renders a queue's mail template with `context`; a template that does
 /// not render is a configuration the message cannot be answered with.
-fn render(what: &str, text: &str, context: &serde_json::Value) -> Result<String, IngestError> {
+fn render_template(
+    what: &str,
+    text: &str,
+    context: &serde_json::Value,
+) -> Result<String, IngestError> {
     minijinja::Environment::new()
         .render_str(text, context)
         .map_err(|e| IngestError::Permanent {
@@ -55,8 +59,8 @@ pub(super) async fn answer_refused(letter: &Letter<'_>) -> Result<String, Ingest
         send::LooseMail {
             queue: letter.queue_key.clone(),
             to: letter.sender.clone(),
-            subject: render("rejection", &template.subject, &context)?,
-            text: render("rejection", &template.body, &context)?,
+            subject: render_template("rejection", &template.subject, &context)?,
+            text: render_template("rejection", &template.body, &context)?,
             in_reply_to: mail.message_id.clone(),
         },
     )
@@ -103,8 +107,8 @@ pub(super) async fn acknowledge(
     let acknowledgement = TicketMail {
         ticket: ticket.key.clone(),
         to: vec![requester.clone()],
-        subject: render("acknowledgement", &template.subject, &context)?,
-        text: render("acknowledgement", &template.body, &context)?,
+        subject: render_template("acknowledgement", &template.subject, &context)?,
+        text: render_template("acknowledgement", &template.body, &context)?,
         purpose: format!("ack:{}", mail.message_id),
         in_reply_to: Some(mail.message_id.clone()),
         references: mail
