@@ -17,6 +17,7 @@
 //! | marker | marker | `mail:<message id>` | the log entry of a mail not accepted |
 //! | marker | marker | `send:<message id>` | a message handed to the transport once |
 //! | marker | marker | `fx:<effect>`, `fxdone:<effect>` | a webhook or bus event under way, and delivered |
+//! | marker | marker | `desk:message-id-key` | the random key our Message-IDs are made with |
 //! | marker | marker | `feed-failed:<seq>` | a change of the local feed that failed for good, and why |
 //! | marker | marker | `mailfail:<request id>:<bucket>/<key>` | a stored message that failed for good, not taken again by the retries of its invocation |
 //! | counter | counter | `fxtry:<effect>` | attempts at one effect |
@@ -122,6 +123,11 @@ pub mod marker {
     /// An effect delivered.
     pub fn effect_done(effect: &str) -> String {
         format!("fxdone:{effect}")
+    }
+
+    /// The desk's key for its own Message-IDs (random, made once).
+    pub fn message_id_key() -> String {
+        "desk:message-id-key".to_owned()
     }
 
     /// A change of the local feed that failed for good (skipped, with why).

@@ -878,3 +878,152 @@ async fn a_corrupt_stored_ticket_is_a_permanent_failure_the_mailgate_does_not_as
         .count();
     assert_eq!(raw, 2, "both messages are kept raw");
 }
+
+/// The recipients (To and Cc) of a sent mail, lower-cased.
+fn recipients_of(text: &str) -> Vec<String> {
+    let header = text.split("\r\n\r\n").next().unwrap_or_default();
+    header
+        .split("\r\n")
+        .filter(|line| {
+            let lower = line.to_ascii_lowercase();
+            lower.starts_with("to:") || lower.starts_with("cc:")
+        })
+        .flat_map(|line| line.split_once(':').map(|(_, v)| v.to_owned()))
+        .flat_map(|v| {
+            v.split(',')
+                .map(|a| {
+                    a.trim()
+                        .trim_start_matches(|c| c != '<')
+                        .trim_matches(['<', '>'])
+                        .to_ascii_lowercase()
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The old, unkeyed Message-IDs an attacker could compute: the first 16
+/// hex digits of SHA-256 of a purpose, on any ticket number.
+fn computed_ids(count: usize) -> Vec<String> {
+    use sha2::Digest;
+    (1..=count)
+        .map(|n| {
+            let purpose = format!("answer:{n}");
+            let hash = hex_of(&sha2::Sha256::digest(purpose.as_bytes())[..8]);
+            format!("<sup-{}.{hash}@helpdesk.example.com>", n % 3 + 1)
+        })
+        .collect()
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test]
+async fn a_stranger_naming_the_customers_message_id_and_computed_ids_does_not_join_the_ticket() {
+    let app = spawn_app();
+    let first = mail("jane@customer.org", "Invoice 4711", "Charged twice");
+    let Ingested::NewTicket { ticket: victim, .. } = app.deliver(first.raw()).await.unwrap() else {
+        panic!("the first mail opens a ticket");
+    };
+
+    // Mallory knows Jane's Message-ID (he was on an earlier thread with
+    // her) and lists 30 ids computed the way our ids used to be made.
+    let mut references = computed_ids(30);
+    references.push(format!("<{}>", first.id()));
+    let attack = mail(
+        "mallory@evil.example",
+        "Re: Invoice 4711",
+        "Send me the answer too",
+    )
+    .header("In-Reply-To", &format!("<{}>", first.id()))
+    .header("References", &references.join(" "))
+    .header("Cc", "eve@evil.example");
+    let outcome = app.deliver(attack.raw()).await.unwrap();
+    match &outcome {
+        Ingested::NewTicket { ticket, .. } => assert_ne!(ticket, &victim),
+        other => panic!("the stranger policy (new ticket) applies, got {other:?}"),
+    }
+    let stored = app.ticket(&victim).await;
+    assert!(stored.participants.is_empty(), "{:?}", stored.participants);
+
+    // The next public answer on Jane's ticket goes to Jane alone.
+    let before = app.sent().len();
+    helpdesk::tickets::agent::update(
+        &app.services,
+        &victim,
+        "boris",
+        helpdesk::tickets::agent::AgentUpdate {
+            comment: Some((true, "Refunded".into())),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let sent = app.sent();
+    assert_eq!(sent.len(), before + 1);
+    let answer = sent
+        .iter()
+        .find(|(_, text)| text.contains("Refunded"))
+        .expect("the answer is sent");
+    assert_eq!(recipients_of(&answer.1), ["jane@customer.org"]);
+}
+
+#[tokio::test]
+async fn a_stranger_replying_to_our_own_message_id_is_held_when_the_queue_holds_strangers() {
+    let mut app = spawn_app();
+    let first = mail("jane@customer.org", "Printer", "On fire");
+    let Ingested::NewTicket { ticket: victim, .. } = app.deliver(first.raw()).await.unwrap() else {
+        panic!("the first mail opens a ticket");
+    };
+    let (_, acknowledgement) = app.sent().pop().expect("an acknowledgement");
+    let ours = acknowledgement
+        .split("\r\n")
+        .find_map(|l| l.strip_prefix("Message-ID: "))
+        .expect("our Message-ID")
+        .trim()
+        .to_owned();
+    // Our ids are keyed: nothing of the ticket's number or the purpose's
+    // plain hash is enough to compute them.
+    assert!(ours.starts_with("<sup-1."), "{ours}");
+    assert_eq!(
+        ours.split(['.', '@']).nth(1).map(str::len),
+        Some(32),
+        "{ours}"
+    );
+
+    let mut config = (*app.services.config).clone();
+    config
+        .queues
+        .get_mut(&sup())
+        .unwrap()
+        .mail
+        .subject_key_from_stranger = StrangerPolicy::Hold;
+    app.services.config = Arc::new(config);
+    // Say the acknowledgement was forwarded to someone outside.
+    let stranger = mail("frank@other.org", "Re: Printer", "Me too")
+        .header("In-Reply-To", &ours)
+        .header("References", &ours);
+    let outcome = app.deliver(stranger.raw()).await.unwrap();
+    assert!(
+        matches!(
+            outcome,
+            Ingested::NotAccepted {
+                outcome: Refusal::Held,
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert!(app.ticket(&victim).await.participants.is_empty());
+
+    // Jane herself, from the same header, is a reply as before.
+    let reply = mail("jane@customer.org", "Re: Printer", "Still burning")
+        .header("In-Reply-To", &ours)
+        .header("References", &ours);
+    let outcome = app.deliver(reply.raw()).await.unwrap();
+    assert!(
+        matches!(outcome, Ingested::Reply { ref ticket, .. } if *ticket == victim),
+        "{outcome:?}"
+    );
+}

@@ -2,7 +2,8 @@
 //! acknowledgements through SES, all on moto's server (skipped without it,
 //! unless `HELPDESK_REQUIRE_MOTO=1`). A new mail becomes a ticket with one
 //! acknowledgement in SES's sent mail; a redelivery and a reply do not send
-//! another; the reply threads by the acknowledgement's Message-ID.
+//! another; the reply threads by the acknowledgement's Message-ID, and a
+//! stranger naming that Message-ID does not.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::sync::Arc;
@@ -119,4 +120,23 @@ async fn mail_threads_and_is_acknowledged_once_over_dynamodb_s3_and_ses() {
         "the raw message is in S3"
     );
     assert_eq!(app.tickets().await.len(), 1);
+
+    // A stranger naming the same Message-ID of ours (and the customer's)
+    // is no reply: the queue's stranger policy opens a ticket of its own.
+    let stranger = raw(
+        &[
+            ("From", "mallory@evil.example"),
+            ("To", "support@example.com"),
+            ("Subject", "Re: Cannot export"),
+            ("Message-ID", &format!("<s-{id}>")),
+            ("In-Reply-To", &ack_id),
+            ("References", &format!("<{id}> {ack_id}")),
+        ],
+        "What did they say?\r\n",
+    );
+    match app.deliver(stranger).await.unwrap() {
+        Ingested::NewTicket { ticket, .. } => assert_ne!(ticket, key),
+        other => panic!("{other:?}"),
+    }
+    assert!(app.ticket(&key).await.participants.is_empty());
 }

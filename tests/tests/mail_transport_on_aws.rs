@@ -31,7 +31,7 @@ fn acknowledgement(ticket: &TicketKey, from: &str, run: &str) -> OutboundMail {
         subject: format!("Invoice question {run}"),
         text: "We got your request and will answer soon.".to_owned(),
         html: None,
-        message_id: message_id_for(ticket, &format!("ack:{run}"), "example.com"),
+        message_id: message_id_for(ticket, &format!("ack:{run}"), "example.com", b"test key"),
         in_reply_to: Some(format!("original-{run}@customer.org")),
         references: Vec::new(),
         ticket: Some(ticket.clone()),

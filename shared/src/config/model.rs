@@ -240,7 +240,8 @@ pub struct MailTemplate {
     pub body: String,
 }
 
-/// What a key in the subject means when the sender is not on the ticket.
+/// What mail naming a ticket (by Message-ID or subject key) does when its
+/// sender is not on the ticket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StrangerPolicy {
@@ -276,7 +277,10 @@ pub struct QueueMail {
     /// The acknowledgement.
     #[serde(default)]
     pub acknowledgement: Option<MailTemplate>,
-    /// A key in the subject from someone not on the ticket.
+    /// Mail from someone not on the ticket (not the requester, a
+    /// participant or another address of the requester's contact) that
+    /// names it by a Message-ID or a key in the subject; the signed Reply-To
+    /// token is the only signal that vouches for a new address.
     #[serde(default)]
     pub subject_key_from_stranger: StrangerPolicy,
     /// A reply to a resolved or closed ticket.

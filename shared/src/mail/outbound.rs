@@ -169,17 +169,32 @@ pub fn subject_with_key(subject: &str, ticket: &TicketKey) -> String {
 
 /// A deterministic Message-ID (without brackets) for the mail about
 /// `ticket` sent for `purpose` (for example `ack` or `reply:42`):
-/// `sup-17.<first 16 hex digits of SHA-256(purpose)>@<domain>`. Sending the
-/// same purpose twice gives the same id, which is how a retried send is
-/// recognised.
-pub fn message_id_for(ticket: &TicketKey, purpose: &str, domain: &str) -> String {
-    let digest = Sha256::digest(purpose.as_bytes());
-    let hash = hex::encode(&digest[..8]);
-    let domain = clean_message_id(domain);
-    format!(
-        "{}.{hash}@{domain}",
-        ticket.to_string().to_ascii_lowercase()
+/// `sup-17.<32 hex digits of HMAC-SHA256(key, ticket and purpose)>@<domain>`.
+/// Sending the same purpose twice gives the same id, which is how a retried
+/// send is recognised; without the desk's `key` nobody can compute the id
+/// of a mail they have not seen, so nobody can thread onto a ticket by
+/// naming one.
+pub fn message_id_for(ticket: &TicketKey, purpose: &str, domain: &str, key: &[u8]) -> String {
+    keyed_message_id(
+        &ticket.to_string().to_ascii_lowercase(),
+        &format!("{ticket}\n{purpose}"),
+        domain,
+        key,
     )
+}
+
+/// `<prefix>.<32 hex digits of HMAC-SHA256(key, what)>@<domain>`.
+pub fn keyed_message_id(prefix: &str, what: &str, domain: &str, key: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let hash = match Hmac::<Sha256>::new_from_slice(key) {
+        Ok(mut mac) => {
+            mac.update(what.as_bytes());
+            hex::encode(&mac.finalize().into_bytes()[..16])
+        }
+        // HMAC takes keys of any length; this arm is never taken.
+        Err(_) => hex::encode(&Sha256::digest(what.as_bytes())[..16]),
+    };
+    format!("{prefix}.{hash}@{}", clean_message_id(domain))
 }
 
 /// A message id without brackets, whitespace, control or non-ASCII
@@ -629,12 +644,22 @@ mod tests {
 
     #[test]
     fn message_ids_for_a_purpose_are_deterministic() {
-        let a = message_id_for(&key("SUP-17"), "ack", "example.com");
-        assert_eq!(a, message_id_for(&key("SUP-17"), "ack", "example.com"));
-        let hash = hex::encode(&Sha256::digest(b"ack")[..8]);
-        assert_eq!(a, format!("sup-17.{hash}@example.com"));
-        assert_ne!(a, message_id_for(&key("SUP-17"), "reply:1", "example.com"));
-        assert_ne!(a, message_id_for(&key("SUP-18"), "ack", "example.com"));
+        let id = |ticket: &str, purpose: &str, secret: &[u8]| {
+            message_id_for(&key(ticket), purpose, "example.com", secret)
+        };
+        let a = id("SUP-17", "ack", b"desk key");
+        assert_eq!(a, id("SUP-17", "ack", b"desk key"));
+        assert!(a.starts_with("sup-17."), "{a}");
+        assert!(a.ends_with("@example.com"), "{a}");
+        assert_eq!(a.len(), "sup-17.".len() + 32 + "@example.com".len());
+        assert_ne!(a, id("SUP-17", "reply:1", b"desk key"));
+        // The same purpose on another ticket, or with another desk's key,
+        // gives an unrelated id: nothing repeats across tickets.
+        let b = id("SUP-18", "ack", b"desk key");
+        assert_ne!(a[7..39], b[7..39]);
+        assert_ne!(a, id("SUP-17", "ack", b"another key"));
+        // Not the unkeyed hash of the purpose that earlier versions used.
+        assert!(!a.contains(&hex::encode(&Sha256::digest(b"ack")[..8])));
     }
 
     #[test]

@@ -9,7 +9,6 @@
 //! claim so a retry can send.
 
 use chrono::{DateTime, Utc};
-use sha2::Digest;
 
 use crate::config::RateLimit;
 use crate::domain::{Actor, EmailAddress, QueueKey, TicketKey, TimelineEvent};
@@ -196,7 +195,8 @@ pub async fn send_ticket_mail(
 ) -> Result<SendOutcome, SendError> {
     let now = tickets::store_precision(services.clock.now());
     let domain = &services.config.desk.mail.message_id_domain;
-    let message_id = outbound::message_id_for(&mail.ticket, &mail.purpose, domain);
+    let key = message_id_key(services).await?;
+    let message_id = outbound::message_id_for(&mail.ticket, &mail.purpose, domain, &key);
     if already_recorded(services, &message_id).await? {
         return Ok(SendOutcome::AlreadySent { message_id });
     }
@@ -410,7 +410,8 @@ pub async fn send_loose_mail(
 ) -> Result<SendOutcome, SendError> {
     let settings = &services.config.desk.mail;
     let now = tickets::store_precision(services.clock.now());
-    let message_id = loose_message_id(&mail, &settings.message_id_domain);
+    let key = message_id_key(services).await?;
+    let message_id = loose_message_id(&mail, &settings.message_id_domain, &key);
     if let Some(reason) = over_recipient_limit(services, &mail.to, now).await? {
         return Ok(SendOutcome::Suppressed { reason });
     }
@@ -443,13 +444,32 @@ pub async fn send_loose_mail(
 
 /// The Message-ID of a loose answer, from its queue and the message it
 /// answers, so a redelivery of that message sends it once.
-fn loose_message_id(mail: &LooseMail, domain: &str) -> String {
-    format!(
-        "{}.{}@{}",
-        mail.queue.as_str().to_lowercase(),
-        &hex::encode(sha2::Sha256::digest(
-            format!("answer:{}", mail.in_reply_to).as_bytes()
-        ))[..16],
-        domain
+fn loose_message_id(mail: &LooseMail, domain: &str, key: &[u8]) -> String {
+    outbound::keyed_message_id(
+        &mail.queue.as_str().to_lowercase(),
+        &format!("answer:{}\n{}", mail.queue, mail.in_reply_to),
+        domain,
+        key,
     )
+}
+
+/// The desk's key for its own Message-IDs: made at random the first time
+/// one is needed and kept in the store (a marker written once, so
+/// concurrent first uses agree on the one that was written first).
+pub async fn message_id_key(services: &Services) -> Result<Vec<u8>, StoreError> {
+    let name = keys::marker::message_id_key();
+    if let Some(key) = services.store.get_marker(&name).await? {
+        return Ok(key.into_bytes());
+    }
+    let fresh = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let key = services
+        .store
+        .put_marker(&name, &fresh, None)
+        .await?
+        .unwrap_or(fresh);
+    Ok(key.into_bytes())
 }

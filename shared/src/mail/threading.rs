@@ -9,7 +9,7 @@
 use crate::config::{Config, Queue};
 use crate::domain::{EmailAddress, QueueKey, Ticket, TicketKey};
 use crate::keys;
-use crate::store::{ClaimStore, StoreError, TicketStore};
+use crate::store::{ClaimStore, ContactStore, StoreError, TicketStore};
 
 use super::parse::ParsedMail;
 use super::token;
@@ -157,6 +157,31 @@ where
 /// Whether `email` is the requester or a participant of `ticket`.
 pub fn is_on_ticket(ticket: &Ticket, email: &EmailAddress) -> bool {
     ticket.requester.email.as_ref() == Some(email) || ticket.participants.contains(email)
+}
+
+/// Whether `email` may write on the ticket as one of its people: the
+/// requester, a participant, or another address of the requester's contact.
+/// Anyone else is a stranger, whatever names the ticket in their mail
+/// (a Message-ID of ours or of the customer's, a key in the subject); only
+/// the signed Reply-To token vouches for a new address.
+pub async fn is_member<S>(
+    store: &S,
+    ticket: &Ticket,
+    email: &EmailAddress,
+) -> Result<bool, StoreError>
+where
+    S: ContactStore + ?Sized,
+{
+    if is_on_ticket(ticket, email) {
+        return Ok(true);
+    }
+    let Some(contact) = &ticket.requester.contact_id else {
+        return Ok(false);
+    };
+    Ok(store
+        .get_contact(contact)
+        .await?
+        .is_some_and(|contact| contact.emails.contains(email)))
 }
 
 #[cfg(test)]

@@ -366,7 +366,7 @@ mod tests {
             subject: format!("Message {number}"),
             text: "Hello".to_owned(),
             html: None,
-            message_id: crate::mail::outbound::message_id_for(&ticket, "ack", "example.com"),
+            message_id: crate::mail::outbound::message_id_for(&ticket, "ack", "example.com", b"k"),
             in_reply_to: None,
             references: Vec::new(),
             ticket: Some(ticket),

@@ -380,9 +380,11 @@ async fn earlier_delivery(
 }
 
 /// Finds the ticket a letter belongs to, and decides what a match means:
-/// a stranger matched only by a subject key is treated as the queue's
-/// policy says; a person writing to a ticket closed for good opens a
-/// follow-up.
+/// a stranger (not the requester, a participant or an address of the
+/// requester's contact) is treated as the queue's policy says, whether our
+/// Message-ID, the customer's or a key in the subject matched; only the
+/// signed Reply-To token vouches for a new address. A person writing to a
+/// ticket closed for good opens a follow-up.
 async fn thread(letter: &Letter<'_>) -> Result<Thread, IngestError> {
     let services = letter.inbound.services;
     let secret = services
@@ -404,13 +406,17 @@ async fn thread(letter: &Letter<'_>) -> Result<Thread, IngestError> {
         .get_ticket(found.ticket())
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("ticket {}", found.ticket())))?;
-    let stranger = !threading::is_on_ticket(&ticket, &letter.sender);
-    if let (ThreadMatch::Subject(_), true) = (&found, stranger) {
+    let vouched = matches!(found, ThreadMatch::Token(_));
+    let stranger =
+        !vouched && !threading::is_member(services.store.as_ref(), &ticket, &letter.sender).await?;
+    if stranger {
         match letter.queue.mail.subject_key_from_stranger {
             StrangerPolicy::Hold => {
                 return Ok(Thread::Held(format!(
-                    "{} is not on {} but wrote with its key in the subject; held for review",
-                    letter.sender, ticket.key
+                    "{} is not on {} but wrote to it (matched by {}); held for review",
+                    letter.sender,
+                    ticket.key,
+                    found.how()
                 )));
             }
             StrangerPolicy::NewTicket => return Ok(Thread::New),
