@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Subcommand;
 use helpdesk::app::Services;
-use helpdesk::domain::{QueueKey, Ticket, TicketKey, TimelineEntry};
+use helpdesk::display;
+use helpdesk::domain::{QueueKey, Ticket, TicketKey, TimelineEntry, TimelineEvent};
 use helpdesk::mail::send::SendOutcome;
 use helpdesk::store::TicketQuery;
 use helpdesk::tickets::agent::{self, AgentError, AgentUpdate};
@@ -107,9 +108,9 @@ fn print_table(tickets: &[Ticket]) {
                 t.priority.clone(),
                 t.line.map_or("-".into(), |l| l.to_string()),
                 dash(t.assignee.as_deref()).to_owned(),
-                dash(t.requester.email.as_ref().map(|e| e.as_str())).to_owned(),
+                display::line(dash(t.requester.email.as_ref().map(|e| e.as_str()))).into_owned(),
                 t.created_at.format("%Y-%m-%d %H:%M").to_string(),
-                t.summary.chars().take(50).collect(),
+                display::line(&t.summary.chars().take(50).collect::<String>()).into_owned(),
             ]
         })
         .collect();
@@ -281,7 +282,7 @@ async fn show(services: &Services, key: &TicketKey, json: bool) -> anyhow::Resul
 
 /// The ticket's fields for people, then its description.
 fn print_ticket(ticket: &Ticket) {
-    println!("{}  {}", ticket.key, ticket.summary);
+    println!("{}  {}", ticket.key, display::line(&ticket.summary));
     println!(
         "status {} · priority {} · line {} · assignee {}",
         ticket.status,
@@ -291,8 +292,8 @@ fn print_ticket(ticket: &Ticket) {
     );
     println!(
         "requester {} {}",
-        dash(ticket.requester.email.as_ref().map(|e| e.as_str())),
-        ticket.requester.name.as_deref().unwrap_or("")
+        display::line(dash(ticket.requester.email.as_ref().map(|e| e.as_str()))),
+        display::line(ticket.requester.name.as_deref().unwrap_or(""))
     );
     println!(
         "components {} · channel {}",
@@ -304,17 +305,17 @@ fn print_ticket(ticket: &Ticket) {
         ticket.channel.as_str()
     );
     for (name, value) in &ticket.custom_fields {
-        println!(
-            "{name}: {}",
-            value
-                .as_str()
-                .map_or_else(|| value.to_string(), str::to_owned)
-        );
+        let value = value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_owned);
+        println!("{name}: {}", display::line(&value));
     }
-    println!("\n{}\n", ticket.description);
+    println!("\n{}\n", display::text(&ticket.description));
 }
 
-/// The timeline, one line an entry: when, the kind of event, who.
+/// The timeline, one line an entry: when, the kind of event, who, and
+/// what (a mail's sender and subject, a file's name, a comment's first
+/// line), every control and bidi character of it made visible.
 fn print_timeline(timeline: &[TimelineEntry]) -> anyhow::Result<()> {
     println!("timeline:");
     for entry in timeline {
@@ -324,12 +325,37 @@ fn print_timeline(timeline: &[TimelineEntry]) -> anyhow::Result<()> {
             .and_then(Value::as_str)
             .unwrap_or("?")
             .to_owned();
+        let what = what_happened(&entry.event)
+            .map(|what| format!("  {}", display::line(&what)))
+            .unwrap_or_default();
         println!(
-            "  {}  {:<16} {}",
+            "  {}  {:<16} {}{what}",
             entry.at.format("%Y-%m-%d %H:%M:%S"),
             kind,
-            serde_json::to_string(&entry.actor)?
+            display::line(&serde_json::to_string(&entry.actor)?)
         );
     }
     Ok(())
+}
+
+/// The gist of an entry people look for in a timeline, when it has one.
+fn what_happened(event: &TimelineEvent) -> Option<String> {
+    match event {
+        TimelineEvent::EmailIn { from, subject, .. } => Some(format!("from {from}: {subject}")),
+        TimelineEvent::EmailOut { to, subject, .. } => {
+            Some(format!("to {}: {subject}", to.join(", ")))
+        }
+        TimelineEvent::AttachmentAdded {
+            file_name, size, ..
+        } => Some(format!("{file_name} ({size} bytes)")),
+        TimelineEvent::Comment { public, body } => {
+            let first = body.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            let first: String = first.chars().take(80).collect();
+            Some(format!(
+                "{}: {first}",
+                if *public { "public" } else { "internal" }
+            ))
+        }
+        _ => None,
+    }
 }

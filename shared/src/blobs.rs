@@ -48,13 +48,14 @@ fn check_key(key: &str) -> Result<(), BlobError> {
 }
 
 /// Turns a file name from a customer into a safe key segment, keeping it
-/// recognisable: path separators and control characters become `_`.
+/// recognisable: path separators, control characters and bidi formatting
+/// characters (an override could disguise the extension) become `_`.
 pub fn safe_file_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
     let cleaned: String = base
         .chars()
         .map(|c| {
-            if c.is_control() || "/\\:*?\"<>|".contains(c) {
+            if c.is_control() || crate::display::is_bidi_control(c) || "/\\:*?\"<>|".contains(c) {
                 '_'
             } else {
                 c

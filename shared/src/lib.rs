@@ -28,6 +28,7 @@ pub mod blocking;
 pub mod calendar;
 pub mod clock;
 pub mod config;
+pub mod display;
 pub mod domain;
 pub mod forms;
 pub mod intake;

@@ -8,4 +8,5 @@ mod serve;
 mod serve_triggers;
 mod sla;
 mod support;
+mod terminal;
 mod triggers_test;
