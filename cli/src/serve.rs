@@ -7,7 +7,8 @@
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
@@ -15,17 +16,49 @@ use std::time::Duration;
 
 use helpdesk::app::Services;
 use helpdesk::automation::feed;
+use helpdesk::intake::problem::Problem;
 use helpdesk::intake::{self, FormRequest};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-/// The router; public so tests can serve it on a random port.
+/// The router; public so tests can serve it on a random port. Each route
+/// reads bodies up to its own limit: a form's uploads and some framing, a
+/// mail whose attachment is as large as the desk keeps, base64-encoded.
 pub fn router(services: Services) -> Router {
+    let form_limit = form_body_limit(&services.config);
+    let mail_limit = mail_body_limit(&services.config);
     Router::new()
-        .route("/forms/{form_id}", any(form))
-        .route("/mail", post(mail))
+        .route(
+            "/forms/{form_id}",
+            any(form).layer(DefaultBodyLimit::max(form_limit)),
+        )
+        .route("/mail", post(mail).layer(DefaultBodyLimit::max(mail_limit)))
         .route("/health", get(|| async { "ok" }))
         .with_state(services)
+}
+
+/// Room for headers, text parts and MIME framing around the content.
+const FRAMING: usize = 1024 * 1024;
+
+/// The largest form body: the largest form's uploads, plus framing.
+fn form_body_limit(config: &helpdesk::config::Config) -> usize {
+    let largest = config
+        .forms
+        .values()
+        .map(|f| f.attachments.max_total_bytes)
+        .max()
+        .unwrap_or(0);
+    largest.saturating_add(FRAMING)
+}
+
+/// The largest raw mail `POST /mail` takes: one attachment of
+/// `desk.mail.max_attachment_bytes` in base64 (4 bytes for 3, a line break
+/// every 76 characters), plus framing; what the mailgate takes on stdin.
+pub fn mail_body_limit(config: &helpdesk::config::Config) -> usize {
+    let attachment = config.desk.mail.max_attachment_bytes;
+    let base64 = attachment.div_ceil(3).saturating_mul(4);
+    let lines = base64.div_ceil(76).saturating_mul(2);
+    base64.saturating_add(lines).saturating_add(FRAMING)
 }
 
 async fn form(
@@ -33,8 +66,19 @@ async fn form(
     Path(form_id): Path<String>,
     method: Method,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(refused) => {
+            return problem(Problem::new(
+                refused.status(),
+                "too-large",
+                "Submission too large",
+                refused.body_text(),
+            ));
+        }
+    };
     let request = FormRequest {
         method,
         form_id,
@@ -47,12 +91,21 @@ async fn form(
 }
 
 /// `POST /mail` with a raw `message/rfc822` body: the same pipeline as the
-/// mailgate. 202 with what happened; 400 for data that can never be
-/// accepted (kept all the same); 503 to try again later; 500 for a failure
-/// on our side that retrying cannot fix (the raw message is kept).
-async fn mail(State(services): State<Services>, headers: HeaderMap, body: Bytes) -> Response {
+/// mailgate. 202 with what happened; every refusal as problem+json: 400 for
+/// data that can never be accepted (kept all the same), 413 for a body over
+/// [`mail_body_limit`], 503 to try again later, 500 for a failure on our
+/// side that retrying cannot fix (the raw message is kept).
+async fn mail(
+    State(services): State<Services>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     use axum::http::StatusCode;
     use helpdesk::mail::ingest::{self, Envelope, IngestError};
+    let body = match body {
+        Ok(body) => body,
+        Err(refused) => return body_refused(&services, &refused),
+    };
     let recipients = headers
         .get_all("x-envelope-to")
         .iter()
@@ -65,35 +118,62 @@ async fn mail(State(services): State<Services>, headers: HeaderMap, body: Bytes)
         recipients,
         ..Envelope::default()
     };
-    let json = |status: StatusCode, value: serde_json::Value| {
-        (
-            status,
-            [("content-type", "application/json")],
-            value.to_string(),
-        )
-            .into_response()
-    };
     match ingest::ingest(&services, body, envelope).await {
-        Ok(outcome) => json(
+        Ok(outcome) => (
             StatusCode::ACCEPTED,
-            serde_json::json!({ "outcome": crate::mailgate::describe(&outcome) }),
-        ),
-        Err(IngestError::Unacceptable { reason, raw_key }) => json(
+            [("content-type", "application/json")],
+            serde_json::json!({ "outcome": crate::mailgate::describe(&outcome) }).to_string(),
+        )
+            .into_response(),
+        Err(e @ IngestError::Unacceptable { .. }) => problem(Problem::new(
             StatusCode::BAD_REQUEST,
-            serde_json::json!({ "error": reason, "raw_key": raw_key }),
-        ),
-        Err(e @ IngestError::Temporary { .. }) => json(
+            "not-mail",
+            "Not a mail message",
+            e.to_string(),
+        )),
+        Err(e @ IngestError::Temporary { .. }) => problem(Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            serde_json::json!({ "error": e.to_string() }),
-        ),
+            "unavailable",
+            "Try again shortly",
+            e.to_string(),
+        )),
         Err(e @ IngestError::Permanent { .. }) => {
             tracing::error!(error = %e, "mail not taken; retrying cannot help");
-            json(
+            problem(Problem::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                serde_json::json!({ "error": e.to_string() }),
-            )
+                "mail-failed",
+                "The mail cannot be taken",
+                format!("{e} (the raw message is kept)"),
+            ))
         }
     }
+}
+
+/// A body that could not be read, as problem+json: too large (naming the
+/// limit and where it comes from), or broken off.
+fn body_refused(services: &Services, refused: &BytesRejection) -> Response {
+    let status = refused.status();
+    let detail = if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        format!(
+            "a mail of at most {} bytes is taken here (one attachment of desk.mail.max_attachment_bytes = {} in base64, plus headers)",
+            mail_body_limit(&services.config),
+            services.config.desk.mail.max_attachment_bytes
+        )
+    } else {
+        refused.body_text()
+    };
+    let slug = if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        "too-large"
+    } else {
+        "bad-body"
+    };
+    problem(Problem::new(status, slug, "Mail body not read", detail))
+}
+
+/// A problem document as an axum response.
+fn problem(problem: Problem) -> Response {
+    let (parts, body) = problem.into_response().into_parts();
+    (parts, body).into_response()
 }
 
 /// How long the trigger engine sleeps when no write wakes it.
@@ -136,13 +216,6 @@ pub async fn sla_every_minute(services: Services, shutdown: impl Future<Output =
 /// store's change feed and the SLA check alongside; all stop on the same
 /// signal.
 pub async fn run(services: Services, listen: &str) -> anyhow::Result<()> {
-    let largest_form = services
-        .config
-        .forms
-        .values()
-        .map(|f| f.attachments.max_total_bytes)
-        .max()
-        .unwrap_or(0);
     let listener = tokio::net::TcpListener::bind(listen).await?;
     for (queue, config) in &services.config.queues {
         tracing::info!(
@@ -173,9 +246,7 @@ pub async fn run(services: Services, listen: &str) -> anyhow::Result<()> {
         TRIGGER_IDLE,
         until_stopped(stopped),
     ));
-    let app = router(services).layer(axum::extract::DefaultBodyLimit::max(
-        largest_form + 1024 * 1024,
-    ));
+    let app = router(services);
     tracing::info!("helpdesk listening on http://{}", listener.local_addr()?);
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {

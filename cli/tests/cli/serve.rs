@@ -120,3 +120,80 @@ fn a_raw_mail_posted_to_serve_becomes_a_ticket_once() {
     assert_eq!(list[0]["channel"], "email");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A mail with one attachment of `size` bytes, base64 in lines of 76.
+fn mail_with_attachment(size: usize) -> String {
+    use base64::Engine as _;
+    let content: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(content);
+    let mut mail = String::with_capacity(encoded.len() + encoded.len() / 38 + 1024);
+    mail.push_str("From: Jane <jane@customer.org>\r\nTo: support@example.com\r\n");
+    mail.push_str("Subject: The scan\r\nMessage-ID: <big-1@customer.org>\r\nMIME-Version: 1.0\r\n");
+    mail.push_str("Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n");
+    mail.push_str("--b\r\nContent-Type: text/plain\r\n\r\nThe scan, attached.\r\n");
+    mail.push_str("--b\r\nContent-Type: application/pdf\r\n");
+    mail.push_str("Content-Disposition: attachment; filename=\"scan.pdf\"\r\n");
+    mail.push_str("Content-Transfer-Encoding: base64\r\n\r\n");
+    for line in encoded.as_bytes().chunks(76) {
+        mail.push_str(std::str::from_utf8(line).unwrap());
+        mail.push_str("\r\n");
+    }
+    mail.push_str("--b--\r\n");
+    mail
+}
+
+#[test]
+fn post_mail_takes_what_the_mailgate_takes_and_refuses_larger_as_problem_json() {
+    let dir = temp_dir();
+    let server = serve(&dir, &[]);
+    // A 21 MB attachment, 28.7 MB as mail: within the desk's 25 MiB
+    // attachment limit, so taken as the mailgate would take it.
+    let mail = mail_with_attachment(21_000_000);
+    assert!(mail.len() > 28_000_000, "{}", mail.len());
+    let (status, body) = post(&server.address, "/mail", "message/rfc822", &mail);
+    assert_eq!(status, 202, "{body}");
+    assert!(body.contains("new ticket SUP-1"), "{body}");
+
+    // Beyond what any kept attachment needs: refused, as problem+json.
+    let huge = mail_with_attachment(40_000_000);
+    let (status, body) = post_refused(&server.address, "/mail", &huge);
+    assert_eq!(status, 413, "{body}");
+    let problem: serde_json::Value = serde_json::from_str(&body).expect("problem+json");
+    assert_eq!(problem["type"], "/problems/too-large", "{body}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("max_attachment_bytes"),
+        "{body}"
+    );
+
+    let (status, body) = post(&server.address, "/mail", "message/rfc822", "");
+    assert_eq!(status, 400);
+    let problem: serde_json::Value = serde_json::from_str(&body).expect("problem+json");
+    assert_eq!(problem["type"], "/problems/not-mail", "{body}");
+}
+
+/// A post the server may refuse before it has read the whole body: writing
+/// may fail once it answered and closed; the answer is read all the same.
+fn post_refused(address: &str, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: message/rfc822\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let _ = stream.write_all(body.as_bytes());
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .unwrap_or("0")
+        .parse()
+        .unwrap_or(0);
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    (status, body)
+}
