@@ -6,12 +6,14 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use helpdesk::app::{
     BlobChoice, EventsChoice, MailTransportChoice, Services, Settings, StoreChoice,
 };
 use helpdesk::telemetry::{self, LogFormat};
+use helpdesk_cli::listen::Limits;
 use helpdesk_cli::{config_check, mailgate, serve, sla, tickets, triggers_test};
 
 /// A serverless helpdesk, running locally over SQLite.
@@ -72,6 +74,17 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
+        /// Seconds a client has to send a request's headers (also how long
+        /// an idle kept-alive connection stays open).
+        #[arg(long, default_value_t = 10)]
+        header_timeout: u64,
+        /// Seconds a client has to send a request's body.
+        #[arg(long, default_value_t = 60)]
+        body_timeout: u64,
+        /// Connections open at once (default: what the process's open-file
+        /// limit leaves room for, at most 10,000).
+        #[arg(long)]
+        max_connections: Option<usize>,
     },
     /// Take one raw message on stdin (for an MTA pipe alias); exit 0, 65, 70 or 75.
     Mailgate {
@@ -140,9 +153,20 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: ConfigCommand::Compile { file },
         } => Ok(config_check::compile(file.as_ref().unwrap_or(&cli.config))),
         Command::Triggers { command } => Ok(triggers_test::run(&cli.config, command)),
-        Command::Serve { listen } => {
+        Command::Serve {
+            listen,
+            header_timeout,
+            body_timeout,
+            max_connections,
+        } => {
             let services = Services::build(&settings(&cli)?).await?;
-            serve::run(services, listen).await?;
+            let defaults = Limits::defaults();
+            let limits = Limits {
+                header_read: Duration::from_secs(*header_timeout),
+                body_read: Duration::from_secs(*body_timeout),
+                max_connections: max_connections.unwrap_or(defaults.max_connections),
+            };
+            serve::run(services, listen, limits).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Mailgate { queue } => Ok(mailgate::run(&settings(&cli)?, queue.clone()).await),

@@ -15,6 +15,9 @@ use axum::routing::{any, get, post};
 use std::time::Duration;
 
 use helpdesk::app::Services;
+use tower_http::timeout::RequestBodyTimeoutLayer;
+
+use crate::listen::{self, Limits};
 use helpdesk::automation::feed;
 use helpdesk::intake::problem::Problem;
 use helpdesk::intake::{self, FormRequest};
@@ -215,27 +218,9 @@ pub async fn sla_every_minute(services: Services, shutdown: impl Future<Output =
 /// Serves until Ctrl-C or SIGTERM, running the trigger engine over the
 /// store's change feed and the SLA check alongside; all stop on the same
 /// signal.
-pub async fn run(services: Services, listen: &str) -> anyhow::Result<()> {
+pub async fn run(services: Services, listen: &str, limits: Limits) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
-    for (queue, config) in &services.config.queues {
-        tracing::info!(
-            "queue {queue}: {} trigger(s){}",
-            config.triggers.len(),
-            if config.triggers.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " ({})",
-                    config
-                        .triggers
-                        .iter()
-                        .map(|t| t.name())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            }
-        );
-    }
+    log_triggers(&services);
     let (stop, stopped) = watch::channel(false);
     let sla_check = tokio::spawn(sla_every_minute(
         services.clone(),
@@ -246,15 +231,20 @@ pub async fn run(services: Services, listen: &str) -> anyhow::Result<()> {
         TRIGGER_IDLE,
         until_stopped(stopped),
     ));
-    let app = router(services);
+    let app = router(services).layer(RequestBodyTimeoutLayer::new(limits.body_read));
+    tracing::info!(
+        max_connections = limits.max_connections,
+        header_read_secs = limits.header_read.as_secs(),
+        body_read_secs = limits.body_read.as_secs(),
+        "connection limits"
+    );
     tracing::info!("helpdesk listening on http://{}", listener.local_addr()?);
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown().await;
-            tracing::info!("shutting down");
-            let _ = stop.send(true);
-        })
-        .await;
+    listen::serve(listener, app, limits, async move {
+        shutdown().await;
+        tracing::info!("shutting down");
+        let _ = stop.send(true);
+    })
+    .await;
     // The sender is gone (sent, or dropped with a failed server): the
     // engine stops after its current pass.
     stop_engine(engine).await;
@@ -264,8 +254,23 @@ pub async fn run(services: Services, listen: &str) -> anyhow::Result<()> {
     {
         tracing::warn!("SLA check still busy; stopping it (what it did not record stays due)");
     }
-    served?;
     Ok(())
+}
+
+/// Logs each queue's triggers at start.
+fn log_triggers(services: &Services) {
+    for (queue, config) in &services.config.queues {
+        let names: Vec<&str> = config.triggers.iter().map(|t| t.name()).collect();
+        tracing::info!(
+            "queue {queue}: {} trigger(s){}",
+            names.len(),
+            if names.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", names.join(", "))
+            }
+        );
+    }
 }
 
 /// Resolves once `stopped` says so or its sender is gone.

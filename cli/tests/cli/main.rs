@@ -7,6 +7,7 @@ mod config_check;
 mod serve;
 mod serve_triggers;
 mod sla;
+mod slow_clients;
 mod support;
 mod terminal;
 mod triggers_test;

@@ -61,9 +61,15 @@ impl Drop for Server {
 /// `helpdesk serve` on a free port over `dir/helpdesk.db`, with its blobs,
 /// outbox and events log in `dir`, and `env` set.
 pub fn serve(dir: &Path, env: &[(&str, &str)]) -> Server {
+    serve_with(dir, env, &[])
+}
+
+/// [`serve`] with more options for `serve` (timeouts, limits).
+pub fn serve_with(dir: &Path, env: &[(&str, &str)], options: &[&str]) -> Server {
     let mut command = helpdesk();
     command
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(options)
         .arg("--db")
         .arg(dir.join("helpdesk.db"))
         .arg("--blobs")
