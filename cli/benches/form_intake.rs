@@ -70,6 +70,7 @@ async fn in_process(n: usize) {
             form_id: "support".into(),
             headers: headers.clone(),
             body: body(i).into(),
+            client: None,
         };
         assert_eq!(intake::handle(&services, request).await.status(), 201);
     }
@@ -81,6 +82,7 @@ async fn in_process(n: usize) {
             form_id: "support".into(),
             headers: headers.clone(),
             body: body(i).into(),
+            client: None,
         };
         let t = Instant::now();
         let response = intake::handle(&services, request).await;

@@ -14,11 +14,15 @@
 //!   its store and files instead of failing on `Too many open files`;
 //! - on shutdown, open connections finish their requests, for at most
 //!   [`GRACE`].
+//!
+//! Each request carries its connection's peer as `ConnectInfo<SocketAddr>`
+//! (for the forms' rate limits per client).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::{Extension, Router};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -99,9 +103,9 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let Ok(slot) = slot else { break };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of descriptors or a connection reset before it
                     // was taken: wait a moment instead of spinning.
@@ -112,8 +116,10 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let connection =
-            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let connection = http.serve_connection(
+            TokioIo::new(stream),
+            TowerToHyperService::new(app.clone().layer(Extension(ConnectInfo(peer)))),
+        );
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(e) = connection.await {

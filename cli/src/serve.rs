@@ -5,13 +5,15 @@
 //! the SLA check every minute (what the `sla-check` function does on its
 //! EventBridge schedule).
 
+use axum::Extension;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use helpdesk::app::Services;
@@ -66,6 +68,7 @@ pub fn mail_body_limit(config: &helpdesk::config::Config) -> usize {
 
 async fn form(
     State(services): State<Services>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     Path(form_id): Path<String>,
     method: Method,
     headers: HeaderMap,
@@ -87,6 +90,7 @@ async fn form(
         form_id,
         headers,
         body,
+        client: peer.map(|Extension(ConnectInfo(peer))| peer.ip()),
     };
     let response = intake::handle(&services, request).await;
     let (parts, body) = response.into_parts();

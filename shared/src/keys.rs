@@ -23,6 +23,7 @@
 //! | counter | counter | `fxtry:<effect>` | attempts at one effect |
 //! | counter | counter | `rr:<queue>:<trigger>` | round-robin turns of a group |
 //! | counter | counter | `rate:ticket:<ticket>:<recipient>:<window>`, `rate:recipient:<recipient>:<window>` | automatic mails in a rate-limit window |
+//! | counter | counter | `rate:form:<form>:client:<address>:<window>`, `rate:form:<form>:email:<address>:<window>` | form posts in a rate-limit window |
 //!
 //! The spellings are stored data: changing one makes every earlier claim,
 //! marker or counter of that kind unknown to the new code.
@@ -159,6 +160,18 @@ pub mod counter {
     /// Automatic mails to `recipient` about `ticket` in rate window `window`.
     pub fn rate_per_ticket(ticket: &TicketKey, recipient: &EmailAddress, window: i64) -> String {
         format!("rate:ticket:{ticket}:{recipient}:{window}")
+    }
+
+    /// Posts of form `form` from the client `client` in rate window
+    /// `window`.
+    pub fn form_client(form: &str, client: &std::net::IpAddr, window: i64) -> String {
+        format!("rate:form:{form}:client:{client}:{window}")
+    }
+
+    /// Submissions of form `form` for requester `email` in rate window
+    /// `window`.
+    pub fn form_email(form: &str, email: &EmailAddress, window: i64) -> String {
+        format!("rate:form:{form}:email:{email}:{window}")
     }
 
     /// Automatic mails to `recipient` in rate window `window`.

@@ -72,6 +72,9 @@ pub struct TestApp {
     pub outbox: Arc<OutboxDir>,
     /// The local event bus: every event triggers published.
     pub events: Arc<EventLog>,
+    /// The client address form posts come from (none: unknown, as for an
+    /// entry point that does not know it).
+    pub client: Option<std::net::IpAddr>,
     dir: PathBuf,
 }
 
@@ -159,6 +162,7 @@ pub fn spawn_app_with_secrets(
         blob_dir,
         outbox,
         events,
+        client: None,
         dir,
     }
 }
@@ -240,6 +244,7 @@ impl TestApp {
                 form_id: form.to_owned(),
                 headers: map,
                 body,
+                client: self.client,
             },
         )
         .await;

@@ -603,3 +603,87 @@ async fn the_local_server_answers_over_http_like_the_lambda() {
     let health = client.get(format!("{base}/health")).send().await.unwrap();
     assert_eq!(health.status().as_u16(), 200);
 }
+
+fn from(email: &str) -> serde_json::Value {
+    let mut body = support("billing");
+    body["email"] = json!(email);
+    body
+}
+
+#[tokio::test]
+async fn posts_over_a_forms_rate_limits_get_429_with_retry_after_and_store_nothing() {
+    use helpdesk::config::{FormRateLimit, RateLimit, Span};
+    use std::time::Duration;
+    let mut app = spawn_app();
+    let mut config = (*app.services.config).clone();
+    config.forms.get_mut("support").unwrap().rate_limit = FormRateLimit {
+        per_client: Some(RateLimit {
+            count: 2,
+            window: Span(Duration::from_secs(60)),
+        }),
+        per_email: Some(RateLimit {
+            count: 3,
+            window: Span(Duration::from_secs(3600)),
+        }),
+    };
+    app.services.config = std::sync::Arc::new(config);
+
+    // Two posts from one address pass, the third is refused until the
+    // minute's window ends.
+    app.client = Some("203.0.113.7".parse().unwrap());
+    for _ in 0..2 {
+        assert_eq!(
+            app.post_json("support", from("a@customer.org"))
+                .await
+                .status,
+            201
+        );
+    }
+    let refused = app.post_json("support", from("b@customer.org")).await;
+    assert_eq!(refused.status, 429, "{:?}", refused.json);
+    assert_eq!(refused.json["type"], "/problems/rate-limited");
+    assert_eq!(refused.headers["content-type"], "application/problem+json");
+    let retry: u64 = refused.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert_eq!(
+        app.tickets().await.len(),
+        2,
+        "nothing stored for the refused post"
+    );
+
+    // Another address has its own count; the requester's third submission
+    // passes, the fourth from yet another address does not.
+    app.client = Some("198.51.100.9".parse().unwrap());
+    assert_eq!(
+        app.post_json("support", from("a@customer.org"))
+            .await
+            .status,
+        201
+    );
+    app.client = Some("198.51.100.10".parse().unwrap());
+    let refused = app.post_json("support", from("a@customer.org")).await;
+    assert_eq!(refused.status, 429, "{:?}", refused.json);
+    assert!(
+        refused.json["detail"]
+            .as_str()
+            .unwrap()
+            .contains("email address"),
+        "{:?}",
+        refused.json
+    );
+
+    // A new window lets the first address post again.
+    app.clock.advance(chrono::Duration::seconds(61));
+    app.client = Some("203.0.113.7".parse().unwrap());
+    assert_eq!(
+        app.post_json("support", from("c@customer.org"))
+            .await
+            .status,
+        201
+    );
+    assert_eq!(app.tickets().await.len(), 4);
+}

@@ -13,6 +13,7 @@ pub async fn handle(services: &Services, event: Request) -> Result<Response<Body
         .map(str::to_owned)
         .or_else(|| form_id_from_path(event.uri().path()).map(str::to_owned))
         .unwrap_or_default();
+    let client = client_address(&event);
     let (parts, body) = event.into_parts();
     let body = match body {
         Body::Empty => bytes::Bytes::new(),
@@ -25,6 +26,7 @@ pub async fn handle(services: &Services, event: Request) -> Result<Response<Body
         form_id,
         headers: parts.headers,
         body,
+        client,
     };
     let response = intake::handle(services, request).await;
     let (parts, body) = response.into_parts();
@@ -37,4 +39,14 @@ pub async fn handle(services: &Services, event: Request) -> Result<Response<Body
         }
     };
     Ok(Response::from_parts(parts, body))
+}
+
+/// The client's address as API Gateway or the function URL saw it (the
+/// TCP peer; a client cannot set it by a header).
+fn client_address(event: &Request) -> Option<std::net::IpAddr> {
+    use lambda_http::request::RequestContext;
+    match event.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.http.source_ip.as_deref()?.parse().ok(),
+        _ => None,
+    }
 }

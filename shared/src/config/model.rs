@@ -91,7 +91,7 @@ impl Span {
     }
 }
 
-/// At most `count` mails per `window`.
+/// At most `count` per `window` (fixed windows from the epoch).
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
@@ -99,6 +99,24 @@ pub struct RateLimit {
     pub count: u64,
     /// Per how long.
     pub window: Span,
+}
+
+impl RateLimit {
+    /// The window `now` falls in: its number (counters are kept per
+    /// window) and when it ends.
+    pub fn window_at(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> (i64, chrono::DateTime<chrono::Utc>) {
+        let window = i64::try_from(self.window.0.as_secs().max(1)).unwrap_or(i64::MAX);
+        let index = now.timestamp().div_euclid(window);
+        let ends = index
+            .checked_add(1)
+            .and_then(|next| next.checked_mul(window))
+            .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
+            .unwrap_or(now);
+        (index, ends)
+    }
 }
 
 /// Limits on automatic outbound mail.
@@ -664,6 +682,25 @@ pub struct Form {
     /// Upload limits.
     #[serde(default)]
     pub attachments: AttachmentLimits,
+    /// How many posts the form takes per client and per requester address
+    /// (none: no limit).
+    #[serde(default)]
+    pub rate_limit: FormRateLimit,
+}
+
+/// A form's rate limits; a post over one is answered 429 with
+/// `Retry-After`, and nothing is stored.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormRateLimit {
+    /// Posts per client address (the HTTP API's source IP, the peer of
+    /// `helpdesk serve`). Not applied to signed deliveries: a form
+    /// provider posts every customer's submission from its own addresses.
+    #[serde(default)]
+    pub per_client: Option<RateLimit>,
+    /// Submissions per requester address (after the answers are mapped).
+    #[serde(default)]
+    pub per_email: Option<RateLimit>,
 }
 
 impl Config {

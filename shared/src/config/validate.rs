@@ -153,6 +153,7 @@ fn check_form(
     check_honeypot(findings, id, form);
     check_redirect_url(findings, id, form);
     check_signature_settings(findings, id, form);
+    check_rate_limits(findings, id, form);
     check_routing(findings, id, form, queue, &fields, agents, priorities);
 }
 
@@ -227,6 +228,27 @@ fn check_honeypot(findings: &mut Vec<Finding>, id: &str, form: &Form) {
             )
             .hint("the honeypot must be a field no human fills in, not one of `fields`"),
         );
+    }
+}
+
+/// The rate limits of form `id`, if any, let at least one post through
+/// per window of at least a second.
+fn check_rate_limits(findings: &mut Vec<Finding>, id: &str, form: &Form) {
+    let limits = [
+        ("per_client", form.rate_limit.per_client),
+        ("per_email", form.rate_limit.per_email),
+    ];
+    for (name, limit) in limits {
+        let Some(limit) = limit else { continue };
+        if limit.count == 0 || limit.window.0.as_secs() == 0 {
+            findings.push(
+                Finding::at(
+                    &form.queue.referenced,
+                    format!("form {id}: rate_limit.{name} takes no post at all"),
+                )
+                .hint("give a count of at least 1 per a window of at least 1s, or leave the limit out"),
+            );
+        }
     }
 }
 

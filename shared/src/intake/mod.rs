@@ -37,6 +37,10 @@ pub struct FormRequest {
     pub headers: HeaderMap,
     /// The raw body.
     pub body: Bytes,
+    /// The client's address, when the entry point knows it (the HTTP API's
+    /// source IP, the peer of `helpdesk serve`); rate limits per client
+    /// apply only when it does.
+    pub client: Option<std::net::IpAddr>,
 }
 
 /// Finds the form id in a path such as `/forms/support` or
@@ -328,6 +332,7 @@ async fn submit(
 ) -> Result<Response<Bytes>, Problem> {
     check_body_size(form, request)?;
     check_signature(services, form, request)?;
+    check_client_rate(services, form, request).await?;
     let submission = decode_body(form, request).await?;
     if honeypot_filled(form, &submission) {
         tracing::info!(form = %request.form_id, "honeypot filled; submission dropped");
@@ -339,6 +344,7 @@ async fn submit(
     if let Some(earlier) = earlier_submission(services, claim.as_ref()).await? {
         return Ok(created(form, &request.headers, Some(&earlier), true));
     }
+    check_email_rate(services, form, request, &draft).await?;
     let new = ticket_to_open(request, submission, draft, claim, now);
     let opened = tickets::open(
         &services.config,
@@ -352,6 +358,71 @@ async fn submit(
     let key = opened.key().to_string();
     tracing::info!(ticket = %key, form = %request.form_id, replayed, "form submission stored");
     Ok(created(form, &request.headers, Some(&key), replayed))
+}
+
+/// Refuses a post over the form's limit per client address (browser
+/// forms only: a signed delivery comes from the provider, whose addresses
+/// post every customer's submissions).
+async fn check_client_rate(
+    services: &Services,
+    form: &Form,
+    request: &FormRequest,
+) -> Result<(), Problem> {
+    let (Some(limit), Some(client), None) =
+        (form.rate_limit.per_client, request.client, &form.signature)
+    else {
+        return Ok(());
+    };
+    let now = services.clock.now();
+    let (window, ends) = limit.window_at(now);
+    let key = keys::counter::form_client(&request.form_id, &client, window);
+    over_limit(services, &key, &limit, ends, now, "from this address").await
+}
+
+/// Refuses a submission over the form's limit per requester address.
+async fn check_email_rate(
+    services: &Services,
+    form: &Form,
+    request: &FormRequest,
+    draft: &FormDraft,
+) -> Result<(), Problem> {
+    let (Some(limit), Some(email)) = (form.rate_limit.per_email, &draft.draft.requester_email)
+    else {
+        return Ok(());
+    };
+    let now = services.clock.now();
+    let (window, ends) = limit.window_at(now);
+    let key = keys::counter::form_email(&request.form_id, email, window);
+    over_limit(services, &key, &limit, ends, now, "for this email address").await
+}
+
+/// Counts one post under `key` and refuses it, with when to try again,
+/// when the count passes the limit.
+async fn over_limit(
+    services: &Services,
+    key: &str,
+    limit: &crate::config::RateLimit,
+    ends: DateTime<Utc>,
+    now: DateTime<Utc>,
+    whose: &str,
+) -> Result<(), Problem> {
+    let count = services
+        .store
+        .increment_counter(key, ends)
+        .await
+        .map_err(|e| store_problem(&e))?;
+    if count <= limit.count {
+        return Ok(());
+    }
+    let wait = u64::try_from((ends - now).num_seconds()).unwrap_or(0);
+    Err(Problem::rate_limited(
+        format!(
+            "this form takes at most {} submissions {whose} within {}; try again in {wait} s",
+            limit.count,
+            humantime::format_duration(limit.window.0)
+        ),
+        wait,
+    ))
 }
 
 /// Refuses a body larger than the form's uploads and some framing.

@@ -10,7 +10,6 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::config::RateLimit;
 use crate::domain::{Actor, EmailAddress, QueueKey, TicketKey, TimelineEvent};
 use crate::keys;
 use crate::services::Services;
@@ -85,13 +84,6 @@ pub enum SendError {
     Build(String),
 }
 
-fn window_start(now: DateTime<Utc>, limit: &RateLimit) -> (i64, DateTime<Utc>) {
-    let window = limit.window.0.as_secs().max(1) as i64;
-    let index = now.timestamp().div_euclid(window);
-    let ends = DateTime::from_timestamp((index + 1) * window, 0).unwrap_or(now);
-    (index, ends)
-}
-
 /// Counts one automatic mail to `recipient` and says which limit, if any,
 /// it exceeds.
 async fn over_limit(
@@ -101,7 +93,7 @@ async fn over_limit(
     now: DateTime<Utc>,
 ) -> Result<Option<String>, StoreError> {
     let limits = services.config.desk.mail.rate_limits;
-    let (index, ends) = window_start(now, &limits.per_ticket_recipient);
+    let (index, ends) = limits.per_ticket_recipient.window_at(now);
     let key = keys::counter::rate_per_ticket(ticket, recipient, index);
     let count = services.store.increment_counter(&key, ends).await?;
     if count > limits.per_ticket_recipient.count {
@@ -122,7 +114,7 @@ async fn over_recipient_limit(
     now: DateTime<Utc>,
 ) -> Result<Option<String>, StoreError> {
     let limit = services.config.desk.mail.rate_limits.per_recipient;
-    let (index, ends) = window_start(now, &limit);
+    let (index, ends) = limit.window_at(now);
     let key = keys::counter::rate_per_recipient(recipient, index);
     let count = services.store.increment_counter(&key, ends).await?;
     if count > limit.count {
