@@ -91,7 +91,7 @@ COMMON_ENV = {
 
 NEEDS: dict[str, dict] = {
     # intake::handle: idempotency claims (GetItem), the queue's key counter
-    # (UpdateItem ADD), contact by email (GetItem x2) or a new contact
+    # and the forms' rate-limit counters (UpdateItem ADD), contact by email (GetItem x2) or a new contact
     # (transaction of Puts), the ticket with its entries and claims
     # (GetItem per claim, then a transaction of Puts); attachments under
     # attachments/<ticket>/ (BlobStore::put). No Query, no Delete, no mail,
@@ -110,6 +110,7 @@ NEEDS: dict[str, dict] = {
         "store": [
             "allocate_ticket_key", "create_contact", "create_ticket",
             "find_contact_by_email", "get_contact", "idempotency_record",
+            "increment_counter",
         ],
         "actions": [
             ("dynamodb:GetItem", "table"),

@@ -15,9 +15,15 @@
 //!
 //! Text conversion uses [`html2text`] at 80 columns, with link targets as
 //! numbered footnotes so URLs survive.
+//!
+//! Both see the body with its structure bounded first
+//! ([`super::nesting::bounded`]: no element deeper than 128, no more than
+//! 20,000 tags), so that no body, however deeply nested, takes them long.
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
+
+use super::nesting;
 
 /// The column width [`to_text`] wraps at.
 pub const TEXT_WIDTH: usize = 80;
@@ -51,7 +57,7 @@ fn filter_attribute<'u>(element: &str, attribute: &str, value: &'u str) -> Optio
 /// Sanitizes an HTML mail body for display (see the module docs for what is
 /// kept and what is removed).
 pub fn sanitize(html: &str) -> String {
-    SANITIZER.clean(html).to_string()
+    SANITIZER.clean(&nesting::bounded(html)).to_string()
 }
 
 /// Converts an HTML mail body to plain text, wrapped at [`TEXT_WIDTH`]
@@ -73,7 +79,8 @@ pub fn to_text_unwrapped(html: &str) -> String {
 const UNWRAPPED_WIDTH: usize = 1 << 20;
 
 fn render(html: &str, width: usize) -> String {
-    let html = mark_rules(html);
+    let bounded = nesting::bounded(html);
+    let html = mark_rules(&bounded);
     let rendered = html2text::config::plain()
         .allow_width_overflow()
         .min_wrap_width(MIN_WRAP_WIDTH)

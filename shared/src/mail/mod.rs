@@ -5,6 +5,7 @@
 pub mod auto;
 pub mod html;
 pub mod ingest;
+pub mod nesting;
 pub mod outbound;
 pub mod parse;
 pub mod reply;

@@ -329,7 +329,7 @@ async fn keep_raw(
 /// refused for good.
 async fn decode(
     services: &Services,
-    raw: &[u8],
+    raw: &Bytes,
     raw_key: &str,
     now: DateTime<Utc>,
 ) -> Result<ParsedMail, IngestError> {
@@ -337,7 +337,16 @@ async fn decode(
         max_attachment_bytes: services.config.desk.mail.max_attachment_bytes,
         ..MailLimits::default()
     };
-    let error = match parse::parse(raw, &limits) {
+    // Parsing is CPU work that grows with the message: it runs off the
+    // async workers (inline on a Lambda's current-thread runtime).
+    let bytes = raw.clone();
+    let parsed = crate::blocking::run(move || parse::parse(&bytes, &limits))
+        .await
+        .map_err(|e| IngestError::Temporary {
+            what: format!("the mail parser did not finish: {e}"),
+            source: Box::new(e),
+        })?;
+    let error = match parsed {
         Ok(mail) => return Ok(mail),
         Err(e) => e,
     };

@@ -1,0 +1,398 @@
+//! Bounds on HTML structure before an HTML parser sees it. Parsers and the
+//! renderers after them spend time that grows faster than the input with
+//! nesting depth (10,000 nested `<div>`s took seconds, 100,000 minutes), so
+//! a mail body is flattened first: tags that would open an element deeper
+//! than [`MAX_DEPTH`], and every tag after the first [`MAX_TAGS`], are
+//! dropped, with their text kept. Legitimate mail nests a few dozen levels
+//! at most (quoted replies included) and has a few thousand tags; the raw
+//! message is kept as it came in any case.
+//!
+//! This is a scanner, not a parser: it finds tags (`<name ...>`,
+//! `</name>`), skips comments, doctypes and the insides of `<script>`,
+//! `<style>` and `<textarea>`-like raw text elements, and honours quoted
+//! attribute values. It keeps the stack of elements the kept tags opened:
+//! a closing tag that ends none of them is dropped, so stray closing tags
+//! make no room for deeper nesting. It over-counts depth for elements HTML
+//! closes implicitly (an unclosed `<p>`), which can only flatten more,
+//! never let more through.
+
+use std::borrow::Cow;
+
+/// Elements nested deeper than this are flattened.
+pub const MAX_DEPTH: usize = 128;
+
+/// Opening tags after this many are dropped (with the tags that close
+/// them).
+pub const MAX_TAGS: usize = 20_000;
+
+/// Elements that never have content (no closing tag).
+const VOID: [&str; 14] = [
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+    "track", "wbr",
+];
+
+/// Elements whose content is raw text up to their closing tag.
+const RAW_TEXT: [&str; 6] = ["script", "style", "textarea", "title", "xmp", "noscript"];
+
+/// `html` with its structure bounded (see the module docs); borrowed when
+/// nothing had to go.
+pub fn bounded(html: &str) -> Cow<'_, str> {
+    let mut out: Option<String> = None;
+    let mut open = OpenElements::default();
+    let mut tags = 0_usize;
+    let mut copied = 0_usize;
+    let bytes = html.as_bytes();
+    let mut i = 0;
+    while let Some(offset) = memchr_lt(&bytes[i..]) {
+        let start = i + offset;
+        let tag = match scan_tag(html, start) {
+            Scan::Tag(tag) => tag,
+            Scan::Text => {
+                i = start + 1;
+                continue;
+            }
+            // No `>` ends it, nor any later tag: the rest is text.
+            Scan::Unterminated => break,
+        };
+        let keep = match &tag.kind {
+            Kind::Other => true,
+            Kind::Open { void, name } => {
+                tags += 1;
+                if tags > MAX_TAGS {
+                    open.dropped += usize::from(!*void);
+                    false
+                } else {
+                    *void || open.open(name)
+                }
+            }
+            Kind::Close { name } => open.close(name),
+        };
+        if !keep {
+            // A space where the tag was: text on both sides can never join
+            // into a new tag (`<` + `a>`).
+            let buffer = out.get_or_insert_with(|| String::with_capacity(html.len()));
+            buffer.push_str(&html[copied..start]);
+            buffer.push(' ');
+            copied = tag.end;
+        }
+        i = tag.end;
+        if let Some(name) = tag.raw_text {
+            i = raw_text_end(html, i, name);
+        }
+    }
+    match out {
+        None => Cow::Borrowed(html),
+        Some(mut buffer) => {
+            buffer.push_str(&html[copied..]);
+            Cow::Owned(buffer)
+        }
+    }
+}
+
+fn memchr_lt(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&b| b == b'<')
+}
+
+/// The elements a kept tag opened and no kept tag closed yet, innermost
+/// last, and how many opening tags were dropped for depth.
+#[derive(Default)]
+struct OpenElements {
+    stack: Vec<String>,
+    dropped: usize,
+}
+
+impl OpenElements {
+    /// An element opens: kept (and pushed) within the depth bound, else
+    /// dropped and counted.
+    fn open(&mut self, name: &str) -> bool {
+        if self.stack.len() < MAX_DEPTH {
+            self.stack.push(name.to_owned());
+            true
+        } else {
+            self.dropped += 1;
+            false
+        }
+    }
+
+    /// An element closes: a close while opening tags were dropped is taken
+    /// to end one of those (dropped too); otherwise it is kept when it
+    /// ends an open element (and the ones inside it, as HTML closes them),
+    /// and dropped when it ends none. A close can so never make room for
+    /// deeper nesting than the kept tags have.
+    fn close(&mut self, name: &str) -> bool {
+        if self.dropped > 0 {
+            self.dropped -= 1;
+            return false;
+        }
+        match self.stack.iter().rposition(|open| open == name) {
+            Some(at) => {
+                self.stack.truncate(at);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+enum Kind {
+    Open {
+        void: bool,
+        name: String,
+    },
+    Close {
+        name: String,
+    },
+    /// A comment, doctype or processing instruction: no element.
+    Other,
+}
+
+enum Scan {
+    Tag(Tag),
+    /// A `<` that starts no tag.
+    Text,
+    /// A tag that no `>` ends.
+    Unterminated,
+}
+
+struct Tag {
+    kind: Kind,
+    /// Just past the tag's `>`.
+    end: usize,
+    /// The raw text element it opens, whose content is not markup.
+    raw_text: Option<&'static str>,
+}
+
+/// What starts at `start` (a `<`).
+fn scan_tag(html: &str, start: usize) -> Scan {
+    let rest = &html[start..];
+    if rest.starts_with("<!--") {
+        let end = start + comment_length(rest);
+        return Scan::Tag(Tag {
+            kind: Kind::Other,
+            end,
+            raw_text: None,
+        });
+    }
+    if rest.starts_with("<!") || rest.starts_with("<?") {
+        let end = rest.find('>').map_or(html.len(), |e| start + e + 1);
+        return Scan::Tag(Tag {
+            kind: Kind::Other,
+            end,
+            raw_text: None,
+        });
+    }
+    let (closing, name_start) = match rest.as_bytes().get(1) {
+        Some(b'/') => (true, 2),
+        Some(c) if c.is_ascii_alphabetic() => (false, 1),
+        _ => return Scan::Text,
+    };
+    // As HTML reads it: the name runs to white space, `/` or `>`.
+    let name_len = rest[name_start..]
+        .bytes()
+        .take_while(|b| !b.is_ascii_whitespace() && *b != b'/' && *b != b'>')
+        .count();
+    if name_len == 0 {
+        return Scan::Text;
+    }
+    let name = rest[name_start..name_start + name_len].to_ascii_lowercase();
+    let Some(length) = tag_end(&rest[name_start + name_len..]) else {
+        return Scan::Unterminated;
+    };
+    let end = start + name_start + name_len + length;
+    let self_closing = html[..end - 1].ends_with('/');
+    if closing {
+        return Scan::Tag(Tag {
+            kind: Kind::Close { name },
+            end,
+            raw_text: None,
+        });
+    }
+    let void = self_closing || VOID.contains(&name.as_str());
+    let raw_text = RAW_TEXT.iter().find(|raw| **raw == name).copied();
+    Scan::Tag(Tag {
+        kind: Kind::Open { void, name },
+        end,
+        raw_text: if void { None } else { raw_text },
+    })
+}
+
+/// The length of the comment `rest` starts with, ended as HTML ends one:
+/// at once by `<!-->` or `<!--->`, else at the first `-->` or `--!>`, else
+/// at the end of the text.
+fn comment_length(rest: &str) -> usize {
+    if rest.starts_with("<!-->") {
+        return 5;
+    }
+    if rest.starts_with("<!--->") {
+        return 6;
+    }
+    let body = &rest[4..];
+    let close = [("-->", 3), ("--!>", 4)]
+        .iter()
+        .filter_map(|(end, len)| body.find(end).map(|at| at + len))
+        .min();
+    close.map_or(rest.len(), |end| 4 + end)
+}
+
+/// Just past the `>` that ends a tag's attributes, counted from
+/// `attributes`' start, read as HTML reads them: a quote opens a value only
+/// right after `=` (elsewhere it is part of a name), and a quoted value
+/// runs to its closing quote, `>` included.
+fn tag_end(attributes: &str) -> Option<usize> {
+    let bytes = attributes.as_bytes();
+    let mut i = 0;
+    loop {
+        while bytes
+            .get(i)
+            .is_some_and(|b| b.is_ascii_whitespace() || *b == b'/')
+        {
+            i += 1;
+        }
+        match bytes.get(i)? {
+            b'>' => return Some(i + 1),
+            _ => {
+                // An attribute name, then perhaps `=` and a value.
+                while bytes
+                    .get(i)
+                    .is_some_and(|b| !b.is_ascii_whitespace() && !matches!(b, b'/' | b'>' | b'='))
+                {
+                    i += 1;
+                }
+                while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+                    i += 1;
+                }
+                if bytes.get(i) == Some(&b'=') {
+                    i += 1;
+                    while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
+                        i += 1;
+                    }
+                    i = value_end(bytes, i)?;
+                }
+            }
+        }
+    }
+}
+
+/// Just past an attribute value starting at `i`: a quoted one at its
+/// closing quote (none: the tag never ends), an unquoted one at white
+/// space or `>`.
+fn value_end(bytes: &[u8], i: usize) -> Option<usize> {
+    match bytes.get(i) {
+        Some(quote @ (b'"' | b'\'')) => {
+            let close = bytes[i + 1..].iter().position(|b| b == quote)?;
+            Some(i + 1 + close + 1)
+        }
+        _ => {
+            let mut end = i;
+            while bytes
+                .get(end)
+                .is_some_and(|b| !b.is_ascii_whitespace() && *b != b'>')
+            {
+                end += 1;
+            }
+            Some(end)
+        }
+    }
+}
+
+/// Where the content of raw text element `name` ends (at its closing tag,
+/// any case), or the end of the text.
+fn raw_text_end(html: &str, from: usize, name: &str) -> usize {
+    let bytes = html.as_bytes();
+    let mut at = from;
+    while let Some(offset) = html[at..].find("</") {
+        let candidate = at + offset;
+        let name_at = candidate + 2;
+        if bytes
+            .get(name_at..name_at + name.len())
+            .is_some_and(|n| n.eq_ignore_ascii_case(name.as_bytes()))
+        {
+            return candidate;
+        }
+        at = candidate + 2;
+    }
+    html.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nested(tag: &str, depth: usize) -> String {
+        format!(
+            "{}deep{}",
+            format!("<{tag}>").repeat(depth),
+            format!("</{tag}>").repeat(depth)
+        )
+    }
+
+    #[test]
+    fn ordinary_mail_html_passes_untouched() {
+        let html = "<html><body><p class=\"a>b\">Hi <b>there</b><br></p><!-- <div> --><blockquote><p>old</p></blockquote><script>if (a<b) {}</script></body></html>";
+        assert!(matches!(bounded(html), Cow::Borrowed(_)));
+        assert!(matches!(
+            bounded(&nested("div", MAX_DEPTH)),
+            Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn nesting_beyond_the_bound_is_flattened_and_the_text_kept() {
+        let deep = nested("div", 100_000);
+        let flat = bounded(&deep);
+        assert!(flat.contains("deep"));
+        assert_eq!(flat.matches("<div>").count(), MAX_DEPTH);
+        assert_eq!(flat.matches("</div>").count(), MAX_DEPTH);
+        let quotes = nested("blockquote", 10_000);
+        assert_eq!(bounded(&quotes).matches("<blockquote>").count(), MAX_DEPTH);
+    }
+
+    #[test]
+    fn comments_end_where_html_ends_them() {
+        let attack = format!("<!-->{}<!-- -->", "<div>".repeat(MAX_DEPTH * 2));
+        assert_eq!(bounded(&attack).matches("<div>").count(), MAX_DEPTH);
+        let attack = format!("<!-- --!>{}-->", "<div>".repeat(MAX_DEPTH * 2));
+        assert_eq!(bounded(&attack).matches("<div>").count(), MAX_DEPTH);
+        let quoted = format!("<a b='x' c=d'e{}>", "<div>".repeat(3));
+        assert!(matches!(bounded(&quoted), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn a_dropped_tag_never_joins_the_text_around_it_into_a_new_tag() {
+        let attack = format!("{}<<div>div>", "<div>".repeat(MAX_DEPTH));
+        assert_eq!(bounded(&attack).matches("<div>").count(), MAX_DEPTH);
+    }
+
+    #[test]
+    fn stray_closing_tags_make_no_room_for_deeper_nesting() {
+        let attack = format!(
+            "{}{}{}",
+            "<div>".repeat(MAX_DEPTH),
+            "</span>".repeat(1_000),
+            "<div>".repeat(1_000)
+        );
+        let flat = bounded(&attack);
+        assert_eq!(flat.matches("<div>").count(), MAX_DEPTH);
+        assert_eq!(flat.matches("</span>").count(), 0);
+    }
+
+    #[test]
+    fn a_tag_without_an_end_is_text_and_raw_text_is_skipped() {
+        // (How long such input takes is measured by the mail_html bench.)
+        let html = "<p>fine</p><a title='x".to_owned() + &"<a".repeat(1_000);
+        assert!(matches!(bounded(&html), Cow::Borrowed(_)));
+        let scripts = "<script>if (a<b) { x = '<div>' }</script>".repeat(200);
+        assert!(matches!(bounded(&scripts), Cow::Borrowed(_)));
+        let deep_in_script = format!("<script>{}</script>", "<div>".repeat(MAX_DEPTH * 2));
+        assert!(matches!(bounded(&deep_in_script), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn tags_beyond_the_count_are_dropped_with_their_text_kept() {
+        let many = "<b>x</b>".repeat(MAX_TAGS * 2);
+        let bounded = bounded(&many);
+        assert_eq!(bounded.matches("<b>").count(), MAX_TAGS);
+        assert_eq!(bounded.matches("</b>").count(), MAX_TAGS);
+        assert_eq!(bounded.matches('x').count(), MAX_TAGS * 2);
+    }
+}
