@@ -44,14 +44,11 @@ fn main() {
         .and_then(|n| n.parse().ok())
         .unwrap_or(3);
     let cases: Vec<(&str, String)> = vec![
-        ("10,000 nested <div> (50 KB)", nested("div", 10_000)),
-        ("100,000 nested <div> (500 KB)", nested("div", 100_000)),
+        ("10,000 nested <div>", nested("div", 10_000)),
+        ("100,000 nested <div>", nested("div", 100_000)),
+        ("100,000 nested <blockquote>", nested("blockquote", 100_000)),
         (
-            "100,000 nested <blockquote> (1.1 MB)",
-            nested("blockquote", 100_000),
-        ),
-        (
-            "1,000,000 sibling <b> tags (7 MB)",
+            "1,000,000 sibling <b> elements",
             "<b>x</b>".repeat(1_000_000),
         ),
         ("1 MB of ordinary mail HTML", ordinary(1_000_000)),
