@@ -1027,3 +1027,30 @@ async fn a_stranger_replying_to_our_own_message_id_is_held_when_the_queue_holds_
         "{outcome:?}"
     );
 }
+
+#[tokio::test]
+async fn a_huge_subject_becomes_a_bounded_summary_and_stays_whole_on_the_timeline() {
+    let app = spawn_app();
+    let subject = "Printer ".repeat(100_000);
+    let message = mail("jane@customer.org", &subject, "It is on fire");
+    let Ingested::NewTicket { ticket, .. } = app.deliver(message.raw()).await.unwrap() else {
+        panic!("a new ticket");
+    };
+    let stored = app.ticket(&ticket).await;
+    assert_eq!(stored.summary.chars().count(), tickets::SUMMARY_MAX);
+    assert!(stored.summary.ends_with('…'));
+    let received = app
+        .timeline(&ticket)
+        .await
+        .into_iter()
+        .find_map(|e| match e.event {
+            TimelineEvent::EmailIn { subject, .. } => Some(subject),
+            _ => None,
+        })
+        .expect("the mail is on the timeline");
+    assert_eq!(received.trim(), subject.trim(), "the whole subject is kept");
+    let (_, acknowledgement) = app.sent().pop().expect("an acknowledgement");
+    // The acknowledgement echoes the summary, not the 800 KB subject.
+    let head = acknowledgement.split("\r\n\r\n").next().unwrap_or_default();
+    assert!(head.len() < 5_000, "{} bytes of headers", head.len());
+}

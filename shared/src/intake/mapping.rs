@@ -36,8 +36,6 @@ pub struct MappingError {
     pub reason: String,
 }
 
-const SUMMARY_MAX: usize = 250;
-
 fn render(source: &Spanned<String>, answers: &Answers, what: &str) -> Result<String, MappingError> {
     let text = &source.value;
     if !text.contains("{{") {
@@ -52,21 +50,10 @@ fn render(source: &Spanned<String>, answers: &Answers, what: &str) -> Result<Str
         })
 }
 
-fn one_line(text: &str, max: usize) -> String {
-    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.chars().count() <= max {
-        flat
-    } else {
-        let mut cut: String = flat.chars().take(max - 1).collect();
-        cut.push('…');
-        cut
-    }
-}
-
 /// Applies the form's mapping to the answers.
 pub fn map_answers(form: &Form, form_id: &str, answers: &Answers) -> Result<Mapped, MappingError> {
     let map = &form.map;
-    let summary = one_line(&render(&map.summary, answers, "summary")?, SUMMARY_MAX);
+    let summary = crate::tickets::summary_line(&render(&map.summary, answers, "summary")?);
     let summary = if summary.is_empty() {
         format!("{} submission", form.title.as_deref().unwrap_or(form_id))
     } else {

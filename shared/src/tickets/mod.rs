@@ -150,6 +150,24 @@ pub fn first_entries(
     .collect()
 }
 
+/// The longest summary, in characters.
+pub const SUMMARY_MAX: usize = 250;
+
+/// A ticket summary from any text (a form's mapped summary, a mail's
+/// subject): one line, white space folded, at most [`SUMMARY_MAX`]
+/// characters (cut with `…`). The full text stays where it came from (the
+/// form's answers, the mail's timeline entry).
+pub fn summary_line(text: &str) -> String {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= SUMMARY_MAX {
+        flat
+    } else {
+        let mut cut: String = flat.chars().take(SUMMARY_MAX - 1).collect();
+        cut.push('…');
+        cut
+    }
+}
+
 /// Current time truncated to microseconds, the precision every store keeps.
 pub fn store_precision(now: DateTime<Utc>) -> DateTime<Utc> {
     use chrono::{SubsecRound, Timelike};

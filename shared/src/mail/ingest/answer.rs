@@ -51,7 +51,7 @@ pub(super) async fn answer_refused(letter: &Letter<'_>) -> Result<String, Ingest
     let mail = letter.inbound.mail;
     let context = serde_json::json!({
         "sender": { "email": letter.sender, "name": mail.from.as_ref().and_then(|m| m.name.clone()) },
-        "subject": mail.subject,
+        "subject": crate::tickets::summary_line(&mail.subject),
         "desk": { "name": desk_name(letter.inbound) },
     });
     let outcome = send::send_loose_mail(

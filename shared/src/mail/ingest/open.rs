@@ -82,7 +82,7 @@ fn new_ticket_of(letter: &Letter<'_>, follow_up_of: Option<&TicketKey>) -> NewTi
         .filter(|n| !n.trim().is_empty());
     let summary = match mail.subject.trim() {
         "" => "(no subject)".to_owned(),
-        subject => subject_as_summary(subject),
+        subject => tickets::summary_line(&subject_as_summary(subject)),
     };
     let draft = TicketDraft {
         queue: letter.queue_key.clone(),
