@@ -211,6 +211,7 @@ fn comments_mails_and_sla_signals_become_their_own_events() {
             html: None,
             skipped: vec![],
             automatic: vec![],
+            authentication: None,
         },
     });
     assert_eq!(mail.events(), [ChangeEvent::EmailReceived]);

@@ -1054,3 +1054,42 @@ async fn a_huge_subject_becomes_a_bounded_summary_and_stays_whole_on_the_timelin
     let head = acknowledgement.split("\r\n\r\n").next().unwrap_or_default();
     assert!(head.len() < 5_000, "{} bytes of headers", head.len());
 }
+
+#[tokio::test]
+async fn the_trusted_mtas_failing_verdicts_hold_the_mail_and_anyone_elses_are_ignored() {
+    use helpdesk::config::UnauthenticatedPolicy;
+    let mut app = spawn_app();
+    let mut config = (*app.services.config).clone();
+    config.desk.mail.trusted_authserv_id = Some("mx.example.com".into());
+    config.queues.get_mut(&sup()).unwrap().mail.unauthenticated = UnauthenticatedPolicy::Hold;
+    app.services.config = Arc::new(config);
+
+    // A header under another name may be the sender's own: ignored.
+    let forged_pass = mail("alice@customer.org", "Invoice", "Pay me")
+        .header("Authentication-Results", "evil.example; dmarc=fail");
+    assert!(matches!(
+        app.deliver(forged_pass.raw()).await.unwrap(),
+        Ingested::NewTicket { .. }
+    ));
+
+    let failing = mail("alice@customer.org", "Re: [SUP-1] Invoice", "Send it to me")
+        .header(
+            "Authentication-Results",
+            "mx.example.com; spf=fail smtp.mailfrom=customer.org; dkim=none; dmarc=fail header.from=customer.org",
+        );
+    let outcome = app.deliver(failing.raw()).await.unwrap();
+    assert!(
+        matches!(outcome, Ingested::NotAccepted { outcome: Refusal::Held, ref reason } if reason.contains("fails authentication")),
+        "{outcome:?}"
+    );
+    assert_eq!(app.tickets().await.len(), 1, "nothing more was opened");
+
+    let passing = mail("alice@customer.org", "Re: [SUP-1] Invoice", "Thanks").header(
+        "Authentication-Results",
+        "mx.example.com; spf=pass; dkim=pass; dmarc=pass",
+    );
+    assert!(matches!(
+        app.deliver(passing.raw()).await.unwrap(),
+        Ingested::Reply { .. }
+    ));
+}

@@ -16,6 +16,7 @@
 
 use aws_lambda_events::event::s3::S3Event;
 use aws_lambda_events::event::ses::{SimpleEmailEvent, SimpleEmailVerdict};
+use helpdesk::domain::{Authentication, Verdict};
 use serde_json::Value;
 
 /// The object SES writes when an S3 action is set up; not a message.
@@ -100,6 +101,8 @@ pub struct Delivery {
     pub spam: bool,
     /// SES's virus verdict was `FAIL`.
     pub virus: bool,
+    /// SES's SPF, DKIM and DMARC verdicts (SES events only).
+    pub authentication: Option<Authentication>,
 }
 
 /// An S3 record that names no message of ours.
@@ -188,6 +191,14 @@ fn describe(event: &Value) -> String {
     }
 }
 
+/// A receipt verdict as the desk reads it.
+fn verdict(verdict: &SimpleEmailVerdict) -> Verdict {
+    verdict
+        .status
+        .as_deref()
+        .map_or(Verdict::None, Verdict::parse)
+}
+
 fn failed(verdict: &SimpleEmailVerdict) -> bool {
     verdict
         .status
@@ -244,6 +255,11 @@ fn ses(event: Value, location: &RawMailLocation) -> Result<Invocation, EventErro
             key,
             spam: failed(&receipt.spam_verdict),
             virus: failed(&receipt.virus_verdict),
+            authentication: Some(Authentication {
+                spf: verdict(&receipt.spf_verdict),
+                dkim: verdict(&receipt.dkim_verdict),
+                dmarc: verdict(&receipt.dmarc_verdict),
+            }),
             recipients: receipt.recipients,
             ses_message_id: Some(message_id),
         });
@@ -297,6 +313,7 @@ fn s3(event: Value, location: &RawMailLocation) -> Result<Invocation, EventError
                 recipients: Vec::new(),
                 spam: false,
                 virus: false,
+                authentication: None,
             }),
         }
     }
@@ -344,13 +361,25 @@ pub struct SesStamp {
     /// names the recipient there when there is one, which is how a Bcc to
     /// the support address finds its queue.
     pub recipient: Option<String>,
+    /// SES's SPF, DKIM and DMARC verdicts, from the topmost
+    /// `Authentication-Results` header written as `amazonses.com` (SES
+    /// puts its own headers on top of the message).
+    pub authentication: Option<Authentication>,
 }
 
 /// Reads [`SesStamp`] from the header block of a stored message. Only a
 /// `FAIL` verdict counts: a sender could forge these headers, but forging a
 /// failure only hurts the sender.
 pub fn ses_stamp(raw: &[u8]) -> SesStamp {
-    let mut stamp = SesStamp::default();
+    let mut stamp = SesStamp {
+        authentication: Authentication::from_headers(
+            header_block(raw)
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str())),
+            "amazonses.com",
+        ),
+        ..SesStamp::default()
+    };
     let mut seen_received = false;
     for (name, value) in header_block(raw) {
         if name.eq_ignore_ascii_case("X-SES-Spam-Verdict") {
@@ -557,13 +586,19 @@ mod tests {
 
     #[test]
     fn the_ses_stamp_gives_failed_verdicts_and_the_envelope_recipient() {
-        let raw = b"Return-Path: <a@b.example>\r\nReceived: from x (x [192.0.2.1])\r\n by inbound-smtp.eu-west-1.amazonaws.com with SMTP id abc\r\n for Support@Example.com;\r\n Mon, 02 Mar 2026 09:00:04 +0000 (UTC)\r\nX-SES-Spam-Verdict: FAIL\r\nX-SES-Virus-Verdict: PASS\r\nReceived: from y by z for other@example.org; date\r\nSubject: hi\r\n\r\nX-SES-Virus-Verdict: FAIL\r\n";
+        let raw = b"Return-Path: <a@b.example>\r\nReceived: from x (x [192.0.2.1])\r\n by inbound-smtp.eu-west-1.amazonaws.com with SMTP id abc\r\n for Support@Example.com;\r\n Mon, 02 Mar 2026 09:00:04 +0000 (UTC)\r\nAuthentication-Results: amazonses.com;\r\n spf=fail (spfCheck: 192.0.2.1 is not permitted) smtp.mailfrom=b.example;\r\n dkim=fail header.i=@b.example;\r\n dmarc=fail header.from=b.example;\r\nX-SES-Spam-Verdict: FAIL\r\nX-SES-Virus-Verdict: PASS\r\nAuthentication-Results: amazonses.com; dmarc=pass\r\nReceived: from y by z for other@example.org; date\r\nSubject: hi\r\n\r\nX-SES-Virus-Verdict: FAIL\r\n";
         assert_eq!(
             ses_stamp(raw),
             SesStamp {
                 spam: true,
                 virus: false,
-                recipient: Some("support@example.com".into())
+                recipient: Some("support@example.com".into()),
+                // SES's own (topmost) results, not one further down.
+                authentication: Some(Authentication {
+                    spf: Verdict::Fail,
+                    dkim: Verdict::Fail,
+                    dmarc: Verdict::Fail,
+                }),
             }
         );
         // Not stored by SES: no recipient from an ordinary Received header.

@@ -277,14 +277,20 @@ async fn take<R: RawMailReader>(
         .raw_mail
         .read(&delivery.bucket, &delivery.key)
         .await?;
-    let (recipients, spam, virus) = match delivery.source {
-        Source::Ses => (delivery.recipients.clone(), delivery.spam, delivery.virus),
+    let (recipients, spam, virus, authentication) = match delivery.source {
+        Source::Ses => (
+            delivery.recipients.clone(),
+            delivery.spam,
+            delivery.virus,
+            delivery.authentication,
+        ),
         Source::S3 => {
             let stamp = events::ses_stamp(&raw);
             (
                 stamp.recipient.into_iter().collect(),
                 stamp.spam,
                 stamp.virus,
+                stamp.authentication,
             )
         }
     };
@@ -295,6 +301,7 @@ async fn take<R: RawMailReader>(
         raw_key: Some(raw_key.clone()),
         spam,
         virus,
+        authentication,
     };
     let mut report = match ingest::ingest(&intake.services, raw, envelope).await {
         Ok(ingested) => report_of(delivery, ingested),
@@ -683,6 +690,36 @@ mod tests {
             1,
             "only the first delivery's acknowledgement"
         );
+    }
+
+    #[tokio::test]
+    async fn a_reply_whose_from_fails_dmarc_is_a_stranger_and_its_verdicts_are_recorded() {
+        let local = local().await;
+        local.invoke("ses-new-mail.json").await.unwrap();
+        let path = repo().join("events/mail-intake/ses-reply-by-header.json");
+        let mut payload: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        payload["Records"][0]["ses"]["receipt"]["dmarcVerdict"]["status"] = json!("FAIL");
+        let answer = handle(
+            &local.intake,
+            LambdaEvent::new(payload, lambda_runtime::Context::default()),
+        )
+        .await
+        .unwrap();
+        // Kim's From cannot be believed: the queue takes the sender as a
+        // stranger, whose mail naming SUP-1 opens a ticket of its own.
+        assert_eq!(
+            messages(&answer),
+            [("new_ticket".to_owned(), Some("SUP-2".to_owned()))]
+        );
+        let key = helpdesk::domain::TicketKey::parse("SUP-2").unwrap();
+        let timeline = local.intake.services.store.timeline(&key).await.unwrap();
+        let recorded = timeline.iter().find_map(|entry| match &entry.event {
+            helpdesk::domain::TimelineEvent::EmailIn { authentication, .. } => *authentication,
+            _ => None,
+        });
+        let verdicts = recorded.expect("the verdicts are on the timeline");
+        assert_eq!(verdicts.dmarc, helpdesk::domain::Verdict::Fail);
+        assert!(verdicts.failed());
     }
 
     #[tokio::test]

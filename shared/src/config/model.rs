@@ -218,6 +218,11 @@ pub struct MailSettings {
     /// SES spam and virus verdicts.
     #[serde(default)]
     pub verdicts: Verdicts,
+    /// The `authserv-id` under which the local MTA writes the
+    /// `Authentication-Results` header the mailgate and `POST /mail` trust
+    /// (SES's verdicts come with its events); none: no verdicts locally.
+    #[serde(default)]
+    pub trusted_authserv_id: Option<String>,
 }
 
 fn default_message_id_domain() -> String {
@@ -243,6 +248,7 @@ impl Default for MailSettings {
             max_attachment_bytes: default_mail_attachment(),
             rate_limits: RateLimits::default(),
             verdicts: Verdicts::default(),
+            trusted_authserv_id: None,
         }
     }
 }
@@ -269,6 +275,20 @@ pub enum StrangerPolicy {
     #[default]
     NewTicket,
     /// Keep the mail for review, create nothing.
+    Hold,
+}
+
+/// What mail whose From fails authentication does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnauthenticatedPolicy {
+    /// Take it as if it had passed.
+    Accept,
+    /// Its sender is a stranger to every ticket, whatever it names (the
+    /// stranger policy applies).
+    #[default]
+    Stranger,
+    /// Keep it for an agent to look at; create nothing.
     Hold,
 }
 
@@ -301,6 +321,10 @@ pub struct QueueMail {
     /// token is the only signal that vouches for a new address.
     #[serde(default)]
     pub subject_key_from_stranger: StrangerPolicy,
+    /// Mail whose From fails authentication (DMARC fails, or SPF and DKIM
+    /// both do).
+    #[serde(default)]
+    pub unauthenticated: UnauthenticatedPolicy,
     /// A reply to a resolved or closed ticket.
     #[serde(default)]
     pub closed_reply: ClosedPolicy,

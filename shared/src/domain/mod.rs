@@ -3,12 +3,14 @@
 //! Values are parsed once at the boundary into newtypes ([`ids`]), so the rest
 //! of the code never re-validates a queue key or an email address.
 
+pub mod authentication;
 pub mod contact;
 pub mod ids;
 pub mod sla;
 pub mod ticket;
 pub mod timeline;
 
+pub use authentication::{Authentication, Verdict};
 pub use contact::{Contact, ContactId};
 pub use ids::{EmailAddress, ParseError, QueueKey, TicketKey};
 pub use sla::{SlaEventKind, SlaFields, SlaState, SlaTimer, TimerState};

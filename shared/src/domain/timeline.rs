@@ -105,6 +105,9 @@ pub enum TimelineEvent {
         /// Why it counts as automatic mail (empty: a person wrote it).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         automatic: Vec<String>,
+        /// The receiving server's SPF, DKIM and DMARC verdicts, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        authentication: Option<super::Authentication>,
     },
     /// A mail went out.
     EmailOut {

@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::blobs::BlobError;
 use crate::config::{ClosedPolicy, Queue, StrangerPolicy};
-use crate::domain::{EmailAddress, QueueKey, Ticket, TicketKey};
+use crate::domain::{Authentication, EmailAddress, QueueKey, Ticket, TicketKey};
 use crate::keys;
 use crate::services::Services;
 use crate::store::{BoxError, ClaimPurpose, MailClaim, StoreError};
@@ -51,6 +51,9 @@ pub struct Envelope {
     pub spam: bool,
     /// SES virus verdict failed.
     pub virus: bool,
+    /// SES's SPF, DKIM and DMARC verdicts (none: not from SES; the trusted
+    /// MTA's `Authentication-Results` header may give them).
+    pub authentication: Option<Authentication>,
 }
 
 /// What became of a message.
@@ -234,6 +237,8 @@ struct Inbound<'a> {
     mail: &'a ParsedMail,
     /// The envelope's recipients and the message's own, deduplicated.
     recipients: Vec<String>,
+    /// The receiving server's verdicts, when known.
+    authentication: Option<Authentication>,
     raw_key: &'a str,
     now: DateTime<Utc>,
 }
@@ -272,6 +277,7 @@ pub async fn ingest(
         services,
         mail: &mail,
         recipients: threading::recipients(&mail, &envelope.recipients),
+        authentication: authentication_of(services, &mail, &envelope),
         raw_key: &raw_key,
         now,
     };
@@ -282,7 +288,7 @@ pub async fn ingest(
         Ok(found) => found,
         Err(reason) => return inbound.not_accepted(Refusal::Rejected, reason).await,
     };
-    let screening = match screen::screen(&inbound, &envelope) {
+    let screening = match screen::screen(&inbound, &envelope, queue) {
         Ok(screening) => screening,
         Err((refusal, reason)) => return inbound.not_accepted(refusal, reason).await,
     };
@@ -416,8 +422,9 @@ async fn thread(letter: &Letter<'_>) -> Result<Thread, IngestError> {
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("ticket {}", found.ticket())))?;
     let vouched = matches!(found, ThreadMatch::Token(_));
-    let stranger =
-        !vouched && !threading::is_member(services.store.as_ref(), &ticket, &letter.sender).await?;
+    let stranger = letter.screening.unauthenticated
+        || !vouched
+            && !threading::is_member(services.store.as_ref(), &ticket, &letter.sender).await?;
     if stranger {
         match letter.queue.mail.subject_key_from_stranger {
             StrangerPolicy::Hold => {
@@ -468,6 +475,22 @@ fn closed_policy_applies(
             }
         }
         other => other,
+    })
+}
+
+/// The verdicts a message comes with: SES's, else those of the trusted
+/// MTA's `Authentication-Results` header (no other server's).
+fn authentication_of(
+    services: &Services,
+    mail: &ParsedMail,
+    envelope: &Envelope,
+) -> Option<Authentication> {
+    envelope.authentication.or_else(|| {
+        let trusted = services.config.desk.mail.trusted_authserv_id.as_deref()?;
+        Authentication::from_headers(
+            mail.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+            trusted,
+        )
     })
 }
 

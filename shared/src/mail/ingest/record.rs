@@ -175,6 +175,7 @@ pub(super) fn email_in(letter: &Letter<'_>, automatic: &[String]) -> TimelineEve
         html: mail.html.clone(),
         skipped: mail.skipped.clone(),
         automatic: automatic.to_vec(),
+        authentication: letter.inbound.authentication,
     }
 }
 
@@ -321,6 +322,7 @@ fn bounced_mail(inbound: &Inbound<'_>, automatic: Vec<String>) -> TimelineEvent 
         html: mail.html.clone(),
         skipped: mail.skipped.clone(),
         automatic,
+        authentication: inbound.authentication,
     }
 }
 

@@ -1,7 +1,7 @@
 //! The stages before threading: which queue a message is for, what SES's
 //! verdicts and the automatic-mail signs say of it, and who sent it.
 
-use crate::config::{Queue, VerdictAction};
+use crate::config::{Queue, UnauthenticatedPolicy, VerdictAction};
 use crate::domain::{EmailAddress, QueueKey};
 
 use super::{Envelope, Inbound, Refusal, automatic_reasons, threading};
@@ -16,6 +16,9 @@ pub struct Screening {
     pub automatic: Vec<String>,
     /// An out-of-office answer.
     pub out_of_office: bool,
+    /// Its From failed authentication and the queue treats such senders
+    /// as strangers.
+    pub unauthenticated: bool,
 }
 
 impl Screening {
@@ -55,6 +58,7 @@ pub(super) fn queue_of<'a>(
 pub(super) fn screen(
     inbound: &Inbound<'_>,
     envelope: &Envelope,
+    queue: &Queue,
 ) -> Result<Screening, (Refusal, String)> {
     let verdicts = inbound.services.config.desk.mail.verdicts;
     let mut tags = Vec::new();
@@ -72,11 +76,32 @@ pub(super) fn screen(
             VerdictAction::Tag => tags.push(what.to_owned()),
         }
     }
+    let unauthenticated = unauthenticated(inbound, queue)?;
     Ok(Screening {
         tags,
         automatic: automatic_reasons(inbound.services, inbound.mail),
         out_of_office: super::auto::is_out_of_office(inbound.mail),
+        unauthenticated,
     })
+}
+
+/// Whether the From failed authentication and the queue takes such a
+/// sender as a stranger; the refusal when it holds such mail.
+fn unauthenticated(inbound: &Inbound<'_>, queue: &Queue) -> Result<bool, (Refusal, String)> {
+    let Some(verdicts) = inbound.authentication.filter(|a| a.failed()) else {
+        return Ok(false);
+    };
+    match queue.mail.unauthenticated {
+        UnauthenticatedPolicy::Accept => Ok(false),
+        UnauthenticatedPolicy::Stranger => Ok(true),
+        UnauthenticatedPolicy::Hold => Err((
+            Refusal::Held,
+            format!(
+                "the From fails authentication (SPF {:?}, DKIM {:?}, DMARC {:?}); held for review",
+                verdicts.spf, verdicts.dkim, verdicts.dmarc
+            ),
+        )),
+    }
 }
 
 /// The sender (From, else Sender), unless it is unusable or one of the
