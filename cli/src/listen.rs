@@ -6,8 +6,11 @@
 //!   connection, from the end of the previous response: a half-sent header
 //!   and an idle connection are closed when it runs out (hyper's header
 //!   read timeout);
-//! - a request body must arrive within [`Limits::body_read`] (a route that
-//!   reads it answers problem+json when it does not);
+//! - a request body must not pause longer than [`Limits::body_read`], and a
+//!   whole request must be answered within twice that (a route that reads
+//!   the body answers problem+json when it does not; 408 otherwise);
+//! - a connection lives at most [`CONNECTION_LIFETIME`], so a client that
+//!   stops reading its answers cannot hold it;
 //! - at most [`Limits::max_connections`] connections are open at once; at
 //!   the cap no new connection is accepted until one closes (they wait in
 //!   the listen backlog), so the process always keeps file descriptors for
@@ -29,6 +32,9 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+
+/// How long one connection may stay open, kept alive or not.
+pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(15 * 60);
 
 /// How long open connections may finish after the server stopped.
 pub const GRACE: Duration = Duration::from_secs(10);
@@ -122,8 +128,13 @@ pub async fn serve(
         );
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "connection closed");
+            // A client that stops reading its answers would hold the
+            // connection (and its slot) forever: every connection ends
+            // after CONNECTION_LIFETIME.
+            match tokio::time::timeout(CONNECTION_LIFETIME, connection).await {
+                Ok(Err(e)) => tracing::debug!(error = %e, "connection closed"),
+                Ok(Ok(())) => {}
+                Err(_) => tracing::debug!("connection closed after its lifetime"),
             }
             drop(slot);
         });

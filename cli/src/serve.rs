@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use helpdesk::app::Services;
-use tower_http::timeout::RequestBodyTimeoutLayer;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 
 use crate::listen::{self, Limits};
 use helpdesk::automation::feed;
@@ -235,7 +235,14 @@ pub async fn run(services: Services, listen: &str, limits: Limits) -> anyhow::Re
         TRIGGER_IDLE,
         until_stopped(stopped),
     ));
-    let app = router(services).layer(RequestBodyTimeoutLayer::new(limits.body_read));
+    // The body timeout runs between frames; the request timeout bounds a
+    // whole request, a body trickled in byte by byte included.
+    let app = router(services)
+        .layer(RequestBodyTimeoutLayer::new(limits.body_read))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            limits.body_read.saturating_mul(2),
+        ));
     tracing::info!(
         max_connections = limits.max_connections,
         header_read_secs = limits.header_read.as_secs(),

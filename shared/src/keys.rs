@@ -164,13 +164,24 @@ pub mod counter {
 
     /// Posts of form `form` from the client `client` in rate window
     /// `window`.
+    /// An IPv6 client counts by its /64 network (one subscriber's), an IPv4
+    /// one by its address.
     pub fn form_client(form: &str, client: &std::net::IpAddr, window: i64) -> String {
+        let client = match client {
+            std::net::IpAddr::V6(v6) => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+            std::net::IpAddr::V4(v4) => v4.to_string(),
+        };
         format!("rate:form:{form}:client:{client}:{window}")
     }
 
     /// Submissions of form `form` for requester `email` in rate window
     /// `window`.
+    /// Plus-addresses count as their base address (`a+1@x` is `a@x`).
     pub fn form_email(form: &str, email: &EmailAddress, window: i64) -> String {
+        let email = crate::mail::threading::base_address(email);
         format!("rate:form:{form}:email:{email}:{window}")
     }
 
@@ -218,6 +229,22 @@ mod tests {
         assert_eq!(
             counter::rate_per_ticket(&ticket(), &to, 9),
             "rate:ticket:SUP-7:a@b.org:9"
+        );
+        let a: std::net::IpAddr = "2001:db8:1:2:aaaa::1"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let b: std::net::IpAddr = "2001:db8:1:2:bbbb::9"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            counter::form_client("f", &a, 1),
+            counter::form_client("f", &b, 1),
+            "one /64 counts as one client"
+        );
+        let plus = EmailAddress::parse("a+7@b.org").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            counter::form_email("f", &plus, 1),
+            "rate:form:f:email:a@b.org:1"
         );
         assert_eq!(
             counter::rate_per_recipient(&to, 9),

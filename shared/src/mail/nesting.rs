@@ -8,9 +8,10 @@
 //! message is kept as it came in any case.
 //!
 //! This is a scanner, not a parser: it finds tags (`<name ...>`,
-//! `</name>`), skips comments, doctypes and the insides of `<script>`,
-//! `<style>` and `<textarea>`-like raw text elements, and honours quoted
-//! attribute values. It keeps the stack of elements the kept tags opened:
+//! `</name>`), skips comments and doctypes, honours quoted attribute
+//! values, and within `<script>`, `<style>`, `<textarea>` and the like
+//! (which a parser may read as text or as markup) counts opening tags but
+//! lets no closing tag close anything. It keeps the stack of elements the kept tags opened:
 //! a closing tag that ends none of them is dropped, so stray closing tags
 //! make no room for deeper nesting. It over-counts depth for elements HTML
 //! closes implicitly (an unclosed `<p>`), which can only flatten more,
@@ -31,8 +32,15 @@ const VOID: [&str; 14] = [
     "track", "wbr",
 ];
 
-/// Elements whose content is raw text up to their closing tag.
-const RAW_TEXT: [&str; 6] = ["script", "style", "textarea", "title", "xmp", "noscript"];
+/// Elements whose content may be raw text up to their closing tag
+/// (whether it is depends on the parser's state: inside `<svg>` a `<style>`
+/// is markup, after a `<div>` breaks out of the `<svg>` it is text again).
+/// Within one, closing tags are dropped and close nothing, while opening
+/// tags count as ever: whichever way a parser reads the content, the
+/// bound can only be stricter than the parser's own depth, never looser.
+const RAW_TEXT: [&str; 9] = [
+    "script", "style", "textarea", "title", "xmp", "noscript", "iframe", "noembed", "noframes",
+];
 
 /// `html` with its structure bounded (see the module docs); borrowed when
 /// nothing had to go.
@@ -43,9 +51,22 @@ pub fn bounded(html: &str) -> Cow<'_, str> {
     let mut copied = 0_usize;
     let bytes = html.as_bytes();
     let mut i = 0;
+    // Inside a possibly raw text element: its closing tag's position.
+    let mut raw_until: Option<usize> = None;
     while let Some(offset) = memchr_lt(&bytes[i..]) {
         let start = i + offset;
+        // The tag that ends a possibly raw text element closes it,
+        // whatever a parser made of its content.
+        let ends_raw = raw_until == Some(start);
+        if raw_until.is_some_and(|end| start >= end) {
+            raw_until = None;
+        }
         let tag = match scan_tag(html, start) {
+            // A tag inside raw text ends before the raw text does.
+            Scan::Tag(tag) if raw_until.is_some_and(|end| tag.end > end) => {
+                i = start + 1;
+                continue;
+            }
             Scan::Tag(tag) => tag,
             Scan::Text => {
                 i = start + 1;
@@ -65,6 +86,8 @@ pub fn bounded(html: &str) -> Cow<'_, str> {
                     *void || open.open(name)
                 }
             }
+            Kind::Close { .. } if raw_until.is_some() => false,
+            Kind::Close { name } if ends_raw => open.close_raw(name),
             Kind::Close { name } => open.close(name),
         };
         if !keep {
@@ -76,8 +99,8 @@ pub fn bounded(html: &str) -> Cow<'_, str> {
             copied = tag.end;
         }
         i = tag.end;
-        if let Some(name) = tag.raw_text {
-            i = raw_text_end(html, i, name);
+        if let (Some(name), None) = (tag.raw_text, raw_until) {
+            raw_until = Some(raw_text_end(html, i, name));
         }
     }
     match out {
@@ -99,18 +122,129 @@ fn memchr_lt(bytes: &[u8]) -> Option<usize> {
 struct OpenElements {
     stack: Vec<String>,
     dropped: usize,
+    /// Formatting elements kept so far (a parser re-opens those a block
+    /// closed, so they count for the whole body, not per nesting).
+    formatting: usize,
+}
+
+/// Formatting elements: a parser keeps a list of them and re-creates those
+/// a block closed, nested, wherever text follows.
+const FORMATTING: [&str; 14] = [
+    "a", "b", "big", "code", "em", "font", "i", "nobr", "s", "small", "strike", "strong", "tt", "u",
+];
+
+/// Formatting elements kept in one body, at most.
+const MAX_FORMATTING: usize = 2_000;
+
+/// Elements in whose scope a closing tag does not look past (it ends
+/// nothing outside them).
+const SCOPE_BOUNDARIES: [&str; 20] = [
+    "applet",
+    "caption",
+    "html",
+    "table",
+    "td",
+    "th",
+    "marquee",
+    "object",
+    "template",
+    "svg",
+    "math",
+    "foreignobject",
+    "desc",
+    "title",
+    "mi",
+    "mo",
+    "mn",
+    "ms",
+    "mtext",
+    "annotation-xml",
+];
+
+/// Elements a closing tag of an ordinary (inline) element does not close
+/// implicitly.
+const SPECIAL: [&str; 38] = [
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "body",
+    "center",
+    "dd",
+    "details",
+    "div",
+    "dl",
+    "dt",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "form",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "li",
+    "main",
+    "menu",
+    "nav",
+    "ol",
+    "p",
+    "pre",
+    "section",
+    "select",
+    "summary",
+    "tbody",
+    "tfoot",
+    "thead",
+    "tr",
+    "ul",
+];
+
+/// The elements a parser creates around `name` when the current element
+/// is `top`: a table cell gets its row and body, a row its body.
+fn implied_parents(name: &str, top: Option<&str>) -> &'static [&'static str] {
+    match (name, top) {
+        ("td" | "th", Some("tr")) => &[],
+        ("td" | "th", Some("tbody" | "thead" | "tfoot")) => &["tr"],
+        ("td" | "th", _) => &["tbody", "tr"],
+        ("tr", Some("tbody" | "thead" | "tfoot")) => &[],
+        ("tr", _) => &["tbody"],
+        _ => &[],
+    }
 }
 
 impl OpenElements {
     /// An element opens: kept (and pushed) within the depth bound, else
     /// dropped and counted.
     fn open(&mut self, name: &str) -> bool {
-        if self.stack.len() < MAX_DEPTH {
+        let implied = implied_parents(name, self.stack.last().map(String::as_str));
+        let formatting = FORMATTING.contains(&name);
+        if self.stack.len() + implied.len() < MAX_DEPTH
+            && (!formatting || self.formatting < MAX_FORMATTING)
+        {
+            self.stack.extend(implied.iter().map(|p| (*p).to_owned()));
             self.stack.push(name.to_owned());
+            self.formatting += usize::from(formatting);
             true
         } else {
             self.dropped += 1;
             false
+        }
+    }
+
+    /// The element a possibly raw text element's closing tag ends, with
+    /// whatever was counted inside it; kept when it ends one.
+    fn close_raw(&mut self, name: &str) -> bool {
+        match self.stack.iter().rposition(|open| open == name) {
+            Some(at) => {
+                self.stack.truncate(at);
+                true
+            }
+            None => false,
         }
     }
 
@@ -124,7 +258,22 @@ impl OpenElements {
             self.dropped -= 1;
             return false;
         }
-        match self.stack.iter().rposition(|open| open == name) {
+        let special = SPECIAL.contains(&name);
+        let mut at = None;
+        for (index, open) in self.stack.iter().enumerate().rev() {
+            if open == name {
+                at = Some(index);
+                break;
+            }
+            // A scope boundary stops every search; an inline element's
+            // close also stops at a block it would have to pass.
+            if SCOPE_BOUNDARIES.contains(&open.as_str())
+                || (!special && SPECIAL.contains(&open.as_str()))
+            {
+                break;
+            }
+        }
+        match at {
             Some(at) => {
                 self.stack.truncate(at);
                 true
@@ -182,6 +331,15 @@ fn scan_tag(html: &str, start: usize) -> Scan {
         });
     }
     let (closing, name_start) = match rest.as_bytes().get(1) {
+        Some(b'/') if !rest.as_bytes().get(2).is_some_and(u8::is_ascii_alphabetic) => {
+            // `</` and no letter: a bogus comment, to the first `>`.
+            let end = rest.find('>').map_or(html.len(), |e| start + e + 1);
+            return Scan::Tag(Tag {
+                kind: Kind::Other,
+                end,
+                raw_text: None,
+            });
+        }
         Some(b'/') => (true, 2),
         Some(c) if c.is_ascii_alphabetic() => (false, 1),
         _ => return Scan::Text,
@@ -199,7 +357,6 @@ fn scan_tag(html: &str, start: usize) -> Scan {
         return Scan::Unterminated;
     };
     let end = start + name_start + name_len + length;
-    let self_closing = html[..end - 1].ends_with('/');
     if closing {
         return Scan::Tag(Tag {
             kind: Kind::Close { name },
@@ -207,7 +364,9 @@ fn scan_tag(html: &str, start: usize) -> Scan {
             raw_text: None,
         });
     }
-    let void = self_closing || VOID.contains(&name.as_str());
+    // A trailing `/` makes no HTML element void (`<div/>` opens a div);
+    // in SVG it does, which this over-counts: the safe side.
+    let void = VOID.contains(&name.as_str());
     let raw_text = RAW_TEXT.iter().find(|raw| **raw == name).copied();
     Scan::Tag(Tag {
         kind: Kind::Open { void, name },
@@ -227,11 +386,19 @@ fn comment_length(rest: &str) -> usize {
         return 6;
     }
     let body = &rest[4..];
-    let close = [("-->", 3), ("--!>", 4)]
-        .iter()
-        .filter_map(|(end, len)| body.find(end).map(|at| at + len))
-        .min();
-    close.map_or(rest.len(), |end| 4 + end)
+    let mut from = 0;
+    while let Some(at) = body[from..].find("--") {
+        let dashes = from + at;
+        let after = &body[dashes + 2..];
+        if after.starts_with('>') {
+            return 4 + dashes + 3;
+        }
+        if after.starts_with("!>") {
+            return 4 + dashes + 4;
+        }
+        from = dashes + 1;
+    }
+    rest.len()
 }
 
 /// Just past the `>` that ends a tag's attributes, counted from
@@ -251,7 +418,11 @@ fn tag_end(attributes: &str) -> Option<usize> {
         match bytes.get(i)? {
             b'>' => return Some(i + 1),
             _ => {
-                // An attribute name, then perhaps `=` and a value.
+                // An attribute name (its first character may be `=`), then
+                // perhaps `=` and a value.
+                if bytes.get(i) == Some(&b'=') {
+                    i += 1;
+                }
                 while bytes
                     .get(i)
                     .is_some_and(|b| !b.is_ascii_whitespace() && !matches!(b, b'/' | b'>' | b'='))
@@ -279,7 +450,15 @@ fn tag_end(attributes: &str) -> Option<usize> {
 fn value_end(bytes: &[u8], i: usize) -> Option<usize> {
     match bytes.get(i) {
         Some(quote @ (b'"' | b'\'')) => {
-            let close = bytes[i + 1..].iter().position(|b| b == quote)?;
+            // A quote that never closes: a parser would read the rest as
+            // this value, with no element in it; this scanner reads on at
+            // the next `>` instead, which can only count more tags.
+            let close = bytes[i + 1..].iter().position(|b| b == quote).or_else(|| {
+                bytes[i + 1..]
+                    .iter()
+                    .position(|b| *b == b'>')
+                    .map(|gt| gt.saturating_sub(1))
+            })?;
             Some(i + 1 + close + 1)
         }
         _ => {
@@ -295,8 +474,8 @@ fn value_end(bytes: &[u8], i: usize) -> Option<usize> {
     }
 }
 
-/// Where the content of raw text element `name` ends (at its closing tag,
-/// any case), or the end of the text.
+/// Where the content of possibly raw text element `name` ends (at its
+/// closing tag, any case), or the end of the text.
 fn raw_text_end(html: &str, from: usize, name: &str) -> usize {
     let bytes = html.as_bytes();
     let mut at = from;
@@ -364,6 +543,30 @@ mod tests {
     }
 
     #[test]
+    fn closing_tags_close_only_what_a_parser_closes_and_implied_elements_count() {
+        for attack in [
+            "<div/>".repeat(1_000),
+            "<span><div></span>".repeat(1_000),
+            "<div><object></div>".repeat(1_000),
+        ] {
+            let flat = bounded(&attack);
+            let opens = flat.matches("<div").count()
+                + flat.matches("<span").count()
+                + flat.matches("<object").count();
+            assert!(opens <= MAX_DEPTH, "{opens} kept of {}", &attack[..30]);
+        }
+        let tables = "<table><td>".repeat(100);
+        assert!(bounded(&tables).matches("<table>").count() <= MAX_DEPTH / 3 + 1);
+        let hidden = format!("<span =\"x>{}\">", "<div>".repeat(1_000));
+        assert!(bounded(&hidden).matches("<div>").count() < MAX_DEPTH);
+        let bogus = format!("</1 a=\"{}\">", "<div>".repeat(1_000));
+        // (one "<div>" is the comment's text)
+        assert!(bounded(&bogus).matches("<div>").count() <= MAX_DEPTH + 1);
+        let bold = "<p><b>x</b></p>".repeat(MAX_FORMATTING + 10);
+        assert_eq!(bounded(&bold).matches("<b>").count(), MAX_FORMATTING);
+    }
+
+    #[test]
     fn stray_closing_tags_make_no_room_for_deeper_nesting() {
         let attack = format!(
             "{}{}{}",
@@ -377,22 +580,37 @@ mod tests {
     }
 
     #[test]
-    fn a_tag_without_an_end_is_text_and_raw_text_is_skipped() {
+    fn a_tag_without_an_end_is_text_and_raw_text_closes_nothing() {
         // (How long such input takes is measured by the mail_html bench.)
         let html = "<p>fine</p><a title='x".to_owned() + &"<a".repeat(1_000);
         assert!(matches!(bounded(&html), Cow::Borrowed(_)));
         let scripts = "<script>if (a<b) { x = '<div>' }</script>".repeat(200);
         assert!(matches!(bounded(&scripts), Cow::Borrowed(_)));
+        // Inside a script, opening tags count (a parser in foreign content
+        // would read them as elements) and closing tags close nothing.
         let deep_in_script = format!("<script>{}</script>", "<div>".repeat(MAX_DEPTH * 2));
-        assert!(matches!(bounded(&deep_in_script), Cow::Borrowed(_)));
+        assert_eq!(
+            bounded(&deep_in_script).matches("<div>").count(),
+            MAX_DEPTH - 1
+        );
+        let closes_in_style = format!(
+            "{}<svg><style>{}</style></svg>{}",
+            "<div>".repeat(100),
+            "</div>".repeat(200),
+            "<div>".repeat(200)
+        );
+        assert_eq!(
+            bounded(&closes_in_style).matches("<div>").count(),
+            MAX_DEPTH
+        );
     }
 
     #[test]
     fn tags_beyond_the_count_are_dropped_with_their_text_kept() {
-        let many = "<b>x</b>".repeat(MAX_TAGS * 2);
+        let many = "<span>x</span>".repeat(MAX_TAGS * 2);
         let bounded = bounded(&many);
-        assert_eq!(bounded.matches("<b>").count(), MAX_TAGS);
-        assert_eq!(bounded.matches("</b>").count(), MAX_TAGS);
+        assert_eq!(bounded.matches("<span>").count(), MAX_TAGS);
+        assert_eq!(bounded.matches("</span>").count(), MAX_TAGS);
         assert_eq!(bounded.matches('x').count(), MAX_TAGS * 2);
     }
 }

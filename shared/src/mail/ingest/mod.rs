@@ -426,7 +426,16 @@ async fn thread(letter: &Letter<'_>) -> Result<Thread, IngestError> {
         || !vouched
             && !threading::is_member(services.store.as_ref(), &ticket, &letter.sender).await?;
     if stranger {
-        match letter.queue.mail.subject_key_from_stranger {
+        // The policy of the queue the ticket is in, not of the address the
+        // mail came to.
+        let policy = services
+            .config
+            .queues
+            .get(&ticket.queue)
+            .map_or(letter.queue.mail.subject_key_from_stranger, |q| {
+                q.mail.subject_key_from_stranger
+            });
+        match policy {
             StrangerPolicy::Hold => {
                 return Ok(Thread::Held(format!(
                     "{} is not on {} but wrote to it (matched by {}); held for review",
