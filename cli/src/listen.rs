@@ -70,10 +70,10 @@ impl Limits {
     }
 }
 
-/// The open-file limit of this process (Linux: `/proc/self/limits`), less
-/// what the process needs for itself.
-fn connections_the_descriptors_allow() -> usize {
-    let soft_limit = std::fs::read_to_string("/proc/self/limits")
+/// This process's soft limit of open files (Linux: `/proc/self/limits`;
+/// 1024 where it cannot be read).
+pub fn open_file_limit() -> usize {
+    std::fs::read_to_string("/proc/self/limits")
         .ok()
         .and_then(|limits| {
             limits
@@ -82,8 +82,13 @@ fn connections_the_descriptors_allow() -> usize {
                 .and_then(|l| l.split_whitespace().nth(3))
                 .and_then(|soft| soft.parse::<usize>().ok())
         })
-        .unwrap_or(1024);
-    soft_limit
+        .unwrap_or(1024)
+}
+
+/// The open-file limit of this process less what the process needs for
+/// itself.
+fn connections_the_descriptors_allow() -> usize {
+    open_file_limit()
         .saturating_sub(RESERVED_DESCRIPTORS)
         .clamp(16, MOST_CONNECTIONS)
 }

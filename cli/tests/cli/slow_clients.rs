@@ -10,16 +10,7 @@ use crate::support::{post_json, serve_with, temp_dir};
 
 /// How many connections this test process may open beside its own files.
 fn connections_we_may_open(wanted: usize) -> usize {
-    let soft = std::fs::read_to_string("/proc/self/limits")
-        .ok()
-        .and_then(|limits| {
-            limits
-                .lines()
-                .find(|l| l.starts_with("Max open files"))
-                .and_then(|l| l.split_whitespace().nth(3))
-                .and_then(|n| n.parse::<usize>().ok())
-        })
-        .unwrap_or(1024);
+    let soft = helpdesk_cli::listen::open_file_limit();
     let room = soft.saturating_sub(200);
     if room < wanted {
         eprintln!("only {room} connections fit under this process's open-file limit ({soft})");
