@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use helpdesk::app::Services;
 use helpdesk::display;
-use helpdesk::domain::{QueueKey, Ticket, TicketKey, TimelineEntry, TimelineEvent};
+use helpdesk::domain::{BlobRef, QueueKey, Ticket, TicketKey, TimelineEntry, TimelineEvent};
 use helpdesk::mail::send::SendOutcome;
 use helpdesk::store::TicketQuery;
 use helpdesk::tickets::agent::{self, AgentError, AgentUpdate};
@@ -311,6 +311,18 @@ fn print_ticket(ticket: &Ticket) {
         println!("{name}: {}", display::line(&value));
     }
     println!("\n{}\n", display::text(&ticket.description));
+    if let Some(blob) = &ticket.description_blob {
+        println!("{}\n", whole_at(blob));
+    }
+}
+
+/// Where the whole of a text shown as an excerpt is.
+fn whole_at(blob: &BlobRef) -> String {
+    format!(
+        "[an excerpt: the whole ({} bytes) is at {}]",
+        blob.size,
+        display::line(&blob.blob_key)
+    )
 }
 
 /// The timeline, one line an entry: when, the kind of event, who, and
@@ -341,18 +353,52 @@ fn print_timeline(timeline: &[TimelineEntry]) -> anyhow::Result<()> {
 /// The gist of an entry people look for in a timeline, when it has one.
 fn what_happened(event: &TimelineEvent) -> Option<String> {
     match event {
-        TimelineEvent::EmailIn { from, subject, .. } => Some(format!("from {from}: {subject}")),
+        TimelineEvent::EmailIn {
+            from,
+            subject,
+            text_blob,
+            skipped,
+            skipped_unlisted,
+            ..
+        } => {
+            let mut what = format!("from {from}: {subject}");
+            if let Some(blob) = text_blob {
+                what.push_str(&format!(" {}", whole_at(blob)));
+            }
+            let left_out = skipped.len() as u64 + skipped_unlisted;
+            if left_out > 0 {
+                what.push_str(&format!(" [{left_out} parts left out]"));
+            }
+            Some(what)
+        }
+        TimelineEvent::FormSubmitted {
+            form,
+            answers,
+            answers_blob,
+            ..
+        } => Some(match answers_blob {
+            Some(blob) => format!("{form}: {} answers {}", answers.len(), whole_at(blob)),
+            None => format!("{form}: {} answers", answers.len()),
+        }),
         TimelineEvent::EmailOut { to, subject, .. } => {
             Some(format!("to {}: {subject}", to.join(", ")))
         }
         TimelineEvent::AttachmentAdded {
             file_name, size, ..
         } => Some(format!("{file_name} ({size} bytes)")),
-        TimelineEvent::Comment { public, body } => {
+        TimelineEvent::Comment {
+            public,
+            body,
+            body_blob,
+        } => {
             let first = body.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
             let first: String = first.chars().take(80).collect();
+            let whole = body_blob
+                .as_ref()
+                .map(|blob| format!(" {}", whole_at(blob)))
+                .unwrap_or_default();
             Some(format!(
-                "{}: {first}",
+                "{}: {first}{whole}",
                 if *public { "public" } else { "internal" }
             ))
         }

@@ -75,6 +75,7 @@ fn change() -> Change {
         queue: QueueKey::parse("SUP").unwrap(),
         summary: "Invoice is wrong".into(),
         description: "The March invoice charges us twice.".into(),
+        description_blob: None,
         status: "First line".into(),
         resolution: None,
         priority: "normal".into(),

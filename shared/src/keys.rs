@@ -27,9 +27,34 @@
 //!
 //! The spellings are stored data: changing one makes every earlier claim,
 //! marker or counter of that kind unknown to the new code.
+//!
+//! A part that comes from outside (a Message-ID, an idempotency key, a
+//! submission id) longer than [`PART_MAX`] bytes is spelled `sha256:<hex>`
+//! of itself instead, so no key outgrows a store's key size (DynamoDB's
+//! partition key holds 2,048 bytes).
+
+use std::borrow::Cow;
+
+use sha2::{Digest, Sha256};
 
 use crate::domain::{EmailAddress, QueueKey, TicketKey};
 use crate::triggers::SlaAlert;
+
+/// The longest part from outside spelled as itself in a key.
+pub const PART_MAX: usize = 512;
+
+/// `part` as it is spelled in a key: itself, or its digest when longer
+/// than [`PART_MAX`].
+fn part(part: &str) -> Cow<'_, str> {
+    if part.len() <= PART_MAX {
+        Cow::Borrowed(part)
+    } else {
+        Cow::Owned(format!(
+            "sha256:{}",
+            hex::encode(Sha256::digest(part.as_bytes()))
+        ))
+    }
+}
 
 /// Claims: idempotency records written with a ticket write.
 pub mod claim {
@@ -38,25 +63,23 @@ pub mod claim {
     /// A Message-ID mapped to its ticket (normalised: no angle brackets,
     /// lower case), for mail in and out alike.
     pub fn message_id(message_id: &str) -> String {
-        format!(
-            "msgid:{}",
-            message_id.trim().trim_matches(['<', '>']).to_lowercase()
-        )
+        let normalised = message_id.trim().trim_matches(['<', '>']).to_lowercase();
+        format!("msgid:{}", part(&normalised))
     }
 
     /// A form submission by the sender's `Idempotency-Key` header.
     pub fn form_key(form: &str, key: &str) -> String {
-        format!("form:{form}:key:{key}")
+        format!("form:{form}:key:{}", part(key))
     }
 
     /// A form submission by the provider's submission id.
     pub fn form_submission(form: &str, submission_id: &str) -> String {
-        format!("form:{form}:submission:{submission_id}")
+        format!("form:{form}:submission:{}", part(submission_id))
     }
 
     /// An agent's change by the agent's idempotency key.
     pub fn agent_change(ticket: &TicketKey, key: &str) -> String {
-        format!("agent:{ticket}:{key}")
+        format!("agent:{ticket}:{}", part(key))
     }
 
     /// The triggers' write in reaction to the change that wrote `version`
@@ -90,12 +113,12 @@ pub mod claim {
 
     /// The note that the mail `message_id` was suppressed.
     pub fn suppression(message_id: &str) -> String {
-        format!("suppressed:{message_id}")
+        format!("suppressed:{}", part(message_id))
     }
 
     /// The attachments of the mail `message_id`, recorded on its ticket.
     pub fn attachments(message_id: &str) -> String {
-        format!("attachments:{message_id}")
+        format!("attachments:{}", part(message_id))
     }
 
     /// The link from `previous` to its follow-up ticket `follow_up`.
@@ -108,12 +131,12 @@ pub mod claim {
 pub mod marker {
     /// The log entry of a mail that did not become part of a ticket.
     pub fn mail_not_accepted(message_id: &str) -> String {
-        format!("mail:{message_id}")
+        format!("mail:{}", super::part(message_id))
     }
 
     /// The claim to hand the message `message_id` to the transport.
     pub fn send(message_id: &str) -> String {
-        format!("send:{message_id}")
+        format!("send:{}", super::part(message_id))
     }
 
     /// An effect (webhook call, bus event) under way since the value.
@@ -198,6 +221,21 @@ mod tests {
 
     fn ticket() -> TicketKey {
         TicketKey::parse("SUP-7").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_part_from_outside_too_long_for_a_store_key_is_spelled_by_its_digest() {
+        let long = format!("<{}@x.org>", "a".repeat(3000));
+        let key = claim::message_id(&long);
+        assert!(key.starts_with("msgid:sha256:"), "{key}");
+        assert_eq!(key.len(), "msgid:sha256:".len() + 64);
+        assert_eq!(key, claim::message_id(&long.to_uppercase()));
+        assert_ne!(
+            key,
+            claim::message_id(&format!("<{}@x.org>", "b".repeat(3000)))
+        );
+        assert!(marker::mail_not_accepted(&long).len() < 100);
+        assert!(claim::form_key("support", &"k".repeat(600)).len() < 100);
     }
 
     #[test]

@@ -125,6 +125,7 @@ fn answer() -> TimelineEvent {
     TimelineEvent::Comment {
         public: true,
         body: "Done".into(),
+        body_blob: None,
     }
 }
 

@@ -30,6 +30,7 @@ fn ticket() -> Ticket {
         queue: QueueKey::parse("SUP").unwrap(),
         summary: "Invoice is wrong".into(),
         description: "The March invoice charges us twice.".into(),
+        description_blob: None,
         status: "New".into(),
         resolution: None,
         priority: "normal".into(),
@@ -92,6 +93,7 @@ fn commented(ticket: &Ticket, public: bool, actor: Actor) -> Change {
         event: TimelineEvent::Comment {
             public,
             body: "Any news?".into(),
+            body_blob: None,
         },
     });
     change
@@ -206,10 +208,15 @@ fn comments_mails_and_sla_signals_become_their_own_events() {
             message_id: "<m1@example.org>".into(),
             from: "customer@example.org".into(),
             subject: "Re: invoice".into(),
+            subject_blob: None,
             raw_key: None,
             text: None,
+            text_blob: None,
             html: None,
+            html_blob: None,
             skipped: vec![],
+            skipped_unlisted: 0,
+            participants_left_out: 0,
             automatic: vec![],
             authentication: None,
         },

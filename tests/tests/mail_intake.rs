@@ -159,7 +159,9 @@ async fn a_reply_by_header_lands_on_the_same_ticket_without_the_quote() {
         .await
         .into_iter()
         .filter_map(|e| match e.event {
-            TimelineEvent::Comment { public: true, body } => Some(body),
+            TimelineEvent::Comment {
+                public: true, body, ..
+            } => Some(body),
             _ => None,
         })
         .collect();
@@ -497,6 +499,7 @@ async fn a_bounce_is_noted_on_its_ticket_and_never_reopens_it() {
             TimelineEvent::Comment {
                 public: false,
                 body,
+                ..
             } if body.contains("Delivery problem") => Some(body),
             _ => None,
         });
@@ -1039,16 +1042,24 @@ async fn a_huge_subject_becomes_a_bounded_summary_and_stays_whole_on_the_timelin
     let stored = app.ticket(&ticket).await;
     assert_eq!(stored.summary.chars().count(), tickets::SUMMARY_MAX);
     assert!(stored.summary.ends_with('…'));
-    let received = app
+    let (excerpt, blob) = app
         .timeline(&ticket)
         .await
         .into_iter()
         .find_map(|e| match e.event {
-            TimelineEvent::EmailIn { subject, .. } => Some(subject),
+            TimelineEvent::EmailIn {
+                subject,
+                subject_blob,
+                ..
+            } => Some((subject, subject_blob)),
             _ => None,
         })
         .expect("the mail is on the timeline");
-    assert_eq!(received.trim(), subject.trim(), "the whole subject is kept");
+    assert!(subject.trim().starts_with(excerpt.trim()));
+    let blob = blob.expect("the whole subject is kept as a blob");
+    let whole = app.services.blobs.get(&blob.blob_key).await.unwrap();
+    let whole = String::from_utf8(whole.expect("the blob").to_vec()).unwrap();
+    assert_eq!(whole.trim(), subject.trim(), "the whole subject is kept");
     let (_, acknowledgement) = app.sent().pop().expect("an acknowledgement");
     // The acknowledgement echoes the summary, not the 800 KB subject.
     let head = acknowledgement.split("\r\n\r\n").next().unwrap_or_default();

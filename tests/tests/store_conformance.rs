@@ -426,9 +426,39 @@ mod dynamodb_requests {
                 event: TimelineEvent::Comment {
                     public: false,
                     body: format!("note {i}"),
+                    body_blob: None,
                 },
             })
             .collect()
+    }
+
+    #[tokio::test]
+    async fn an_item_over_400_kb_is_refused_for_good_before_any_request() {
+        let Some(store) = dynamodb_store().await else {
+            return;
+        };
+        let key = store
+            .allocate_ticket_key(&queue("SUP"))
+            .await
+            .expect("a key");
+        let mut ticket = sample_ticket(key.clone(), at(0));
+        ticket.description = "x".repeat(410 * 1024);
+
+        let before = store.request_counts();
+        let too_big = store
+            .create_ticket(&ticket, &creation_entries(&ticket), &[])
+            .await;
+        let after = store.request_counts();
+
+        match too_big {
+            Err(e @ StoreError::Backend { .. }) => {
+                assert!(!e.is_retryable(), "retrying cannot make it fit: {e}");
+                assert!(e.to_string().contains("400"), "{e}");
+            }
+            other => panic!("expected a permanent refusal, got {other:?}"),
+        }
+        assert_eq!(after.total(), before.total(), "nothing was sent");
+        assert_eq!(store.get_ticket(&key).await.expect("read"), None);
     }
 
     #[tokio::test]

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::assign::choose_assignee;
 use super::ports::{BusEvent, DeliveryError};
 use crate::config::Config;
+use crate::domain::bounds;
 use crate::domain::ticket::entry_seq;
 use crate::domain::{Actor, EmailAddress, Ticket, TimelineEntry, TimelineEvent, TriggerNoteKind};
 use crate::keys;
@@ -371,7 +372,8 @@ fn write_events(
             },
             TimelineEvent::Comment {
                 public: *public,
-                body: (*body).to_owned(),
+                body: bounds::excerpt(body, bounds::TEXT_INLINE).to_owned(),
+                body_blob: None,
             },
         ));
     }

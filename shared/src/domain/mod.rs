@@ -4,6 +4,7 @@
 //! of the code never re-validates a queue key or an email address.
 
 pub mod authentication;
+pub mod bounds;
 pub mod contact;
 pub mod ids;
 pub mod sla;
@@ -11,6 +12,7 @@ pub mod ticket;
 pub mod timeline;
 
 pub use authentication::{Authentication, Verdict};
+pub use bounds::BlobRef;
 pub use contact::{Contact, ContactId};
 pub use ids::{EmailAddress, ParseError, QueueKey, TicketKey};
 pub use sla::{SlaEventKind, SlaFields, SlaState, SlaTimer, TimerState};

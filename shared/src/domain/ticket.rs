@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::bounds::BlobRef;
 use super::contact::ContactId;
 use super::ids::{EmailAddress, QueueKey, TicketKey};
 use super::sla::SlaState;
@@ -69,8 +70,11 @@ pub struct Ticket {
     pub queue: QueueKey,
     /// One line saying what the request is about.
     pub summary: String,
-    /// The request's text.
+    /// The request's text, up to [`super::bounds::TEXT_INLINE`] bytes.
     pub description: String,
+    /// Where the whole description is kept when it is longer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description_blob: Option<BlobRef>,
     /// One of the queue's statuses.
     pub status: String,
     /// How the ticket was resolved, once it is.

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::bounds::BlobRef;
 use super::ids::{EmailAddress, TicketKey};
 use super::sla::SlaEventKind;
 use super::ticket::Channel;
@@ -49,8 +50,13 @@ pub enum TimelineEvent {
         /// The provider's submission id, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         submission_id: Option<String>,
-        /// Answers by question id.
+        /// Answers by question id, each cut to [`super::bounds::ANSWER_INLINE`]
+        /// bytes and all to [`super::bounds::ANSWERS_INLINE`].
         answers: BTreeMap<String, String>,
+        /// Where every answer is kept whole (a JSON object) when some were
+        /// cut or left out above.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        answers_blob: Option<BlobRef>,
         /// Names of the routing rules that matched, in order.
         #[serde(default)]
         routing_rules: Vec<String>,
@@ -59,8 +65,11 @@ pub enum TimelineEvent {
     Comment {
         /// Public comments are sent to the customer; internal ones are not.
         public: bool,
-        /// The text.
+        /// The text, up to [`super::bounds::TEXT_INLINE`] bytes.
         body: String,
+        /// Where the whole text is kept when it is longer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        body_blob: Option<BlobRef>,
     },
     /// A field changed.
     FieldChanged {
@@ -88,20 +97,39 @@ pub enum TimelineEvent {
         message_id: String,
         /// The sender.
         from: String,
-        /// The subject.
+        /// The subject, up to [`super::bounds::SUBJECT_INLINE`] bytes.
         subject: String,
+        /// Where the whole subject is kept when it is longer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        subject_blob: Option<BlobRef>,
         /// Where the raw message is stored.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         raw_key: Option<String>,
-        /// The full text, quotes and signature included.
+        /// The full text, quotes and signature included, up to
+        /// [`super::bounds::TEXT_INLINE`] bytes.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         text: Option<String>,
-        /// The HTML body, sanitized, when the mail had one.
+        /// Where the whole text is kept when it is longer.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text_blob: Option<BlobRef>,
+        /// The HTML body, sanitized, when the mail had one of at most
+        /// [`super::bounds::HTML_INLINE`] bytes.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         html: Option<String>,
-        /// Parts left out (over the size limit), each with the reason.
+        /// Where a longer HTML body is kept.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        html_blob: Option<BlobRef>,
+        /// Parts left out (over a limit), each with the reason; at most
+        /// [`super::bounds::SKIPPED_LISTED`].
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         skipped: Vec<String>,
+        /// How many more parts were left out than `skipped` lists.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        skipped_unlisted: u64,
+        /// How many of its Cc addresses did not become participants because
+        /// the ticket has [`super::bounds::PARTICIPANTS_MAX`].
+        #[serde(default, skip_serializing_if = "is_zero")]
+        participants_left_out: u64,
         /// Why it counts as automatic mail (empty: a person wrote it).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         automatic: Vec<String>,
@@ -198,4 +226,8 @@ pub struct TimelineEntry {
     /// What happened.
     #[serde(flatten)]
     pub event: TimelineEvent,
+}
+
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }

@@ -599,6 +599,7 @@ fn ticket_to_open(
         form: request.form_id.clone(),
         submission_id: submission.submission_id.clone(),
         answers: answers::all_answers(&submission),
+        answers_blob: None,
         routing_rules: form.routing_rules,
     };
     let files = submission
@@ -632,13 +633,13 @@ fn open_problem(error: &OpenError) -> Problem {
             tracing::error!(error = %e, "ticket not stored");
             store_problem(e)
         }
-        OpenError::Attachment(e) => {
-            tracing::error!(error = %e, "attachment not stored");
+        OpenError::Blob(e) => {
+            tracing::error!(error = %e, "attachment or long text not stored");
             Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "Try again shortly",
-                "an attachment could not be stored; nothing was saved",
+                "an attachment or a long answer could not be stored; nothing was saved",
             )
         }
         e @ OpenError::UnknownQueue(_) => misconfigured("internal", e.to_string()),

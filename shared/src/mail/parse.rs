@@ -130,8 +130,11 @@ pub struct ParsedMail {
     pub reply_text: String,
     /// Attachments and inline images within the limits.
     pub attachments: Vec<MailAttachment>,
-    /// Why parts were left out, for people to read.
+    /// Why parts were left out, for people to read; at most
+    /// [`crate::domain::bounds::SKIPPED_LISTED`].
     pub skipped: Vec<String>,
+    /// How many more parts were left out than `skipped` lists.
+    pub skipped_unlisted: usize,
     /// Every top-level header, name and decoded value (unfolded, control
     /// characters replaced by spaces), in message order.
     pub headers: Vec<(String, String)>,
@@ -201,6 +204,8 @@ pub fn parse(raw: &[u8], limits: &MailLimits) -> Result<ParsedMail, MailParseErr
         .map(|value| strip_brackets(value).to_lowercase());
     // Last: moves the decoded parts out of the message instead of copying.
     let (attachments, skipped) = attachments(message, limits);
+    let skipped_unlisted = skipped.unlisted;
+    let skipped = skipped.listed;
 
     Ok(ParsedMail {
         message_id,
@@ -222,6 +227,7 @@ pub fn parse(raw: &[u8], limits: &MailLimits) -> Result<ParsedMail, MailParseErr
         reply_text,
         attachments,
         skipped,
+        skipped_unlisted,
         report,
         headers,
     })
@@ -256,7 +262,7 @@ fn header_values<'h>(headers: &'h [(String, String)], name: &str) -> Vec<&'h str
 /// when it is missing or empty.
 fn message_id(message: &Message<'_>, raw: &[u8]) -> (String, bool) {
     match message.message_id().map(clean_id) {
-        Some(id) if !id.is_empty() => (id, false),
+        Some(id) if !id.is_empty() && id.len() <= ID_MAX => (id, false),
         _ => (generated_message_id(raw), true),
     }
 }
@@ -326,9 +332,14 @@ fn ids(part: &MessagePart<'_>, name: &HeaderName<'_>) -> Vec<String> {
     }
     ids.into_iter()
         .map(clean_id)
-        .filter(|id| !id.is_empty())
+        .filter(|id| !id.is_empty() && id.len() <= ID_MAX)
         .collect()
 }
+
+/// The longest Message-ID taken as one, in bytes (a header line holds at
+/// most 998 characters); a longer one is no id (a new message gets a
+/// generated one).
+const ID_MAX: usize = 995;
 
 /// A message id without brackets, whitespace or control characters (ids
 /// go back out in our In-Reply-To and References headers).
@@ -432,11 +443,29 @@ fn body_html(message: &Message<'_>) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("\n"))
 }
 
+/// The parts left out: the first few reasons, and how many more.
+#[derive(Default)]
+struct Skipped {
+    listed: Vec<String>,
+    unlisted: usize,
+}
+
+impl Skipped {
+    /// Lists the reason made by `reason` while there is room, else counts it.
+    fn push(&mut self, reason: impl FnOnce() -> String) {
+        if self.listed.len() < crate::domain::bounds::SKIPPED_LISTED {
+            self.listed.push(reason());
+        } else {
+            self.unlisted += 1;
+        }
+    }
+}
+
 /// Attachments within the limits, and the reasons for those left out.
 /// Decoded contents move into the attachments without a copy.
-fn attachments(message: Message<'_>, limits: &MailLimits) -> (Vec<MailAttachment>, Vec<String>) {
+fn attachments(message: Message<'_>, limits: &MailLimits) -> (Vec<MailAttachment>, Skipped) {
     let mut kept = Vec::new();
-    let mut skipped = Vec::new();
+    let mut skipped = Skipped::default();
     let mut parts = message.parts;
     for (index, id) in message.attachments.iter().enumerate() {
         let Some(part) = parts.get_mut(*id as usize) else {
@@ -449,19 +478,23 @@ fn attachments(message: Message<'_>, limits: &MailLimits) -> (Vec<MailAttachment
         let file_name = file_name_of(part, &content_type, index + 1);
         let size = part.contents().len();
         if size > limits.max_attachment_bytes {
-            skipped.push(format!(
-                "attachment {file_name} ({}) exceeds the {} limit",
-                human_size(size),
-                human_size(limits.max_attachment_bytes)
-            ));
+            skipped.push(|| {
+                format!(
+                    "attachment {file_name} ({}) exceeds the {} limit",
+                    human_size(size),
+                    human_size(limits.max_attachment_bytes)
+                )
+            });
             continue;
         }
         if kept.len() >= limits.max_attachments {
-            skipped.push(format!(
-                "attachment {file_name} ({}) left out: more than {} attachments",
-                human_size(size),
-                limits.max_attachments
-            ));
+            skipped.push(|| {
+                format!(
+                    "attachment {file_name} ({}) left out: more than {} attachments",
+                    human_size(size),
+                    limits.max_attachments
+                )
+            });
             continue;
         }
         let content_id = content_id_of(part);
@@ -507,12 +540,37 @@ fn content_type_of(part: &MessagePart<'_>) -> String {
 }
 
 /// The decoded file name, or `attachment-N.ext` / `message-N.eml`.
+/// The longest file name kept, in characters; a longer one keeps its
+/// start and its extension.
+const FILE_NAME_MAX: usize = 255;
+
+/// `name` cut to [`FILE_NAME_MAX`] characters, its extension kept.
+fn bounded_file_name(name: &str) -> String {
+    if name.chars().count() <= FILE_NAME_MAX {
+        return name.to_owned();
+    }
+    let extension = name
+        .rsplit_once('.')
+        .map(|(_, ext)| ext)
+        .filter(|ext| ext.chars().count() <= 16)
+        .unwrap_or("");
+    let head: String = name
+        .chars()
+        .take(FILE_NAME_MAX - extension.chars().count() - 2)
+        .collect();
+    if extension.is_empty() {
+        format!("{head}…")
+    } else {
+        format!("{head}….{extension}")
+    }
+}
+
 fn file_name_of(part: &MessagePart<'_>, content_type: &str, number: usize) -> String {
     if let Some(name) = part.attachment_name() {
         let name: String = name.chars().filter(|c| !c.is_control()).collect();
         let name = name.trim();
         if !name.is_empty() {
-            return name.to_owned();
+            return bounded_file_name(name);
         }
     }
     let extension = match content_type {

@@ -115,6 +115,14 @@ pub fn keys_in_subject(subject: &str, queue: &QueueKey) -> Vec<TicketKey> {
     keys
 }
 
+/// How many Message-IDs of a mail's In-Reply-To and References (newest
+/// first) are looked up: a real thread names its ticket's mail among its
+/// latest few; a mail naming thousands costs no more than this.
+const IDS_LOOKED_UP: usize = 32;
+
+/// How many ticket keys of a subject are looked up.
+const KEYS_LOOKED_UP: usize = 8;
+
 /// Finds the ticket a mail answers, by headers, then token, then subject.
 /// The subject match is returned as is; the caller applies the policy for
 /// senders who are not on the ticket.
@@ -128,7 +136,8 @@ pub async fn find_thread<S>(
 where
     S: ClaimStore + TicketStore + ?Sized,
 {
-    for id in mail.in_reply_to.iter().chain(mail.references.iter().rev()) {
+    let ids = mail.in_reply_to.iter().chain(mail.references.iter().rev());
+    for id in ids.take(IDS_LOOKED_UP) {
         if let Some(record) = store
             .idempotency_record(&keys::claim::message_id(id))
             .await?
@@ -146,7 +155,10 @@ where
             }
         }
     }
-    for key in keys_in_subject(&mail.subject, queue) {
+    for key in keys_in_subject(&mail.subject, queue)
+        .into_iter()
+        .take(KEYS_LOOKED_UP)
+    {
         if store.get_ticket(&key).await?.is_some() {
             return Ok(Some(ThreadMatch::Subject(key)));
         }

@@ -39,6 +39,10 @@ pub enum AgentError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A long comment could not be kept in the blob store (nothing was
+    /// written).
+    #[error("the comment could not be stored")]
+    Content(#[source] crate::blobs::BlobError),
     /// The answer could not be mailed (the comment is stored).
     #[error("the comment is stored, but the mail to the customer failed: {0}")]
     Mail(String),
@@ -76,8 +80,9 @@ pub async fn update(
     };
     let now = super::store_precision(services.clock.now());
     let claims = idempotency_claims(config, key, &update, now);
+    let comment = comment_entry(services, key, &update).await?;
     let (ticket, _) = super::apply(store, key, &actor, now, &claims, |ticket| {
-        change(ticket, &update, now)
+        change(ticket, &update, comment.clone(), now)
     })
     .await?;
     let mail = match &update.comment {
@@ -144,10 +149,36 @@ fn idempotency_claims(
         .collect()
 }
 
+/// The update's comment as its timeline entry, a long text kept whole in
+/// the blob store.
+async fn comment_entry(
+    services: &Services,
+    key: &TicketKey,
+    update: &AgentUpdate,
+) -> Result<Option<TimelineEvent>, AgentError> {
+    let Some((public, body)) = &update.comment else {
+        return Ok(None);
+    };
+    let comment = TimelineEvent::Comment {
+        public: *public,
+        body: body.clone(),
+        body_blob: None,
+    };
+    super::fit::event_of(services.blobs.as_ref(), key, comment)
+        .await
+        .map(Some)
+        .map_err(AgentError::Content)
+}
+
 /// Changes the fields of `ticket` and answers the timeline entries: the
 /// field changes, then the comment (a first public one is the first
 /// response).
-fn change(ticket: &mut Ticket, update: &AgentUpdate, now: DateTime<Utc>) -> Vec<TimelineEvent> {
+fn change(
+    ticket: &mut Ticket,
+    update: &AgentUpdate,
+    comment: Option<TimelineEvent>,
+    now: DateTime<Utc>,
+) -> Vec<TimelineEvent> {
     let before = ticket.clone();
     if let Some(status) = &update.status {
         ticket.status.clone_from(status);
@@ -159,14 +190,13 @@ fn change(ticket: &mut Ticket, update: &AgentUpdate, now: DateTime<Utc>) -> Vec<
         ticket.assignee.clone_from(assignee);
     }
     let mut events = super::field_changes(&before, ticket);
-    if let Some((public, body)) = &update.comment {
-        if *public && ticket.first_response_at.is_none() {
+    if let Some(comment) = comment {
+        if matches!(comment, TimelineEvent::Comment { public: true, .. })
+            && ticket.first_response_at.is_none()
+        {
             ticket.first_response_at = Some(now);
         }
-        events.push(TimelineEvent::Comment {
-            public: *public,
-            body: body.clone(),
-        });
+        events.push(comment);
     }
     events
 }

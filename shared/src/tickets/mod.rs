@@ -6,6 +6,7 @@
 //! fields.
 
 pub mod agent;
+pub mod fit;
 pub mod open;
 
 pub use open::{Attachments, NewFile, NewTicket, OpenError, Opened, open};
@@ -101,6 +102,7 @@ pub fn build_ticket(
         queue: draft.queue,
         summary: draft.summary,
         description: draft.description,
+        description_blob: None,
         status: queue.initial_status.value.clone(),
         resolution: None,
         priority: draft

@@ -5,9 +5,11 @@
 //! 1. the requester's address resolves to a contact (found or created);
 //! 2. the queue's counter gives the ticket its key;
 //! 3. version 1 is built with the queue's defaults;
-//! 4. the attachments are stored (before the ticket, so no ticket ever
-//!    points at a missing file);
-//! 5. the ticket, its first timeline entries and its claims are written in
+//! 4. texts over their bounds (a long description, a mail's text, a form's
+//!    answers) are kept whole as blobs and cut to excerpts ([`super::fit`]);
+//! 5. the attachments are stored (both before the ticket, so no ticket
+//!    ever points at a missing file);
+//! 6. the ticket, its first timeline entries and its claims are written in
 //!    one write; a claim that exists makes it a replay of the first ticket.
 
 use bytes::Bytes;
@@ -93,9 +95,10 @@ pub enum OpenError {
     /// The draft names a queue that is not configured.
     #[error("queue {0} is not configured")]
     UnknownQueue(crate::domain::QueueKey),
-    /// An attachment could not be stored (nothing was written).
-    #[error("an attachment could not be stored")]
-    Attachment(#[source] BlobError),
+    /// An attachment or a long text could not be stored in the blob store
+    /// (nothing was written).
+    #[error("an attachment or a long text could not be stored")]
+    Blob(#[source] BlobError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -119,11 +122,16 @@ where
             super::CreateError::Store(e) => OpenError::Store(e),
         })?;
     ticket.participants = new.participants;
-    let mut events = new.intake;
+    super::fit::ticket(blobs, &mut ticket)
+        .await
+        .map_err(OpenError::Blob)?;
+    let mut events = super::fit::events(blobs, &ticket.key, new.intake)
+        .await
+        .map_err(OpenError::Blob)?;
     events.extend(
         store_attachments(blobs, &ticket.key, &new.attachments)
             .await
-            .map_err(OpenError::Attachment)?,
+            .map_err(OpenError::Blob)?,
     );
     events.extend(new.links);
     let entries = first_entries(&ticket, &new.actor, events);

@@ -53,7 +53,7 @@ impl<'a> Renderer<'a> {
         change_value.insert("at".into(), json!(change.at()));
         if let Some(entry) = &change.entry {
             match &entry.event {
-                TimelineEvent::Comment { public, body } => {
+                TimelineEvent::Comment { public, body, .. } => {
                     change_value.insert("comment".into(), json!({"public": public, "body": body}));
                 }
                 TimelineEvent::EmailIn { from, subject, .. } => {

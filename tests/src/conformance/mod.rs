@@ -114,6 +114,7 @@ pub fn sample_ticket(key: TicketKey, created_at: DateTime<Utc>) -> Ticket {
         summary: format!("Invoice missing for {key}"),
         key,
         description: "Line one.\nLine two, with ünïcode and \"quotes\".".to_owned(),
+        description_blob: None,
         status: "New".to_owned(),
         resolution: Some("duplicate".to_owned()),
         priority: "critical".to_owned(),
@@ -173,6 +174,7 @@ pub fn creation_entries(ticket: &Ticket) -> Vec<TimelineEntry> {
                 form: "support".to_owned(),
                 submission_id: Some("sub-1".to_owned()),
                 answers: BTreeMap::from([("topic".to_owned(), "billing".to_owned())]),
+                answers_blob: None,
                 routing_rules: vec!["billing-to-line-2".to_owned()],
             },
         },
@@ -215,6 +217,7 @@ pub fn change_status(
             event: TimelineEvent::Comment {
                 public: false,
                 body: format!("{login} set {status}"),
+                body_blob: None,
             },
         },
     ];
@@ -284,6 +287,7 @@ pub fn notes(ticket: &Ticket, count: usize) -> Vec<TimelineEntry> {
             event: TimelineEvent::Comment {
                 public: false,
                 body: format!("note {i} of version {}", ticket.version),
+                body_blob: None,
             },
         })
         .collect()

@@ -210,7 +210,7 @@ impl From<OpenError> for IngestError {
     fn from(e: OpenError) -> Self {
         match e {
             OpenError::Store(e) => e.into(),
-            OpenError::Attachment(e) => e.into(),
+            OpenError::Blob(e) => e.into(),
             e @ OpenError::UnknownQueue(_) => Self::classify(false, e.to_string(), Box::new(e)),
         }
     }

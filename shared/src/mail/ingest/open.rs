@@ -7,7 +7,9 @@ use crate::keys;
 use crate::store::{ClaimPurpose, IdempotencyClaim, MailClaim, Step};
 use crate::tickets::{self, NewTicket, Opened, TicketDraft};
 
-use super::record::{attachments_of, email_in, new_participants};
+use super::record::{
+    attachments_of, email_in, join_participants, new_participants, note_participants_left_out,
+};
 use super::screen::sender_allowed;
 use super::{IngestError, Ingested, Letter, Refusal, answer, send};
 
@@ -105,13 +107,17 @@ fn new_ticket_of(letter: &Letter<'_>, follow_up_of: Option<&TicketKey>) -> NewTi
         })
         .into_iter()
         .collect();
+    let mut participants = Vec::new();
+    let left_out = join_participants(&mut participants, cc_participants(letter));
+    let mut received = email_in(letter, &letter.screening.automatic);
+    note_participants_left_out(&mut received, left_out);
     NewTicket {
-        participants: cc_participants(letter),
+        participants,
         draft,
         actor: Actor::Customer {
             email: letter.sender.clone(),
         },
-        intake: vec![email_in(letter, &letter.screening.automatic)],
+        intake: vec![received],
         attachments: attachments_of(mail),
         links,
         claims: vec![IdempotencyClaim {

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::config::{ClosedPolicy, Queue, StatusCategory};
+use crate::domain::bounds;
 use crate::domain::{Actor, EmailAddress, Ticket, TicketKey, TimelineEvent};
 use crate::keys;
 use crate::services::Services;
@@ -75,6 +76,15 @@ pub(super) async fn reply(
     let actor = Actor::Customer {
         email: letter.sender.clone(),
     };
+    let recorded = tickets::fit::events(
+        inbound.services.blobs.as_ref(),
+        &ticket.key,
+        vec![
+            email_in(letter, &letter.screening.automatic),
+            reply_comment(inbound.mail, &letter.screening.automatic),
+        ],
+    )
+    .await?;
     let mut reopened = false;
     let (stored, written) = tickets::apply(
         inbound.services.store.as_ref(),
@@ -90,11 +100,13 @@ pub(super) async fn reply(
                 inbound.mail,
                 &letter.sender,
             );
-            current.participants.extend(participants);
+            let left_out = join_participants(&mut current.participants, participants);
             reopened =
                 letter.screening.from_a_person() && reopen(letter.queue, current, inbound.now);
-            let mut events = vec![email_in(letter, &letter.screening.automatic)];
-            events.push(reply_comment(inbound.mail, &letter.screening.automatic));
+            let mut events = recorded.clone();
+            if let Some(mail) = events.first_mut() {
+                note_participants_left_out(mail, left_out);
+            }
             events.extend(tickets::field_changes(&before, current));
             events
         },
@@ -151,6 +163,7 @@ fn reply_comment(mail: &ParsedMail, automatic: &[String]) -> TimelineEvent {
         return TimelineEvent::Comment {
             public: true,
             body: mail.reply_text.clone(),
+            body_blob: None,
         };
     }
     TimelineEvent::Comment {
@@ -160,6 +173,7 @@ fn reply_comment(mail: &ParsedMail, automatic: &[String]) -> TimelineEvent {
             automatic.join("; "),
             mail.reply_text
         ),
+        body_blob: None,
     }
 }
 
@@ -170,10 +184,15 @@ pub(super) fn email_in(letter: &Letter<'_>, automatic: &[String]) -> TimelineEve
         message_id: mail.message_id.clone(),
         from: letter.sender.to_string(),
         subject: mail.subject.clone(),
+        subject_blob: None,
         raw_key: Some(letter.inbound.raw_key.to_owned()),
         text: Some(mail.text.clone()),
+        text_blob: None,
         html: mail.html.clone(),
+        html_blob: None,
         skipped: mail.skipped.clone(),
+        skipped_unlisted: mail.skipped_unlisted as u64,
+        participants_left_out: 0,
         automatic: automatic.to_vec(),
         authentication: letter.inbound.authentication,
     }
@@ -188,17 +207,42 @@ pub(super) fn new_participants(
     sender: &EmailAddress,
 ) -> Vec<EmailAddress> {
     let mut added = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let candidates = std::iter::once(sender.clone()).chain(
         mail.cc
             .iter()
             .filter_map(|m| EmailAddress::parse(&m.email).ok()),
     );
     for address in candidates {
-        if !ours(queue, &address) && !on_ticket(&address) && !added.contains(&address) {
+        if !ours(queue, &address) && !on_ticket(&address) && seen.insert(address.clone()) {
             added.push(address);
         }
     }
     added
+}
+
+/// Adds `new` to `participants` up to [`bounds::PARTICIPANTS_MAX`] in all;
+/// answers how many did not fit.
+pub(super) fn join_participants(
+    participants: &mut Vec<EmailAddress>,
+    new: Vec<EmailAddress>,
+) -> u64 {
+    let room = bounds::PARTICIPANTS_MAX.saturating_sub(participants.len());
+    let left_out = new.len().saturating_sub(room);
+    participants.extend(new.into_iter().take(room));
+    left_out as u64
+}
+
+/// Records on a mail's entry how many of its addresses did not become
+/// participants.
+pub(super) fn note_participants_left_out(event: &mut TimelineEvent, count: u64) {
+    if let TimelineEvent::EmailIn {
+        participants_left_out,
+        ..
+    } = event
+    {
+        *participants_left_out = count;
+    }
 }
 
 /// A mail's attachments as files of its ticket, named apart from other
@@ -279,13 +323,19 @@ pub(super) async fn bounce(
         inbound.not_accepted(Refusal::Bounce, reason).await?;
         return Ok(Ingested::Bounce { ticket: None });
     };
-    let events = [
-        bounced_mail(inbound, automatic),
-        TimelineEvent::Comment {
-            public: false,
-            body: bounce_note(&report),
-        },
-    ];
+    let events = tickets::fit::events(
+        inbound.services.blobs.as_ref(),
+        &ticket,
+        vec![
+            bounced_mail(inbound, automatic),
+            TimelineEvent::Comment {
+                public: false,
+                body: bounce_note(&report),
+                body_blob: None,
+            },
+        ],
+    )
+    .await?;
     let claim = send::message_id_claim(&mail.message_id, inbound.now);
     let (_, written) = tickets::apply(
         inbound.services.store.as_ref(),
@@ -317,10 +367,15 @@ fn bounced_mail(inbound: &Inbound<'_>, automatic: Vec<String>) -> TimelineEvent 
         message_id: mail.message_id.clone(),
         from,
         subject: mail.subject.clone(),
+        subject_blob: None,
         raw_key: Some(inbound.raw_key.to_owned()),
         text: Some(mail.text.clone()),
+        text_blob: None,
         html: mail.html.clone(),
+        html_blob: None,
         skipped: mail.skipped.clone(),
+        skipped_unlisted: mail.skipped_unlisted as u64,
+        participants_left_out: 0,
         automatic,
         authentication: inbound.authentication,
     }

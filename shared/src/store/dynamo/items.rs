@@ -65,6 +65,63 @@ fn encode<T: Serialize>(
     Ok(item)
 }
 
+/// The most bytes DynamoDB stores in one item.
+pub(super) const MAX_ITEM_BYTES: usize = 400 * 1024;
+
+/// Refuses an item DynamoDB would refuse as too large, naming it and its
+/// largest attributes, before anything is sent.
+pub(super) fn check_size(item: &Item) -> Result<(), StoreError> {
+    let size = item_size(item);
+    if size <= MAX_ITEM_BYTES {
+        return Ok(());
+    }
+    let location = match (item.get(keys::PK), item.get(keys::SK)) {
+        (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => format!("{pk} / {sk}"),
+        _ => "an item".to_owned(),
+    };
+    let mut largest: Vec<(&String, usize)> = item
+        .iter()
+        .map(|(name, value)| (name, value_size(value)))
+        .collect();
+    largest.sort_by_key(|&(_, size)| std::cmp::Reverse(size));
+    let largest: Vec<String> = largest
+        .iter()
+        .take(3)
+        .map(|(name, size)| format!("{name} {size} bytes"))
+        .collect();
+    Err(StoreError::backend(format!(
+        "the item {location} takes {size} bytes ({}); a DynamoDB item holds at most 400 KB ({MAX_ITEM_BYTES} bytes)",
+        largest.join(", ")
+    )))
+}
+
+/// An item's size as DynamoDB counts it: each attribute's name and value.
+pub(super) fn item_size(item: &Item) -> usize {
+    item.iter()
+        .map(|(name, value)| name.len() + value_size(value))
+        .sum()
+}
+
+/// A value's size as DynamoDB counts it (numbers at their longest).
+fn value_size(value: &AttributeValue) -> usize {
+    match value {
+        AttributeValue::S(text) => text.len(),
+        AttributeValue::N(number) => number.len() / 2 + 2,
+        AttributeValue::B(blob) => blob.as_ref().len(),
+        AttributeValue::Ss(texts) => texts.iter().map(String::len).sum(),
+        AttributeValue::Ns(numbers) => numbers.iter().map(|n| n.len() / 2 + 2).sum(),
+        AttributeValue::Bs(blobs) => blobs.iter().map(|b| b.as_ref().len()).sum(),
+        AttributeValue::L(list) => 3 + list.iter().map(|v| 1 + value_size(v)).sum::<usize>(),
+        AttributeValue::M(map) => {
+            3 + map
+                .iter()
+                .map(|(name, v)| 1 + name.len() + value_size(v))
+                .sum::<usize>()
+        }
+        _ => 1,
+    }
+}
+
 fn decode<T: DeserializeOwned>(what: &str, mut item: Item) -> Result<T, StoreError> {
     let location = match (item.get(keys::PK), item.get(keys::SK)) {
         (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => format!("{pk} / {sk}"),
@@ -272,6 +329,7 @@ mod tests {
             key,
             summary: "Printer on fire".into(),
             description: String::new(),
+            description_blob: None,
             status: "New".into(),
             resolution: None,
             priority: "critical".into(),
@@ -320,6 +378,23 @@ mod tests {
     }
 
     #[test]
+    fn an_item_over_400_kb_is_refused_naming_its_largest_attribute() {
+        let mut ticket = ticket();
+        ticket.description = "x".repeat(MAX_ITEM_BYTES);
+        let item = ticket_item(&ticket).unwrap();
+        assert!(item_size(&item) > MAX_ITEM_BYTES);
+        match check_size(&item) {
+            Err(StoreError::Backend { what, .. }) => {
+                assert!(what.contains("TICKET#SUP-17"), "{what}");
+                assert!(what.contains("description"), "{what}");
+            }
+            other => panic!("expected a permanent error, got {other:?}"),
+        }
+        ticket.description = "x".repeat(MAX_ITEM_BYTES - 2_000);
+        check_size(&ticket_item(&ticket).unwrap()).unwrap();
+    }
+
+    #[test]
     fn an_unassigned_ticket_stays_out_of_the_assignee_index() {
         let mut ticket = ticket();
         ticket.assignee = None;
@@ -347,6 +422,7 @@ mod tests {
             TimelineEvent::Comment {
                 public: true,
                 body: "hi".into(),
+                body_blob: None,
             },
         ];
         for (i, event) in entries.into_iter().enumerate() {

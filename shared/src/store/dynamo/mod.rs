@@ -62,7 +62,9 @@
 //!
 //! A ticket write is one transaction of at most 100 items: the ticket, its
 //! entries and its claims; a larger one is refused before anything is
-//! sent. When a transaction is cancelled because a claim's record appeared
+//! sent, as is an item over DynamoDB's 400 KB (both permanent errors: the
+//! use cases keep items within [`crate::domain::bounds`], so either means a
+//! bound is missing, not that trying again would help). When a transaction is cancelled because a claim's record appeared
 //! meanwhile, the record (the old item the cancellation returns, or a
 //! consistent read) answers as the pre-check would have.
 //!
@@ -635,6 +637,7 @@ impl DynamoStore {
         names: Option<HashMap<String, String>>,
         values: Option<HashMap<String, AttributeValue>>,
     ) -> Result<TransactWriteItem, StoreError> {
+        items::check_size(&item)?;
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
