@@ -16,9 +16,11 @@
 //! Text conversion uses [`html2text`] at 80 columns, with link targets as
 //! numbered footnotes so URLs survive.
 //!
-//! Both see the body with its structure bounded first
+//! [`read`] does all of it for one body: the structure is bounded once
 //! ([`super::nesting::bounded`]: no element deeper than 128, no more than
-//! 20,000 tags), so that no body, however deeply nested, takes them long.
+//! 20,000 tags, so no body however deeply nested takes long), the bounded
+//! HTML is parsed once for the text (rendered at 80 columns and unwrapped
+//! from the same tree), and once by the sanitizer, which has its own parser.
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -54,6 +56,29 @@ fn filter_attribute<'u>(element: &str, attribute: &str, value: &'u str) -> Optio
     }
 }
 
+/// One HTML body read for display and for text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HtmlRead {
+    /// The body sanitized for display (see [`sanitize`]).
+    pub sanitized: String,
+    /// The text, wrapped at [`TEXT_WIDTH`] (see [`to_text`]).
+    pub text: String,
+    /// The text unwrapped (see [`to_text_unwrapped`]).
+    pub unwrapped: String,
+}
+
+/// Reads an HTML mail body: bounds it once, sanitizes it, and renders its
+/// text wrapped and unwrapped from one parse.
+pub fn read(html: &str) -> HtmlRead {
+    let bounded = nesting::bounded(html);
+    let (text, unwrapped) = texts(&bounded);
+    HtmlRead {
+        sanitized: SANITIZER.clean(&bounded).to_string(),
+        text,
+        unwrapped,
+    }
+}
+
 /// Sanitizes an HTML mail body for display (see the module docs for what is
 /// kept and what is removed).
 pub fn sanitize(html: &str) -> String {
@@ -64,7 +89,7 @@ pub fn sanitize(html: &str) -> String {
 /// columns and trimmed. Quoted blocks (`<blockquote>`) come out with `> `
 /// prefixes, so the reply extraction treats them as quotes.
 pub fn to_text(html: &str) -> String {
-    render(html, TEXT_WIDTH)
+    texts(&nesting::bounded(html)).0
 }
 
 /// Converts an HTML mail body to plain text without wrapping lines: each
@@ -72,24 +97,35 @@ pub fn to_text(html: &str) -> String {
 /// this, since wrapping a literal `&gt; long quoted line` leaves an unquoted
 /// continuation line that reads like an inline answer.
 pub fn to_text_unwrapped(html: &str) -> String {
-    render(html, UNWRAPPED_WIDTH)
+    texts(&nesting::bounded(html)).1
 }
 
 /// A width no mail paragraph reaches.
 const UNWRAPPED_WIDTH: usize = 1 << 20;
 
-fn render(html: &str, width: usize) -> String {
-    let bounded = nesting::bounded(html);
-    let html = mark_rules(&bounded);
-    let rendered = html2text::config::plain()
-        .allow_width_overflow()
-        .min_wrap_width(MIN_WRAP_WIDTH)
-        .string_from_read(html.as_bytes(), width);
+/// The text of bounded HTML at [`TEXT_WIDTH`] and unwrapped, both
+/// rendered from one parse.
+fn texts(bounded: &str) -> (String, String) {
+    let html = mark_rules(bounded);
+    let config = || {
+        html2text::config::plain()
+            .allow_width_overflow()
+            .min_wrap_width(MIN_WRAP_WIDTH)
+    };
+    let rendered = config()
+        .parse_html(html.as_bytes())
+        .and_then(|dom| config().dom_to_render_tree(&dom))
+        .and_then(|tree| {
+            let text = config().render_to_string(tree.clone(), TEXT_WIDTH)?;
+            let unwrapped = config().render_to_string(tree, UNWRAPPED_WIDTH)?;
+            Ok((trim_lines(&text), trim_lines(&unwrapped)))
+        });
     match rendered {
-        Ok(text) => trim_lines(&text),
+        Ok(both) => both,
         Err(error) => {
             tracing::debug!(%error, "html2text failed; stripping tags instead");
-            strip_tags(&html)
+            let text = strip_tags(&html);
+            (text.clone(), text)
         }
     }
 }
@@ -222,6 +258,16 @@ mod tests {
         let text = to_text_unwrapped(&html);
         assert_eq!(text.lines().count(), 3, "{text}");
         assert!(to_text(&html).lines().count() > 10);
+    }
+
+    #[test]
+    fn one_read_gives_the_sanitized_html_and_both_texts() {
+        let html = r#"<p onclick="x()">Hello <a href="https://example.com">docs</a></p><hr><blockquote>old</blockquote>"#;
+        let read = read(html);
+        assert_eq!(read.sanitized, sanitize(html));
+        assert_eq!(read.text, to_text(html));
+        assert_eq!(read.unwrapped, to_text_unwrapped(html));
+        assert!(read.text.contains(RULE) && read.text.contains("> old"), "{read:?}");
     }
 
     #[test]

@@ -14,6 +14,7 @@
 //!   its bytes, so redelivery of the same bytes gives the same id.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -185,8 +186,9 @@ pub fn parse(raw: &[u8], limits: &MailLimits) -> Result<ParsedMail, MailParseErr
 
     let (message_id, message_id_generated) = message_id(&message, raw);
     let subject = message.subject().map(clean_text).unwrap_or_default();
-    let (text, reply_source) = body_text(&message);
-    let html = body_html(&message);
+    let htmls = read_html(&message);
+    let (text, reply_source) = body_text(&message, &htmls);
+    let html = body_html(&message, &htmls);
     let reply_text = reply::extract(&reply_source);
     let report = delivery_report(&message);
     let in_reply_to = ids(root, &HeaderName::InReplyTo);
@@ -398,7 +400,7 @@ fn plain_addresses(values: &[&str]) -> Vec<String> {
 /// The text body (text parts as they are, HTML converted at 80 columns),
 /// and the text to extract the reply from: the same, except that HTML is
 /// converted without wrapping (see [`html::to_text_unwrapped`]).
-fn body_text(message: &Message<'_>) -> (String, String) {
+fn body_text(message: &Message<'_>, htmls: &BTreeMap<u32, html::HtmlRead>) -> (String, String) {
     let mut texts = Vec::new();
     let mut unwrapped = Vec::new();
     for id in &message.text_body {
@@ -408,9 +410,11 @@ fn body_text(message: &Message<'_>) -> (String, String) {
                 unwrapped.push(text.clone());
                 texts.push(text);
             }
-            Some(PartType::Html(html)) => {
-                texts.push(html::to_text(html));
-                unwrapped.push(html::to_text_unwrapped(html));
+            Some(PartType::Html(_)) => {
+                if let Some(read) = htmls.get(id) {
+                    texts.push(read.text.clone());
+                    unwrapped.push(read.unwrapped.clone());
+                }
             }
             _ => {}
         }
@@ -419,27 +423,47 @@ fn body_text(message: &Message<'_>) -> (String, String) {
     let (text, unwrapped) = (join(texts), join(unwrapped));
     if text.trim().is_empty() {
         // An empty text/plain next to a real HTML part.
-        let from_html: Vec<String> = html_parts(message).map(html::to_text).collect();
+        let from_html: Vec<&html::HtmlRead> = html_reads(message, htmls).collect();
         if !from_html.is_empty() {
-            let from_html_unwrapped = html_parts(message).map(html::to_text_unwrapped).collect();
-            return (join(from_html), join(from_html_unwrapped));
+            return (
+                join(from_html.iter().map(|read| read.text.clone()).collect()),
+                join(
+                    from_html
+                        .iter()
+                        .map(|read| read.unwrapped.clone())
+                        .collect(),
+                ),
+            );
         }
     }
     (text, unwrapped)
 }
 
-fn html_parts<'a>(message: &'a Message<'_>) -> impl Iterator<Item = &'a str> + 'a {
-    message.html_body.iter().filter_map(|id| {
-        match message.parts.get(*id as usize).map(|part| &part.body) {
-            Some(PartType::Html(html)) => Some(html.as_ref()),
-            _ => None,
+/// Every HTML part of the text and HTML bodies, each read once (a part in
+/// both is the same part), by part id.
+fn read_html(message: &Message<'_>) -> BTreeMap<u32, html::HtmlRead> {
+    let mut reads = BTreeMap::new();
+    for id in message.text_body.iter().chain(&message.html_body) {
+        if let Some(PartType::Html(html)) = message.parts.get(*id as usize).map(|part| &part.body) {
+            reads.entry(*id).or_insert_with(|| html::read(html));
         }
-    })
+    }
+    reads
+}
+
+/// The reads of the HTML body's parts, in order.
+fn html_reads<'a>(
+    message: &'a Message<'_>,
+    htmls: &'a BTreeMap<u32, html::HtmlRead>,
+) -> impl Iterator<Item = &'a html::HtmlRead> + 'a {
+    message.html_body.iter().filter_map(|id| htmls.get(id))
 }
 
 /// The sanitized HTML body, when there is one.
-fn body_html(message: &Message<'_>) -> Option<String> {
-    let parts: Vec<String> = html_parts(message).map(html::sanitize).collect();
+fn body_html(message: &Message<'_>, htmls: &BTreeMap<u32, html::HtmlRead>) -> Option<String> {
+    let parts: Vec<&str> = html_reads(message, htmls)
+        .map(|read| read.sanitized.as_str())
+        .collect();
     (!parts.is_empty()).then(|| parts.join("\n"))
 }
 
