@@ -267,7 +267,10 @@ mod tests {
         assert_eq!(read.sanitized, sanitize(html));
         assert_eq!(read.text, to_text(html));
         assert_eq!(read.unwrapped, to_text_unwrapped(html));
-        assert!(read.text.contains(RULE) && read.text.contains("> old"), "{read:?}");
+        assert!(
+            read.text.contains(RULE) && read.text.contains("> old"),
+            "{read:?}"
+        );
     }
 
     #[test]
