@@ -164,7 +164,7 @@ async fn comment_entry(
         body: body.clone(),
         body_blob: None,
     };
-    super::fit::event_of(services.blobs.as_ref(), key, comment)
+    super::fit::fit_event(services.blobs.as_ref(), key, comment)
         .await
         .map(Some)
         .map_err(AgentError::Content)

@@ -5,7 +5,9 @@
 //! description and answers, a mail's subject, text and HTML, a reply, an
 //! agent's comment.
 //!
-//! A blob's name is `content/<ticket>/<digest>-<what>`, from a digest of its
+//! A blob's name is `attachments/<ticket>/text-<digest>-<what>`, beside the
+//! ticket's files (under the prefix the functions may write; a file's name
+//! starts with its number or `mail-`, never `text-`), from a digest of its
 //! content, so a redelivered request writes the same blob again instead of
 //! another. Fitting what already fits changes nothing.
 
@@ -20,14 +22,14 @@ use crate::domain::{Ticket, TicketKey, TimelineEvent};
 
 /// Cuts the ticket's description to its bound (the whole kept as a blob),
 /// its custom text fields to theirs, its participants to their most.
-pub async fn ticket(blobs: &dyn BlobStore, ticket: &mut Ticket) -> Result<(), BlobError> {
+pub async fn fit_ticket(blobs: &dyn BlobStore, ticket: &mut Ticket) -> Result<(), BlobError> {
     let spill = Spill {
         blobs,
         ticket: &ticket.key,
     };
     let description = std::mem::take(&mut ticket.description);
     let (description, blob) = spill
-        .text(description, bounds::TEXT_INLINE, "description.txt")
+        .text_cut(description, bounds::TEXT_INLINE, "description.txt")
         .await?;
     ticket.description = description;
     if blob.is_some() {
@@ -44,35 +46,37 @@ pub async fn ticket(blobs: &dyn BlobStore, ticket: &mut Ticket) -> Result<(), Bl
     Ok(())
 }
 
-/// [`event`] for each of `events`, in order.
-pub async fn events(
+/// [`fit_event`] for each of `events`, in order.
+pub async fn fit_events(
     blobs: &dyn BlobStore,
     ticket: &TicketKey,
     events: Vec<TimelineEvent>,
 ) -> Result<Vec<TimelineEvent>, BlobError> {
     let mut fitted = Vec::with_capacity(events.len());
     for event in events {
-        fitted.push(event_of(blobs, ticket, event).await?);
+        fitted.push(fit_event(blobs, ticket, event).await?);
     }
     Ok(fitted)
 }
 
 /// One timeline event of `ticket`, its long texts cut to their bounds and
 /// kept whole as blobs.
-pub async fn event_of(
+pub async fn fit_event(
     blobs: &dyn BlobStore,
     ticket: &TicketKey,
     event: TimelineEvent,
 ) -> Result<TimelineEvent, BlobError> {
     let spill = Spill { blobs, ticket };
     Ok(match event {
-        TimelineEvent::EmailIn { .. } => spill.email_in(event).await?,
+        TimelineEvent::EmailIn { .. } => spill.email_in_cut(event).await?,
         TimelineEvent::Comment {
             public,
             body,
             body_blob,
         } => {
-            let (body, blob) = spill.text(body, bounds::TEXT_INLINE, "comment.txt").await?;
+            let (body, blob) = spill
+                .text_cut(body, bounds::TEXT_INLINE, "comment.txt")
+                .await?;
             TimelineEvent::Comment {
                 public,
                 body,
@@ -86,7 +90,7 @@ pub async fn event_of(
             answers_blob,
             routing_rules,
         } => {
-            let (answers, blob) = spill.answers(answers).await?;
+            let (answers, blob) = spill.answers_cut(answers).await?;
             TimelineEvent::FormSubmitted {
                 form,
                 submission_id,
@@ -107,7 +111,7 @@ struct Spill<'a> {
 
 impl Spill<'_> {
     /// `text` cut to `max` bytes, and the blob of the whole when it was cut.
-    async fn text(
+    async fn text_cut(
         &self,
         text: String,
         max: usize,
@@ -118,14 +122,14 @@ impl Spill<'_> {
         }
         let excerpt = bounds::excerpt(&text, max).to_owned();
         let blob = self
-            .put(what, "text/plain; charset=utf-8", Bytes::from(text))
+            .keep_whole(what, "text/plain; charset=utf-8", Bytes::from(text))
             .await?;
         Ok((excerpt, Some(blob)))
     }
 
     /// A mail's subject, text and HTML cut to their bounds, its list of
     /// left-out parts to its most (counting the rest).
-    async fn email_in(&self, event: TimelineEvent) -> Result<TimelineEvent, BlobError> {
+    async fn email_in_cut(&self, event: TimelineEvent) -> Result<TimelineEvent, BlobError> {
         let TimelineEvent::EmailIn {
             message_id,
             from,
@@ -146,11 +150,11 @@ impl Spill<'_> {
             return Ok(event);
         };
         let (subject, new_subject_blob) = self
-            .text(subject, bounds::SUBJECT_INLINE, "subject.txt")
+            .text_cut(subject, bounds::SUBJECT_INLINE, "subject.txt")
             .await?;
         let (text, new_text_blob) = match text {
             Some(text) => {
-                let (text, blob) = self.text(text, bounds::TEXT_INLINE, "text.txt").await?;
+                let (text, blob) = self.text_cut(text, bounds::TEXT_INLINE, "text.txt").await?;
                 (Some(text), blob)
             }
             None => (None, None),
@@ -158,7 +162,7 @@ impl Spill<'_> {
         let (html, new_html_blob) = match html {
             Some(html) if !bounds::fits(&html, bounds::HTML_INLINE) => {
                 let blob = self
-                    .put("body.html", "text/html; charset=utf-8", Bytes::from(html))
+                    .keep_whole("body.html", "text/html; charset=utf-8", Bytes::from(html))
                     .await?;
                 (None, Some(blob))
             }
@@ -191,7 +195,7 @@ impl Spill<'_> {
 
     /// A form's answers as kept inline, and the blob of all of them (a JSON
     /// object) when some had to be cut or left out.
-    async fn answers(
+    async fn answers_cut(
         &self,
         answers: BTreeMap<String, String>,
     ) -> Result<(BTreeMap<String, String>, Option<BlobRef>), BlobError> {
@@ -199,24 +203,24 @@ impl Spill<'_> {
             return Ok((answers, None));
         };
         let whole = serde_json::to_vec(&answers).map_err(|e| BlobError::Backend {
-            key: format!("content/{}/answers.json", self.ticket),
+            key: format!("attachments/{}/text-answers.json", self.ticket),
             reason: format!("cannot encode the answers: {e}"),
         })?;
         let blob = self
-            .put("answers.json", "application/json", Bytes::from(whole))
+            .keep_whole("answers.json", "application/json", Bytes::from(whole))
             .await?;
         Ok((inline, Some(blob)))
     }
 
     /// Writes `bytes` as the blob of `what` and answers where it is.
-    async fn put(
+    async fn keep_whole(
         &self,
         what: &str,
         content_type: &str,
         bytes: Bytes,
     ) -> Result<BlobRef, BlobError> {
         let digest = hex::encode(&Sha256::digest(&bytes)[..8]);
-        let blob_key = format!("content/{}/{digest}-{what}", self.ticket);
+        let blob_key = format!("attachments/{}/text-{digest}-{what}", self.ticket);
         let size = bytes.len() as u64;
         self.blobs.put(&blob_key, content_type, bytes).await?;
         Ok(BlobRef { blob_key, size })

@@ -122,10 +122,10 @@ where
             super::CreateError::Store(e) => OpenError::Store(e),
         })?;
     ticket.participants = new.participants;
-    super::fit::ticket(blobs, &mut ticket)
+    super::fit::fit_ticket(blobs, &mut ticket)
         .await
         .map_err(OpenError::Blob)?;
-    let mut events = super::fit::events(blobs, &ticket.key, new.intake)
+    let mut events = super::fit::fit_events(blobs, &ticket.key, new.intake)
         .await
         .map_err(OpenError::Blob)?;
     events.extend(

@@ -76,7 +76,7 @@ pub(super) async fn reply(
     let actor = Actor::Customer {
         email: letter.sender.clone(),
     };
-    let recorded = tickets::fit::events(
+    let recorded = tickets::fit::fit_events(
         inbound.services.blobs.as_ref(),
         &ticket.key,
         vec![
@@ -323,7 +323,7 @@ pub(super) async fn bounce(
         inbound.not_accepted(Refusal::Bounce, reason).await?;
         return Ok(Ingested::Bounce { ticket: None });
     };
-    let events = tickets::fit::events(
+    let events = tickets::fit::fit_events(
         inbound.services.blobs.as_ref(),
         &ticket,
         vec![
