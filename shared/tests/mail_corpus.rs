@@ -298,8 +298,11 @@ fn stalwart_corpus_parses_without_panic_and_matches_expected_subjects() {
             continue;
         }
         let expected = read_json(&json);
-        if let Some(subject) =
-            expected_header(&expected, "subject").and_then(|v| v["Text"].as_str())
+        // An expectation with U+FFFD is the other parser not reading 8-bit
+        // bytes; ours reads them (see tests/mail_fidelity.rs).
+        if let Some(subject) = expected_header(&expected, "subject")
+            .and_then(|v| v["Text"].as_str())
+            .filter(|subject| !subject.contains('\u{fffd}'))
         {
             subjects += 1;
             if normalize(subject) == normalize(&mail.subject) {

@@ -1104,3 +1104,32 @@ async fn the_trusted_mtas_failing_verdicts_hold_the_mail_and_anyone_elses_are_ig
         Ingested::Reply { .. }
     ));
 }
+
+#[tokio::test]
+async fn a_japanese_mail_makes_a_japanese_ticket_and_acknowledgement() {
+    let app = spawn_app();
+    let raw = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/tests/fixtures/mail/fidelity/iso-2022-jp.eml"),
+    )
+    .unwrap();
+    let Ingested::NewTicket { ticket, .. } = app.deliver(raw).await.unwrap() else {
+        panic!("a new ticket");
+    };
+    let stored = app.ticket(&ticket).await;
+    assert_eq!(stored.summary, "メルマガ解除");
+    assert_eq!(stored.requester.name.as_deref(), Some("山田太郎"));
+    assert!(stored.description.contains("解約の手続きをお願いします。"));
+
+    let (_, acknowledgement) = app.sent().pop().expect("an acknowledgement");
+    let parsed = helpdesk::mail::parse::parse(
+        acknowledgement.as_bytes(),
+        &helpdesk::mail::parse::MailLimits::default(),
+    )
+    .unwrap();
+    assert!(
+        parsed.subject.contains("メルマガ解除"),
+        "the acknowledgement's subject: {:?}",
+        parsed.subject
+    );
+}

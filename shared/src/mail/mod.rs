@@ -8,6 +8,7 @@ pub mod ingest;
 pub mod nesting;
 pub mod outbound;
 pub mod parse;
+pub mod repair;
 pub mod reply;
 pub mod send;
 pub mod threading;

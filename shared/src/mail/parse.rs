@@ -9,7 +9,12 @@
 //! - anything with at least one header line parses; only empty input and
 //!   input without a header block are errors;
 //! - an unknown or broken charset never fails a message: the text is
-//!   decoded as UTF-8, lossily;
+//!   decoded as UTF-8, lossily; every charset encoding_rs knows is decoded
+//!   (mail-parser's `full_encoding`), and 8-bit header bytes no encoded
+//!   word declares are read in the part's or the message's charset, else
+//!   Windows-1252 ([`super::repair`]);
+//! - an attachment is its decoded bytes: an attached message exactly its
+//!   own, uuencode and unpadded base64 decoded ([`super::repair`]);
 //! - a message without a Message-ID gets a deterministic one derived from
 //!   its bytes, so redelivery of the same bytes gives the same id.
 
@@ -24,7 +29,7 @@ use mail_parser::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{html, reply};
+use super::{html, repair, reply};
 
 /// The domain of generated Message-IDs; `.invalid` never resolves (RFC 2606).
 pub const GENERATED_ID_DOMAIN: &str = "helpdesk.invalid";
@@ -178,9 +183,10 @@ pub fn parse(raw: &[u8], limits: &MailLimits) -> Result<ParsedMail, MailParseErr
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Err(MailParseError::Empty);
     }
-    let message = MessageParser::default()
+    let mut message = MessageParser::default()
         .parse(raw)
         .ok_or_else(|| MailParseError::NotAMessage("no header block found".to_owned()))?;
+    repair::eight_bit_headers(&mut message);
     let root = header_part(&message)?;
     let headers = decoded_headers(root, raw);
 
@@ -295,9 +301,12 @@ fn decoded_headers(part: &MessagePart<'_>, raw: &[u8]) -> Vec<(String, String)> 
             let value = raw
                 .get(start..end)
                 .map(|bytes| {
-                    match mail_parser::parsers::MessageStream::new(bytes).parse_unstructured() {
-                        HeaderValue::Text(text) => clean_text(&text),
-                        _ => clean_text(&String::from_utf8_lossy(bytes)),
+                    let text = repair::header_text(bytes, None);
+                    match mail_parser::parsers::MessageStream::new(text.as_bytes())
+                        .parse_unstructured()
+                    {
+                        HeaderValue::Text(decoded) => clean_text(&decoded),
+                        _ => clean_text(&text),
                     }
                 })
                 .unwrap_or_default();
@@ -490,6 +499,7 @@ impl Skipped {
 fn attachments(message: Message<'_>, limits: &MailLimits) -> (Vec<MailAttachment>, Skipped) {
     let mut kept = Vec::new();
     let mut skipped = Skipped::default();
+    let raw = message.raw_message;
     let mut parts = message.parts;
     for (index, id) in message.attachments.iter().enumerate() {
         let Some(part) = parts.get_mut(*id as usize) else {
@@ -500,7 +510,8 @@ fn attachments(message: Message<'_>, limits: &MailLimits) -> (Vec<MailAttachment
         }
         let content_type = content_type_of(part);
         let file_name = file_name_of(part, &content_type, index + 1);
-        let size = part.contents().len();
+        let repaired = repair::part_bytes(part, &raw);
+        let size = repaired.as_ref().map_or(part.contents().len(), Vec::len);
         if size > limits.max_attachment_bytes {
             skipped.push(|| {
                 format!(
@@ -531,7 +542,7 @@ fn attachments(message: Message<'_>, limits: &MailLimits) -> (Vec<MailAttachment
             content_type,
             content_id,
             inline,
-            bytes: take_contents(part),
+            bytes: repaired.map_or_else(|| take_contents(part), Bytes::from),
         });
     }
     (kept, skipped)
@@ -563,7 +574,6 @@ fn content_type_of(part: &MessagePart<'_>) -> String {
     }
 }
 
-/// The decoded file name, or `attachment-N.ext` / `message-N.eml`.
 /// The longest file name kept, in characters; a longer one keeps its
 /// start and its extension.
 const FILE_NAME_MAX: usize = 255;
@@ -589,6 +599,8 @@ fn bounded_file_name(name: &str) -> String {
     }
 }
 
+/// The decoded file name; an attached message's subject as `Subject.eml`;
+/// else `attachment-N.ext` / `message-N.eml`.
 fn file_name_of(part: &MessagePart<'_>, content_type: &str, number: usize) -> String {
     if let Some(name) = part.attachment_name() {
         let name: String = name.chars().filter(|c| !c.is_control()).collect();
@@ -596,6 +608,9 @@ fn file_name_of(part: &MessagePart<'_>, content_type: &str, number: usize) -> St
         if !name.is_empty() {
             return bounded_file_name(name);
         }
+    }
+    if let Some(name) = repair::message_name(part) {
+        return bounded_file_name(&name);
     }
     let extension = match content_type {
         "message/rfc822" | "message/global" => return format!("message-{number}.eml"),
