@@ -1133,3 +1133,47 @@ async fn a_japanese_mail_makes_a_japanese_ticket_and_acknowledgement() {
         parsed.subject
     );
 }
+
+#[tokio::test]
+async fn an_intranet_sender_without_a_dot_in_its_domain_opens_a_ticket() {
+    let app = spawn_app();
+    let outcome = deliver(&app, &mail("Kim <kim@redacted>", "VPN down", "Help")).await;
+    let ticket = app.ticket(&new_ticket(&outcome)).await;
+    assert_eq!(
+        ticket.requester.email.as_ref().map(|e| e.as_str()),
+        Some("kim@redacted")
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_from_falls_back_to_sender_reply_to_and_return_path() {
+    let app = spawn_app();
+    let spam = mail("\"Your Bank\" <not an address>", "Offer", "Buy")
+        .header("Reply-To", "Real Person <real@customer.org>");
+    let ticket = app.ticket(&new_ticket(&deliver(&app, &spam).await)).await;
+    assert_eq!(
+        ticket.requester.email.as_ref().map(|e| e.as_str()),
+        Some("real@customer.org")
+    );
+
+    let bare = mail("undisclosed", "Hello", "Anyone?").header("Return-Path", "<back@customer.org>");
+    let ticket = app.ticket(&new_ticket(&deliver(&app, &bare).await)).await;
+    assert_eq!(
+        ticket.requester.email.as_ref().map(|e| e.as_str()),
+        Some("back@customer.org")
+    );
+}
+
+#[tokio::test]
+async fn a_mail_naming_no_usable_sender_is_held_for_an_agent_not_refused() {
+    let app = spawn_app();
+    let nobody = mail("undisclosed recipients", "Hello", "Anyone?").header("Return-Path", "<>");
+    match deliver(&app, &nobody).await {
+        Ingested::NotAccepted { outcome, reason } => {
+            assert_eq!(outcome, Refusal::Held, "{reason}");
+            assert!(reason.contains("no usable sender"), "{reason}");
+        }
+        other => panic!("expected the mail held, got {other:?}"),
+    }
+    assert!(app.tickets().await.is_empty());
+}

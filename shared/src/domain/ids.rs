@@ -103,7 +103,9 @@ impl TicketKey {
 }
 
 /// A normalised email address: trimmed, lower-cased, with one `@`, a
-/// non-empty local part and a dotted domain.
+/// non-empty local part and a domain of one or more labels (an intranet
+/// host such as `user@redacted` is an address mail comes from; where people
+/// type an address, [`EmailAddress::is_public`] asks for a dotted domain).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EmailAddress(String);
 
@@ -124,10 +126,9 @@ impl EmailAddress {
         if local.is_empty() || domain.contains('@') {
             return Err(refuse("email address", value, "must be local@domain"));
         }
-        let labels_ok = domain.split('.').count() >= 2
-            && domain
-                .split('.')
-                .all(|l| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-'));
+        let labels_ok = domain
+            .split('.')
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-'));
         if !labels_ok {
             return Err(refuse("email address", value, "has no valid domain"));
         }
@@ -147,6 +148,12 @@ impl EmailAddress {
     /// The address as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Whether the domain has a dot, as any address on the internet has (a
+    /// single label is an intranet host, or a typing slip in a form).
+    pub fn is_public(&self) -> bool {
+        self.domain().contains('.')
     }
 
     /// The part after the `@`.
@@ -256,7 +263,6 @@ mod tests {
             "anna",
             "@example.com",
             "anna@",
-            "anna@localhost",
             "a b@example.com",
             "a@b@example.com",
             "anna@exa mple.com",
@@ -264,5 +270,13 @@ mod tests {
         ] {
             assert!(EmailAddress::parse(bad).is_err(), "{bad:?} was accepted");
         }
+    }
+
+    #[test]
+    fn an_intranet_address_is_an_address_but_not_a_public_one() {
+        let intranet = EmailAddress::parse("User@Redacted").unwrap();
+        assert_eq!(intranet.as_str(), "user@redacted");
+        assert!(!intranet.is_public());
+        assert!(EmailAddress::parse("anna@example.com").unwrap().is_public());
     }
 }

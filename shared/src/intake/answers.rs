@@ -71,8 +71,10 @@ fn check_one(id: &str, field: &FormField, value: &str) -> Result<(), String> {
     }
     match field.field_type {
         FieldType::Email => EmailAddress::parse(value)
+            .ok()
+            .filter(EmailAddress::is_public)
             .map(|_| ())
-            .map_err(|_| format!("{id} must be an email address such as name@example.com")),
+            .ok_or_else(|| format!("{id} must be an email address such as name@example.com")),
         FieldType::Choice => {
             if field.options.iter().any(|o| o.eq_ignore_ascii_case(value)) {
                 Ok(())

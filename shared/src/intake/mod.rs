@@ -514,7 +514,10 @@ fn requester_email(form: &Form, mapped: Option<&str>) -> Result<Option<EmailAddr
     let Some(text) = mapped else {
         return Ok(None);
     };
-    EmailAddress::parse(text).map(Some).map_err(|_| {
+    let address = EmailAddress::parse(text)
+        .ok()
+        .filter(EmailAddress::is_public);
+    address.map(Some).ok_or_else(|| {
         Problem::invalid_fields(vec![answers::FieldError {
             field: form
                 .map

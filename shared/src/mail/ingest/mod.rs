@@ -101,7 +101,9 @@ pub enum Refusal {
     /// queue does not take.
     Rejected,
     /// Kept for review: a stranger wrote with a ticket's key in the
-    /// subject and the queue holds such mail.
+    /// subject and the queue holds such mail, the From failed
+    /// authentication and the queue holds such mail, or no header names a
+    /// usable sender.
     Held,
     /// SES's verdict failed and the desk quarantines such mail.
     Quarantined,
@@ -297,7 +299,7 @@ pub async fn ingest(
     }
     let sender = match screen::sender(&inbound, queue) {
         Ok(sender) => sender,
-        Err(reason) => return inbound.not_accepted(Refusal::Rejected, reason).await,
+        Err((refusal, reason)) => return inbound.not_accepted(refusal, reason).await,
     };
     let letter = Letter {
         inbound: &inbound,

@@ -104,19 +104,35 @@ fn unauthenticated(inbound: &Inbound<'_>, queue: &Queue) -> Result<bool, (Refusa
     }
 }
 
-/// The sender (From, else Sender), unless it is unusable or one of the
-/// queue's own addresses (a loop).
-pub(super) fn sender(inbound: &Inbound<'_>, queue: &Queue) -> Result<EmailAddress, String> {
+/// The sender: the first usable address of From, Sender, Reply-To and
+/// Return-Path. A message with none is held for an agent (a person may
+/// well have written it); one from our own addresses is refused (a loop).
+pub(super) fn sender(
+    inbound: &Inbound<'_>,
+    queue: &Queue,
+) -> Result<EmailAddress, (Refusal, String)> {
     let mail = inbound.mail;
-    let sender = mail
+    let candidates = mail
         .from
-        .as_ref()
-        .or(mail.sender.as_ref())
-        .and_then(|m| EmailAddress::parse(&m.email).ok())
-        .ok_or_else(|| "the message has no usable From address".to_owned())?;
+        .iter()
+        .chain(&mail.sender)
+        .chain(&mail.reply_to)
+        .map(|mailbox| mailbox.email.as_str())
+        .chain(mail.return_path.as_deref());
+    let sender = candidates
+        .filter_map(|address| EmailAddress::parse(address).ok())
+        .next()
+        .ok_or_else(|| {
+            (
+                Refusal::Held,
+                "no usable sender address (From, Sender, Reply-To, Return-Path); held for an agent"
+                    .to_owned(),
+            )
+        })?;
     if ours(queue, &sender) {
-        return Err(format!(
-            "the sender {sender} is one of our own addresses (loop)"
+        return Err((
+            Refusal::Rejected,
+            format!("the sender {sender} is one of our own addresses (loop)"),
         ));
     }
     Ok(sender)
