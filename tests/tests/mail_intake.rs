@@ -12,6 +12,7 @@ use helpdesk::mail::send::SendOutcome;
 use helpdesk::tickets;
 use helpdesk_tests::app::{TestApp, spawn_app};
 
+#[derive(Clone)]
 struct Mail {
     headers: Vec<(String, String)>,
     body: String,
@@ -1176,4 +1177,58 @@ async fn a_mail_naming_no_usable_sender_is_held_for_an_agent_not_refused() {
         other => panic!("expected the mail held, got {other:?}"),
     }
     assert!(app.tickets().await.is_empty());
+}
+
+#[tokio::test]
+async fn a_message_reusing_an_earlier_message_id_with_other_content_is_a_message_of_its_own() {
+    let app = spawn_app();
+    let first = mail("jane@customer.org", "Printer", "It is on fire")
+        .header("Message-ID", "<reused@gateway.example>");
+    let second = mail("bob@partner.org", "Invoice", "Please resend March")
+        .header("Message-ID", "<reused@gateway.example>");
+    let first_ticket = new_ticket(&deliver(&app, &first).await);
+    let second_ticket = new_ticket(&deliver(&app, &second).await);
+    assert_ne!(first_ticket, second_ticket);
+
+    let note = app
+        .timeline(&second_ticket)
+        .await
+        .into_iter()
+        .find_map(|e| match e.event {
+            TimelineEvent::Comment {
+                public: false,
+                body,
+                ..
+            } if body.contains("reuses the Message-ID") => Some(body),
+            _ => None,
+        })
+        .expect("a note says the id was reused");
+    assert!(note.contains(&first_ticket.to_string()), "{note}");
+
+    // Each, delivered again, is a duplicate of itself.
+    for (mail, ticket) in [(&first, &first_ticket), (&second, &second_ticket)] {
+        match deliver(&app, mail).await {
+            Ingested::Duplicate { ticket: again } => assert_eq!(&again, ticket),
+            other => panic!("expected a duplicate, got {other:?}"),
+        }
+    }
+    assert_eq!(app.tickets().await.len(), 2);
+}
+
+#[tokio::test]
+async fn the_same_message_through_another_relay_is_a_duplicate() {
+    let app = spawn_app();
+    let original = mail("jane@customer.org", "Printer", "It is on fire");
+    let ticket = new_ticket(&deliver(&app, &original).await);
+    let relayed = original
+        .clone()
+        .header(
+            "Received",
+            "from relay2.example by mx.example; Mon, 2 Mar 2026 09:01:00 +0000",
+        )
+        .header("X-Spam-Score", "0.1");
+    match deliver(&app, &relayed).await {
+        Ingested::Duplicate { ticket: again } => assert_eq!(again, ticket),
+        other => panic!("expected a duplicate, got {other:?}"),
+    }
 }

@@ -102,6 +102,11 @@ pub struct ParsedMail {
     /// The message had no Message-ID: [`ParsedMail::message_id`] is
     /// `generated-<first 32 hex chars of sha256(raw)>@helpdesk.invalid`.
     pub message_id_generated: bool,
+    /// A digest of what the message says (its body and the headers that
+    /// are its content, not the trace headers relays add), so a redelivery
+    /// through another relay has the same and another message reusing the
+    /// Message-ID does not. 32 hex characters.
+    pub content_digest: String,
     /// In-Reply-To ids, without brackets.
     pub in_reply_to: Vec<String>,
     /// References ids, without brackets, oldest first.
@@ -191,6 +196,7 @@ pub fn parse(raw: &[u8], limits: &MailLimits) -> Result<ParsedMail, MailParseErr
     let headers = decoded_headers(root, raw);
 
     let (message_id, message_id_generated) = message_id(&message, raw);
+    let content_digest = content_digest(root, raw);
     let subject = message.subject().map(clean_text).unwrap_or_default();
     let htmls = read_html(&message);
     let (text, reply_source) = body_text(&message, &htmls);
@@ -218,6 +224,7 @@ pub fn parse(raw: &[u8], limits: &MailLimits) -> Result<ParsedMail, MailParseErr
     Ok(ParsedMail {
         message_id,
         message_id_generated,
+        content_digest,
         in_reply_to,
         references,
         subject,
@@ -273,6 +280,50 @@ fn message_id(message: &Message<'_>, raw: &[u8]) -> (String, bool) {
         Some(id) if !id.is_empty() && id.len() <= ID_MAX => (id, false),
         _ => (generated_message_id(raw), true),
     }
+}
+
+/// The headers that are a message's content (others are trace: relays
+/// add and change them).
+const CONTENT_HEADERS: [&str; 8] = [
+    "subject",
+    "from",
+    "to",
+    "cc",
+    "date",
+    "in-reply-to",
+    "references",
+    "content-type",
+];
+
+/// See [`ParsedMail::content_digest`]: the content headers' values with
+/// white space folded, then the body, line ends ignored.
+fn content_digest(root: &MessagePart<'_>, raw: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    for header in &root.headers {
+        let name = header.name.as_str();
+        if !CONTENT_HEADERS.iter().any(|c| c.eq_ignore_ascii_case(name)) {
+            continue;
+        }
+        let value = raw
+            .get(header.offset_start as usize..header.offset_end as usize)
+            .unwrap_or_default();
+        hasher.update(name.to_ascii_lowercase().as_bytes());
+        for word in value
+            .split(u8::is_ascii_whitespace)
+            .filter(|w| !w.is_empty())
+        {
+            hasher.update(b" ");
+            hasher.update(word);
+        }
+        hasher.update(b"\n");
+    }
+    let body = raw.get(root.offset_body as usize..).unwrap_or_default();
+    for line in body.split(|b| *b == b'\n') {
+        hasher.update(line.strip_suffix(b"\r").unwrap_or(line));
+        hasher.update(b"\n");
+    }
+    let digest = hex::encode(hasher.finalize());
+    digest.get(..32).unwrap_or(&digest).to_owned()
 }
 
 /// The Date header, when present and valid.

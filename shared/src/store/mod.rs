@@ -55,8 +55,12 @@ pub enum ClaimPurpose {
     /// A request's payload, by its hash: the same key with another hash is
     /// a key reused for something else.
     Payload(String),
-    /// A mail's Message-ID recorded on its ticket.
+    /// A mail's Message-ID recorded on its ticket (a mail we sent, or one
+    /// recorded before content digests were kept).
     Mail(MailClaim),
+    /// A received mail's Message-ID with a digest of its content: the same
+    /// id with other content is another message.
+    MailContent(MailClaim, String),
     /// A step that happens once per key.
     Once(Step),
 }
@@ -103,30 +107,53 @@ impl ClaimPurpose {
         ("link", Self::Once(Step::FollowUpLink)),
     ];
 
-    /// The stored form.
-    pub fn as_stored(&self) -> &str {
+    /// The stored form (a mail's content digest after `#`).
+    pub fn as_stored(&self) -> std::borrow::Cow<'_, str> {
         match self {
-            Self::Payload(hash) => hash,
-            other => Self::NAMES
-                .iter()
-                .find(|(_, purpose)| purpose == other)
-                .map_or("", |(name, _)| name),
+            Self::Payload(hash) => std::borrow::Cow::Borrowed(hash),
+            Self::MailContent(how, digest) => {
+                std::borrow::Cow::Owned(format!("{}#{digest}", Self::name_of(&Self::Mail(*how))))
+            }
+            other => std::borrow::Cow::Borrowed(Self::name_of(other)),
+        }
+    }
+
+    fn name_of(purpose: &ClaimPurpose) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, named)| named == purpose)
+            .map_or("", |(name, _)| name)
+    }
+
+    /// How a mail came to its ticket, for a mail's claim.
+    pub fn mail_claim(&self) -> Option<MailClaim> {
+        match self {
+            Self::Mail(how) | Self::MailContent(how, _) => Some(*how),
+            _ => None,
         }
     }
 }
 
 impl From<String> for ClaimPurpose {
     fn from(stored: String) -> Self {
-        Self::NAMES
-            .iter()
-            .find(|(name, _)| *name == stored)
-            .map_or(Self::Payload(stored), |(_, purpose)| purpose.clone())
+        let named = |name: &str| {
+            Self::NAMES
+                .iter()
+                .find(|(known, _)| *known == name)
+                .map(|(_, purpose)| purpose.clone())
+        };
+        if let Some((name, digest)) = stored.split_once('#')
+            && let Some(Self::Mail(how)) = named(name)
+        {
+            return Self::MailContent(how, digest.to_owned());
+        }
+        named(&stored).unwrap_or(Self::Payload(stored))
     }
 }
 
 impl From<ClaimPurpose> for String {
     fn from(purpose: ClaimPurpose) -> Self {
-        purpose.as_stored().to_owned()
+        purpose.as_stored().into_owned()
     }
 }
 
@@ -528,6 +555,16 @@ mod tests {
             assert_eq!(ClaimPurpose::from(stored.to_owned()), purpose);
             assert_eq!(purpose.as_stored(), stored);
         }
+        let with_content = ClaimPurpose::MailContent(MailClaim::OpenedTicket, "ab12".into());
+        assert_eq!(with_content.as_stored(), "message-id:new-ticket#ab12");
+        assert_eq!(
+            ClaimPurpose::from("message-id:new-ticket#ab12".to_owned()),
+            with_content
+        );
+        assert_eq!(
+            ClaimPurpose::from("message-id#ab12".to_owned()),
+            ClaimPurpose::MailContent(MailClaim::Recorded, "ab12".into())
+        );
         let record: IdempotencyRecord = serde_json::from_value(serde_json::json!({
             "key": "msgid:a@b", "payload_hash": "message-id:new-ticket",
             "ticket": "SUP-1", "created_at": "2026-01-01T00:00:00Z"

@@ -371,7 +371,7 @@ fn insert_claims(
     for claim in claims {
         stmt.execute(params![
             claim.key,
-            claim.purpose.as_stored(),
+            claim.purpose.as_stored().as_ref(),
             ticket.to_string(),
             now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             claim

@@ -493,6 +493,8 @@ pub async fn every_kind_of_claim_reads_back_as_written_and_only_the_same_kind_re
         ClaimPurpose::Payload("0f3a".into()),
         ClaimPurpose::Mail(MailClaim::OpenedTicket),
         ClaimPurpose::Mail(MailClaim::Recorded),
+        ClaimPurpose::MailContent(MailClaim::OpenedTicket, "9c1e".into()),
+        ClaimPurpose::MailContent(MailClaim::Recorded, "9c1e".into()),
         ClaimPurpose::Once(Step::TriggerWrite),
         ClaimPurpose::Once(Step::EffectFailure),
         ClaimPurpose::Once(Step::SlaNote),

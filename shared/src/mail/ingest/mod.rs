@@ -26,7 +26,7 @@ use crate::config::{ClosedPolicy, Queue, StrangerPolicy};
 use crate::domain::{Authentication, EmailAddress, QueueKey, Ticket, TicketKey};
 use crate::keys;
 use crate::services::Services;
-use crate::store::{BoxError, ClaimPurpose, MailClaim, StoreError};
+use crate::store::{BoxError, ClaimPurpose, IdempotencyClaim, MailClaim, StoreError};
 use crate::tickets::{self, OpenError};
 
 use super::auto::{self, OurIdentity};
@@ -243,6 +243,41 @@ struct Inbound<'a> {
     authentication: Option<Authentication>,
     raw_key: &'a str,
     now: DateTime<Utc>,
+    /// What claims and markers know this message by: its Message-ID, or,
+    /// when another message with other content came with that id first,
+    /// the id with this message's content digest.
+    known_as: String,
+    /// The ticket of the earlier, different message with the same
+    /// Message-ID (if it made one), for the note on this one's ticket.
+    reuses: Option<Reused>,
+}
+
+/// An earlier, different message with the same Message-ID.
+#[derive(Debug, Clone)]
+struct Reused {
+    /// The ticket it is on, if any.
+    ticket: Option<TicketKey>,
+}
+
+/// What an earlier delivery of the same Message-ID means for this one.
+enum Earlier {
+    /// None came: a new message.
+    None,
+    /// The same message again: answered as before.
+    Same(Ingested),
+    /// Another message reused the id: this one is new, known by its digest.
+    Reused(Reused),
+}
+
+impl Inbound<'_> {
+    /// The claim that records this message once, with its content digest.
+    fn claim(&self, how: MailClaim) -> IdempotencyClaim {
+        IdempotencyClaim {
+            key: keys::claim::message_id(&self.known_as),
+            purpose: ClaimPurpose::MailContent(how, self.mail.content_digest.clone()),
+            expires_at: self.now + chrono::Duration::days(3650),
+        }
+    }
 }
 
 /// A message from a person or system we can name, to a queue.
@@ -275,16 +310,26 @@ pub async fn ingest(
     let now = tickets::store_precision(services.clock.now());
     let raw_key = keep_raw(services, &raw, &envelope).await?;
     let mail = decode(services, &raw, &raw_key, now).await?;
-    let inbound = Inbound {
+    let mut inbound = Inbound {
         services,
         mail: &mail,
         recipients: threading::recipients(&mail, &envelope.recipients),
         authentication: authentication_of(services, &mail, &envelope),
         raw_key: &raw_key,
         now,
+        known_as: mail.message_id.clone(),
+        reuses: None,
     };
-    if let Some(earlier) = earlier_delivery(&inbound, &envelope).await? {
-        return Ok(earlier);
+    match earlier_delivery(&inbound, &envelope).await? {
+        Earlier::None => {}
+        Earlier::Same(earlier) => return Ok(earlier),
+        Earlier::Reused(reused) => {
+            inbound.known_as = format!("{}#{}", mail.message_id, mail.content_digest);
+            inbound.reuses = Some(reused);
+            if let Earlier::Same(earlier) = earlier_delivery(&inbound, &envelope).await? {
+                return Ok(earlier);
+            }
+        }
     }
     let (queue_key, queue) = match screen::queue_of(&inbound, &envelope) {
         Ok(found) => found,
@@ -360,37 +405,57 @@ async fn decode(
     };
     let reason = format!("not a mail message: {error}");
     let id = raw_key.trim_start_matches("raw/").trim_end_matches(".eml");
-    record::log_not_accepted(services, id, Refusal::Rejected, &reason, raw_key, now).await?;
+    record::log_not_accepted(services, (id, ""), Refusal::Rejected, &reason, raw_key, now).await?;
     Err(IngestError::Unacceptable {
         reason,
         raw_key: raw_key.to_owned(),
     })
 }
 
-/// What became of an earlier delivery of this message, if there was one: a
-/// message that opened a ticket gets its acknowledgement now if the first
-/// delivery did not send it.
+/// What came before with this message's id ([`Inbound::known_as`]): a
+/// message recorded on a ticket or logged as not accepted. The same content
+/// (or a record from before digests were kept) is this message again; other
+/// content is another message that reused the id. A message that opened a
+/// ticket gets its acknowledgement now if the first delivery did not send
+/// it.
 async fn earlier_delivery(
     inbound: &Inbound<'_>,
     envelope: &Envelope,
-) -> Result<Option<Ingested>, IngestError> {
+) -> Result<Earlier, IngestError> {
     let store = inbound.services.store.as_ref();
-    let id = &inbound.mail.message_id;
+    let id = &inbound.known_as;
+    let digest = &inbound.mail.content_digest;
     if let Some(record) = store
         .idempotency_record(&keys::claim::message_id(id))
         .await?
     {
-        if record.purpose == ClaimPurpose::Mail(MailClaim::OpenedTicket) {
+        if let ClaimPurpose::MailContent(_, earlier) = &record.purpose
+            && earlier != digest
+        {
+            return Ok(Earlier::Reused(Reused {
+                ticket: Some(record.ticket),
+            }));
+        }
+        if record.purpose.mail_claim() == Some(MailClaim::OpenedTicket) {
             answer::resume_acknowledgement(inbound, envelope, &record.ticket).await?;
         }
-        return Ok(Some(Ingested::Duplicate {
+        return Ok(Earlier::Same(Ingested::Duplicate {
             ticket: record.ticket,
         }));
     }
-    let logged = store
+    let Some(logged) = store
         .get_marker(&keys::marker::mail_not_accepted(id))
-        .await?;
-    Ok(logged.map(|_| Ingested::NotAccepted {
+        .await?
+    else {
+        return Ok(Earlier::None);
+    };
+    let earlier = serde_json::from_str::<serde_json::Value>(&logged)
+        .ok()
+        .and_then(|record| record["digest"].as_str().map(str::to_owned));
+    if earlier.is_some_and(|earlier| &earlier != digest) {
+        return Ok(Earlier::Reused(Reused { ticket: None }));
+    }
+    Ok(Earlier::Same(Ingested::NotAccepted {
         outcome: Refusal::Duplicate,
         reason: "this message was recorded before".into(),
     }))

@@ -9,9 +9,10 @@ use crate::tickets::{self, NewTicket, Opened, TicketDraft};
 
 use super::record::{
     attachments_of, email_in, join_participants, new_participants, note_participants_left_out,
+    reuse_note,
 };
 use super::screen::sender_allowed;
-use super::{IngestError, Ingested, Letter, Refusal, answer, send};
+use super::{IngestError, Ingested, Letter, Refusal, answer};
 
 /// Opens a ticket for a letter that threads onto none, if its sender may;
 /// a refused sender may get the queue's answer.
@@ -117,13 +118,12 @@ fn new_ticket_of(letter: &Letter<'_>, follow_up_of: Option<&TicketKey>) -> NewTi
         actor: Actor::Customer {
             email: letter.sender.clone(),
         },
-        intake: vec![received],
-        attachments: attachments_of(mail),
+        intake: std::iter::once(received)
+            .chain(reuse_note(inbound))
+            .collect(),
+        attachments: attachments_of(inbound),
         links,
-        claims: vec![IdempotencyClaim {
-            purpose: ClaimPurpose::Mail(MailClaim::OpenedTicket),
-            ..send::message_id_claim(&mail.message_id, inbound.now)
-        }],
+        claims: vec![inbound.claim(MailClaim::OpenedTicket)],
         now: inbound.now,
     }
 }

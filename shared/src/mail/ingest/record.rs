@@ -9,11 +9,11 @@ use crate::domain::bounds;
 use crate::domain::{Actor, EmailAddress, Ticket, TicketKey, TimelineEvent};
 use crate::keys;
 use crate::services::Services;
-use crate::store::{ClaimPurpose, IdempotencyClaim, Step, Written};
+use crate::store::{ClaimPurpose, IdempotencyClaim, MailClaim, Step, Written};
 use crate::tickets::{self, Attachments, NewFile};
 
 use super::screen::ours;
-use super::{Inbound, IngestError, Ingested, Letter, Refusal, closed_policy_applies, send};
+use super::{Inbound, IngestError, Ingested, Letter, Refusal, closed_policy_applies};
 use crate::mail::parse::ParsedMail;
 use crate::mail::threading::{self, ThreadMatch};
 
@@ -26,7 +26,7 @@ impl Inbound<'_> {
     ) -> Result<Ingested, IngestError> {
         log_not_accepted(
             self.services,
-            &self.mail.message_id,
+            (&self.known_as, &self.mail.content_digest),
             outcome,
             &reason,
             self.raw_key,
@@ -41,14 +41,15 @@ impl Inbound<'_> {
 /// `mail:<id>`, kept 90 days).
 pub(super) async fn log_not_accepted(
     services: &Services,
-    id: &str,
+    (id, digest): (&str, &str),
     outcome: Refusal,
     reason: &str,
     raw_key: &str,
     now: DateTime<Utc>,
 ) -> Result<(), IngestError> {
     let record = serde_json::json!({
-        "outcome": outcome.as_str(), "reason": reason, "raw_key": raw_key, "at": now
+        "outcome": outcome.as_str(), "reason": reason, "raw_key": raw_key, "at": now,
+        "digest": digest
     })
     .to_string();
     services
@@ -72,17 +73,20 @@ pub(super) async fn reply(
     how: &ThreadMatch,
 ) -> Result<Ingested, IngestError> {
     let inbound = letter.inbound;
-    let claim = send::message_id_claim(&inbound.mail.message_id, inbound.now);
+    let claim = inbound.claim(MailClaim::Recorded);
     let actor = Actor::Customer {
         email: letter.sender.clone(),
     };
     let recorded = tickets::fit::fit_events(
         inbound.services.blobs.as_ref(),
         &ticket.key,
-        vec![
-            email_in(letter, &letter.screening.automatic),
-            reply_comment(inbound.mail, &letter.screening.automatic),
-        ],
+        std::iter::once(email_in(letter, &letter.screening.automatic))
+            .chain(reuse_note(inbound))
+            .chain(std::iter::once(reply_comment(
+                inbound.mail,
+                &letter.screening.automatic,
+            )))
+            .collect(),
     )
     .await?;
     let mut reopened = false;
@@ -154,6 +158,24 @@ fn reopen_status(queue: &Queue) -> Option<String> {
                 .find(|s| s.category == StatusCategory::Open)
                 .map(|s| s.name.clone())
         })
+}
+
+/// The internal note on a message that reuses an earlier, different
+/// message's Message-ID.
+pub(super) fn reuse_note(inbound: &Inbound<'_>) -> Option<TimelineEvent> {
+    let reused = inbound.reuses.as_ref()?;
+    let earlier = reused.ticket.as_ref().map_or_else(
+        || "a message not accepted".to_owned(),
+        |key| format!("a message on {key}"),
+    );
+    Some(TimelineEvent::Comment {
+        public: false,
+        body: format!(
+            "This message reuses the Message-ID <{}> of {earlier} with other content; it is recorded as a message of its own.",
+            inbound.mail.message_id
+        ),
+        body_blob: None,
+    })
 }
 
 /// A reply's text: a public comment from a person, an internal note for
@@ -246,9 +268,10 @@ pub(super) fn note_participants_left_out(event: &mut TimelineEvent, count: u64) 
 }
 
 /// A mail's attachments as files of its ticket, named apart from other
-/// mails' files by a digest of the Message-ID.
-pub(super) fn attachments_of(mail: &ParsedMail) -> Attachments {
-    let digest = hex::encode(&Sha256::digest(mail.message_id.as_bytes())[..6]);
+/// mails' files by a digest of what the message is known as.
+pub(super) fn attachments_of(inbound: &Inbound<'_>) -> Attachments {
+    let mail = inbound.mail;
+    let digest = hex::encode(&Sha256::digest(inbound.known_as.as_bytes())[..6]);
     Attachments {
         tag: format!("mail-{digest}-"),
         files: mail
@@ -274,14 +297,11 @@ async fn record_attachments(
         return Ok(());
     }
     let services = inbound.services;
-    let events = tickets::open::store_attachments(
-        services.blobs.as_ref(),
-        key,
-        &attachments_of(inbound.mail),
-    )
-    .await?;
+    let events =
+        tickets::open::store_attachments(services.blobs.as_ref(), key, &attachments_of(inbound))
+            .await?;
     let claim = IdempotencyClaim {
-        key: keys::claim::attachments(&inbound.mail.message_id),
+        key: keys::claim::attachments(&inbound.known_as),
         purpose: ClaimPurpose::Once(Step::Attachments),
         expires_at: inbound.now + chrono::Duration::days(30),
     };
@@ -336,7 +356,7 @@ pub(super) async fn bounce(
         ],
     )
     .await?;
-    let claim = send::message_id_claim(&mail.message_id, inbound.now);
+    let claim = inbound.claim(MailClaim::Recorded);
     let (_, written) = tickets::apply(
         inbound.services.store.as_ref(),
         &ticket,
