@@ -3,7 +3,10 @@
 //! build). Each case is a whole message through `mail::parse::parse`, which
 //! sanitizes the HTML and turns it into text twice: nested `<div>`s and
 //! `<blockquote>`s 10,000 and 100,000 deep, a million tags side by side,
-//! and 1 MB of ordinary mail HTML (tables, paragraphs, links, quotes).
+//! 1 MB of ordinary mail HTML (tables, paragraphs, links, quotes), and
+//! newsletters of layout tables four deep (290 KB and 5 MB; issue 20: any
+//! message up to 5 MB in under 1 s). Each line also gives the length of the
+//! text and of the description (the reply text) the message came to.
 //!
 //! Run with `cargo bench -p helpdesk --bench mail_html`; `BENCH_N` sets the
 //! runs per case (default 3; the slowest is printed with the median).
@@ -38,6 +41,29 @@ fn ordinary(bytes: usize) -> String {
     html
 }
 
+/// Layout tables four deep, every cell a headline, a paragraph and links.
+fn newsletter(bytes: usize) -> String {
+    let cell = |i: usize| {
+        format!(
+            "<td width=\"50%\" style=\"padding:8px\"><h3>Offer {i}</h3><p>Save on item {i} this week only, \
+             see <a href=\"https://shop.example/item/{i}\">the item</a> and \
+             <a href=\"https://shop.example/more/{i}\">more like it</a>.</p></td>"
+        )
+    };
+    let mut html = String::from("<html><body><table width=\"600\"><tr><td><table><tr><td><table>");
+    let mut i = 0;
+    while html.len() < bytes {
+        html.push_str(&format!(
+            "<tr><td><table border=\"1\"><tr>{}{}</tr></table></td></tr>",
+            cell(i),
+            cell(i + 1)
+        ));
+        i += 2;
+    }
+    html.push_str("</table></td></tr></table></td></tr></table></body></html>");
+    html
+}
+
 fn main() {
     let runs: usize = std::env::var("BENCH_N")
         .ok()
@@ -52,25 +78,34 @@ fn main() {
             "<b>x</b>".repeat(1_000_000),
         ),
         ("1 MB of ordinary mail HTML", ordinary(1_000_000)),
+        ("290 KB newsletter (layout tables)", newsletter(290 * 1024)),
+        (
+            "5 MB newsletter (layout tables)",
+            newsletter(5 * 1024 * 1024),
+        ),
     ];
     println!("mail HTML parse (release build), {runs} runs each");
     for (name, html) in cases {
         let raw = mail(&html);
+        let mut lengths = (0, 0);
         let mut times: Vec<Duration> = (0..runs)
             .map(|_| {
                 let started = Instant::now();
                 let parsed = parse(&raw, &MailLimits::default()).unwrap();
                 let took = started.elapsed();
                 assert!(!parsed.text.is_empty() || parsed.html.is_some());
+                lengths = (parsed.text.len(), parsed.reply_text.len());
                 took
             })
             .collect();
         times.sort();
         println!(
-            "{name:<40} median {:>8.1} ms   slowest {:>8.1} ms   ({} bytes of HTML)",
+            "{name:<40} median {:>8.1} ms   slowest {:>8.1} ms   ({} bytes of HTML; text {}, description {})",
             times[times.len() / 2].as_secs_f64() * 1e3,
             times[times.len() - 1].as_secs_f64() * 1e3,
-            html.len()
+            html.len(),
+            lengths.0,
+            lengths.1
         );
     }
 }

@@ -351,3 +351,94 @@ fn the_stalwart_corpus_keeps_subjects_names_and_attachments() {
 /// The Stalwart corpus's subjects, display names, attachment names and
 /// attachment bytes that come out as expected (at least).
 const STALWART_FLOOR: [usize; 4] = [74, 66, 76, 102];
+
+/// A newsletter as marketing tools write them: layout tables four deep,
+/// every cell with a headline, a paragraph and links, until `bytes`.
+fn newsletter(bytes: usize) -> String {
+    let cell = |i: usize| {
+        format!(
+            "<td width=\"50%\" style=\"padding:8px\"><h3>Offer {i}</h3><p>Save on item {i} this week only, \
+             see <a href=\"https://shop.example/item/{i}\">the item</a> and \
+             <a href=\"https://shop.example/more/{i}\">more like it</a>.</p></td>"
+        )
+    };
+    let mut html = String::from("<html><body><table width=\"600\"><tr><td><table><tr><td><table>");
+    let mut i = 0;
+    while html.len() < bytes {
+        html.push_str(&format!(
+            "<tr><td><table border=\"1\"><tr>{}{}</tr></table></td></tr>",
+            cell(i),
+            cell(i + 1)
+        ));
+        i += 2;
+    }
+    html.push_str("</table></td></tr></table></td></tr></table></body></html>");
+    html
+}
+
+fn html_mail(html: &str) -> Vec<u8> {
+    format!(
+        "From: News <news@shop.example>\r\nTo: support@example.com\r\nSubject: This week\r\n\
+         Message-ID: <news-1@shop.example>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn a_newsletter_of_layout_tables_reads_as_text_without_border_art_or_endless_lines() {
+    let html = newsletter(290 * 1024);
+    let mail = parse(&html_mail(&html), &MailLimits::default()).unwrap();
+    for (what, text) in [("text", &mail.text), ("description", &mail.reply_text)] {
+        assert!(
+            text.len() < html.len(),
+            "the {what} ({} bytes) is longer than the HTML ({} bytes)",
+            text.len(),
+            html.len()
+        );
+        let art = text
+            .chars()
+            .filter(|c| ('\u{2500}'..='\u{257f}').contains(c))
+            .count();
+        assert!(art < 100, "{art} box-drawing characters in the {what}");
+        let longest = text.lines().map(str::len).max().unwrap_or(0);
+        assert!(longest < 1_000, "a line of {longest} bytes in the {what}");
+        assert!(
+            text.contains("Offer 101") && text.contains("https://shop.example/item/101"),
+            "{what}: {}",
+            &text[text.len().saturating_sub(600)..]
+        );
+    }
+}
+
+#[test]
+fn a_forward_keeps_the_forwarded_message_as_the_request() {
+    let gmail = parsed("forward-gmail.eml");
+    assert!(
+        gmail.reply_text.starts_with("FYI, see below."),
+        "{:?}",
+        gmail.reply_text
+    );
+    assert!(
+        gmail
+            .reply_text
+            .contains("Our card was charged twice for invoice 2026-114"),
+        "{:?}",
+        gmail.reply_text
+    );
+    let outlook = parsed("forward-outlook.eml");
+    assert!(
+        outlook
+            .reply_text
+            .contains("Der Drucker im 2. Stock druckt seit gestern nichts mehr."),
+        "{:?}",
+        outlook.reply_text
+    );
+}
+
+#[test]
+fn a_reply_to_a_forward_still_drops_the_quote() {
+    let text = "Thanks, done.\n\nOn Mon, 2 Mar 2026 at 10:00, Office <office@customer.org> wrote:\n> Fwd: please refund\n";
+    let reply = helpdesk::mail::reply::request_text("Re: Fwd: Invoice", text);
+    assert_eq!(reply, "Thanks, done.");
+}

@@ -14,7 +14,11 @@
 //! - `data:` URLs are allowed on images only, never on links.
 //!
 //! Text conversion uses [`html2text`] at 80 columns, with link targets as
-//! numbered footnotes so URLs survive.
+//! numbered footnotes so URLs survive. Tables are read as a single column,
+//! one cell after another (html2text's raw mode): mail tables are layout
+//! (newsletters nest them four deep), and drawn as grids they turned a
+//! 290 KB newsletter into millions of box-drawing characters on lines
+//! thousands of columns wide.
 //!
 //! [`read`] does all of it for one body: the structure is bounded once
 //! ([`super::nesting::bounded`]: no element deeper than 128, no more than
@@ -111,6 +115,7 @@ fn texts(bounded: &str) -> (String, String) {
         html2text::config::plain()
             .allow_width_overflow()
             .min_wrap_width(MIN_WRAP_WIDTH)
+            .raw_mode(true)
     };
     let rendered = config()
         .parse_html(html.as_bytes())

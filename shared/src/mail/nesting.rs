@@ -258,7 +258,9 @@ impl OpenElements {
             self.dropped -= 1;
             return false;
         }
-        let special = SPECIAL.contains(&name);
+        // Table structure is special too: `</table>` passes the implied
+        // `tbody` and `tr` it ends.
+        let special = SPECIAL.contains(&name) || SCOPE_BOUNDARIES.contains(&name);
         let mut at = None;
         for (index, open) in self.stack.iter().enumerate().rev() {
             if open == name {
@@ -564,6 +566,16 @@ mod tests {
         assert!(bounded(&bogus).matches("<div>").count() <= MAX_DEPTH + 1);
         let bold = "<p><b>x</b></p>".repeat(MAX_FORMATTING + 10);
         assert_eq!(bounded(&bold).matches("<b>").count(), MAX_FORMATTING);
+    }
+
+    #[test]
+    fn rows_of_tables_in_tables_pass_untouched() {
+        let row = "<tr><td><table border=\"1\"><tr><td><h3>x</h3><p><a href=\"#\">y</a></p></td></tr></table></td></tr>";
+        let html = format!(
+            "<table><tr><td><table>{}</table></td></tr></table>",
+            row.repeat(1_000)
+        );
+        assert!(matches!(bounded(&html), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -137,7 +137,8 @@ pub struct ParsedMail {
     pub html: Option<String>,
     /// The reply without quoted history and signature: [`reply::extract`]
     /// of the text body (of the unwrapped text when it came from HTML, see
-    /// [`html::to_text_unwrapped`]).
+    /// [`html::to_text_unwrapped`]); a forward whole
+    /// ([`reply::request_text`]).
     pub reply_text: String,
     /// Attachments and inline images within the limits.
     pub attachments: Vec<MailAttachment>,
@@ -201,7 +202,7 @@ pub fn parse(raw: &[u8], limits: &MailLimits) -> Result<ParsedMail, MailParseErr
     let htmls = read_html(&message);
     let (text, reply_source) = body_text(&message, &htmls);
     let html = body_html(&message, &htmls);
-    let reply_text = reply::extract(&reply_source);
+    let reply_text = reply::request_text(&subject, &reply_source);
     let report = delivery_report(&message);
     let in_reply_to = ids(root, &HeaderName::InReplyTo);
     let references = ids(root, &HeaderName::References);

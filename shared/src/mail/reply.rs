@@ -172,6 +172,41 @@ const CLIENT_SIGNATURES: &[&str] = &[
     "verstuurd vanaf mijn ",
 ];
 
+/// Subject prefixes that mark a forward, in the languages mail clients
+/// write them (`Fwd:`, German `WG:`, French `TR:`, Spanish `RV:`, ...).
+const FORWARD_PREFIXES: &[&str] = &[
+    "fw", "fwd", "wg", "tr", "rv", "enc", "vb", "vl", "doorst", "i", "pd", "tov", "přep",
+];
+
+/// Whether a mail is a forward: its subject starts with a forward prefix
+/// (after any `[tags]`), or its text has a forwarded-message marker. A
+/// forward's quoted part is the request, so it is kept whole.
+pub fn is_forward(subject: &str, text: &str) -> bool {
+    let mut rest = subject.trim_start();
+    while let Some(tagged) = rest.strip_prefix('[') {
+        rest = tagged
+            .split_once(']')
+            .map_or("", |(_, after)| after.trim_start());
+    }
+    let prefix = rest
+        .split_once(':')
+        .map(|(word, _)| word.trim().to_lowercase());
+    if prefix.is_some_and(|word| FORWARD_PREFIXES.contains(&word.as_str())) {
+        return true;
+    }
+    text.lines().any(is_forward_marker)
+}
+
+/// The description of a new request: a forward whole (the forwarded
+/// message is what is asked about), anything else as [`extract`] gives it.
+pub fn request_text(subject: &str, text: &str) -> String {
+    if is_forward(subject, text) {
+        text.replace("\r\n", "\n").trim().to_owned()
+    } else {
+        extract(text)
+    }
+}
+
 /// The reply text of a plain-text mail body: quoted history, the signature
 /// and "Sent from my iPhone" lines removed.
 ///
@@ -448,16 +483,32 @@ fn drop_orphan_footnotes(lines: &mut Vec<&str>) {
     if orphans.is_empty() {
         return;
     }
-    let body = lines[..end].join("\n");
-    let mut remove: Vec<usize> = orphans
+    // Every `[n]` the text above still has, found in one pass.
+    let referenced: std::collections::HashSet<&str> = lines[..end]
+        .iter()
+        .flat_map(|line| markers_in(line))
+        .collect();
+    let orphaned: std::collections::HashSet<usize> = orphans
         .into_iter()
-        .filter(|(_, marker)| !body.contains(marker))
+        .filter(|(_, marker)| !referenced.contains(marker))
         .map(|(index, _)| index)
         .collect();
-    remove.sort_unstable();
-    for index in remove.into_iter().rev() {
-        lines.remove(index);
-    }
+    let mut index = 0;
+    lines.retain(|_| {
+        let keep = !orphaned.contains(&index);
+        index += 1;
+        keep
+    });
+}
+
+/// Every `[n]` in `line` (n digits).
+fn markers_in(line: &str) -> impl Iterator<Item = &str> {
+    line.match_indices('[').filter_map(move |(open, _)| {
+        let rest = &line[open + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        (digits > 0 && rest.as_bytes().get(digits) == Some(&b']'))
+            .then(|| &line[open..open + digits + 2])
+    })
 }
 
 /// `[12]` for a footnote line `[12]: url`.
