@@ -4,6 +4,7 @@
 pub mod config_check;
 pub mod event_file;
 pub mod listen;
+pub mod mail_log;
 pub mod mailgate;
 pub mod plan_report;
 pub mod serve;

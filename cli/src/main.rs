@@ -14,7 +14,7 @@ use helpdesk::app::{
 };
 use helpdesk::telemetry::{self, LogFormat};
 use helpdesk_cli::listen::Limits;
-use helpdesk_cli::{config_check, mailgate, serve, sla, tickets, triggers_test};
+use helpdesk_cli::{config_check, mail_log, mailgate, serve, sla, tickets, triggers_test};
 
 /// A serverless helpdesk, running locally over SQLite.
 #[derive(Debug, Parser)]
@@ -91,6 +91,12 @@ enum Command {
         /// The queue when no recipient address names one.
         #[arg(long)]
         queue: Option<helpdesk::domain::QueueKey>,
+    },
+    /// The mail log: messages not accepted (refused, held, delivery
+    /// reports), their raw bytes, and releasing a held one.
+    Mail {
+        #[command(subcommand)]
+        command: mail_log::MailCommand,
     },
     /// Look at tickets.
     Tickets {
@@ -173,6 +179,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tickets { command } => {
             let services = Services::build(&settings(&cli)?).await?;
             tickets::run(&services, command).await
+        }
+        Command::Mail { command } => {
+            let services = Services::build(&settings(&cli)?).await?;
+            mail_log::run(&services, command).await
         }
         Command::Sla { command } => {
             let services = Services::build(&settings(&cli)?).await?;

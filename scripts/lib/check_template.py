@@ -121,8 +121,8 @@ NEEDS: dict[str, dict] = {
     },
     # handler: reads the raw message SES stored (S3RawMail: GetObject under
     # raw/; the key is always given, so mail::ingest never stores raw mail
-    # itself), then mail::ingest: Message-ID claims and markers (GetItem,
-    # PutItem), threading (GetItem), new ticket or reply (as above, plus
+    # itself), then mail::ingest: Message-ID claims and markers, the mail
+    # log of messages not accepted (GetItem, PutItem), threading (GetItem), new ticket or reply (as above, plus
     # tickets::apply: GetItem, transaction of Puts), attachments under
     # attachments/ (BlobStore::put), acknowledgements through SES with rate
     # counters (UpdateItem ADD) and send claims released when SES refuses
@@ -142,7 +142,8 @@ NEEDS: dict[str, dict] = {
         "store": [
             "allocate_ticket_key", "create_contact", "create_ticket", "delete_marker",
             "find_contact_by_email", "get_contact", "get_marker", "get_ticket",
-            "idempotency_record", "increment_counter", "put_marker", "update_ticket",
+            "idempotency_record", "increment_counter", "log_mail", "mail_log_entry",
+            "put_marker", "update_ticket",
         ],
         "actions": [
             ("dynamodb:GetItem", "table"),

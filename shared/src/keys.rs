@@ -14,7 +14,7 @@
 //! | claim | idempotency record | `suppressed:<message id>` | the note that a mail was suppressed |
 //! | claim | idempotency record | `attachments:<message id>` | a reply's attachments recorded once |
 //! | claim | idempotency record | `link:<ticket>:<follow-up>` | the back link of a follow-up ticket |
-//! | marker | marker | `mail:<message id>` | the log entry of a mail not accepted |
+//! | marker | marker | `mail:<message id>` | the log entry of a mail not accepted, as versions before the mail log wrote it (read for 90 days; the spelling also names a mail log item on DynamoDB) |
 //! | marker | marker | `send:<message id>` | a message handed to the transport once |
 //! | marker | marker | `fx:<effect>`, `fxdone:<effect>` | a webhook or bus event under way, and delivered |
 //! | marker | marker | `desk:message-id-key` | the random key our Message-IDs are made with |

@@ -275,11 +275,12 @@ async fn a_subject_key_from_a_stranger_follows_the_queue_policy() {
     );
     let record = app
         .store
-        .get_marker(&format!("mail:{}", held.id()))
+        .mail_log_entry(&held.id())
         .await
         .unwrap()
-        .expect("the hold is recorded");
-    assert!(record.contains("held for review"), "{record}");
+        .expect("the hold is in the mail log");
+    assert_eq!(record.outcome, Refusal::Held);
+    assert!(record.reason.contains("held for review"), "{record:?}");
 }
 
 #[tokio::test]
@@ -601,10 +602,11 @@ async fn a_sender_outside_the_allowed_patterns_is_rejected_with_a_recorded_reaso
     );
     let record = app
         .store
-        .get_marker(&format!("mail:{}", outsider.id()))
+        .mail_log_entry(&outsider.id())
         .await
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .reason;
     assert!(record.contains("not allowed"), "{record}");
     assert!(
         record.contains("answered with the queue's rejection"),

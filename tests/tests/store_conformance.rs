@@ -107,6 +107,10 @@ conformance_cases! {
             concurrent_increments_of_one_counter_count_every_call_once,
             counters_are_independent_per_key,
         }
+        mail_log {
+            a_logged_message_reads_back_and_a_release_replaces_it,
+            the_log_lists_newest_first_between_two_instants_by_outcome_within_the_limit,
+        }
         sla_due {
             tickets_with_a_running_sla_timer_are_due_once_their_time_has_passed_earliest_first_within_the_limit,
             a_write_that_stops_the_timer_takes_the_ticket_out_of_the_due_index_and_one_that_moves_the_deadline_moves_it,

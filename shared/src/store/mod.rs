@@ -30,7 +30,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Contact, ContactId, EmailAddress, QueueKey, Ticket, TicketKey, TimelineEntry};
+use crate::domain::{
+    Contact, ContactId, EmailAddress, MailLogEntry, MailLogQuery, QueueKey, Ticket, TicketKey,
+    TimelineEntry,
+};
 
 /// A request to make a write idempotent: a second write with the same key
 /// and the same purpose returns the first result; one with the same key but
@@ -493,6 +496,21 @@ pub trait SlaDueIndex: Send + Sync {
     ) -> Result<Vec<DueTicket>, StoreError>;
 }
 
+/// The mail log: messages that did not become part of a ticket.
+#[async_trait]
+pub trait MailLogStore: Send + Sync {
+    /// Writes `entry` under its id, replacing an earlier one (a release
+    /// writes the entry again with its ticket).
+    async fn log_mail(&self, entry: &MailLogEntry) -> Result<(), StoreError>;
+
+    /// The entry of the message known as `id`.
+    async fn mail_log_entry(&self, id: &str) -> Result<Option<MailLogEntry>, StoreError>;
+
+    /// Entries from `query.since` to `query.until`, newest first, at most
+    /// `query.limit`, of `query.outcome` when given.
+    async fn mail_log(&self, query: &MailLogQuery) -> Result<Vec<MailLogEntry>, StoreError>;
+}
+
 /// Whether a store keeps its own change feed.
 pub trait ChangeFeedSource: Send + Sync {
     /// The store's own change feed, when it has one (SQLite). DynamoDB has
@@ -512,6 +530,7 @@ pub trait Store:
     + ClaimStore
     + CounterStore
     + SlaDueIndex
+    + MailLogStore
     + ChangeFeedSource
 {
 }
@@ -523,6 +542,7 @@ impl<T> Store for T where
         + ClaimStore
         + CounterStore
         + SlaDueIndex
+        + MailLogStore
         + ChangeFeedSource
 {
 }

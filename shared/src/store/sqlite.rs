@@ -34,7 +34,9 @@
 //!   `feed_cursors` (name -> seq; rows every cursor has passed are pruned);
 //! - `sla_due` (ticket -> due time in microseconds, index on the time;
 //!   written in every ticket write's transaction, a row only while
-//!   something is due).
+//!   something is due);
+//! - `mail_log` (message id -> time, outcome, JSON entry; index on the
+//!   time; in `sqlite/mail_log.rs`).
 //!
 //! Each operation runs through `blocking::run`: inline in a Lambda
 //! function, on a blocking thread in `helpdesk serve`. `synchronous=NORMAL`, and no
@@ -44,6 +46,7 @@
 //! its automatic checkpoints and when it starts a new WAL.
 
 mod feed;
+mod mail_log;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -108,6 +111,13 @@ CREATE TABLE IF NOT EXISTS counters (
     value INTEGER NOT NULL,
     expires_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS mail_log (
+    id TEXT PRIMARY KEY,
+    at_us INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS mail_log_by_time ON mail_log (at_us);
 CREATE TABLE IF NOT EXISTS idempotency (
     key TEXT PRIMARY KEY,
     payload_hash TEXT NOT NULL,

@@ -37,6 +37,7 @@ pub mod claims;
 pub mod contacts;
 pub mod counters;
 pub mod feed;
+pub mod mail_log;
 pub mod sla_due;
 pub mod tickets;
 pub mod timeline;

@@ -11,10 +11,12 @@
 //! - [`open`]: a new ticket from a mail, and the link of a follow-up.
 //! - [`answer`]: the automatic answers (acknowledgement, the answer to a
 //!   refused sender).
+//! - [`release_held`]: an agent letting a held message in, from the mail log.
 
 mod answer;
 mod open;
 mod record;
+mod release;
 mod screen;
 
 use bytes::Bytes;
@@ -35,6 +37,7 @@ use super::send::{self, LOOP_HEADER, SendOutcome};
 use super::threading::{self, ThreadMatch};
 use super::transport::TransportError;
 
+pub use release::{Release, ReleaseError, release_held};
 pub use screen::Screening;
 
 /// How a message reached us, beyond its bytes.
@@ -94,40 +97,7 @@ pub enum Ingested {
     },
 }
 
-/// What was done with a message that did not become part of a ticket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// Refused: not mail, no queue, no usable sender, a loop, a sender the
-    /// queue does not take.
-    Rejected,
-    /// Kept for review: a stranger wrote with a ticket's key in the
-    /// subject and the queue holds such mail, the From failed
-    /// authentication and the queue holds such mail, or no header names a
-    /// usable sender.
-    Held,
-    /// SES's verdict failed and the desk quarantines such mail.
-    Quarantined,
-    /// SES's verdict failed and the desk drops such mail.
-    Dropped,
-    /// A delivery report about a message we do not know.
-    Bounce,
-    /// Recorded before as not accepted.
-    Duplicate,
-}
-
-impl Refusal {
-    /// The name as logged and stored in the mail log.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Rejected => "rejected",
-            Self::Held => "held",
-            Self::Quarantined => "quarantined",
-            Self::Dropped => "dropped",
-            Self::Bounce => "bounce",
-            Self::Duplicate => "duplicate",
-        }
-    }
-}
+pub use crate::domain::mail_log::Refusal;
 
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -250,6 +220,8 @@ struct Inbound<'a> {
     /// The ticket of the earlier, different message with the same
     /// Message-ID (if it made one), for the note on this one's ticket.
     reuses: Option<Reused>,
+    /// An agent released this held message from the mail log.
+    released: Option<release::Released>,
 }
 
 /// An earlier, different message with the same Message-ID.
@@ -309,7 +281,7 @@ pub async fn ingest(
 ) -> Result<Ingested, IngestError> {
     let now = tickets::store_precision(services.clock.now());
     let raw_key = keep_raw(services, &raw, &envelope).await?;
-    let mail = decode(services, &raw, &raw_key, now).await?;
+    let mail = decode_mail(services, &raw, &raw_key, now).await?;
     let mut inbound = Inbound {
         services,
         mail: &mail,
@@ -319,6 +291,7 @@ pub async fn ingest(
         now,
         known_as: mail.message_id.clone(),
         reuses: None,
+        released: None,
     };
     match earlier_delivery(&inbound, &envelope).await? {
         Earlier::None => {}
@@ -380,7 +353,7 @@ async fn keep_raw(
 
 /// The parsed message; one that is not mail is logged as rejected and
 /// refused for good.
-async fn decode(
+async fn decode_mail(
     services: &Services,
     raw: &Bytes,
     raw_key: &str,
@@ -405,7 +378,21 @@ async fn decode(
     };
     let reason = format!("not a mail message: {error}");
     let id = raw_key.trim_start_matches("raw/").trim_end_matches(".eml");
-    record::log_not_accepted(services, (id, ""), Refusal::Rejected, &reason, raw_key, now).await?;
+    record::log_not_accepted(
+        services,
+        crate::domain::MailLogEntry {
+            id: id.to_owned(),
+            outcome: Refusal::Rejected,
+            reason: reason.clone(),
+            raw_key: raw_key.to_owned(),
+            at: now,
+            digest: String::new(),
+            from: None,
+            subject: None,
+            released: None,
+        },
+    )
+    .await?;
     Err(IngestError::Unacceptable {
         reason,
         raw_key: raw_key.to_owned(),
@@ -443,16 +430,18 @@ async fn earlier_delivery(
             ticket: record.ticket,
         }));
     }
-    let Some(logged) = store
-        .get_marker(&keys::marker::mail_not_accepted(id))
-        .await?
-    else {
+    let earlier = match store.mail_log_entry(id).await? {
+        Some(entry) => Some(entry.digest),
+        // Logged before the mail log existed: a marker, kept 90 days.
+        None => store
+            .get_marker(&keys::marker::mail_not_accepted(id))
+            .await?
+            .map(|_| String::new()),
+    };
+    let Some(earlier) = earlier else {
         return Ok(Earlier::None);
     };
-    let earlier = serde_json::from_str::<serde_json::Value>(&logged)
-        .ok()
-        .and_then(|record| record["digest"].as_str().map(str::to_owned));
-    if earlier.is_some_and(|earlier| &earlier != digest) {
+    if !earlier.is_empty() && &earlier != digest {
         return Ok(Earlier::Reused(Reused { ticket: None }));
     }
     Ok(Earlier::Same(Ingested::NotAccepted {

@@ -8,8 +8,8 @@ use crate::store::{ClaimPurpose, IdempotencyClaim, MailClaim, Step};
 use crate::tickets::{self, NewTicket, Opened, TicketDraft};
 
 use super::record::{
-    attachments_of, email_in, join_participants, new_participants, note_participants_left_out,
-    reuse_note,
+    attachments_of, email_in, inbound_notes, join_participants, new_participants,
+    note_participants_left_out,
 };
 use super::screen::sender_allowed;
 use super::{IngestError, Ingested, Letter, Refusal, answer};
@@ -119,7 +119,7 @@ fn new_ticket_of(letter: &Letter<'_>, follow_up_of: Option<&TicketKey>) -> NewTi
             email: letter.sender.clone(),
         },
         intake: std::iter::once(received)
-            .chain(reuse_note(inbound))
+            .chain(inbound_notes(inbound))
             .collect(),
         attachments: attachments_of(inbound),
         links,

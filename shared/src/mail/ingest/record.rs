@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{ClosedPolicy, Queue, StatusCategory};
 use crate::domain::bounds;
-use crate::domain::{Actor, EmailAddress, Ticket, TicketKey, TimelineEvent};
+use crate::domain::{Actor, EmailAddress, MailLogEntry, Ticket, TicketKey, TimelineEvent};
 use crate::keys;
 use crate::services::Services;
 use crate::store::{ClaimPurpose, IdempotencyClaim, MailClaim, Step, Written};
@@ -24,43 +24,44 @@ impl Inbound<'_> {
         outcome: Refusal,
         reason: String,
     ) -> Result<Ingested, IngestError> {
+        let mail = self.mail;
+        let from = mail
+            .from
+            .as_ref()
+            .or(mail.sender.as_ref())
+            .map(|mailbox| bounds::excerpt(&mailbox.email, bounds::NOTE_INLINE).to_owned());
         log_not_accepted(
             self.services,
-            (&self.known_as, &self.mail.content_digest),
-            outcome,
-            &reason,
-            self.raw_key,
-            self.now,
+            MailLogEntry {
+                id: self.known_as.clone(),
+                outcome,
+                reason: reason.clone(),
+                raw_key: self.raw_key.to_owned(),
+                at: self.now,
+                digest: mail.content_digest.clone(),
+                from,
+                subject: Some(bounds::excerpt(&mail.subject, bounds::NOTE_INLINE).to_owned()),
+                released: None,
+            },
         )
         .await?;
         Ok(Ingested::NotAccepted { outcome, reason })
     }
 }
 
-/// Writes the mail log entry of a message not accepted (marker
-/// `mail:<id>`, kept 90 days).
+/// Writes the mail log entry of a message not accepted (kept 90 days on
+/// DynamoDB), where `helpdesk mail log` shows it.
 pub(super) async fn log_not_accepted(
     services: &Services,
-    (id, digest): (&str, &str),
-    outcome: Refusal,
-    reason: &str,
-    raw_key: &str,
-    now: DateTime<Utc>,
+    entry: MailLogEntry,
 ) -> Result<(), IngestError> {
-    let record = serde_json::json!({
-        "outcome": outcome.as_str(), "reason": reason, "raw_key": raw_key, "at": now,
-        "digest": digest
-    })
-    .to_string();
-    services
-        .store
-        .put_marker(
-            &keys::marker::mail_not_accepted(id),
-            &record,
-            Some(now + chrono::Duration::days(90)),
-        )
-        .await?;
-    tracing::info!(message_id = %id, outcome = outcome.as_str(), %reason, "mail not accepted");
+    services.store.log_mail(&entry).await?;
+    tracing::info!(
+        message_id = %entry.id,
+        outcome = entry.outcome.as_str(),
+        reason = %entry.reason,
+        "mail not accepted"
+    );
     Ok(())
 }
 
@@ -81,7 +82,7 @@ pub(super) async fn reply(
         inbound.services.blobs.as_ref(),
         &ticket.key,
         std::iter::once(email_in(letter, &letter.screening.automatic))
-            .chain(reuse_note(inbound))
+            .chain(inbound_notes(inbound))
             .chain(std::iter::once(reply_comment(
                 inbound.mail,
                 &letter.screening.automatic,
@@ -160,22 +161,34 @@ fn reopen_status(queue: &Queue) -> Option<String> {
         })
 }
 
-/// The internal note on a message that reuses an earlier, different
-/// message's Message-ID.
-pub(super) fn reuse_note(inbound: &Inbound<'_>) -> Option<TimelineEvent> {
-    let reused = inbound.reuses.as_ref()?;
-    let earlier = reused.ticket.as_ref().map_or_else(
-        || "a message not accepted".to_owned(),
-        |key| format!("a message on {key}"),
-    );
-    Some(TimelineEvent::Comment {
-        public: false,
-        body: format!(
+/// The internal notes on how a message came in: it reuses an earlier,
+/// different message's Message-ID; an agent released it from the mail log.
+pub(super) fn inbound_notes(inbound: &Inbound<'_>) -> Vec<TimelineEvent> {
+    let reused = inbound.reuses.as_ref().map(|reused| {
+        let earlier = reused.ticket.as_ref().map_or_else(
+            || "a message not accepted".to_owned(),
+            |key| format!("a message on {key}"),
+        );
+        format!(
             "This message reuses the Message-ID <{}> of {earlier} with other content; it is recorded as a message of its own.",
             inbound.mail.message_id
-        ),
-        body_blob: None,
-    })
+        )
+    });
+    let released = inbound.released.as_ref().map(|released| {
+        format!(
+            "Released from the mail log by {}; it was held: {}",
+            released.login, released.held_because
+        )
+    });
+    reused
+        .into_iter()
+        .chain(released)
+        .map(|body| TimelineEvent::Comment {
+            public: false,
+            body,
+            body_blob: None,
+        })
+        .collect()
 }
 
 /// A reply's text: a public comment from a person, an internal note for

@@ -91,6 +91,9 @@ fn unauthenticated(inbound: &Inbound<'_>, queue: &Queue) -> Result<bool, (Refusa
     let Some(verdicts) = inbound.authentication.filter(|a| a.failed()) else {
         return Ok(false);
     };
+    if inbound.released.is_some() {
+        return Ok(false);
+    }
     match queue.mail.unauthenticated {
         UnauthenticatedPolicy::Accept => Ok(false),
         UnauthenticatedPolicy::Stranger => Ok(true),

@@ -14,7 +14,9 @@ use serde::de::DeserializeOwned;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
 use super::keys::{self, item_type};
-use crate::domain::{Contact, ContactId, EmailAddress, Ticket, TicketKey, TimelineEntry};
+use crate::domain::{
+    Contact, ContactId, EmailAddress, MailLogEntry, Ticket, TicketKey, TimelineEntry,
+};
 use crate::store::{IdempotencyClaim, IdempotencyRecord, StoreError};
 
 /// One table item.
@@ -205,6 +207,39 @@ pub(super) fn contact_item(contact: &Contact) -> Result<Item, StoreError> {
         keys::SK_CONTACT.to_owned(),
         item_type::CONTACT,
     )
+}
+
+/// How long a mail log entry is kept.
+const MAIL_LOG_DAYS: i64 = 90;
+
+/// The item of a mail log entry, in the queue index under its day, kept
+/// 90 days.
+pub(super) fn mail_log_item(entry: &MailLogEntry) -> Result<Item, StoreError> {
+    let mut item = encode(
+        &format!("mail log entry {}", entry.id),
+        entry,
+        keys::mail_log_pk(&entry.id),
+        keys::SK_MAIL_LOG.to_owned(),
+        item_type::MAIL_LOG,
+    )?;
+    item.insert(
+        keys::GSI1PK.to_owned(),
+        s(keys::mail_log_gsi1pk(entry.at.date_naive())),
+    );
+    item.insert(
+        keys::GSI1SK.to_owned(),
+        s(keys::mail_log_gsi1sk(entry.at, &entry.id)),
+    );
+    item.insert(
+        keys::EXPIRES_AT.to_owned(),
+        epoch_seconds(entry.at + chrono::Duration::days(MAIL_LOG_DAYS)),
+    );
+    Ok(item)
+}
+
+/// A mail log entry read back.
+pub(super) fn mail_log_from_item(item: Item) -> Result<MailLogEntry, StoreError> {
+    decode("mail log entry", item)
 }
 
 /// A contact read back.

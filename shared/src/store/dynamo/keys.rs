@@ -56,6 +56,8 @@ pub(super) const SK_IDEMPOTENCY: &str = "IDEM";
 pub(super) const SK_MARKER: &str = "MARK";
 /// Sort key of a named counter.
 pub(super) const SK_COUNT: &str = "COUNT";
+/// Sort key of a mail log entry.
+pub(super) const SK_MAIL_LOG: &str = "MAILLOG";
 
 /// The `item_type` values.
 pub(super) mod item_type {
@@ -73,6 +75,8 @@ pub(super) mod item_type {
     pub(in crate::store::dynamo) const IDEMPOTENCY: &str = "idempotency";
     /// A marker.
     pub(in crate::store::dynamo) const MARKER: &str = "marker";
+    /// A mail log entry.
+    pub(in crate::store::dynamo) const MAIL_LOG: &str = "mail_log";
 }
 
 /// `TICKET#SUP-17`: the partition of a ticket and its timeline.
@@ -119,6 +123,39 @@ pub(super) fn idempotency_pk(key: &str) -> String {
 /// `MARK#mail-rejected:<id>`: a marker.
 pub(super) fn marker_pk(key: &str) -> String {
     format!("MARK#{key}")
+}
+
+/// `MAILLOG#mail:<id>`: a message in the mail log (a long id spelled by
+/// its digest, as [`crate::keys`] spells it).
+pub(super) fn mail_log_pk(id: &str) -> String {
+    format!("MAILLOG#{}", crate::keys::marker::mail_not_accepted(id))
+}
+
+/// `MAILLOG#2025-03-14`: the queue index partition of the mail log's
+/// entries of one day (UTC).
+pub(super) fn mail_log_gsi1pk(day: chrono::NaiveDate) -> String {
+    format!("MAILLOG#{}", day.format("%Y-%m-%d"))
+}
+
+/// `2025-03-14T09:26:53.589793000Z#mail:<id>`: a mail log entry's sort key
+/// in its day, time first.
+pub(super) fn mail_log_gsi1sk(at: DateTime<Utc>, id: &str) -> String {
+    format!(
+        "{}#{}",
+        at.format("%Y-%m-%dT%H:%M:%S%.9fZ"),
+        crate::keys::marker::mail_not_accepted(id)
+    )
+}
+
+/// The bounds of `mail_log_gsi1sk` for entries from `since` to `until`.
+pub(super) fn mail_log_gsi1sk_range(
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> (String, String) {
+    (
+        since.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string(),
+        format!("{}#~", until.format("%Y-%m-%dT%H:%M:%S%.9fZ")),
+    )
 }
 
 /// `COUNT#rate:form:203.0.113.7:2025-03-14T09:26`: a named counter.

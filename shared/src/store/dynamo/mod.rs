@@ -59,6 +59,9 @@
 //! | find a contact by email | GetItem on the email item, then on the contact |
 //! | create a contact | TransactWriteItems: Put contact and one email item per address, all `attribute_not_exists(pk)` |
 //! | add an email to a contact | TransactWriteItems: Put email item `attribute_not_exists(pk)`, Update contact `list_append` with `attribute_exists(pk)` |
+//! | log a mail not accepted | PutItem `MAILLOG#mail:<id>` (replacing: a release writes it again) |
+//! | a mail log entry | consistent GetItem |
+//! | list the mail log | per day from the newest: Query `gsi1` on `gsi1pk = MAILLOG#<date>` and `gsi1sk` between the bounds, descending, until the limit (eventually consistent) |
 //!
 //! A ticket write is one transaction of at most 100 items: the ticket, its
 //! entries and its claims; a larger one is refused before anything is
@@ -78,6 +81,7 @@
 mod errors;
 mod items;
 mod keys;
+mod mail_log;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;

@@ -1,0 +1,117 @@
+//! `helpdesk mail log`, `mail raw` and `mail release`: a message held
+//! because it names no usable sender shows in the log with why, its raw
+//! bytes come back, and an agent releases it into a ticket of its own,
+//! once.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Output, Stdio};
+
+use crate::support::{helpdesk, temp_dir};
+
+const HELD: &[u8] = b"From: undisclosed recipients\r\nTo: support@example.com\r\n\
+Subject: Invoice question\r\nMessage-ID: <held-1@customer.org>\r\nReturn-Path: <>\r\n\r\n\
+Why was I charged twice?\r\n";
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    helpdesk()
+        .args(args)
+        .arg("--db")
+        .arg(dir.join("helpdesk.db"))
+        .arg("--blobs")
+        .arg(dir.join("blobs"))
+        .arg("--mail-transport")
+        .arg(format!("outbox:{}", dir.join("outbox").display()))
+        .output()
+        .unwrap()
+}
+
+fn text(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn a_held_message_is_listed_with_why_and_an_agent_releases_it_once() {
+    let dir = temp_dir();
+    let mut child = helpdesk()
+        .args(["mailgate", "--queue", "SUP", "--db"])
+        .arg(dir.join("helpdesk.db"))
+        .arg("--blobs")
+        .arg(dir.join("blobs"))
+        .arg("--mail-transport")
+        .arg(format!("outbox:{}", dir.join("outbox").display()))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(HELD).unwrap();
+    let mailgate = child.wait_with_output().unwrap();
+    assert!(mailgate.status.success(), "{mailgate:?}");
+
+    let log = run(
+        &dir,
+        &["mail", "log", "--outcome", "held", "--since", "3650d"],
+    );
+    assert!(log.status.success(), "{log:?}");
+    let shown = text(&log);
+    assert!(shown.contains("held-1@customer.org"), "{shown}");
+    assert!(shown.contains("no usable sender"), "{shown}");
+    assert!(shown.contains("Invoice question"), "{shown}");
+    let rejected = run(
+        &dir,
+        &["mail", "log", "--outcome", "rejected", "--since", "3650d"],
+    );
+    assert!(text(&rejected).contains("no messages"), "{rejected:?}");
+
+    let raw = run(&dir, &["mail", "raw", "held-1@customer.org"]);
+    assert_eq!(raw.stdout, HELD);
+
+    let no_sender = run(
+        &dir,
+        &["mail", "release", "held-1@customer.org", "--as", "anna"],
+    );
+    assert_eq!(no_sender.status.code(), Some(1), "{no_sender:?}");
+    assert!(String::from_utf8_lossy(&no_sender.stderr).contains("names no usable sender"));
+
+    let release = run(
+        &dir,
+        &[
+            "mail",
+            "release",
+            "held-1@customer.org",
+            "--as",
+            "anna",
+            "--requester",
+            "kim@customer.org",
+        ],
+    );
+    assert!(release.status.success(), "{release:?}");
+    assert!(text(&release).contains("into SUP-1"), "{release:?}");
+
+    let ticket = run(&dir, &["tickets", "show", "SUP-1"]);
+    let shown = text(&ticket);
+    assert!(shown.contains("kim@customer.org"), "{shown}");
+    assert!(shown.contains("Why was I charged twice?"), "{shown}");
+    assert!(
+        shown.contains("Released from the mail log by anna"),
+        "{shown}"
+    );
+
+    let again = run(
+        &dir,
+        &[
+            "mail",
+            "release",
+            "held-1@customer.org",
+            "--as",
+            "anna",
+            "--requester",
+            "kim@customer.org",
+        ],
+    );
+    assert_eq!(again.status.code(), Some(1), "{again:?}");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("released before, into SUP-1"));
+    let log = run(&dir, &["mail", "log", "--since", "3650d"]);
+    assert!(text(&log).contains("released into SUP-1"), "{log:?}");
+}
