@@ -14,10 +14,25 @@ pub enum LogFormat {
     Text,
 }
 
+/// What the HTML parsers say about the customer HTML they read ("foster
+/// parenting not implemented", once per misplaced text): nothing an
+/// operator can act on, and thousands of lines for one newsletter. Kept
+/// unless `RUST_LOG` names them itself.
+const QUIET_PARSERS: &str = "html5ever=error,markup5ever=error";
+
 /// Installs the global subscriber; `default` is the filter when `RUST_LOG`
 /// is unset. Calling it twice is harmless.
 pub fn init(format: LogFormat, default: &str) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let asked = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|value| !value.trim().is_empty())
+        .unwrap_or_else(|| default.to_owned());
+    let directives = if asked.contains("html5ever") {
+        asked
+    } else {
+        format!("{asked},{QUIET_PARSERS}")
+    };
+    let filter = EnvFilter::try_new(&directives).unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

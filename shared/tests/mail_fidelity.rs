@@ -386,6 +386,24 @@ fn html_mail(html: &str) -> Vec<u8> {
 }
 
 #[test]
+fn a_newsletter_past_the_tag_count_keeps_its_text_from_the_first_offer_to_the_last() {
+    let html = newsletter(2 * 1024 * 1024);
+    let last = html
+        .rfind("<h3>Offer ")
+        .map(|at| &html[at + 4..at + 4 + html[at + 4..].find('<').unwrap_or(0)])
+        .unwrap_or_default()
+        .to_owned();
+    let mail = parse(&html_mail(&html), &MailLimits::default()).unwrap();
+    assert!(
+        mail.text.starts_with("### Offer 0"),
+        "{:?}",
+        &mail.text[..200]
+    );
+    assert!(mail.text.contains(&last), "{last} is missing");
+    assert!(mail.reply_text.starts_with("### Offer 0"));
+}
+
+#[test]
 fn a_newsletter_of_layout_tables_reads_as_text_without_border_art_or_endless_lines() {
     let html = newsletter(290 * 1024);
     let mail = parse(&html_mail(&html), &MailLimits::default()).unwrap();

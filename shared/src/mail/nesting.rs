@@ -75,10 +75,17 @@ pub fn bounded(html: &str) -> Cow<'_, str> {
             // No `>` ends it, nor any later tag: the rest is text.
             Scan::Unterminated => break,
         };
+        // At the tag count, every open element is closed, so that the text
+        // after it (kept, its tags dropped) is plain text of the body, not
+        // text a parser must move out of a table.
+        let mut closing = String::new();
         let keep = match &tag.kind {
             Kind::Other => true,
             Kind::Open { void, name } => {
                 tags += 1;
+                if tags == MAX_TAGS + 1 {
+                    closing = open.close_all();
+                }
                 if tags > MAX_TAGS {
                     open.dropped += usize::from(!*void);
                     false
@@ -95,6 +102,7 @@ pub fn bounded(html: &str) -> Cow<'_, str> {
             // into a new tag (`<` + `a>`).
             let buffer = out.get_or_insert_with(|| String::with_capacity(html.len()));
             buffer.push_str(&html[copied..start]);
+            buffer.push_str(&closing);
             buffer.push(' ');
             copied = tag.end;
         }
@@ -218,6 +226,20 @@ fn implied_parents(name: &str, top: Option<&str>) -> &'static [&'static str] {
 }
 
 impl OpenElements {
+    /// Closing tags for every open element but the document's own, innermost
+    /// first; none stays open.
+    fn close_all(&mut self) -> String {
+        let mut closing = String::new();
+        for name in self.stack.drain(..).rev() {
+            if !matches!(name.as_str(), "html" | "body" | "head") {
+                closing.push_str("</");
+                closing.push_str(&name);
+                closing.push('>');
+            }
+        }
+        closing
+    }
+
     /// An element opens: kept (and pushed) within the depth bound, else
     /// dropped and counted.
     fn open(&mut self, name: &str) -> bool {
@@ -566,6 +588,25 @@ mod tests {
         assert!(bounded(&bogus).matches("<div>").count() <= MAX_DEPTH + 1);
         let bold = "<p><b>x</b></p>".repeat(MAX_FORMATTING + 10);
         assert_eq!(bounded(&bold).matches("<b>").count(), MAX_FORMATTING);
+    }
+
+    #[test]
+    fn at_the_tag_count_open_elements_close_and_the_text_after_is_plain() {
+        let row = "<tr><td>cell</td></tr>";
+        let html = format!("<table>{}</table>", row.repeat(MAX_TAGS));
+        let bounded = bounded(&html);
+        let cut = bounded
+            .find("</tbody></table>")
+            .expect("the table is closed");
+        assert!(
+            !bounded[cut..].contains("<td>"),
+            "no cell opens after the count"
+        );
+        assert_eq!(
+            bounded.matches("cell").count(),
+            MAX_TAGS,
+            "every text is kept"
+        );
     }
 
     #[test]
