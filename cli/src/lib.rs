@@ -3,6 +3,7 @@
 
 pub mod config_check;
 pub mod event_file;
+pub mod forms_test;
 pub mod listen;
 pub mod mail_log;
 pub mod mailgate;

@@ -14,7 +14,9 @@ use helpdesk::app::{
 };
 use helpdesk::telemetry::{self, LogFormat};
 use helpdesk_cli::listen::Limits;
-use helpdesk_cli::{config_check, mail_log, mailgate, serve, sla, tickets, triggers_test};
+use helpdesk_cli::{
+    config_check, forms_test, mail_log, mailgate, serve, sla, tickets, triggers_test,
+};
 
 /// A serverless helpdesk, running locally over SQLite.
 #[derive(Debug, Parser)]
@@ -108,6 +110,11 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Work with the forms: a dry run of a saved delivery.
+    Forms {
+        #[command(subcommand)]
+        command: forms_test::FormsCommand,
+    },
     /// Work with the queues' triggers.
     Triggers {
         #[command(subcommand)]
@@ -159,6 +166,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: ConfigCommand::Compile { file },
         } => Ok(config_check::compile(file.as_ref().unwrap_or(&cli.config))),
         Command::Triggers { command } => Ok(triggers_test::run(&cli.config, command)),
+        Command::Forms { command } => Ok(forms_test::run(&cli.config, command).await),
         Command::Serve {
             listen,
             header_timeout,

@@ -375,11 +375,18 @@ fn what_happened(event: &TimelineEvent) -> Option<String> {
             form,
             answers,
             answers_blob,
+            unmatched,
             ..
-        } => Some(match answers_blob {
-            Some(blob) => format!("{form}: {} answers {}", answers.len(), whole_at(blob)),
-            None => format!("{form}: {} answers", answers.len()),
-        }),
+        } => {
+            let mut what = format!("{form}: {} answers", answers.len());
+            if let Some(blob) = answers_blob {
+                what.push_str(&format!(" {}", whole_at(blob)));
+            }
+            if !unmatched.is_empty() {
+                what.push_str(&format!(" [no field took: {}]", unmatched.join(", ")));
+            }
+            Some(what)
+        }
         TimelineEvent::EmailOut { to, subject, .. } => {
             Some(format!("to {}: {subject}", to.join(", ")))
         }

@@ -687,3 +687,23 @@ async fn posts_over_a_forms_rate_limits_get_429_with_retry_after_and_store_nothi
     );
     assert_eq!(app.tickets().await.len(), 4);
 }
+
+#[tokio::test]
+async fn answers_no_field_takes_are_named_on_the_ticket() {
+    let app = spawn_app();
+    let mut body = support("billing");
+    body["favourite_colour"] = json!("teal");
+    body["Order #"] = json!("A-1001");
+    let answer = app.post_json("support", body).await;
+    assert_eq!(answer.status, 201, "{answer:?}");
+    let unmatched = app
+        .timeline(&answer.ticket())
+        .await
+        .into_iter()
+        .find_map(|e| match e.event {
+            TimelineEvent::FormSubmitted { unmatched, .. } => Some(unmatched),
+            _ => None,
+        })
+        .expect("the submission is on the timeline");
+    assert_eq!(unmatched, ["Order #", "favourite_colour"]);
+}

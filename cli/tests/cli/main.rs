@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod config_check;
+mod forms_test;
 mod mail_log;
 mod rate_limit;
 mod serve;

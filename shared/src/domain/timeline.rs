@@ -60,6 +60,11 @@ pub enum TimelineEvent {
         /// Names of the routing rules that matched, in order.
         #[serde(default)]
         routing_rules: Vec<String>,
+        /// The answers no field of the form took, by their names as
+        /// delivered (at most 50): a mapping that names none of a
+        /// provider's answers shows here.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        unmatched: Vec<String>,
     },
     /// A comment.
     Comment {

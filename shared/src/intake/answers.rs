@@ -101,6 +101,50 @@ fn check_one(id: &str, field: &FormField, value: &str) -> Result<(), String> {
     }
 }
 
+/// The most unmatched answers named on a ticket.
+const UNMATCHED_LISTED: usize = 50;
+
+/// The field each answer went to, in the submission's order: `None` for an
+/// answer no configured field (by id or alias) takes.
+pub fn answer_fields<'a>(
+    form: &'a Form,
+    submission: &'a RawSubmission,
+) -> Vec<(&'a Answer, Option<&'a str>)> {
+    submission
+        .answers
+        .iter()
+        .map(|answer| {
+            let field = form
+                .fields
+                .iter()
+                .find(|(id, field)| matches(answer, id, field))
+                .map(|(id, _)| id.as_str());
+            (answer, field)
+        })
+        .collect()
+}
+
+/// The answers no field of the form takes (by their names as delivered),
+/// the honeypot aside; at most 50. A mapping that names none of a
+/// provider's answers shows here instead of failing silently.
+pub fn unmatched_answers(form: &Form, submission: &RawSubmission) -> Vec<String> {
+    answer_fields(form, submission)
+        .into_iter()
+        .filter(|(answer, field)| {
+            field.is_none()
+                && form
+                    .honeypot
+                    .as_deref()
+                    .is_none_or(|pot| !answer.is_named(pot))
+        })
+        .map(|(answer, _)| {
+            crate::domain::bounds::excerpt(&answer.id, crate::domain::bounds::NOTE_INLINE)
+                .to_owned()
+        })
+        .take(UNMATCHED_LISTED)
+        .collect()
+}
+
 /// Every answer as received, by id, for the timeline (nothing is lost, not
 /// even answers the form does not configure).
 pub fn all_answers(submission: &RawSubmission) -> BTreeMap<String, String> {

@@ -4,10 +4,12 @@
 //! (a Lambda event or the local server): CORS, signature, decoding, the
 //! honeypot, answer checks, mapping, routing, idempotency, attachments and
 //! the single write that stores the ticket. Every failure answers a
-//! problem document and leaves nothing half-written.
+//! problem document and leaves nothing half-written. [`preview`] reads a
+//! delivery the same way without storing anything.
 
 pub mod answers;
 pub mod mapping;
+pub mod preview;
 pub mod problem;
 pub mod routing;
 
@@ -500,13 +502,20 @@ fn fill_ticket(
             custom_fields: mapped.custom_fields,
         },
         routing_rules: routed.matched,
+        unmatched: answers::unmatched_answers(form, submission),
     })
 }
 
-/// A form's ticket before it exists, with the routing rules that matched.
-struct FormDraft {
-    draft: TicketDraft,
-    routing_rules: Vec<String>,
+/// A form's ticket before it exists, with the routing rules that matched
+/// and the answers no field took.
+#[derive(Debug)]
+pub struct FormDraft {
+    /// The ticket's fields.
+    pub draft: TicketDraft,
+    /// The routing rules that matched, in order.
+    pub routing_rules: Vec<String>,
+    /// The answers no field of the form took.
+    pub unmatched: Vec<String>,
 }
 
 /// The requester's address as mapped, parsed; a bad one names its field.
@@ -604,6 +613,7 @@ fn ticket_to_open(
         answers: answers::all_answers(&submission),
         answers_blob: None,
         routing_rules: form.routing_rules,
+        unmatched: form.unmatched,
     };
     let files = submission
         .files

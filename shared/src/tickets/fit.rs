@@ -89,6 +89,7 @@ pub async fn fit_event(
             answers,
             answers_blob,
             routing_rules,
+            unmatched,
         } => {
             let (answers, blob) = spill.answers_cut(answers).await?;
             TimelineEvent::FormSubmitted {
@@ -97,6 +98,7 @@ pub async fn fit_event(
                 answers,
                 answers_blob: blob.or(answers_blob),
                 routing_rules,
+                unmatched,
             }
         }
         other => other,

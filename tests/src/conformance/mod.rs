@@ -177,6 +177,7 @@ pub fn creation_entries(ticket: &Ticket) -> Vec<TimelineEntry> {
                 answers: BTreeMap::from([("topic".to_owned(), "billing".to_owned())]),
                 answers_blob: None,
                 routing_rules: vec!["billing-to-line-2".to_owned()],
+                unmatched: Vec::new(),
             },
         },
     ]
