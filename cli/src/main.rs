@@ -46,7 +46,9 @@ struct Cli {
         default_value = "data/blobs"
     )]
     blobs: String,
-    /// Outbound mail: outbox:DIR (files, the local default) or ses.
+    /// Outbound mail: outbox:DIR (files, the local default), ses, or an SMTP
+    /// relay, smtp://[user@]host[:port][?tls=required] or smtps://[user@]host[:port]
+    /// (the password in HELPDESK_SMTP_PASSWORD).
     #[arg(
         long,
         global = true,

@@ -17,6 +17,7 @@ PY_PINS=(
   "cargo-lambda==1.9.2"
   "cfn-lint==1.58.0"
   "aws-sam-translator==1.115.0"
+  "aiosmtpd==1.4.6"
 )
 VENV="$ROOT/.venv"
 SAM_PINS=(

@@ -12,7 +12,8 @@
 //! | `HELPDESK_DB` | SQLite file | `helpdesk.db` |
 //! | `HELPDESK_TABLE` | DynamoDB table | (required for `dynamodb`) |
 //! | `HELPDESK_BLOBS` | a directory, or `s3://bucket/prefix` | `data/blobs` |
-//! | `HELPDESK_MAIL_TRANSPORT` | `outbox:<dir>` or `ses` | `outbox:data/outbox` |
+//! | `HELPDESK_MAIL_TRANSPORT` | `outbox:<dir>`, `ses`, `smtp://[user@]host[:port][?tls=required]` or `smtps://[user@]host[:port]` | `outbox:data/outbox` |
+//! | `HELPDESK_SMTP_PASSWORD` | the SMTP relay user's password | |
 //! | `HELPDESK_EVENTS` | `log:<file>` (JSON lines) or `eventbridge:<bus>` | `log:data/events.jsonl` |
 //! | `AWS_ENDPOINT_URL` | AWS endpoint override (moto in tests) | |
 
@@ -110,6 +111,9 @@ pub enum MailTransportChoice {
     Outbox(PathBuf),
     /// Amazon SES v2.
     Ses,
+    /// An SMTP relay (`smtp://` or `smtps://`; the password from
+    /// `HELPDESK_SMTP_PASSWORD`).
+    Smtp(crate::mail::smtp::SmtpUrl),
 }
 
 impl FromStr for MailTransportChoice {
@@ -120,13 +124,15 @@ impl FromStr for MailTransportChoice {
         match value.strip_prefix("outbox:").map(str::trim) {
             Some(dir) if !dir.is_empty() => Ok(Self::Outbox(PathBuf::from(dir))),
             _ if value == "ses" => Ok(Self::Ses),
-            _ if value.starts_with("smtp") => Err(SettingError {
-                value: value.to_owned(),
-                expected: "outbox:<dir> or ses (an SMTP relay is not supported yet)",
+            _ if value.starts_with("smtp") => value.parse().map(Self::Smtp).map_err(|_| {
+                SettingError {
+                    value: without_password(value),
+                    expected: "smtp://[user@]host[:port][?tls=required] or smtps://[user@]host[:port], the password in HELPDESK_SMTP_PASSWORD",
+                }
             }),
             _ => Err(SettingError {
                 value: value.to_owned(),
-                expected: "outbox:<dir> or ses",
+                expected: "outbox:<dir>, ses, smtp://host or smtps://host",
             }),
         }
     }
@@ -232,7 +238,7 @@ impl Services {
             blobs: blobs(&settings.blobs, aws)?,
             clock: Arc::new(SystemClock),
             secrets: Arc::new(EnvSecrets),
-            mail: mail_transport(&settings.mail_transport, aws)?,
+            mail: mail_transport(&settings.mail_transport, aws, &EnvSecrets)?,
             webhooks: Arc::new(HttpWebhooks::new()),
             events: events(&settings.events, aws)?,
         })
@@ -286,16 +292,36 @@ fn blobs(choice: &BlobChoice, aws: Option<&SdkConfig>) -> anyhow::Result<Arc<dyn
     })
 }
 
+/// An SMTP URL with any password in it replaced by `***`, for messages.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((userinfo, _)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{}", &rest[userinfo.len() + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// The mail transport a setting names.
 fn mail_transport(
     choice: &MailTransportChoice,
     aws: Option<&SdkConfig>,
+    secrets: &dyn Secrets,
 ) -> anyhow::Result<Arc<dyn MailTransport>> {
     Ok(match choice {
         MailTransportChoice::Outbox(dir) => Arc::new(transport::OutboxDir::new(dir)),
         MailTransportChoice::Ses => Arc::new(transport::SesTransport::new(
             aws_sdk_sesv2::Client::new(need(aws)?),
         )),
+        MailTransportChoice::Smtp(url) => Arc::new(crate::mail::smtp::SmtpRelay::new(
+            url,
+            secrets.secret(crate::mail::smtp::PASSWORD_ENV),
+        )?),
     })
 }
 
@@ -329,9 +355,21 @@ mod tests {
             Ok(MailTransportChoice::Outbox(PathBuf::from("/tmp/x")))
         );
         assert_eq!("ses".parse(), Ok(MailTransportChoice::Ses));
-        for bad in ["outbox:", "smtp://relay:25", "carrier-pigeon", ""] {
+        assert!(matches!(
+            "smtps://desk@mail.example.com".parse::<MailTransportChoice>(),
+            Ok(MailTransportChoice::Smtp(_))
+        ));
+        let with_password = "smtp://desk:secret@relay".parse::<MailTransportChoice>();
+        assert!(with_password.is_err_and(|e| {
+            let said = e.to_string();
+            said.contains("HELPDESK_SMTP_PASSWORD") && !said.contains("secret")
+        }));
+        for bad in ["outbox:", "carrier-pigeon", ""] {
             let error = bad.parse::<MailTransportChoice>().unwrap_err();
-            assert!(error.to_string().contains("outbox:<dir> or ses"), "{error}");
+            assert!(
+                error.to_string().contains("outbox:<dir>, ses, smtp://host"),
+                "{error}"
+            );
             assert!(
                 error.to_string().contains(&format!("{:?}", bad.trim())),
                 "{error}"

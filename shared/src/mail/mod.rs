@@ -11,6 +11,7 @@ pub mod parse;
 pub mod repair;
 pub mod reply;
 pub mod send;
+pub mod smtp;
 pub mod threading;
 pub mod token;
 pub mod transport;

@@ -2,10 +2,11 @@
 //!
 //! - [`OutboxDir`]: each message becomes an `.eml` file in a directory; the
 //!   local default, and what tests and `helpdesk` read back;
-//! - [`SesTransport`]: Amazon SES v2 `SendEmail` with raw content, on AWS.
+//! - [`SesTransport`]: Amazon SES v2 `SendEmail` with raw content, on AWS;
+//! - [`super::smtp::SmtpRelay`]: an SMTP relay, for a desk on one machine.
 //!
-//! [`crate::app::MailTransportChoice`] names one (`outbox:./outbox` or
-//! `ses`); the wiring builds it. An SMTP relay is not implemented yet.
+//! [`crate::app::MailTransportChoice`] names one (`outbox:./outbox`, `ses`,
+//! `smtp://...` or `smtps://...`); the wiring builds it.
 //!
 //! A transport sends bytes it is given (see [`crate::mail::outbound::build`]);
 //! it never changes the message, so the Message-ID the caller chose is what
@@ -61,7 +62,10 @@ pub trait MailTransport: Send + Sync {
 
 /// Refuses envelope addresses that could break a header or a protocol line,
 /// and an empty recipient list.
-fn check_envelope(envelope_from: &str, recipients: &[String]) -> Result<(), TransportError> {
+pub(super) fn check_envelope(
+    envelope_from: &str,
+    recipients: &[String],
+) -> Result<(), TransportError> {
     if recipients.is_empty() {
         return Err(TransportError::Permanent("no recipients".to_owned()));
     }
