@@ -83,11 +83,14 @@ impl std::str::FromStr for Since {
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let text = text.trim();
         let number = |digits: &str| digits.parse::<i64>().ok().filter(|n| *n >= 0);
+        let too_far = || format!("{text:?} is further back than this command looks");
         if let Some(days) = text.strip_suffix('d').and_then(number) {
-            return Ok(Self::Ago(Duration::days(days)));
+            return Duration::try_days(days).map(Self::Ago).ok_or_else(too_far);
         }
         if let Some(hours) = text.strip_suffix('h').and_then(number) {
-            return Ok(Self::Ago(Duration::hours(hours)));
+            return Duration::try_hours(hours)
+                .map(Self::Ago)
+                .ok_or_else(too_far);
         }
         if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
             return Ok(Self::At(date.and_time(chrono::NaiveTime::MIN).and_utc()));
@@ -101,7 +104,9 @@ impl std::str::FromStr for Since {
 impl Since {
     fn instant(self, now: DateTime<Utc>) -> DateTime<Utc> {
         match self {
-            Self::Ago(span) => now - span,
+            Self::Ago(span) => now
+                .checked_sub_signed(span)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
             Self::At(at) => at,
         }
     }

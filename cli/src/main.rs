@@ -53,9 +53,12 @@ struct Cli {
         long,
         global = true,
         env = "HELPDESK_MAIL_TRANSPORT",
-        default_value = "outbox:data/outbox"
+        default_value = "outbox:data/outbox",
+        hide_env_values = true
     )]
-    mail_transport: MailTransportChoice,
+    // Parsed after clap, whose own error would print a password in the
+    // value; ours masks it.
+    mail_transport: String,
     /// The event bus triggers publish to: log:FILE (JSON lines, the local
     /// default) or eventbridge:BUS.
     #[arg(
@@ -154,7 +157,7 @@ fn settings(cli: &Cli) -> anyhow::Result<Settings> {
         config: cli.config.clone(),
         store,
         blobs: BlobChoice::parse(&cli.blobs),
-        mail_transport: cli.mail_transport.clone(),
+        mail_transport: cli.mail_transport.parse::<MailTransportChoice>()?,
         events: cli.events.clone(),
     })
 }

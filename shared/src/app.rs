@@ -297,11 +297,11 @@ fn without_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    match rest[..authority_end].rsplit_once('@') {
-        Some((userinfo, _)) if userinfo.contains(':') => {
+    // The user part ends at the last `@`: a password may hold `/` or `?`.
+    match rest.rsplit_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
             let user = userinfo.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}:***@{}", &rest[userinfo.len() + 1..])
+            format!("{scheme}://{user}:***@{host}")
         }
         _ => url.to_owned(),
     }
@@ -359,7 +359,7 @@ mod tests {
             "smtps://desk@mail.example.com".parse::<MailTransportChoice>(),
             Ok(MailTransportChoice::Smtp(_))
         ));
-        let with_password = "smtp://desk:secret@relay".parse::<MailTransportChoice>();
+        let with_password = "smtps://desk:secret@relay".parse::<MailTransportChoice>();
         assert!(with_password.is_err_and(|e| {
             let said = e.to_string();
             said.contains("HELPDESK_SMTP_PASSWORD") && !said.contains("secret")

@@ -433,30 +433,31 @@ fn a_newsletter_of_layout_tables_reads_as_text_without_border_art_or_endless_lin
 fn a_forward_keeps_the_forwarded_message_as_the_request() {
     let gmail = parsed("forward-gmail.eml");
     assert!(
-        gmail.reply_text.starts_with("FYI, see below."),
-        "{:?}",
-        gmail.reply_text
+        gmail.request_text().starts_with("FYI, see below."),
+        "{gmail:?}"
     );
     assert!(
         gmail
-            .reply_text
+            .request_text()
             .contains("Our card was charged twice for invoice 2026-114"),
-        "{:?}",
-        gmail.reply_text
+        "{gmail:?}"
     );
     let outlook = parsed("forward-outlook.eml");
     assert!(
         outlook
-            .reply_text
+            .request_text()
             .contains("Der Drucker im 2. Stock druckt seit gestern nichts mehr."),
-        "{:?}",
-        outlook.reply_text
+        "{outlook:?}"
     );
 }
 
 #[test]
-fn a_reply_to_a_forward_still_drops_the_quote() {
+fn a_reply_to_a_forward_is_no_forward() {
     let text = "Thanks, done.\n\nOn Mon, 2 Mar 2026 at 10:00, Office <office@customer.org> wrote:\n> Fwd: please refund\n";
-    let reply = helpdesk::mail::reply::request_text("Re: Fwd: Invoice", text);
-    assert_eq!(reply, "Thanks, done.");
+    assert!(!helpdesk::mail::reply::is_forward("Re: Fwd: Invoice", text));
+    assert!(helpdesk::mail::reply::is_forward(
+        "[SUP-3] Fwd: Invoice",
+        "x"
+    ));
+    assert!(helpdesk::mail::reply::is_forward("WG: Rechnung", "x"));
 }

@@ -1233,4 +1233,37 @@ async fn the_same_message_through_another_relay_is_a_duplicate() {
         Ingested::Duplicate { ticket: again } => assert_eq!(again, ticket),
         other => panic!("expected a duplicate, got {other:?}"),
     }
+    // A gateway that tags the subject and adds a banner keeps From and Date.
+    let mut bannered = original.clone().header("Subject", "[EXTERNAL] Printer");
+    bannered.body = format!(
+        "CAUTION: this mail comes from outside.\n\n{}",
+        original.body
+    );
+    match deliver(&app, &bannered).await {
+        Ingested::Duplicate { ticket: again } => assert_eq!(again, ticket),
+        other => panic!("expected a duplicate, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_sender_named_only_by_reply_to_is_a_stranger_to_every_ticket() {
+    let app = spawn_app();
+    let ticket = new_ticket(&deliver(&app, &mail("jane@customer.org", "Printer", "Fire")).await);
+    let forged = mail(
+        "undisclosed",
+        &format!("Re: [{ticket}] Printer"),
+        "Close it",
+    )
+    .header("Reply-To", "jane@customer.org");
+    match deliver(&app, &forged).await {
+        Ingested::NewTicket { ticket: other, .. } => assert_ne!(other, ticket),
+        other => panic!("expected the stranger policy (a new ticket), got {other:?}"),
+    }
+    let comments = app
+        .timeline(&ticket)
+        .await
+        .into_iter()
+        .filter(|e| matches!(e.event, TimelineEvent::Comment { .. }))
+        .count();
+    assert_eq!(comments, 0, "nothing was written on Jane's ticket");
 }

@@ -88,6 +88,14 @@ pub struct MailLogEntry {
     /// Its subject (bounded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
+    /// The envelope's recipients (the SES receipt's, the MTA's), at most
+    /// 50: where it was delivered, which a release needs to find its queue
+    /// again (a Bcc names no queue in the headers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<String>,
+    /// The queue the entry point named (`mailgate --queue`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<super::ids::QueueKey>,
     /// The ticket an agent released it into.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub released: Option<TicketKey>,

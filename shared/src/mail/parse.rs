@@ -102,10 +102,12 @@ pub struct ParsedMail {
     /// The message had no Message-ID: [`ParsedMail::message_id`] is
     /// `generated-<first 32 hex chars of sha256(raw)>@helpdesk.invalid`.
     pub message_id_generated: bool,
-    /// A digest of what the message says (its body and the headers that
-    /// are its content, not the trace headers relays add), so a redelivery
-    /// through another relay has the same and another message reusing the
-    /// Message-ID does not. 32 hex characters.
+    /// A digest of what identifies the message beside its Message-ID: its
+    /// From address, Date, In-Reply-To and References, which relays and
+    /// list servers keep (they add trace headers, subject tags, banners and
+    /// footers), so a copy of the message that took another path has the
+    /// same digest, and another message reusing the Message-ID has another.
+    /// Without a Date, the body counts too. 32 hex characters.
     pub content_digest: String,
     /// In-Reply-To ids, without brackets.
     pub in_reply_to: Vec<String>,
@@ -137,9 +139,11 @@ pub struct ParsedMail {
     pub html: Option<String>,
     /// The reply without quoted history and signature: [`reply::extract`]
     /// of the text body (of the unwrapped text when it came from HTML, see
-    /// [`html::to_text_unwrapped`]); a forward whole
-    /// ([`reply::request_text`]).
+    /// [`html::to_text_unwrapped`]).
     pub reply_text: String,
+    /// For a forward ([`reply::is_forward`]), its whole text: the
+    /// forwarded message is the request. See [`ParsedMail::request_text`].
+    pub forwarded: Option<String>,
     /// Attachments and inline images within the limits.
     pub attachments: Vec<MailAttachment>,
     /// Why parts were left out, for people to read; at most
@@ -155,6 +159,13 @@ pub struct ParsedMail {
 }
 
 impl ParsedMail {
+    /// What a new ticket's description is: a forward whole, anything else
+    /// its reply text. (A reply on a ticket is always its reply text: a
+    /// forward into an existing conversation does not repeat its history.)
+    pub fn request_text(&self) -> &str {
+        self.forwarded.as_deref().unwrap_or(&self.reply_text)
+    }
+
     /// The decoded values of every header called `name` (case-insensitive),
     /// in message order.
     pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
@@ -202,7 +213,9 @@ pub fn parse(raw: &[u8], limits: &MailLimits) -> Result<ParsedMail, MailParseErr
     let htmls = read_html(&message);
     let (text, reply_source) = body_text(&message, &htmls);
     let html = body_html(&message, &htmls);
-    let reply_text = reply::request_text(&subject, &reply_source);
+    let reply_text = reply::extract(&reply_source);
+    let forwarded = reply::is_forward(&subject, &reply_source)
+        .then(|| reply_source.replace("\r\n", "\n").trim().to_owned());
     let report = delivery_report(&message);
     let in_reply_to = ids(root, &HeaderName::InReplyTo);
     let references = ids(root, &HeaderName::References);
@@ -241,6 +254,7 @@ pub fn parse(raw: &[u8], limits: &MailLimits) -> Result<ParsedMail, MailParseErr
         text,
         html,
         reply_text,
+        forwarded,
         attachments,
         skipped,
         skipped_unlisted,
@@ -283,28 +297,25 @@ fn message_id(message: &Message<'_>, raw: &[u8]) -> (String, bool) {
     }
 }
 
-/// The headers that are a message's content (others are trace: relays
-/// add and change them).
-const CONTENT_HEADERS: [&str; 8] = [
-    "subject",
-    "from",
-    "to",
-    "cc",
-    "date",
-    "in-reply-to",
-    "references",
-    "content-type",
-];
+/// The headers that identify a message beside its Message-ID and that
+/// relays keep (not the Subject, which list servers tag, nor the body,
+/// which gateways give banners and footers).
+const IDENTIFYING_HEADERS: [&str; 4] = ["from", "date", "in-reply-to", "references"];
 
-/// See [`ParsedMail::content_digest`]: the content headers' values with
-/// white space folded, then the body, line ends ignored.
+/// See [`ParsedMail::content_digest`]: the identifying headers' values with
+/// white space folded; without a Date, the body too, line ends ignored.
 fn content_digest(root: &MessagePart<'_>, raw: &[u8]) -> String {
     let mut hasher = Sha256::new();
+    let mut dated = false;
     for header in &root.headers {
         let name = header.name.as_str();
-        if !CONTENT_HEADERS.iter().any(|c| c.eq_ignore_ascii_case(name)) {
+        if !IDENTIFYING_HEADERS
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(name))
+        {
             continue;
         }
+        dated |= name.eq_ignore_ascii_case("date");
         let value = raw
             .get(header.offset_start as usize..header.offset_end as usize)
             .unwrap_or_default();
@@ -314,14 +325,16 @@ fn content_digest(root: &MessagePart<'_>, raw: &[u8]) -> String {
             .filter(|w| !w.is_empty())
         {
             hasher.update(b" ");
-            hasher.update(word);
+            hasher.update(word.to_ascii_lowercase());
         }
         hasher.update(b"\n");
     }
-    let body = raw.get(root.offset_body as usize..).unwrap_or_default();
-    for line in body.split(|b| *b == b'\n') {
-        hasher.update(line.strip_suffix(b"\r").unwrap_or(line));
-        hasher.update(b"\n");
+    if !dated {
+        let body = raw.get(root.offset_body as usize..).unwrap_or_default();
+        for line in body.split(|b| *b == b'\n') {
+            hasher.update(line.strip_suffix(b"\r").unwrap_or(line));
+            hasher.update(b"\n");
+        }
     }
     let digest = hex::encode(hasher.finalize());
     digest.get(..32).unwrap_or(&digest).to_owned()

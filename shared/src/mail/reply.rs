@@ -197,16 +197,6 @@ pub fn is_forward(subject: &str, text: &str) -> bool {
     text.lines().any(is_forward_marker)
 }
 
-/// The description of a new request: a forward whole (the forwarded
-/// message is what is asked about), anything else as [`extract`] gives it.
-pub fn request_text(subject: &str, text: &str) -> String {
-    if is_forward(subject, text) {
-        text.replace("\r\n", "\n").trim().to_owned()
-    } else {
-        extract(text)
-    }
-}
-
 /// The reply text of a plain-text mail body: quoted history, the signature
 /// and "Sent from my iPhone" lines removed.
 ///

@@ -3,10 +3,11 @@
 //!
 //! [`SmtpUrl`] is the setting, parsed once: `smtps://[user@]host[:port]`
 //! (TLS from the start, port 465 by default), or
-//! `smtp://[user@]host[:port][?tls=required]` (STARTTLS required, port 587;
-//! without `tls=required` the connection is not encrypted, for a relay on
-//! the same host). The password never goes in the URL (it would end up in
-//! process lists and logs): it comes from `HELPDESK_SMTP_PASSWORD`.
+//! `smtp://[user@]host[:port][?tls=required]` (STARTTLS required; give the
+//! port, 587 for submission; without `tls=required` the connection is not
+//! encrypted, which is refused with a user unless the relay is on this
+//! host). The password never goes in the URL (it would end up in process
+//! lists and logs): it comes from `HELPDESK_SMTP_PASSWORD`.
 //!
 //! [`SmtpRelay`] hands the bytes it is given to the relay unchanged, with
 //! the envelope sender and recipients, through lettre. A 4xx reply, a
@@ -50,26 +51,43 @@ impl FromStr for SmtpUrl {
 
     fn from_str(value: &str) -> Result<Self, Self::Err> {
         let value = value.trim();
-        let rest = value
-            .strip_prefix("smtps://")
-            .or_else(|| value.strip_prefix("smtp://"))
-            .ok_or_else(|| "an SMTP relay is smtp://host or smtps://host".to_owned())?;
-        let authority = rest.split(['/', '?']).next().unwrap_or_default();
-        let (userinfo, host) = match authority.rsplit_once('@') {
-            Some((userinfo, host)) => (Some(userinfo), host),
-            None => (None, authority),
+        let (rest, implicit_tls) = match value.strip_prefix("smtps://") {
+            Some(rest) => (rest, true),
+            None => (
+                value
+                    .strip_prefix("smtp://")
+                    .ok_or_else(|| "an SMTP relay is smtp://host or smtps://host".to_owned())?,
+                false,
+            ),
         };
-        if host.is_empty() {
-            return Err("the SMTP relay URL names no host".to_owned());
-        }
+        // The user part ends at the last `@` (a password may hold `/`, `?`).
+        let (userinfo, after) = match rest.rsplit_once('@') {
+            Some((userinfo, after)) => (Some(userinfo), after),
+            None => (None, rest),
+        };
+        let (after, query) = after.split_once('?').unwrap_or((after, ""));
         if userinfo.is_some_and(|info| info.contains(':')) {
             return Err(format!(
                 "put the SMTP password in {PASSWORD_ENV}, not in the URL"
             ));
         }
+        let host = after.split('/').next().unwrap_or_default();
+        let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+        if name.is_empty() {
+            return Err("the SMTP relay URL names no host".to_owned());
+        }
+        let user = userinfo.filter(|user| !user.is_empty()).map(str::to_owned);
+        let tls = implicit_tls || query.split('&').any(|p| p == "tls=required");
+        let local = matches!(name, "localhost" | "127.0.0.1" | "[::1]");
+        if user.is_some() && !tls && !local {
+            return Err(
+                "a password would cross the network unencrypted: use smtps:// or ?tls=required"
+                    .to_owned(),
+            );
+        }
         Ok(Self {
             url: value.to_owned(),
-            user: userinfo.filter(|user| !user.is_empty()).map(str::to_owned),
+            user,
         })
     }
 }
@@ -152,6 +170,16 @@ mod tests {
         assert_eq!(local.user, None);
         let refused = "smtp://desk:secret@mail.example.com".parse::<SmtpUrl>();
         assert!(refused.is_err_and(|e| e.contains(PASSWORD_ENV) && !e.contains("secret")));
+        let slash = "smtps://desk:se/cr?et@mail.example.com".parse::<SmtpUrl>();
+        assert!(slash.is_err_and(|e| e.contains(PASSWORD_ENV) && !e.contains("se/cr")));
+        let plain = "smtp://desk@mail.example.com:587".parse::<SmtpUrl>();
+        assert!(plain.is_err_and(|e| e.contains("unencrypted")));
+        assert!(
+            "smtp://desk@mail.example.com:587?tls=required"
+                .parse::<SmtpUrl>()
+                .is_ok()
+        );
+        assert!("smtp://desk@127.0.0.1:25".parse::<SmtpUrl>().is_ok());
         assert!("smtp://".parse::<SmtpUrl>().is_err());
         assert!("http://mail.example.com".parse::<SmtpUrl>().is_err());
     }

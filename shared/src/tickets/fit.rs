@@ -8,8 +8,9 @@
 //! A blob's name is `attachments/<ticket>/text-<digest>-<what>`, beside the
 //! ticket's files (under the prefix the functions may write; a file's name
 //! starts with its number or `mail-`, never `text-`), from a digest of its
-//! content, so a redelivered request writes the same blob again instead of
-//! another. Fitting what already fits changes nothing.
+//! content, so writing a ticket's text again (a retried reply) writes the
+//! same blob instead of another. Fitting what already fits changes
+//! nothing.
 
 use std::collections::BTreeMap;
 

@@ -20,6 +20,8 @@ fn entry(id: &str, outcome: Refusal, minutes: i64) -> MailLogEntry {
         digest: "9c1e".to_owned(),
         from: Some("stranger@example.org".to_owned()),
         subject: Some("Hello".to_owned()),
+        recipients: Vec::new(),
+        queue: None,
         released: None,
     }
 }

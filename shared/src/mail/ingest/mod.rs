@@ -222,6 +222,8 @@ struct Inbound<'a> {
     reuses: Option<Reused>,
     /// An agent released this held message from the mail log.
     released: Option<release::Released>,
+    /// The envelope's recipients and queue, for the mail log.
+    envelope: Envelope,
 }
 
 /// An earlier, different message with the same Message-ID.
@@ -292,6 +294,7 @@ pub async fn ingest(
         known_as: mail.message_id.clone(),
         reuses: None,
         released: None,
+        envelope: envelope.clone(),
     };
     match earlier_delivery(&inbound, &envelope).await? {
         Earlier::None => {}
@@ -315,10 +318,13 @@ pub async fn ingest(
     if mail.report.is_some() {
         return record::bounce(&inbound, screening.automatic).await;
     }
-    let sender = match screen::sender(&inbound, queue) {
-        Ok(sender) => sender,
+    let (sender, from_author) = match screen::sender(&inbound, queue) {
+        Ok(found) => found,
         Err((refusal, reason)) => return inbound.not_accepted(refusal, reason).await,
     };
+    let mut screening = screening;
+    // Only From and Sender are what authentication vouches for.
+    screening.unauthenticated |= !from_author;
     let letter = Letter {
         inbound: &inbound,
         queue_key,
@@ -389,6 +395,8 @@ async fn decode_mail(
             digest: String::new(),
             from: None,
             subject: None,
+            recipients: Vec::new(),
+            queue: None,
             released: None,
         },
     )

@@ -90,7 +90,7 @@ fn new_ticket_of(letter: &Letter<'_>, follow_up_of: Option<&TicketKey>) -> NewTi
     let draft = TicketDraft {
         queue: letter.queue_key.clone(),
         summary,
-        description: mail.reply_text.clone(),
+        description: mail.request_text().to_owned(),
         priority: None,
         line: None,
         components: Vec::new(),

@@ -41,6 +41,14 @@ impl Inbound<'_> {
                 digest: mail.content_digest.clone(),
                 from,
                 subject: Some(bounds::excerpt(&mail.subject, bounds::NOTE_INLINE).to_owned()),
+                recipients: self
+                    .envelope
+                    .recipients
+                    .iter()
+                    .take(50)
+                    .map(|r| bounds::excerpt(r, bounds::NOTE_INLINE).to_owned())
+                    .collect(),
+                queue: self.envelope.queue.clone(),
                 released: None,
             },
         )
@@ -49,12 +57,17 @@ impl Inbound<'_> {
     }
 }
 
+/// The most bytes of a mail log entry's reason.
+const REASON_MAX: usize = 4 * 1024;
+
 /// Writes the mail log entry of a message not accepted (kept 90 days on
 /// DynamoDB), where `helpdesk mail log` shows it.
 pub(super) async fn log_not_accepted(
     services: &Services,
-    entry: MailLogEntry,
+    mut entry: MailLogEntry,
 ) -> Result<(), IngestError> {
+    // A reason may quote what the message says (its recipients, a header).
+    bounds::cut(&mut entry.reason, REASON_MAX);
     services.store.log_mail(&entry).await?;
     tracing::info!(
         message_id = %entry.id,

@@ -105,10 +105,16 @@ pub async fn release_held(
             raw_key: entry.raw_key.clone(),
         })?;
     let mail = decode_mail(services, &raw, &entry.raw_key, now).await?;
+    let envelope = Envelope {
+        recipients: entry.recipients.clone(),
+        queue: entry.queue.clone(),
+        raw_key: Some(entry.raw_key.clone()),
+        ..Envelope::default()
+    };
     let inbound = Inbound {
         services,
         mail: &mail,
-        recipients: super::threading::recipients(&mail, &[]),
+        recipients: super::threading::recipients(&mail, &envelope.recipients),
         authentication: super::authentication_of(services, &mail, &Envelope::default()),
         raw_key: &entry.raw_key,
         now,
@@ -118,6 +124,7 @@ pub async fn release_held(
             login: release.login.clone(),
             held_because: entry.reason.clone(),
         }),
+        envelope,
     };
     let ticket = open_released(&inbound, release.sender, &entry.id).await?;
     services
@@ -131,13 +138,18 @@ pub async fn release_held(
     Ok(ticket)
 }
 
-/// The log entry of `id`, when it is a held message not yet released.
+/// The log entry of `id`, when it is a held message not yet released (a
+/// message held before the mail log existed has a marker instead).
 async fn held_entry(services: &Services, id: &str) -> Result<MailLogEntry, ReleaseError> {
-    let entry = services
-        .store
-        .mail_log_entry(id)
-        .await?
-        .ok_or_else(|| ReleaseError::NotLogged(id.to_owned()))?;
+    let entry = match services.store.mail_log_entry(id).await? {
+        Some(entry) => Some(entry),
+        None => services
+            .store
+            .get_marker(&crate::keys::marker::mail_not_accepted(id))
+            .await?
+            .and_then(|marker| entry_of_marker(id, &marker)),
+    };
+    let entry = entry.ok_or_else(|| ReleaseError::NotLogged(id.to_owned()))?;
     if let Some(ticket) = entry.released {
         return Err(ReleaseError::AlreadyReleased {
             id: id.to_owned(),
@@ -153,6 +165,25 @@ async fn held_entry(services: &Services, id: &str) -> Result<MailLogEntry, Relea
     Ok(entry)
 }
 
+/// A mail log entry from the marker an earlier version wrote (`{"outcome",
+/// "reason", "raw_key", "at"}`).
+fn entry_of_marker(id: &str, marker: &str) -> Option<MailLogEntry> {
+    let record: serde_json::Value = serde_json::from_str(marker).ok()?;
+    Some(MailLogEntry {
+        id: id.to_owned(),
+        outcome: serde_json::from_value(record["outcome"].clone()).ok()?,
+        reason: record["reason"].as_str()?.to_owned(),
+        raw_key: record["raw_key"].as_str()?.to_owned(),
+        at: serde_json::from_value(record["at"].clone()).ok()?,
+        digest: record["digest"].as_str().unwrap_or_default().to_owned(),
+        from: None,
+        subject: None,
+        recipients: Vec::new(),
+        queue: None,
+        released: None,
+    })
+}
+
 /// The new ticket of a released message: its queue, screening and sender
 /// as on arrival (or the sender the agent names).
 async fn open_released(
@@ -164,14 +195,16 @@ async fn open_released(
         id: id.to_owned(),
         reason,
     };
-    let envelope = Envelope::default();
-    let (queue_key, queue) = screen::queue_of(inbound, &envelope).map_err(refused)?;
+    let envelope = &inbound.envelope;
+    let (queue_key, queue) = screen::queue_of(inbound, envelope).map_err(refused)?;
     let screening =
-        screen::screen(inbound, &envelope, queue).map_err(|(_, reason)| refused(reason))?;
+        screen::screen(inbound, envelope, queue).map_err(|(_, reason)| refused(reason))?;
     let sender = match sender {
         Some(sender) => sender,
         None => {
-            screen::sender(inbound, queue).map_err(|_| ReleaseError::NoSender(id.to_owned()))?
+            screen::sender(inbound, queue)
+                .map_err(|_| ReleaseError::NoSender(id.to_owned()))?
+                .0
         }
     };
     let letter = Letter {

@@ -108,22 +108,31 @@ fn unauthenticated(inbound: &Inbound<'_>, queue: &Queue) -> Result<bool, (Refusa
 }
 
 /// The sender: the first usable address of From, Sender, Reply-To and
-/// Return-Path. A message with none is held for an agent (a person may
-/// well have written it); one from our own addresses is refused (a loop).
+/// Return-Path, and whether it came from From or Sender (the headers
+/// authentication speaks for; a sender found only in Reply-To or
+/// Return-Path is a stranger to every ticket). A message with none is held
+/// for an agent (a person may well have written it); one from our own
+/// addresses is refused (a loop).
 pub(super) fn sender(
     inbound: &Inbound<'_>,
     queue: &Queue,
-) -> Result<EmailAddress, (Refusal, String)> {
+) -> Result<(EmailAddress, bool), (Refusal, String)> {
     let mail = inbound.mail;
-    let candidates = mail
+    let authored = mail
         .from
         .iter()
         .chain(&mail.sender)
-        .chain(&mail.reply_to)
-        .map(|mailbox| mailbox.email.as_str())
-        .chain(mail.return_path.as_deref());
-    let sender = candidates
-        .filter_map(|address| EmailAddress::parse(address).ok())
+        .map(|mailbox| (mailbox.email.as_str(), true));
+    let named = mail
+        .reply_to
+        .iter()
+        .map(|mailbox| (mailbox.email.as_str(), false))
+        .chain(mail.return_path.as_deref().map(|address| (address, false)));
+    let (sender, from_author) = authored
+        .chain(named)
+        .filter_map(|(address, from_author)| {
+            EmailAddress::parse(address).ok().map(|a| (a, from_author))
+        })
         .next()
         .ok_or_else(|| {
             (
@@ -138,7 +147,7 @@ pub(super) fn sender(
             format!("the sender {sender} is one of our own addresses (loop)"),
         ));
     }
-    Ok(sender)
+    Ok((sender, from_author))
 }
 
 /// One of the queue's addresses or forwarding addresses.
