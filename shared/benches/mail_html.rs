@@ -16,6 +16,10 @@ use std::time::{Duration, Instant};
 
 use helpdesk::mail::parse::{MailLimits, parse};
 
+#[path = "../tests/support/newsletter.rs"]
+mod newsletter;
+use newsletter::newsletter;
+
 fn mail(html: &str) -> Vec<u8> {
     format!(
         "From: Jane <jane@customer.org>\r\nTo: support@example.com\r\nSubject: Slow?\r\nMessage-ID: <bench@customer.org>\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n"
@@ -38,29 +42,6 @@ fn ordinary(bytes: usize) -> String {
         html.push_str(block);
     }
     html.push_str("</body></html>");
-    html
-}
-
-/// Layout tables four deep, every cell a headline, a paragraph and links.
-fn newsletter(bytes: usize) -> String {
-    let cell = |i: usize| {
-        format!(
-            "<td width=\"50%\" style=\"padding:8px\"><h3>Offer {i}</h3><p>Save on item {i} this week only, \
-             see <a href=\"https://shop.example/item/{i}\">the item</a> and \
-             <a href=\"https://shop.example/more/{i}\">more like it</a>.</p></td>"
-        )
-    };
-    let mut html = String::from("<html><body><table width=\"600\"><tr><td><table><tr><td><table>");
-    let mut i = 0;
-    while html.len() < bytes {
-        html.push_str(&format!(
-            "<tr><td><table border=\"1\"><tr>{}{}</tr></table></td></tr>",
-            cell(i),
-            cell(i + 1)
-        ));
-        i += 2;
-    }
-    html.push_str("</table></td></tr></table></td></tr></table></body></html>");
     html
 }
 

@@ -12,22 +12,10 @@ use helpdesk::mail::html;
 use helpdesk::mail::parse::{MailLimits, MailParseError, ParsedMail, parse};
 use helpdesk::mail::reply;
 
-// ---------------------------------------------------------------- helpers
+mod support;
+use support::{corpus, files_with_suffix};
 
-fn corpus(name: &str) -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/corpus")
-        .join(name);
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "skipping: corpus folder {} is absent (it lives beside the project, not in it)",
-            dir.display()
-        );
-        None
-    }
-}
+// ---------------------------------------------------------------- helpers
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -52,24 +40,6 @@ fn us() -> OurIdentity {
 /// Whitespace-insensitive comparison form: words joined by single spaces.
 fn normalize(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// Files under `dir` (recursively) whose name ends with `suffix`, sorted.
-fn files_with_suffix(dir: &Path, suffix: &str) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir).unwrap().map(Result::unwrap) {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.to_string_lossy().ends_with(suffix) {
-                found.push(path);
-            }
-        }
-    }
-    found.sort();
-    found
 }
 
 fn read_json(path: &Path) -> serde_json::Value {

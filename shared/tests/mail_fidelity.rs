@@ -11,6 +11,10 @@ use std::path::Path;
 
 use helpdesk::mail::parse::{MailLimits, ParsedMail, parse};
 
+mod support;
+use support::newsletter::newsletter;
+use support::{corpus, files_with_suffix};
+
 fn fixture(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/mail/fidelity")
@@ -121,36 +125,6 @@ fn base64_without_padding_or_wrapped_badly_is_decoded_whole() {
     assert_eq!(attachment_names(&mail), ["eleven.bin", "wrapped.bin"]);
     assert_eq!(&mail.attachments[0].bytes[..], b"Hello World");
     assert_eq!(&mail.attachments[1].bytes[..], b"Hello World!!");
-}
-
-/// The corpus folder beside the project, if present.
-fn corpus(name: &str) -> Option<std::path::PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/corpus")
-        .join(name);
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: corpus folder {} is absent", dir.display());
-        None
-    }
-}
-
-fn files_with_suffix(dir: &Path, suffix: &str) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for entry in fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.to_string_lossy().ends_with(suffix) {
-                files.push(path);
-            }
-        }
-    }
-    files.sort();
-    files
 }
 
 /// A header's value in a Stalwart expectation's part.
@@ -351,30 +325,6 @@ fn the_stalwart_corpus_keeps_subjects_names_and_attachments() {
 /// The Stalwart corpus's subjects, display names, attachment names and
 /// attachment bytes that come out as expected (at least).
 const STALWART_FLOOR: [usize; 4] = [74, 66, 76, 102];
-
-/// A newsletter as marketing tools write them: layout tables four deep,
-/// every cell with a headline, a paragraph and links, until `bytes`.
-fn newsletter(bytes: usize) -> String {
-    let cell = |i: usize| {
-        format!(
-            "<td width=\"50%\" style=\"padding:8px\"><h3>Offer {i}</h3><p>Save on item {i} this week only, \
-             see <a href=\"https://shop.example/item/{i}\">the item</a> and \
-             <a href=\"https://shop.example/more/{i}\">more like it</a>.</p></td>"
-        )
-    };
-    let mut html = String::from("<html><body><table width=\"600\"><tr><td><table><tr><td><table>");
-    let mut i = 0;
-    while html.len() < bytes {
-        html.push_str(&format!(
-            "<tr><td><table border=\"1\"><tr>{}{}</tr></table></td></tr>",
-            cell(i),
-            cell(i + 1)
-        ));
-        i += 2;
-    }
-    html.push_str("</table></td></tr></table></td></tr></table></body></html>");
-    html
-}
 
 fn html_mail(html: &str) -> Vec<u8> {
     format!(

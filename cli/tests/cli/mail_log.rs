@@ -3,11 +3,10 @@
 //! bytes come back, and an agent releases it into a ticket of its own,
 //! once.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Output;
 
-use crate::support::{helpdesk, temp_dir};
+use crate::support::{helpdesk, mailgate, temp_dir};
 
 // Addressed to no one in its headers: only the mailgate's --queue names
 // the queue, which the release must find again.
@@ -35,20 +34,7 @@ fn text(output: &Output) -> String {
 #[test]
 fn a_held_message_is_listed_with_why_and_an_agent_releases_it_once() {
     let dir = temp_dir();
-    let mut child = helpdesk()
-        .args(["mailgate", "--queue", "SUP", "--db"])
-        .arg(dir.join("helpdesk.db"))
-        .arg("--blobs")
-        .arg(dir.join("blobs"))
-        .arg("--mail-transport")
-        .arg(format!("outbox:{}", dir.join("outbox").display()))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(HELD).unwrap();
-    let mailgate = child.wait_with_output().unwrap();
+    let mailgate = mailgate(&dir, HELD);
     assert!(mailgate.status.success(), "{mailgate:?}");
 
     let log = run(

@@ -32,6 +32,26 @@ pub fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// `helpdesk mailgate --queue SUP` taking `raw` on stdin, over the
+/// SQLite file, blobs and outbox of `dir` (`helpdesk.db`, `blobs/`,
+/// `outbox/`), as an MTA's pipe alias runs it.
+pub fn mailgate(dir: &Path, raw: &[u8]) -> std::process::Output {
+    let mut child = helpdesk()
+        .args(["mailgate", "--queue", "SUP", "--db"])
+        .arg(dir.join("helpdesk.db"))
+        .arg("--blobs")
+        .arg(dir.join("blobs"))
+        .arg("--mail-transport")
+        .arg(format!("outbox:{}", dir.join("outbox").display()))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(raw).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 pub fn temp_dir() -> PathBuf {
     let dir = std::env::temp_dir()
         .join(format!("helpdesk-cli-{}", std::process::id()))

@@ -2,10 +2,7 @@
 //! sequences, other control characters and bidi overrides in it are shown,
 //! never passed to the agent's terminal.
 
-use std::io::Write;
-use std::process::Stdio;
-
-use crate::support::{helpdesk, temp_dir};
+use crate::support::{helpdesk, mailgate, temp_dir};
 
 /// A mail whose subject, body and attachment name carry terminal escapes
 /// and a right-to-left override.
@@ -36,25 +33,7 @@ fn base64_of(text: &str) -> String {
 fn control_characters_and_bidi_overrides_from_mail_are_shown_not_obeyed() {
     let dir = temp_dir();
     let db = dir.join("helpdesk.db");
-    let mut child = helpdesk()
-        .args(["mailgate", "--queue", "SUP", "--db"])
-        .arg(&db)
-        .arg("--blobs")
-        .arg(dir.join("blobs"))
-        .arg("--mail-transport")
-        .arg(format!("outbox:{}", dir.join("outbox").display()))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(&hostile_mail())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = mailgate(&dir, &hostile_mail());
     assert!(
         output.status.success(),
         "{}",
