@@ -49,7 +49,7 @@ ensure_env() {
     rm -rf "$dir"
     python3 -m venv "$dir"
   fi
-  "$dir/bin/python" -m pip install --disable-pip-version-check --quiet "$@"
+  "$dir/bin/python" -m pip install --disable-pip-version-check --no-cache-dir --quiet "$@"
   printf '%s' "$want" >"$stamp"
   echo "installed into ${dir#"$ROOT"/}"
 }
