@@ -168,9 +168,12 @@ fn max_rss_kb(stderr: &str) -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-fn mailgate(dir: &Path, raw: &[u8]) -> (Duration, String, Option<u64>) {
+/// Runs the mailgate on `raw`; under `/usr/bin/time` (when present) for
+/// its peak RSS when `rss` is set, which adds a process of its own to the
+/// time taken.
+fn mailgate(dir: &Path, raw: &[u8], rss: bool) -> (Duration, String, Option<u64>) {
     let time = Path::new("/usr/bin/time");
-    let mut command = if time.exists() {
+    let mut command = if rss && time.exists() {
         let mut c = Command::new(time);
         c.args(["-f", "MAXRSS %M"])
             .arg(env!("CARGO_BIN_EXE_helpdesk"));
@@ -215,10 +218,17 @@ fn through_mailgate(corpus: &Path) {
     std::fs::create_dir_all(&dir).unwrap();
     let (mut tickets, mut replies, mut peak) = (0, 0, 0);
     let mut latencies = Vec::new();
-    let start = Instant::now();
-    for file in files(corpus) {
-        let (elapsed, stderr, rss) = mailgate(&dir, &std::fs::read(&file).unwrap());
-        latencies.push(elapsed);
+    let mut sampled = 0;
+    for (index, file) in files(corpus).iter().enumerate() {
+        // Every 20th message runs under /usr/bin/time for the peak RSS and
+        // is left out of the latencies.
+        let rss_sample = index % 20 == 19;
+        let (elapsed, stderr, rss) = mailgate(&dir, &std::fs::read(file).unwrap(), rss_sample);
+        if rss_sample {
+            sampled += 1;
+        } else {
+            latencies.push(elapsed);
+        }
         peak = peak.max(rss.unwrap_or(0));
         if stderr.contains("new ticket") {
             tickets += 1;
@@ -226,13 +236,15 @@ fn through_mailgate(corpus: &Path) {
             replies += 1;
         }
     }
+    // One message after another: the throughput of the timed ones.
+    let timed: Duration = latencies.iter().sum();
     report(
         "helpdesk mailgate (one process per message)",
         latencies,
-        start.elapsed(),
+        timed,
     );
     println!(
-        "mailgate: {tickets} tickets, {replies} threaded replies, peak RSS {:.1} MB",
+        "mailgate: {tickets} tickets, {replies} threaded replies, peak RSS {:.1} MB (of {sampled} messages run under /usr/bin/time, not in the latencies)",
         peak as f64 / 1024.0
     );
 }
@@ -253,7 +265,7 @@ fn big_message(dir: &Path) {
     );
     let dir = dir.with_file_name("big");
     std::fs::create_dir_all(&dir).unwrap();
-    let (elapsed, stderr, rss) = mailgate(&dir, raw.as_bytes());
+    let (elapsed, stderr, rss) = mailgate(&dir, raw.as_bytes(), true);
     println!(
         "10 MB attachment ({:.1} MB raw): mailgate took {:.0} ms, peak RSS {} ({})",
         raw.len() as f64 / 1048576.0,

@@ -2,24 +2,26 @@
 //! async code, placed by the runtime it runs on.
 //!
 //! - On a **multi-thread** runtime (`helpdesk serve`, tests that ask for
-//!   one) the work goes to tokio's blocking pool, so the worker threads
-//!   keep serving other requests meanwhile.
+//!   one) the work runs on the calling worker thread, which first hands
+//!   its other tasks to another thread ([`tokio::task::block_in_place`]),
+//!   so the runtime keeps serving other requests meanwhile. Unlike sending
+//!   the work to the blocking pool and waiting for its answer, the caller
+//!   waits for no thread switch (a message takes about twenty store
+//!   calls, and two switches each cost more than most of them).
 //! - On a **current-thread** runtime (the Lambda functions, which handle one
 //!   event at a time, and the one-shot `helpdesk` commands) the work runs
 //!   right there: nothing else waits for that thread, and handing it to the
 //!   pool would only add a thread (made at the first call) and two thread
 //!   switches per call to every event.
 //!
-//! Either way the caller gets the closure's value or, when the pool's task
-//! could not finish (it panicked or the runtime is shutting down), a
-//! [`TaskFailed`].
+//! Either way the caller gets the closure's value or, when the work
+//! panicked on a multi-thread runtime, a [`TaskFailed`].
 
 use std::fmt;
 
 use tokio::runtime::{Handle, RuntimeFlavor};
 
-/// A blocking task that did not return: it panicked, or the runtime shut
-/// down before it ran.
+/// Blocking work that did not return: it panicked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskFailed(String);
 
@@ -40,11 +42,25 @@ where
     F: FnOnce() -> T + Send + 'static,
 {
     match Handle::try_current().map(|handle| handle.runtime_flavor()) {
-        Ok(RuntimeFlavor::MultiThread) => tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| TaskFailed(e.to_string())),
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(|| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).map_err(|panic| {
+                TaskFailed(format!(
+                    "the blocking work panicked: {}",
+                    panic_text(&panic)
+                ))
+            })
+        }),
         _ => Ok(work()),
     }
+}
+
+/// What a panic said, when it said it with a string.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message")
 }
 
 #[cfg(test)]
@@ -63,12 +79,22 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-    async fn a_multi_thread_runtime_hands_the_work_to_its_blocking_pool() {
-        assert_ne!(thread_of_work().await, thread::current().id());
+    async fn a_multi_thread_runtime_keeps_serving_other_tasks_during_the_work() {
+        let (started, ready) = std::sync::mpsc::channel::<()>();
+        // The work waits for another task of the runtime: with the one
+        // worker blocked and its tasks not handed on, it would wait forever.
+        let other = tokio::spawn(async move { started.send(()).unwrap() });
+        let waited = run(move || {
+            ready
+                .recv_timeout(std::time::Duration::from_secs(5))
+                .is_ok()
+        });
+        assert!(waited.await.unwrap(), "the other task never ran");
+        other.await.unwrap();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-    async fn a_panic_in_the_pool_is_an_error_not_a_crash() {
+    async fn a_panic_in_the_work_is_an_error_not_a_crash() {
         let failed = run(|| -> u8 { panic!("boom") }).await.unwrap_err();
         assert!(failed.to_string().contains("panic"), "{failed}");
     }

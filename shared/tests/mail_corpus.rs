@@ -522,6 +522,7 @@ fn an_attachment_over_the_limit_is_skipped_with_a_reason() {
     let limits = MailLimits {
         max_attachment_bytes: 10,
         max_attachments: 50,
+        ..MailLimits::default()
     };
     let mail = parse(&fixture("rfc2231-filename.eml"), &limits).unwrap();
     assert_eq!(mail.attachments.len(), 1, "the 8-byte logo stays");

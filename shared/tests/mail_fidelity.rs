@@ -338,12 +338,13 @@ fn html_mail(html: &str) -> Vec<u8> {
 #[test]
 fn a_newsletter_past_the_tag_count_keeps_its_text_from_the_first_offer_to_the_last() {
     let html = newsletter(2 * 1024 * 1024);
-    let last = html
-        .rfind("<h3>Offer ")
-        .map(|at| &html[at + 4..at + 4 + html[at + 4..].find('<').unwrap_or(0)])
-        .unwrap_or_default()
-        .to_owned();
-    let mail = parse(&html_mail(&html), &MailLimits::default()).unwrap();
+    let last = last_offer(&html);
+    // All of the HTML read: the tag count, not the read limit, is tested.
+    let limits = MailLimits {
+        max_html_read: html.len(),
+        ..MailLimits::default()
+    };
+    let mail = parse(&html_mail(&html), &limits).unwrap();
     assert!(
         mail.text.starts_with("### Offer 0"),
         "{:?}",
@@ -351,6 +352,36 @@ fn a_newsletter_past_the_tag_count_keeps_its_text_from_the_first_offer_to_the_la
     );
     assert!(mail.text.contains(&last), "{last} is missing");
     assert!(mail.reply_text.starts_with("### Offer 0"));
+}
+
+#[test]
+fn a_newsletter_over_the_read_limit_is_read_up_to_it_and_says_where_the_rest_is() {
+    let html = newsletter(2 * 1024 * 1024);
+    let limits = MailLimits::default();
+    let mail = parse(&html_mail(&html), &limits).unwrap();
+    assert!(mail.text.starts_with("### Offer 0"));
+    assert!(!mail.text.contains(&last_offer(&html)));
+    let sanitized = mail.html.expect("the sanitized HTML");
+    // Links gain a rel attribute, so a little more than was read.
+    assert!(
+        sanitized.len() < 2 * limits.max_html_read,
+        "{}",
+        sanitized.len()
+    );
+    assert_eq!(
+        mail.skipped,
+        [
+            "the HTML body (2.1 MB) was read only up to its first 256 KB; the whole part is in the raw message"
+        ]
+    );
+}
+
+/// The heading of the newsletter's last offer.
+fn last_offer(html: &str) -> String {
+    html.rfind("<h3>Offer ")
+        .map(|at| &html[at + 4..at + 4 + html[at + 4..].find('<').unwrap_or(0)])
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[test]

@@ -24,7 +24,7 @@
 //! ([`super::nesting::bounded`]: no element deeper than 128, no more than
 //! 20,000 tags, so no body however deeply nested takes long), the bounded
 //! HTML is parsed once for the text (rendered at 80 columns and unwrapped
-//! from the same tree), and once by the sanitizer, which has its own parser.
+//! from the same parse), and once by the sanitizer, which has its own parser.
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -83,6 +83,20 @@ pub fn read(html: &str) -> HtmlRead {
     }
 }
 
+/// The start of `html` within `max` bytes, ending after the last tag that
+/// ends within them (on a character boundary when none does), so that no
+/// tag is cut in two. The parsers close what is still open at the end.
+pub fn head(html: &str, max: usize) -> &str {
+    if html.len() <= max {
+        return html;
+    }
+    let head = crate::domain::bounds::excerpt(html, max);
+    match head.rfind('>') {
+        Some(end) => &head[..=end],
+        None => head,
+    }
+}
+
 /// Sanitizes an HTML mail body for display (see the module docs for what is
 /// kept and what is removed).
 pub fn sanitize(html: &str) -> String {
@@ -117,14 +131,20 @@ fn texts(bounded: &str) -> (String, String) {
             .min_wrap_width(MIN_WRAP_WIDTH)
             .raw_mode(true)
     };
-    let rendered = config()
-        .parse_html(html.as_bytes())
-        .and_then(|dom| config().dom_to_render_tree(&dom))
-        .and_then(|tree| {
-            let text = config().render_to_string(tree.clone(), TEXT_WIDTH)?;
-            let unwrapped = config().render_to_string(tree, UNWRAPPED_WIDTH)?;
-            Ok((trim_lines(&text), trim_lines(&unwrapped)))
-        });
+    // The render tree is built twice from the one parse rather than
+    // cloned: rendering consumes it, and two at once would double the
+    // largest structure of the conversion.
+    let render = |dom: &html2text::RcDom, width: usize| {
+        config()
+            .dom_to_render_tree(dom)
+            .and_then(|tree| config().render_to_string(tree, width))
+            .map(|text| trim_lines(&text))
+    };
+    let rendered = config().parse_html(html.as_bytes()).and_then(|dom| {
+        let text = render(&dom, TEXT_WIDTH)?;
+        let unwrapped = render(&dom, UNWRAPPED_WIDTH)?;
+        Ok((text, unwrapped))
+    });
     match rendered {
         Ok(both) => both,
         Err(error) => {
@@ -276,6 +296,15 @@ mod tests {
             read.text.contains(RULE) && read.text.contains("> old"),
             "{read:?}"
         );
+    }
+
+    #[test]
+    fn the_head_of_html_ends_after_a_whole_tag() {
+        let html = "<p>one</p><p>two</p>";
+        assert_eq!(head(html, 100), html);
+        assert_eq!(head(html, 13), "<p>one</p><p>");
+        assert_eq!(head(html, 12), "<p>one</p>");
+        assert_eq!(head("ééé", 3), "é");
     }
 
     #[test]

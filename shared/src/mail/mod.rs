@@ -3,6 +3,7 @@
 //! mail with loop protection.
 
 pub mod auto;
+pub mod body;
 pub mod html;
 pub mod ingest;
 pub mod nesting;

@@ -19,7 +19,6 @@
 //!   its bytes, so redelivery of the same bytes gives the same id.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -29,7 +28,8 @@ use mail_parser::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{html, repair, reply};
+use super::body::{Bodies, BodyRead};
+use super::{repair, reply};
 
 /// The domain of generated Message-IDs; `.invalid` never resolves (RFC 2606).
 pub const GENERATED_ID_DOMAIN: &str = "helpdesk.invalid";
@@ -68,6 +68,14 @@ pub struct MailLimits {
     pub max_attachment_bytes: usize,
     /// Parts beyond this count are left out.
     pub max_attachments: usize,
+    /// How much of one text part of the body is read into the message's
+    /// texts; the rest of a longer part is only in the raw message (and
+    /// listed in [`ParsedMail::skipped`]).
+    pub max_text_read: usize,
+    /// How much of one HTML part of the body is read into the sanitized
+    /// HTML and the text; as for [`MailLimits::max_text_read`]. Smaller:
+    /// an HTML parser's tree takes several times the HTML it holds.
+    pub max_html_read: usize,
 }
 
 impl Default for MailLimits {
@@ -75,6 +83,8 @@ impl Default for MailLimits {
         MailLimits {
             max_attachment_bytes: 25 * MIB,
             max_attachments: 50,
+            max_text_read: 2 * MIB,
+            max_html_read: MIB / 4,
         }
     }
 }
@@ -135,11 +145,11 @@ pub struct ParsedMail {
     pub date: Option<DateTime<Utc>>,
     /// The text body; converted from HTML when the message has only HTML.
     pub text: String,
-    /// The HTML body, sanitized (see [`html::sanitize`]).
+    /// The HTML body, sanitized (see [`super::html::sanitize`]).
     pub html: Option<String>,
     /// The reply without quoted history and signature: [`reply::extract`]
     /// of the text body (of the unwrapped text when it came from HTML, see
-    /// [`html::to_text_unwrapped`]).
+    /// [`super::html::to_text_unwrapped`]).
     pub reply_text: String,
     /// For a forward ([`reply::is_forward`]), its whole text: the
     /// forwarded message is the request. See [`ParsedMail::request_text`].
@@ -197,6 +207,25 @@ pub enum MailParseError {
 
 /// Parses one raw message. Never panics; see the module docs for what fails.
 pub fn parse(raw: &[u8], limits: &MailLimits) -> Result<ParsedMail, MailParseError> {
+    let (mail, bodies) = parse_all_but_body(raw, limits)?;
+    Ok(mail.with_body(bodies.read()))
+}
+
+/// As [`parse`], letting go of `raw` (when this was its last reference)
+/// once the body's parts are copied out and before they are read, so that
+/// a large message is never held raw, decoded and parsed as HTML at once.
+pub fn parse_owned(raw: Bytes, limits: &MailLimits) -> Result<ParsedMail, MailParseError> {
+    let (mail, bodies) = parse_all_but_body(&raw, limits)?;
+    drop(raw);
+    Ok(mail.with_body(bodies.read()))
+}
+
+/// Everything but the body's text and HTML, and the body's parts copied out
+/// (see [`body`]).
+fn parse_all_but_body(
+    raw: &[u8],
+    limits: &MailLimits,
+) -> Result<(ParsedMail, Bodies), MailParseError> {
     if raw.iter().all(u8::is_ascii_whitespace) {
         return Err(MailParseError::Empty);
     }
@@ -210,12 +239,8 @@ pub fn parse(raw: &[u8], limits: &MailLimits) -> Result<ParsedMail, MailParseErr
     let (message_id, message_id_generated) = message_id(&message, raw);
     let content_digest = content_digest(root, raw);
     let subject = message.subject().map(clean_text).unwrap_or_default();
-    let htmls = read_html(&message);
-    let (text, reply_source) = body_text(&message, &htmls);
-    let html = body_html(&message, &htmls);
-    let reply_text = reply::extract(&reply_source);
-    let forwarded = reply::is_forward(&subject, &reply_source)
-        .then(|| reply_source.replace("\r\n", "\n").trim().to_owned());
+    let mut skipped = Skipped::default();
+    let bodies = Bodies::collect(&message, limits, |note| skipped.push(|| note));
     let report = delivery_report(&message);
     let in_reply_to = ids(root, &HeaderName::InReplyTo);
     let references = ids(root, &HeaderName::References);
@@ -231,11 +256,11 @@ pub fn parse(raw: &[u8], limits: &MailLimits) -> Result<ParsedMail, MailParseErr
         .first()
         .map(|value| strip_brackets(value).to_lowercase());
     // Last: moves the decoded parts out of the message instead of copying.
-    let (attachments, skipped) = attachments(message, limits);
+    let (attachments, skipped) = attachments(message, limits, skipped);
     let skipped_unlisted = skipped.unlisted;
     let skipped = skipped.listed;
 
-    Ok(ParsedMail {
+    let mail = ParsedMail {
         message_id,
         message_id_generated,
         content_digest,
@@ -251,16 +276,39 @@ pub fn parse(raw: &[u8], limits: &MailLimits) -> Result<ParsedMail, MailParseErr
         x_original_to,
         return_path,
         date,
-        text,
-        html,
-        reply_text,
-        forwarded,
+        text: String::new(),
+        html: None,
+        reply_text: String::new(),
+        forwarded: None,
         attachments,
         skipped,
         skipped_unlisted,
         report,
         headers,
-    })
+    };
+    Ok((mail, bodies))
+}
+
+impl ParsedMail {
+    /// The mail with its body's text, reply and HTML.
+    fn with_body(self, body: BodyRead) -> Self {
+        let BodyRead {
+            text,
+            reply_source,
+            html,
+        } = body;
+        let reply_source = reply_source.as_deref().unwrap_or(&text);
+        let reply_text = reply::extract(reply_source);
+        let forwarded = reply::is_forward(&self.subject, reply_source)
+            .then(|| reply_source.replace("\r\n", "\n").trim().to_owned());
+        ParsedMail {
+            text,
+            html,
+            reply_text,
+            forwarded,
+            ..self
+        }
+    }
 }
 
 /// The top-level part, which carries the message's headers; without any,
@@ -471,76 +519,6 @@ fn plain_addresses(values: &[&str]) -> Vec<String> {
         .collect()
 }
 
-/// The text body (text parts as they are, HTML converted at 80 columns),
-/// and the text to extract the reply from: the same, except that HTML is
-/// converted without wrapping (see [`html::to_text_unwrapped`]).
-fn body_text(message: &Message<'_>, htmls: &BTreeMap<u32, html::HtmlRead>) -> (String, String) {
-    let mut texts = Vec::new();
-    let mut unwrapped = Vec::new();
-    for id in &message.text_body {
-        match message.parts.get(*id as usize).map(|part| &part.body) {
-            Some(PartType::Text(text)) => {
-                let text = text.trim_end().to_owned();
-                unwrapped.push(text.clone());
-                texts.push(text);
-            }
-            Some(PartType::Html(_)) => {
-                if let Some(read) = htmls.get(id) {
-                    texts.push(read.text.clone());
-                    unwrapped.push(read.unwrapped.clone());
-                }
-            }
-            _ => {}
-        }
-    }
-    let join = |parts: Vec<String>| parts.join("\n\n").trim_matches('\n').to_owned();
-    let (text, unwrapped) = (join(texts), join(unwrapped));
-    if text.trim().is_empty() {
-        // An empty text/plain next to a real HTML part.
-        let from_html: Vec<&html::HtmlRead> = html_reads(message, htmls).collect();
-        if !from_html.is_empty() {
-            return (
-                join(from_html.iter().map(|read| read.text.clone()).collect()),
-                join(
-                    from_html
-                        .iter()
-                        .map(|read| read.unwrapped.clone())
-                        .collect(),
-                ),
-            );
-        }
-    }
-    (text, unwrapped)
-}
-
-/// Every HTML part of the text and HTML bodies, each read once (a part in
-/// both is the same part), by part id.
-fn read_html(message: &Message<'_>) -> BTreeMap<u32, html::HtmlRead> {
-    let mut reads = BTreeMap::new();
-    for id in message.text_body.iter().chain(&message.html_body) {
-        if let Some(PartType::Html(html)) = message.parts.get(*id as usize).map(|part| &part.body) {
-            reads.entry(*id).or_insert_with(|| html::read(html));
-        }
-    }
-    reads
-}
-
-/// The reads of the HTML body's parts, in order.
-fn html_reads<'a>(
-    message: &'a Message<'_>,
-    htmls: &'a BTreeMap<u32, html::HtmlRead>,
-) -> impl Iterator<Item = &'a html::HtmlRead> + 'a {
-    message.html_body.iter().filter_map(|id| htmls.get(id))
-}
-
-/// The sanitized HTML body, when there is one.
-fn body_html(message: &Message<'_>, htmls: &BTreeMap<u32, html::HtmlRead>) -> Option<String> {
-    let parts: Vec<&str> = html_reads(message, htmls)
-        .map(|read| read.sanitized.as_str())
-        .collect();
-    (!parts.is_empty()).then(|| parts.join("\n"))
-}
-
 /// The parts left out: the first few reasons, and how many more.
 #[derive(Default)]
 struct Skipped {
@@ -561,9 +539,12 @@ impl Skipped {
 
 /// Attachments within the limits, and the reasons for those left out.
 /// Decoded contents move into the attachments without a copy.
-fn attachments(message: Message<'_>, limits: &MailLimits) -> (Vec<MailAttachment>, Skipped) {
+fn attachments(
+    message: Message<'_>,
+    limits: &MailLimits,
+    mut skipped: Skipped,
+) -> (Vec<MailAttachment>, Skipped) {
     let mut kept = Vec::new();
-    let mut skipped = Skipped::default();
     let raw = message.raw_message;
     let mut parts = message.parts;
     for (index, id) in message.attachments.iter().enumerate() {
@@ -715,7 +696,7 @@ fn content_id_of(part: &MessagePart<'_>) -> Option<String> {
 }
 
 /// `812 bytes`, `40 KB`, `2.5 MB`, `30 MB` (binary units).
-fn human_size(bytes: usize) -> String {
+pub(super) fn human_size(bytes: usize) -> String {
     const KIB: usize = 1024;
     if bytes == 1 {
         "1 byte".to_owned()
@@ -921,6 +902,54 @@ mod tests {
     }
 
     #[test]
+    fn a_long_body_is_read_up_to_the_limit_and_says_so() {
+        let limits = MailLimits {
+            max_text_read: 1000,
+            max_html_read: 1000,
+            ..MailLimits::default()
+        };
+        let lines: String = (0..100)
+            .map(|i| format!("line {i:03} of the log\r\n"))
+            .collect();
+        let raw = format!("From: a@example.com\r\nSubject: log\r\n\r\n{lines}");
+        let mail = parse(raw.as_bytes(), &limits).unwrap();
+        assert!(
+            mail.text.starts_with("line 000") && mail.text.len() <= 1000,
+            "{}",
+            mail.text
+        );
+        assert!(
+            mail.text.ends_with("of the log"),
+            "cut after a whole line: {}",
+            mail.text
+        );
+        assert!(!mail.text.contains("line 099"));
+        assert_eq!(
+            mail.skipped,
+            [
+                "the text body (3 KB) was read only up to its first 1000 bytes; the whole part is in the raw message"
+            ]
+        );
+
+        let cells: String = (0..100).map(|i| format!("<p>cell {i:03}</p>")).collect();
+        let raw = format!(
+            "From: a@example.com\r\nContent-Type: text/html\r\n\r\n<html><body>{cells}</body></html>"
+        );
+        let mail = parse(raw.as_bytes(), &limits).unwrap();
+        assert!(mail.text.starts_with("cell 000") && !mail.text.contains("cell 099"));
+        let html = mail.html.unwrap();
+        assert!(html.ends_with("</p>"), "no tag cut in two: {html}");
+        assert_eq!(mail.skipped.len(), 1, "{:?}", mail.skipped);
+        assert!(
+            mail.skipped[0]
+                .starts_with("the HTML body (2 KB) was read only up to its first 1000 bytes")
+        );
+
+        let short = parse(b"From: a@example.com\r\n\r\nshort\r\n", &limits).unwrap();
+        assert!(short.skipped.is_empty());
+    }
+
+    #[test]
     fn oversized_and_surplus_attachments_are_listed_as_skipped() {
         let raw = "From: a@example.com\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
             --b\r\nContent-Type: text/plain\r\n\r\nSee attached\r\n\
@@ -931,6 +960,7 @@ mod tests {
         let limits = MailLimits {
             max_attachment_bytes: 10,
             max_attachments: 1,
+            ..MailLimits::default()
         };
         let mail = parse(raw.as_bytes(), &limits).unwrap();
         assert_eq!(mail.text, "See attached");

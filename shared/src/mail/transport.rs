@@ -234,14 +234,18 @@ impl MailTransport for OutboxDir {
 }
 
 /// Writes `message` as `dir/name`: created whole under a temporary name
-/// (not `.eml`, so `list` never shows a half-written message), synced, then
+/// (not `.eml`, so `list` never shows a half-written message), then
 /// renamed. On an error the temporary file is removed (best effort).
+///
+/// Not synced: the outbox is as durable as the local store beside it,
+/// whose commits are not synced either (`synchronous=NORMAL`); a crash of
+/// the process loses neither, a power cut may lose the last of both. A
+/// sync per message cost more than the rest of writing it.
 fn write_whole(dir: &Path, name: &str, message: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!(".{}.tmp", uuid::Uuid::new_v4().simple()));
     let written = std::fs::File::create(&tmp).and_then(|mut file| {
         file.write_all(message)?;
-        file.sync_all()?;
         std::fs::rename(&tmp, dir.join(name))
     });
     if written.is_err() {

@@ -283,7 +283,8 @@ pub async fn ingest(
 ) -> Result<Ingested, IngestError> {
     let now = tickets::store_precision(services.clock.now());
     let raw_key = keep_raw(services, &raw, &envelope).await?;
-    let mail = decode_mail(services, &raw, &raw_key, now).await?;
+    // Kept now: the parser may let go of it before reading the body.
+    let mail = decode_mail(services, raw, &raw_key, now).await?;
     let mut inbound = Inbound {
         services,
         mail: &mail,
@@ -361,7 +362,7 @@ async fn keep_raw(
 /// refused for good.
 async fn decode_mail(
     services: &Services,
-    raw: &Bytes,
+    raw: Bytes,
     raw_key: &str,
     now: DateTime<Utc>,
 ) -> Result<ParsedMail, IngestError> {
@@ -371,8 +372,7 @@ async fn decode_mail(
     };
     // Parsing is CPU work that grows with the message: it runs off the
     // async workers (inline on a Lambda's current-thread runtime).
-    let bytes = raw.clone();
-    let parsed = crate::blocking::run(move || parse::parse(&bytes, &limits))
+    let parsed = crate::blocking::run(move || parse::parse_owned(raw, &limits))
         .await
         .map_err(|e| IngestError::Temporary {
             what: format!("the mail parser did not finish: {e}"),

@@ -104,7 +104,7 @@ pub async fn release_held(
             id: entry.id.clone(),
             raw_key: entry.raw_key.clone(),
         })?;
-    let mail = decode_mail(services, &raw, &entry.raw_key, now).await?;
+    let mail = decode_mail(services, raw, &entry.raw_key, now).await?;
     let envelope = Envelope {
         recipients: entry.recipients.clone(),
         queue: entry.queue.clone(),
