@@ -160,7 +160,10 @@ fn texts(
             .filter(|id| htmls.contains_key(id))
             .collect();
         if !html_only.is_empty() {
-            return (join(of(&html_only, true)), Some(join(of(&html_only, false))));
+            return (
+                join(of(&html_only, true)),
+                Some(join(of(&html_only, false))),
+            );
         }
     }
     let has_html = text_body.iter().any(|id| htmls.contains_key(id));
