@@ -370,8 +370,9 @@ async fn decode_mail(
         max_attachment_bytes: services.config.desk.mail.max_attachment_bytes,
         ..MailLimits::default()
     };
-    // Parsing is CPU work that grows with the message: it runs off the
-    // async workers (inline on a Lambda's current-thread runtime).
+    // Parsing is CPU work that grows with the message: it runs as blocking
+    // work, the runtime's other tasks handed on meanwhile (inline on a
+    // Lambda's current-thread runtime).
     let parsed = crate::blocking::run(move || parse::parse_owned(raw, &limits))
         .await
         .map_err(|e| IngestError::Temporary {
