@@ -5,11 +5,14 @@
 //! Skipped, saying so, where `../shared/corpus` is absent.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use sha2::{Digest, Sha256};
+
+// The CLI tests' helpers; this file uses the mailgate's.
+#[allow(dead_code)]
+#[path = "cli/support.rs"]
+mod support;
 
 fn corpus() -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
@@ -47,22 +50,7 @@ fn every_corpus_message_ends_as_a_ticket_or_a_recorded_rejection_with_its_raw_by
     let (mut tickets, mut replies, mut rejected) = (0, 0, 0);
     for file in &files {
         let raw = std::fs::read(file).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_helpdesk"))
-            .current_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".."))
-            .env_remove("HELPDESK_STORE")
-            .args(["mailgate", "--queue", "SUP", "--db"])
-            .arg(dir.join("helpdesk.db"))
-            .arg("--blobs")
-            .arg(dir.join("blobs"))
-            .arg("--mail-transport")
-            .arg(format!("outbox:{}", dir.join("outbox").display()))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(&raw).unwrap();
-        let output = child.wait_with_output().unwrap();
+        let output = support::mailgate(&dir, &raw);
         let stderr = String::from_utf8_lossy(&output.stderr);
         let code = output.status.code();
         assert!(

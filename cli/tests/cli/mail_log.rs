@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::support::{helpdesk, mailgate, temp_dir};
+use crate::support::{helpdesk_over, mailgate, temp_dir};
 
 // Addressed to no one in its headers: only the mailgate's --queue names
 // the queue, which the release must find again.
@@ -15,16 +15,7 @@ Subject: Invoice question\r\nMessage-ID: <held-1@customer.org>\r\nReturn-Path: <
 Why was I charged twice?\r\n";
 
 fn run(dir: &Path, args: &[&str]) -> Output {
-    helpdesk()
-        .args(args)
-        .arg("--db")
-        .arg(dir.join("helpdesk.db"))
-        .arg("--blobs")
-        .arg(dir.join("blobs"))
-        .arg("--mail-transport")
-        .arg(format!("outbox:{}", dir.join("outbox").display()))
-        .output()
-        .unwrap()
+    helpdesk_over(dir).args(args).output().unwrap()
 }
 
 fn text(output: &Output) -> String {
@@ -62,18 +53,21 @@ fn a_held_message_is_listed_with_why_and_an_agent_releases_it_once() {
     assert_eq!(no_sender.status.code(), Some(1), "{no_sender:?}");
     assert!(String::from_utf8_lossy(&no_sender.stderr).contains("names no usable sender"));
 
-    let release = run(
-        &dir,
-        &[
-            "mail",
-            "release",
-            "held-1@customer.org",
-            "--as",
-            "anna",
-            "--requester",
-            "kim@customer.org",
-        ],
-    );
+    let release_for_kim = || {
+        run(
+            &dir,
+            &[
+                "mail",
+                "release",
+                "held-1@customer.org",
+                "--as",
+                "anna",
+                "--requester",
+                "kim@customer.org",
+            ],
+        )
+    };
+    let release = release_for_kim();
     assert!(release.status.success(), "{release:?}");
     assert!(text(&release).contains("into SUP-1"), "{release:?}");
 
@@ -86,18 +80,7 @@ fn a_held_message_is_listed_with_why_and_an_agent_releases_it_once() {
         "{shown}"
     );
 
-    let again = run(
-        &dir,
-        &[
-            "mail",
-            "release",
-            "held-1@customer.org",
-            "--as",
-            "anna",
-            "--requester",
-            "kim@customer.org",
-        ],
-    );
+    let again = release_for_kim();
     assert_eq!(again.status.code(), Some(1), "{again:?}");
     assert!(String::from_utf8_lossy(&again.stderr).contains("released before, into SUP-1"));
     let log = run(&dir, &["mail", "log", "--since", "3650d"]);

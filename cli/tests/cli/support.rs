@@ -32,17 +32,25 @@ pub fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// `helpdesk mailgate --queue SUP` taking `raw` on stdin, over the
-/// SQLite file, blobs and outbox of `dir` (`helpdesk.db`, `blobs/`,
-/// `outbox/`), as an MTA's pipe alias runs it.
-pub fn mailgate(dir: &Path, raw: &[u8]) -> std::process::Output {
-    let mut child = helpdesk()
-        .args(["mailgate", "--queue", "SUP", "--db"])
+/// `helpdesk` over the SQLite file, blobs and outbox of `dir`
+/// (`helpdesk.db`, `blobs/`, `outbox/`); the subcommand comes after.
+pub fn helpdesk_over(dir: &Path) -> Command {
+    let mut command = helpdesk();
+    command
+        .arg("--db")
         .arg(dir.join("helpdesk.db"))
         .arg("--blobs")
         .arg(dir.join("blobs"))
         .arg("--mail-transport")
-        .arg(format!("outbox:{}", dir.join("outbox").display()))
+        .arg(format!("outbox:{}", dir.join("outbox").display()));
+    command
+}
+
+/// `helpdesk mailgate --queue SUP` taking `raw` on stdin, over the store
+/// of `dir` ([`helpdesk_over`]), as an MTA's pipe alias runs it.
+pub fn mailgate(dir: &Path, raw: &[u8]) -> std::process::Output {
+    let mut child = helpdesk_over(dir)
+        .args(["mailgate", "--queue", "SUP"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -86,16 +94,10 @@ pub fn serve(dir: &Path, env: &[(&str, &str)]) -> Server {
 
 /// [`serve`] with more options for `serve` (timeouts, limits).
 pub fn serve_with(dir: &Path, env: &[(&str, &str)], options: &[&str]) -> Server {
-    let mut command = helpdesk();
+    let mut command = helpdesk_over(dir);
     command
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(options)
-        .arg("--db")
-        .arg(dir.join("helpdesk.db"))
-        .arg("--blobs")
-        .arg(dir.join("blobs"))
-        .arg("--mail-transport")
-        .arg(format!("outbox:{}", dir.join("outbox").display()))
         .arg("--events")
         .arg(format!("log:{}", dir.join("events.jsonl").display()))
         .env("NO_COLOR", "1")
