@@ -83,6 +83,21 @@ fn header_of(raw: &str, name: &str) -> Option<String> {
     })
 }
 
+/// The first internal note on `key` whose text contains `containing`.
+async fn internal_note(app: &TestApp, key: &TicketKey, containing: &str) -> Option<String> {
+    app.timeline(key)
+        .await
+        .into_iter()
+        .find_map(|e| match e.event {
+            TimelineEvent::Comment {
+                public: false,
+                body,
+                ..
+            } if body.contains(containing) => Some(body),
+            _ => None,
+        })
+}
+
 fn sup() -> QueueKey {
     QueueKey::parse("SUP").unwrap()
 }
@@ -493,18 +508,7 @@ async fn a_bounce_is_noted_on_its_ticket_and_never_reopens_it() {
     let ticket = app.ticket(&key).await;
     assert_eq!(ticket.status, "Resolved");
     assert_eq!(ticket.reopen_count, 0);
-    let note = app
-        .timeline(&key)
-        .await
-        .into_iter()
-        .find_map(|e| match e.event {
-            TimelineEvent::Comment {
-                public: false,
-                body,
-                ..
-            } if body.contains("Delivery problem") => Some(body),
-            _ => None,
-        });
+    let note = internal_note(&app, &key, "Delivery problem").await;
     assert!(note.unwrap().contains("5.1.1"));
     assert_eq!(app.sent().len(), 1, "no answer to a bounce");
 }
@@ -1192,18 +1196,8 @@ async fn a_message_reusing_an_earlier_message_id_with_other_content_is_a_message
     let second_ticket = new_ticket(&deliver(&app, &second).await);
     assert_ne!(first_ticket, second_ticket);
 
-    let note = app
-        .timeline(&second_ticket)
+    let note = internal_note(&app, &second_ticket, "reuses the Message-ID")
         .await
-        .into_iter()
-        .find_map(|e| match e.event {
-            TimelineEvent::Comment {
-                public: false,
-                body,
-                ..
-            } if body.contains("reuses the Message-ID") => Some(body),
-            _ => None,
-        })
         .expect("a note says the id was reused");
     assert!(note.contains(&first_ticket.to_string()), "{note}");
 
