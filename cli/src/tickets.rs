@@ -365,9 +365,12 @@ fn what_happened(event: &TimelineEvent) -> Option<String> {
             if let Some(blob) = text_blob {
                 what.push_str(&format!(" {}", whole_at(blob)));
             }
-            let left_out = skipped.len() as u64 + skipped_unlisted;
-            if left_out > 0 {
-                what.push_str(&format!(" [{left_out} parts left out]"));
+            if !skipped.is_empty() {
+                what.push_str(&format!(" [left out: {}", skipped.join("; ")));
+                if *skipped_unlisted > 0 {
+                    what.push_str(&format!("; and {skipped_unlisted} more"));
+                }
+                what.push(']');
             }
             Some(what)
         }

@@ -1,7 +1,7 @@
 //! `helpdesk mail log`, `mail raw` and `mail release`: a message held
 //! because it names no usable sender shows in the log with why, its raw
 //! bytes come back, and an agent releases it into a ticket of its own,
-//! once.
+//! once. And what a taken mail left out shows on its ticket, with why.
 
 use std::path::Path;
 use std::process::Output;
@@ -85,4 +85,29 @@ fn a_held_message_is_listed_with_why_and_an_agent_releases_it_once() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("released before, into SUP-1"));
     let log = run(&dir, &["mail", "log", "--since", "3650d"]);
     assert!(text(&log).contains("released into SUP-1"), "{log:?}");
+}
+
+#[test]
+fn tickets_show_says_why_a_long_html_body_was_read_only_in_part() {
+    let dir = temp_dir();
+    let cells: String = (0..12_000)
+        .map(|i| format!("<p>Offer {i}: <a href=\"https://shop.example/{i}\">item</a></p>"))
+        .collect();
+    let raw = format!(
+        "From: Shop <news@shop.example>\r\nTo: support@example.com\r\nSubject: Big newsletter\r\n\
+         Message-ID: <big-news@shop.example>\r\nContent-Type: text/html\r\n\r\n\
+         <html><body>{cells}</body></html>\r\n"
+    );
+    let mailgate = mailgate(&dir, raw.as_bytes());
+    assert!(mailgate.status.success(), "{mailgate:?}");
+
+    let shown = text(&run(&dir, &["tickets", "show", "SUP-1"]));
+    assert!(shown.contains("Offer 0:"), "{shown}");
+    assert!(
+        shown.contains(
+            "left out: the HTML body (741 KB) was read only up to its first 256 KB; \
+             the whole part is in the raw message"
+        ),
+        "{shown}"
+    );
 }
