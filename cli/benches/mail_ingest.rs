@@ -86,6 +86,15 @@ fn write_config(root: &Path) {
     assert_ne!(accepting, example, "the example's SUP queue changed");
     let path = root.join("helpdesk.yaml");
     std::fs::write(&path, accepting).unwrap();
+    // As the README asks of a desk fed by an MTA: each mailgate process
+    // then reads the snapshot instead of parsing the YAML.
+    let compiled = Command::new(env!("CARGO_BIN_EXE_helpdesk"))
+        .args(["config", "compile"])
+        .arg(&path)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(compiled.success(), "helpdesk config compile failed");
     let _ = CONFIG.set(path);
 }
 

@@ -2,9 +2,12 @@
 //!
 //! Tickets, timeline entries and contacts are kept as JSON documents next to
 //! the columns the queries need. One connection behind a mutex serialises
-//! writers; each operation runs in one `IMMEDIATE` transaction (see
-//! [`crate::blocking`] for the thread it runs on), so allocation and
-//! conditional writes are atomic.
+//! writers; each operation that writes runs in one `IMMEDIATE` transaction
+//! (see [`crate::blocking`] for the thread it runs on), so allocation and
+//! conditional writes are atomic, and each one that only reads in one
+//! deferred transaction, which takes no write lock. Every statement,
+//! `BEGIN` and `COMMIT` included, is compiled once per connection and
+//! kept in its statement cache.
 //!
 //! Counting a queue's tickets by assignee and status reads the expression
 //! index `tickets_by_assignee` on `(queue, json_extract(doc, '$.assignee'),
@@ -143,7 +146,7 @@ const SLA_DUE: &str = "SELECT ticket, due_us FROM sla_due WHERE due_us <= ?1
 
 /// Puts a ticket in the SLA due index at its next due time, or takes it
 /// out when nothing is due; part of every ticket write's transaction.
-fn index_sla_due(tx: &rusqlite::Transaction<'_>, ticket: &Ticket) -> Result<(), StoreError> {
+fn index_sla_due(tx: &Connection, ticket: &Ticket) -> Result<(), StoreError> {
     let key = ticket.key.to_string();
     match ticket.sla.next_due() {
         Some(due) => tx
@@ -240,6 +243,7 @@ impl SqliteStore {
     }
 
     fn with_connection(mut conn: Connection) -> Result<Self, StoreError> {
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let fingerprint = schema_fingerprint();
         let current = |conn: &Connection| {
             conn.pragma_query_value(None, "user_version", |row| row.get::<_, i32>(0))
@@ -265,28 +269,125 @@ impl SqliteStore {
         })
     }
 
-    /// Runs `f` inside one IMMEDIATE transaction where the runtime wants
-    /// blocking work done ([`crate::blocking`]); commits when it returns
-    /// `Ok`, rolls back otherwise.
+    /// Runs `f` inside one IMMEDIATE transaction (it holds the write lock
+    /// from the start, so what `f` reads cannot change before it writes)
+    /// where the runtime wants blocking work done ([`crate::blocking`]);
+    /// commits when it returns `Ok`, rolls back otherwise.
     async fn in_transaction<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.with_transaction(Begin::Immediate, f).await
+    }
+
+    /// Runs `f`, which only reads, in one deferred transaction: a
+    /// consistent snapshot that takes no write lock, so readers never wait
+    /// for each other or for a writer.
+    async fn in_read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.with_transaction(Begin::Deferred, f).await
+    }
+
+    async fn with_transaction<T, F>(&self, begin: Begin, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let conn = Arc::clone(&self.conn);
         crate::blocking::run(move || {
-            let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(backend)?;
-            let value = f(&tx)?;
-            tx.commit().map_err(backend)?;
+            let conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let open = OpenTransaction::begin(&conn, begin)?;
+            let value = f(&conn)?;
+            open.commit()?;
             Ok(value)
         })
         .await
         .map_err(|e| StoreError::backend_from(format!("store task failed: {e}"), e))?
     }
 }
+
+/// How a transaction starts.
+#[derive(Debug, Clone, Copy)]
+enum Begin {
+    /// Takes the write lock at once.
+    Immediate,
+    /// Reads a snapshot; takes no lock until it would write.
+    Deferred,
+}
+
+/// A transaction begun on a connection: committed by [`Self::commit`],
+/// rolled back when dropped before (an error or a panic in its work), so
+/// the connection is never left inside it. Its statements are prepared once
+/// per connection, like every other statement of the store.
+struct OpenTransaction<'c> {
+    conn: &'c Connection,
+    done: bool,
+}
+
+impl<'c> OpenTransaction<'c> {
+    fn begin(conn: &'c Connection, begin: Begin) -> Result<Self, StoreError> {
+        let sql = match begin {
+            Begin::Immediate => "BEGIN IMMEDIATE",
+            Begin::Deferred => "BEGIN DEFERRED",
+        };
+        conn.execute_cached(sql, []).map_err(backend)?;
+        Ok(Self { conn, done: false })
+    }
+
+    fn commit(mut self) -> Result<(), StoreError> {
+        self.done = true;
+        match self.conn.execute_cached("COMMIT", []) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                self.done = false;
+                Err(backend(e))
+            }
+        }
+    }
+}
+
+impl Drop for OpenTransaction<'_> {
+    fn drop(&mut self) {
+        if !self.done && !self.conn.is_autocommit() {
+            // Nothing more can be done about a failed rollback here: the
+            // next BEGIN reports the connection's state.
+            let _ = self.conn.execute_cached("ROLLBACK", []);
+        }
+    }
+}
+
+/// `execute` and `query_row` through the connection's statement cache:
+/// rusqlite's own compile the SQL at every call, and compiling was a good
+/// part of a message's store time.
+trait CachedSql {
+    fn execute_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+
+    fn query_row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>;
+}
+
+impl CachedSql for Connection {
+    fn execute_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    fn query_row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+}
+
+/// Distinct statements the store prepares; the cache keeps them all.
+const STATEMENT_CACHE: usize = 64;
 
 /// A fingerprint of the schema text (FNV-1a, 31 bits so that it is a
 /// positive `user_version`): equal for the same `CREATE` statements,
@@ -301,7 +402,7 @@ fn schema_fingerprint() -> i32 {
 }
 
 fn insert_entries(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     entries: &[TimelineEntry],
 ) -> Result<(), StoreError> {
     let mut stmt = tx
@@ -330,7 +431,7 @@ fn read_idempotency(
     key: &str,
 ) -> Result<Option<IdempotencyRecord>, StoreError> {
     let row = tx
-        .query_row(
+        .query_row_cached(
             "SELECT payload_hash, ticket, created_at FROM idempotency WHERE key = ?1",
             params![key],
             |row| {
@@ -426,7 +527,7 @@ impl TicketStore for SqliteStore {
                 let key = ticket.key.to_string();
                 let doc = to_json(&ticket)?;
                 let inserted = tx
-                    .execute(
+                    .execute_cached(
                         "INSERT INTO tickets (key, queue, number, version, created_at, doc)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (key) DO NOTHING",
                         params![
@@ -457,8 +558,8 @@ impl TicketStore for SqliteStore {
 
     async fn get_ticket(&self, key: &TicketKey) -> Result<Option<Ticket>, StoreError> {
         let key = key.to_string();
-        self.in_transaction(move |tx| {
-            tx.query_row(
+        self.in_read(move |tx| {
+            tx.query_row_cached(
                 "SELECT doc FROM tickets WHERE key = ?1",
                 params![key],
                 |row| row.get::<_, String>(0),
@@ -500,7 +601,7 @@ impl TicketStore for SqliteStore {
                 // IMMEDIATE transaction holds the write lock, so it cannot
                 // change between this read and the update.
                 let stored: Option<(i64, String)> = tx
-                    .query_row(
+                    .query_row_cached(
                         "SELECT version, doc FROM tickets WHERE key = ?1",
                         params![key],
                         |row| Ok((row.get(0)?, row.get(1)?)),
@@ -518,7 +619,7 @@ impl TicketStore for SqliteStore {
                     });
                 }
                 let doc = to_json(&ticket)?;
-                tx.execute(
+                tx.execute_cached(
                     "UPDATE tickets SET version = ?1, doc = ?2 WHERE key = ?3 AND version = ?4",
                     params![version_i64(ticket.version)?, doc, key, actual],
                 )
@@ -537,7 +638,7 @@ impl TicketStore for SqliteStore {
     async fn list_tickets(&self, query: &TicketQuery) -> Result<Vec<Ticket>, StoreError> {
         let queue = query.queue.clone();
         let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
-        self.in_transaction(move |tx| {
+        self.in_read(move |tx| {
             let mut stmt = tx
                 .prepare_cached(
                     "SELECT doc FROM tickets WHERE queue = ?1
@@ -565,7 +666,7 @@ impl TicketStore for SqliteStore {
         let queue = queue.clone();
         let assignee = assignee.to_owned();
         let statuses = to_json(&statuses)?;
-        self.in_transaction(move |tx| {
+        self.in_read(move |tx| {
             let count: i64 = tx
                 .prepare_cached(COUNT_ASSIGNED)
                 .map_err(backend)?
@@ -583,7 +684,7 @@ impl TicketStore for SqliteStore {
 impl TimelineStore for SqliteStore {
     async fn timeline(&self, key: &TicketKey) -> Result<Vec<TimelineEntry>, StoreError> {
         let key = key.to_string();
-        self.in_transaction(move |tx| {
+        self.in_read(move |tx| {
             let mut stmt = tx
                 .prepare_cached("SELECT doc FROM timeline WHERE ticket = ?1 ORDER BY seq")
                 .map_err(backend)?;
@@ -612,7 +713,7 @@ impl TimelineStore for SqliteStore {
             return Ok(Vec::new());
         };
         let key = key.to_string();
-        self.in_transaction(move |tx| {
+        self.in_read(move |tx| {
             let mut stmt = tx
                 .prepare_cached(
                     "SELECT doc FROM timeline WHERE ticket = ?1 AND seq >= ?2 AND seq < ?3
@@ -642,7 +743,7 @@ impl TimelineStore for SqliteStore {
             return Ok(Vec::new());
         };
         let key = key.to_string();
-        self.in_transaction(move |tx| {
+        self.in_read(move |tx| {
             let mut stmt = tx
                 .prepare_cached(
                     "SELECT doc FROM timeline WHERE ticket = ?1 AND seq >= ?2 ORDER BY seq",
@@ -668,7 +769,7 @@ impl ContactStore for SqliteStore {
                 claim_email(tx, &contact.id, email)?;
             }
             let inserted = tx
-                .execute(
+                .execute_cached(
                     "INSERT INTO contacts (id, doc) VALUES (?1, ?2) ON CONFLICT (id) DO NOTHING",
                     params![contact.id.as_str(), to_json(&contact)?],
                 )
@@ -683,7 +784,7 @@ impl ContactStore for SqliteStore {
 
     async fn get_contact(&self, id: &ContactId) -> Result<Option<Contact>, StoreError> {
         let id = id.clone();
-        self.in_transaction(move |tx| read_contact(tx, &id)).await
+        self.in_read(move |tx| read_contact(tx, &id)).await
     }
 
     async fn find_contact_by_email(
@@ -691,9 +792,9 @@ impl ContactStore for SqliteStore {
         email: &EmailAddress,
     ) -> Result<Option<Contact>, StoreError> {
         let email = email.clone();
-        self.in_transaction(move |tx| {
+        self.in_read(move |tx| {
             let owner: Option<String> = tx
-                .query_row(
+                .query_row_cached(
                     "SELECT contact_id FROM contact_emails WHERE email = ?1",
                     params![email.as_str()],
                     |row| row.get(0),
@@ -722,7 +823,7 @@ impl ContactStore for SqliteStore {
             if !contact.emails.contains(&email) {
                 contact.emails.push(email);
             }
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE contacts SET doc = ?1 WHERE id = ?2",
                 params![to_json(&contact)?, id.as_str()],
             )
@@ -737,7 +838,7 @@ impl ContactStore for SqliteStore {
 impl ClaimStore for SqliteStore {
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         let key = key.to_owned();
-        self.in_transaction(move |tx| read_idempotency(tx, &key))
+        self.in_read(move |tx| read_idempotency(tx, &key))
             .await
     }
 
@@ -751,7 +852,7 @@ impl ClaimStore for SqliteStore {
         let expires_at = expires_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
         self.in_transaction(move |tx| {
             let inserted = tx
-                .execute(
+                .execute_cached(
                     "INSERT INTO markers (key, value, expires_at) VALUES (?1, ?2, ?3)
                      ON CONFLICT (key) DO NOTHING",
                     params![key, value, expires_at],
@@ -760,7 +861,7 @@ impl ClaimStore for SqliteStore {
             if inserted == 1 {
                 return Ok(None);
             }
-            tx.query_row(
+            tx.query_row_cached(
                 "SELECT value FROM markers WHERE key = ?1",
                 params![key],
                 |row| row.get(0),
@@ -773,8 +874,8 @@ impl ClaimStore for SqliteStore {
 
     async fn get_marker(&self, key: &str) -> Result<Option<String>, StoreError> {
         let key = key.to_owned();
-        self.in_transaction(move |tx| {
-            tx.query_row(
+        self.in_read(move |tx| {
+            tx.query_row_cached(
                 "SELECT value FROM markers WHERE key = ?1",
                 params![key],
                 |row| row.get(0),
@@ -788,7 +889,7 @@ impl ClaimStore for SqliteStore {
     async fn delete_marker(&self, key: &str) -> Result<(), StoreError> {
         let key = key.to_owned();
         self.in_transaction(move |tx| {
-            tx.execute("DELETE FROM markers WHERE key = ?1", params![key])
+            tx.execute_cached("DELETE FROM markers WHERE key = ?1", params![key])
                 .map(|_| ())
                 .map_err(backend)
         })
@@ -802,7 +903,7 @@ impl CounterStore for SqliteStore {
         let queue = queue.clone();
         self.in_transaction(move |tx| {
             let number: i64 = tx
-                .query_row(
+                .query_row_cached(
                     "INSERT INTO ticket_counters (queue, last_number) VALUES (?1, 1)
                      ON CONFLICT (queue) DO UPDATE SET last_number = last_number + 1
                      RETURNING last_number",
@@ -826,7 +927,7 @@ impl CounterStore for SqliteStore {
         let expires_at = expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         self.in_transaction(move |tx| {
             let value: i64 = tx
-                .query_row(
+                .query_row_cached(
                     "INSERT INTO counters (key, value, expires_at) VALUES (?1, 1, ?2)
                      ON CONFLICT (key) DO UPDATE SET value = value + 1
                      RETURNING value",
@@ -849,7 +950,7 @@ impl SlaDueIndex for SqliteStore {
     ) -> Result<Vec<DueTicket>, StoreError> {
         let until = until.timestamp_micros();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.in_transaction(move |tx| {
+        self.in_read(move |tx| {
             let mut stmt = tx.prepare_cached(SLA_DUE).map_err(backend)?;
             let rows = stmt
                 .query_map(params![until, limit], |row| {
@@ -880,7 +981,7 @@ impl ChangeFeedSource for SqliteStore {
 }
 
 fn read_contact(tx: &rusqlite::Connection, id: &ContactId) -> Result<Option<Contact>, StoreError> {
-    tx.query_row(
+    tx.query_row_cached(
         "SELECT doc FROM contacts WHERE id = ?1",
         params![id.as_str()],
         |row| row.get::<_, String>(0),
@@ -898,7 +999,7 @@ fn claim_email(
     email: &EmailAddress,
 ) -> Result<(), StoreError> {
     let owner: Option<String> = tx
-        .query_row(
+        .query_row_cached(
             "SELECT contact_id FROM contact_emails WHERE email = ?1",
             params![email.as_str()],
             |row| row.get(0),
@@ -912,7 +1013,7 @@ fn claim_email(
             contact: ContactId::from_stored(owner),
         }),
         None => {
-            tx.execute(
+            tx.execute_cached(
                 "INSERT INTO contact_emails (email, contact_id) VALUES (?1, ?2)",
                 params![email.as_str(), id.as_str()],
             )
@@ -1072,6 +1173,46 @@ mod tests {
         drop(store);
         for file in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{file}", path.display()));
+        }
+    }
+
+    // A panic is caught (and the connection kept) on a multi-thread runtime,
+    // as in `helpdesk serve`; elsewhere it ends the process.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_transaction_whose_work_fails_or_panics_writes_nothing_and_the_next_one_works() {
+        let store = SqliteStore::in_memory().unwrap();
+        let insert = |key: &'static str| {
+            move |conn: &Connection| {
+                conn.execute_cached(
+                    "INSERT INTO markers (key, value) VALUES (?1, 'v')",
+                    params![key],
+                )
+                .map_err(backend)
+            }
+        };
+        let failed = store
+            .in_transaction(move |conn| {
+                insert("failed")(conn)?;
+                Err::<(), _>(StoreError::backend("refused after writing"))
+            })
+            .await;
+        assert!(failed.is_err());
+        let panicked = store
+            .in_transaction(move |conn| {
+                insert("panicked")(conn)?;
+                panic!("a bug in the work");
+                #[allow(unreachable_code)]
+                Ok(())
+            })
+            .await;
+        assert!(panicked.is_err());
+        store.in_transaction(insert("kept")).await.unwrap();
+        for (key, kept) in [("failed", false), ("panicked", false), ("kept", true)] {
+            assert_eq!(
+                store.get_marker(key).await.unwrap().is_some(),
+                kept,
+                "{key}"
+            );
         }
     }
 }

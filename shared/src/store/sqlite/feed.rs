@@ -35,7 +35,7 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
-use super::{SqliteStore, backend, from_json};
+use super::{CachedSql, SqliteStore, backend, from_json};
 use crate::domain::TicketKey;
 use crate::store::{ChangeFeed, FeedChange, StoreError, Written};
 
@@ -57,7 +57,7 @@ CREATE TABLE IF NOT EXISTS feed_cursors (
 /// documents (`before` is none for a creation), to the feed; called inside
 /// the write's transaction.
 pub(super) fn record_change(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     ticket: &TicketKey,
     before: Option<&str>,
     after: &str,
@@ -98,7 +98,7 @@ impl ChangeFeed for SqliteStore {
             return Ok(Vec::new());
         };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.in_transaction(move |tx| {
+        self.in_read(move |tx| {
             let mut stmt = tx
                 .prepare_cached(
                     "SELECT seq, before, after FROM changes WHERE seq > ?1 ORDER BY seq LIMIT ?2",
@@ -130,9 +130,9 @@ impl ChangeFeed for SqliteStore {
 
     async fn cursor(&self, name: &str) -> Result<u64, StoreError> {
         let name = name.to_owned();
-        self.in_transaction(move |tx| {
+        self.in_read(move |tx| {
             let seq: Option<i64> = tx
-                .query_row(
+                .query_row_cached(
                     "SELECT seq FROM feed_cursors WHERE name = ?1",
                     params![name],
                     |row| row.get(0),
@@ -148,14 +148,14 @@ impl ChangeFeed for SqliteStore {
         let name = name.to_owned();
         let seq = seq_column(seq)?;
         self.in_transaction(move |tx| {
-            tx.execute(
+            tx.execute_cached(
                 "INSERT INTO feed_cursors (name, seq) VALUES (?1, ?2)
                  ON CONFLICT (name) DO UPDATE SET seq = max(seq, excluded.seq)",
                 params![name, seq],
             )
             .map_err(backend)?;
             // With no cursor at all the minimum is NULL and nothing goes.
-            tx.execute(
+            tx.execute_cached(
                 "DELETE FROM changes WHERE seq <= (SELECT min(seq) FROM feed_cursors)",
                 [],
             )

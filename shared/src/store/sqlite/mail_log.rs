@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
-use super::{SqliteStore, backend, from_json, to_json};
+use super::{CachedSql, SqliteStore, backend, from_json, to_json};
 use crate::domain::{MailLogEntry, MailLogQuery};
 use crate::store::{MailLogStore, StoreError};
 
@@ -19,7 +19,7 @@ impl MailLogStore for SqliteStore {
             entry.outcome.as_str(),
         );
         self.in_transaction(move |tx| {
-            tx.execute(
+            tx.execute_cached(
                 "INSERT INTO mail_log (id, at_us, outcome, doc) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (id) DO UPDATE SET at_us = ?2, outcome = ?3, doc = ?4",
                 params![id, at, outcome, doc],
@@ -32,9 +32,9 @@ impl MailLogStore for SqliteStore {
 
     async fn mail_log_entry(&self, id: &str) -> Result<Option<MailLogEntry>, StoreError> {
         let id = id.to_owned();
-        self.in_transaction(move |tx| {
+        self.in_read(move |tx| {
             let doc: Option<String> = tx
-                .query_row(
+                .query_row_cached(
                     "SELECT doc FROM mail_log WHERE id = ?1",
                     params![id],
                     |row| row.get(0),
@@ -53,7 +53,7 @@ impl MailLogStore for SqliteStore {
         );
         let outcome = query.outcome.map(|o| o.as_str());
         let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
-        self.in_transaction(move |tx| {
+        self.in_read(move |tx| {
             let mut stmt = tx
                 .prepare_cached(
                     "SELECT doc FROM mail_log
