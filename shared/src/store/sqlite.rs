@@ -401,10 +401,7 @@ fn schema_fingerprint() -> i32 {
     i32::try_from(hash >> 1).unwrap_or(i32::MAX)
 }
 
-fn insert_entries(
-    tx: &Connection,
-    entries: &[TimelineEntry],
-) -> Result<(), StoreError> {
+fn insert_entries(tx: &Connection, entries: &[TimelineEntry]) -> Result<(), StoreError> {
     let mut stmt = tx
         .prepare_cached("INSERT INTO timeline (ticket, seq, doc) VALUES (?1, ?2, ?3)")
         .map_err(backend)?;
@@ -838,8 +835,7 @@ impl ContactStore for SqliteStore {
 impl ClaimStore for SqliteStore {
     async fn idempotency_record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
         let key = key.to_owned();
-        self.in_read(move |tx| read_idempotency(tx, &key))
-            .await
+        self.in_read(move |tx| read_idempotency(tx, &key)).await
     }
 
     async fn put_marker(
