@@ -106,6 +106,7 @@ NEEDS: dict[str, dict] = {
             "HELPDESK_DB": "SQLite only",
             "HELPDESK_MAIL_TRANSPORT": "sends no mail (the default outbox is never written)",
             "HELPDESK_EVENTS": "publishes no events (the default events log is never written)",
+            "HELPDESK_REPLY_TOKEN_SECRET": "sends no mail; Services::build only refuses a short one when set",
         },
         "store": [
             "allocate_ticket_key", "create_contact", "create_ticket",
@@ -212,6 +213,7 @@ NEEDS: dict[str, dict] = {
             "HELPDESK_BLOBS": "stores no files",
             "HELPDESK_MAIL_TRANSPORT": "sends no mail",
             "HELPDESK_EVENTS": "publishes no events",
+            "HELPDESK_REPLY_TOKEN_SECRET": "sends no mail; Services::build only refuses a short one when set",
         },
         "store": ["entries_after_version", "get_ticket", "sla_due", "update_ticket"],
         "actions": [

@@ -216,7 +216,7 @@ def functions() -> list[Function]:
             "mail-intake",
             ROOT / "events/mail-intake/not-an-event.json",
             _error("UnrecognisedEvent"),
-            {"HELPDESK_RAW_MAIL": raw_mail, "HELPDESK_REPLY_TOKEN_SECRET": "test-reply-token-secret"},
+            {"HELPDESK_RAW_MAIL": raw_mail, "HELPDESK_REPLY_TOKEN_SECRET": "test-reply-token-secret-of-32-chars"},
         ),
         Function(
             "ticket-triggers",

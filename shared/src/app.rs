@@ -226,6 +226,7 @@ impl Services {
     ) -> anyhow::Result<Self> {
         let config = config::load(&settings.config)
             .map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
+        check_reply_token_secret(&config, &EnvSecrets)?;
         let aws = match aws {
             Some(given) => Some(given.clone()),
             None if settings.need_aws() => Some(crate::aws::load().await),
@@ -339,6 +340,26 @@ fn events(
     })
 }
 
+/// The fewest characters of a reply-token secret: the tokens it signs
+/// are short, so a short key would let them be forged by search.
+pub const MIN_REPLY_TOKEN_SECRET: usize = 32;
+
+/// Refuses to start with a reply-token secret that is set but short (a
+/// placeholder typed into a deploy prompt): unset or empty means no token.
+fn check_reply_token_secret(config: &config::Config, secrets: &dyn Secrets) -> anyhow::Result<()> {
+    let name = &config.desk.mail.reply_token_secret_env;
+    match secrets.secret(name) {
+        Some(secret) if !secret.is_empty() && secret.chars().count() < MIN_REPLY_TOKEN_SECRET => {
+            bail!(
+                "{name} has {} characters; give it at least {MIN_REPLY_TOKEN_SECRET} random ones, \
+                 or leave it empty for mail without reply tokens",
+                secret.chars().count()
+            )
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The AWS configuration a setting needs.
 fn need(aws: Option<&SdkConfig>) -> anyhow::Result<&SdkConfig> {
     aws.context("no AWS configuration")
@@ -347,6 +368,28 @@ fn need(aws: Option<&SdkConfig>) -> anyhow::Result<&SdkConfig> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct OneSecret(String);
+
+    impl Secrets for OneSecret {
+        fn secret(&self, name: &str) -> Option<String> {
+            (name == "HELPDESK_REPLY_TOKEN_SECRET").then(|| self.0.clone())
+        }
+    }
+
+    #[test]
+    fn a_short_reply_token_secret_is_refused_at_start_and_an_empty_one_means_no_tokens() {
+        let config = config::load(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../config/helpdesk.yaml"
+        ))
+        .expect("the example configuration loads");
+        let error = check_reply_token_secret(&config, &OneSecret("x".into())).unwrap_err();
+        assert!(error.to_string().contains("at least 32"), "{error}");
+        assert!(check_reply_token_secret(&config, &OneSecret("k".repeat(31))).is_err());
+        assert!(check_reply_token_secret(&config, &OneSecret("k".repeat(32))).is_ok());
+        assert!(check_reply_token_secret(&config, &OneSecret(String::new())).is_ok());
+    }
 
     #[test]
     fn transport_and_event_settings_parse_once_and_name_what_is_accepted() {

@@ -54,7 +54,7 @@ pub const TYPEFORM_SECRET: &str = "test-typeform-secret";
 /// Tally's test secret.
 pub const TALLY_SECRET: &str = "test-tally-secret";
 /// The Reply-To token secret.
-pub const REPLY_TOKEN_SECRET: &str = "test-reply-token-secret";
+pub const REPLY_TOKEN_SECRET: &str = "test-reply-token-secret-of-32-chars";
 /// The generic scheme's test secret.
 pub const PARTNER_SECRET: &str = "test-partner-secret";
 

@@ -397,6 +397,34 @@ async fn a_signed_typeform_delivery_becomes_a_ticket_once() {
 }
 
 #[tokio::test]
+async fn a_signed_form_whose_secret_is_not_set_is_refused_as_unverifiable_without_a_retry() {
+    let mut app = spawn_app();
+    app.services.secrets = std::sync::Arc::new(helpdesk::app::StaticSecrets(Default::default()));
+    let body = typeform_delivery("tok-3", "billing");
+    let signature = sign(
+        Scheme::Typeform,
+        TYPEFORM_SECRET.as_bytes(),
+        0,
+        body.as_bytes(),
+    );
+    let answer = app
+        .post(
+            "typeform-feedback",
+            &[
+                ("content-type", "application/json"),
+                ("typeform-signature", &signature),
+            ],
+            body,
+        )
+        .await;
+    // Not a 5xx: the provider would retry until it gives up; the operator
+    // learns it from the error log.
+    assert_eq!(answer.status, 401);
+    assert_eq!(answer.json["type"], "/problems/secret-missing");
+    assert!(app.tickets().await.is_empty());
+}
+
+#[tokio::test]
 async fn a_delivery_with_a_bad_or_missing_signature_is_refused_with_401() {
     let app = spawn_app();
     let body = typeform_delivery("tok-2", "billing");

@@ -256,11 +256,16 @@ fn check_signature(services: &Services, form: &Form, request: &FormRequest) -> R
         return Ok(());
     };
     let Some(secret) = services.secrets.secret(&config.secret_env) else {
-        tracing::error!(form = %request.form_id, env = %config.secret_env, "form secret is not set");
+        // A configuration error for the operator (this error line); the
+        // delivery cannot be verified, so it is refused like a bad
+        // signature rather than answered with a 5xx the provider would
+        // retry until it gives up.
+        tracing::error!(form = %request.form_id, env = %config.secret_env,
+            "form secret is not set: every signed delivery of this form is refused");
         return Err(Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::UNAUTHORIZED,
             "secret-missing",
-            "Form not ready",
+            "Signature cannot be checked",
             "the form's signature secret is not configured on the server",
         ));
     };
