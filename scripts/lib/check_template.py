@@ -152,6 +152,9 @@ NEEDS: dict[str, dict] = {
             ("dynamodb:UpdateItem", "table"),
             ("dynamodb:DeleteItem", "table"),
             ("s3:GetObject", "objects:raw/"),
+            # S3RawMail tells NoSuchKey from AccessDenied: S3 says NoSuchKey
+            # only to a caller that may list the bucket.
+            ("s3:ListBucket", "bucket"),
             ("s3:PutObject", "objects:attachments/"),
             ("ses:SendEmail", "ses:identities"),
             # EventInvokeConfig's on-failure destination (SAM adds the grant).
@@ -245,6 +248,11 @@ PORT_VARIABLES = {
 # ses:SendEmail; ses:SendRawEmail (the v1 raw action) on the same identities
 # is tolerated beside it, not required.
 TOLERATED_WITH = {"ses:SendRawEmail": "ses:SendEmail"}
+# An action a call needs beside its own, for the answer it gets rather than
+# for the call: S3 answers a GetObject of a missing key with NoSuchKey only
+# to a caller that may list the bucket (AccessDenied otherwise). NEEDS may
+# list the companion of a call the code makes.
+COMPANIONS = {"s3:ListBucket": "s3:GetObject"}
 # Stream reads an event source mapping needs from its function's role.
 STREAM_READS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator")
 
@@ -588,7 +596,9 @@ class Check:
                 lambda item: " ".join(item))
         calls = {PORT_ACTIONS[c] for c in reach.port_calls if c in PORT_ACTIONS}
         calls |= {a for a in reach.direct_ops if not a.startswith(("(", "dynamodb:"))}
-        compare("code: other AWS actions", calls, {a for a, _ in declared if not a.startswith("dynamodb:")},
+        declared_other = {a for a, _ in declared if not a.startswith("dynamodb:")}
+        declared_other -= {a for a, base in COMPANIONS.items() if base in calls}
+        compare("code: other AWS actions", calls, declared_other,
                 "the code makes this call, NEEDS does not list it", "NEEDS lists it, no code path makes the call")
 
         code_env = set(reach.env_names)

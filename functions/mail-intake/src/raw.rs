@@ -83,9 +83,19 @@ impl RawMailReader for S3RawMail {
                 });
             }
             Err(e) => {
-                return Err(failed(
-                    aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
-                ));
+                use aws_sdk_s3::error::ProvideErrorMetadata;
+                // The role may list the bucket (the template's
+                // TellMissingRawMailFromDenied), so a missing key is
+                // NoSuchKey above and a denial here is a real one.
+                let denied = e.as_service_error().and_then(|s| s.code()) == Some("AccessDenied");
+                let context = aws_sdk_s3::error::DisplayErrorContext(&e).to_string();
+                return Err(failed(if denied {
+                    format!(
+                        "access denied: the function's role may not read this object ({context})"
+                    )
+                } else {
+                    context
+                }));
             }
         };
         let data = output
