@@ -12,7 +12,9 @@ README.md's "Deploying to AWS" would trip over:
   ones the README names;
 - every DynamoDB table and S3 bucket is kept on delete, but not after a
   failed first create (`RetainExceptOnCreate`), and no table has deletion
-  protection, which would stop that rollback.
+  protection, which would stop that rollback;
+- no name built from the stack name can pass its length limit, whatever
+  the stack is called (CloudFormation names what need not be named).
 
 Usage: check_deploy.py [--template infra/template.yaml]; exit 1 on any
 finding, each printed with what to fix.
@@ -115,6 +117,44 @@ def check(template: dict, readme: str, infra_readme: str) -> list[str]:
                 f"{logical} has deletion protection, which keeps the rollback of a failed first "
                 "create from deleting it"
             )
+    findings += long_names(template)
+    return findings
+
+
+# The longest stack name CloudFormation takes, and the length limits of the
+# names the template may build from it, by resource type and property.
+MAX_STACK_NAME = 128
+NAME_LIMITS = {
+    ("AWS::Serverless::Function", "FunctionName"): 64,
+    ("AWS::Lambda::Function", "FunctionName"): 64,
+    ("AWS::SQS::Queue", "QueueName"): 80,
+    ("AWS::SES::ReceiptRuleSet", "RuleSetName"): 64,
+    ("AWS::Events::Rule", "Name"): 64,
+    ("AWS::Events::EventBus", "Name"): 256,
+    ("AWS::SNS::Topic", "TopicName"): 256,
+    ("AWS::CloudWatch::Alarm", "AlarmName"): 255,
+    ("AWS::Logs::LogGroup", "LogGroupName"): 512,
+}
+
+
+def long_names(template: dict) -> list[str]:
+    """Names built from the stack name that a long stack name pushes past
+    their limit (a deploy that fails half-way for the name alone)."""
+    findings = []
+    for logical, resource in sorted((template.get("Resources") or {}).items()):
+        for (kind, prop), limit in NAME_LIMITS.items():
+            if resource.get("Type") != kind:
+                continue
+            value = (resource.get("Properties") or {}).get(prop)
+            sub = value.get("Fn::Sub") if isinstance(value, dict) else None
+            if not isinstance(sub, str) or "${AWS::StackName}" not in sub:
+                continue
+            longest = len(sub.replace("${AWS::StackName}", "s" * MAX_STACK_NAME))
+            if longest > limit:
+                findings.append(
+                    f"{logical}.{prop} {sub!r} is {longest} characters for a {MAX_STACK_NAME}-character "
+                    f"stack name, over the limit of {limit}: let CloudFormation name it"
+                )
     return findings
 
 
@@ -133,6 +173,9 @@ def self_test(template: dict, readme: str, infra_readme: str) -> list[str]:
         ),
         "deletion protection on the table": lambda t: t["Resources"]["HelpdeskTable"]["Properties"].update(
             DeletionProtectionEnabled=True
+        ),
+        "a function named after the stack": lambda t: t["Resources"]["SlaCheckFunction"]["Properties"].update(
+            FunctionName={"Fn::Sub": "${AWS::StackName}-sla-check"}
         ),
     }
     for name, apply in breaks.items():
