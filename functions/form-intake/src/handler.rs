@@ -28,7 +28,9 @@ pub async fn handle(services: &Services, event: Request) -> Result<Response<Body
         body,
         client,
     };
+    let form = request.form_id.clone();
     let response = intake::handle(services, request).await;
+    log_server_error(&form, response.status());
     let (parts, body) = response.into_parts();
     let body = if body.is_empty() {
         Body::Empty
@@ -41,6 +43,19 @@ pub async fn handle(services: &Services, event: Request) -> Result<Response<Body
     Ok(Response::from_parts(parts, body))
 }
 
+/// One error line for every 5xx answer, with `status` among its fields:
+/// the invocation itself succeeded, so Lambda's Errors metric never counts
+/// it; the template's log metric filter `FormIntakeServerErrors` does.
+fn log_server_error(form: &str, status: http::StatusCode) {
+    if status.is_server_error() {
+        tracing::error!(
+            form,
+            status = status.as_u16(),
+            "form post answered with a server error"
+        );
+    }
+}
+
 /// The client's address as API Gateway or the function URL saw it (the
 /// TCP peer; a client cannot set it by a header).
 fn client_address(event: &Request) -> Option<std::net::IpAddr> {
@@ -48,5 +63,76 @@ fn client_address(event: &Request) -> Option<std::net::IpAddr> {
     match event.request_context_ref()? {
         RequestContext::ApiGatewayV2(context) => context.http.source_ip.as_deref()?.parse().ok(),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The lines `log_server_error` prints in the functions' JSON format
+    /// (`helpdesk::telemetry`, `LogFormat::Json`).
+    fn logged(status: u16) -> Vec<serde_json::Value> {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .without_time()
+            .with_target(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            log_server_error("support", http::StatusCode::from_u16(status).unwrap());
+        });
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        text.lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+
+    /// The template's metric filter, `{ $.fields.status >= N }`, as N.
+    fn filter_threshold() -> u64 {
+        let template = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../infra/template.yaml"
+        ))
+        .unwrap();
+        let pattern = template
+            .lines()
+            .find_map(|line| {
+                line.trim()
+                    .strip_prefix("FilterPattern: \"{ $.fields.status >= ")
+            })
+            .expect("the template has the form intake's 5xx metric filter");
+        pattern.trim_end_matches(" }\"").parse().unwrap()
+    }
+
+    #[test]
+    fn a_5xx_answer_is_one_log_line_the_template_s_metric_filter_counts_and_a_4xx_is_none() {
+        let threshold = filter_threshold();
+        let lines = logged(503);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let status = lines[0]["fields"]["status"].as_u64().unwrap();
+        assert!(status >= threshold, "{status} < {threshold}");
+        assert_eq!(lines[0]["level"], "ERROR");
+        assert!(logged(422).is_empty());
     }
 }

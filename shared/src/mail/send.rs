@@ -173,6 +173,15 @@ async fn send_once(
         return Ok(false);
     }
     if let Err(e) = services.mail.send(&mail.from.email, recipients, &raw).await {
+        // One line per failed send, whatever the caller does next (retry,
+        // or record it on the ticket): the deployed stack counts these
+        // lines (the OutboundMailFailures metric filters).
+        tracing::error!(
+            message_id = %mail.message_id,
+            permanent = matches!(e, TransportError::Permanent(_)),
+            error = ?e,
+            "outbound mail not sent"
+        );
         services.store.delete_marker(&marker).await?;
         return Err(SendError::Transport(e));
     }
