@@ -112,3 +112,34 @@ fn config_compile_of_a_broken_config_reports_the_findings_and_writes_nothing() {
     assert!(stderr.contains("unknown agent \"anne\""), "{stderr}");
     assert!(!dir.join("broken.snapshot.json").exists());
 }
+
+#[test]
+fn config_check_refuses_form_uploads_larger_than_a_deployed_form_can_carry() {
+    let example =
+        std::fs::read_to_string(crate::support::workspace().join("config/helpdesk.yaml")).unwrap();
+    let line = "attachments: { max_file_bytes: 2097152, max_total_bytes: 4194304, max_files: 5 }";
+    assert!(example.contains(line), "the example's support form changed");
+    let larger = example.replacen(
+        line,
+        "attachments: { max_file_bytes: 10485760, max_total_bytes: 20971520, max_files: 5 }",
+        1,
+    );
+    let dir = crate::support::temp_dir();
+    let path = dir.join("helpdesk.yaml");
+    std::fs::write(&path, larger).unwrap();
+    let output = helpdesk()
+        .args(["config", "check"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for name in ["max_total_bytes is 20971520", "max_file_bytes is 10485760"] {
+        assert!(
+            stderr.contains(&format!(
+                "form support: attachments.{name}, more than a deployed form can take (4194304)"
+            )),
+            "{stderr}"
+        );
+    }
+}

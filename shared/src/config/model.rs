@@ -655,11 +655,18 @@ pub struct AttachmentLimits {
     pub max_files: usize,
 }
 
+/// The most a form's files may add up to (and so the most one file may
+/// be): a synchronous Lambda request carries at most 6 MB, and API Gateway
+/// hands the function a multipart body in base64, 4 bytes for every 3, so
+/// 4.5 MiB of body; 4 MiB of files leaves room for the answers, the MIME
+/// framing and the rest of the event. `helpdesk config check` refuses more.
+pub const MAX_FORM_UPLOAD_BYTES: usize = 4 * 1024 * 1024;
+
 fn default_max_file() -> usize {
-    10 * 1024 * 1024
+    MAX_FORM_UPLOAD_BYTES
 }
 fn default_max_total() -> usize {
-    20 * 1024 * 1024
+    MAX_FORM_UPLOAD_BYTES
 }
 fn default_max_files() -> usize {
     10

@@ -154,6 +154,7 @@ fn check_form(
     check_redirect_url(findings, id, form);
     check_signature_settings(findings, id, form);
     check_rate_limits(findings, id, form);
+    check_upload_limits(findings, id, form);
     check_routing(findings, id, form, queue, &fields, agents, priorities);
 }
 
@@ -247,6 +248,34 @@ fn check_rate_limits(findings: &mut Vec<Finding>, id: &str, form: &Form) {
                     format!("form {id}: rate_limit.{name} takes no post at all"),
                 )
                 .hint("give a count of at least 1 per a window of at least 1s, or leave the limit out"),
+            );
+        }
+    }
+}
+
+/// The files a form takes fit the deployed path: Lambda takes at most 6 MB
+/// in a synchronous request, and API Gateway hands it a multipart body in
+/// base64 (4 bytes for 3), so the local server, which could take more,
+/// takes no more than the Lambda function either.
+fn check_upload_limits(findings: &mut Vec<Finding>, id: &str, form: &Form) {
+    let limits = &form.attachments;
+    let max = crate::config::model::MAX_FORM_UPLOAD_BYTES;
+    for (name, value) in [
+        ("max_total_bytes", limits.max_total_bytes),
+        ("max_file_bytes", limits.max_file_bytes),
+    ] {
+        if value > max {
+            findings.push(
+                Finding::at(
+                    &form.queue.referenced,
+                    format!(
+                        "form {id}: attachments.{name} is {value}, more than a deployed form can take ({max})"
+                    ),
+                )
+                .hint(
+                    "Lambda takes 6 MB per request and the files arrive in base64: give at most 4194304 \
+                     (4 MiB); larger files belong in a link or a reply by mail",
+                ),
             );
         }
     }
