@@ -44,3 +44,59 @@ pub fn init(format: LogFormat, default: &str) {
             .try_init(),
     };
 }
+
+/// Log lines in the functions' JSON format ([`LogFormat::Json`]), captured
+/// on this thread while it lives, at every level: for tests that check what
+/// the deployed stack's log metric filters see.
+pub struct JsonCapture {
+    buffer: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+#[derive(Clone)]
+struct SharedBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl JsonCapture {
+    /// Starts capturing.
+    pub fn start() -> Self {
+        let buffer = std::sync::Arc::default();
+        let writer = SharedBuffer(std::sync::Arc::clone(&buffer));
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .without_time()
+            .with_target(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        Self {
+            buffer,
+            _guard: tracing::subscriber::set_default(subscriber),
+        }
+    }
+
+    /// The lines so far, one JSON text each.
+    pub fn lines(&self) -> Vec<String> {
+        let bytes = self
+            .buffer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}

@@ -823,37 +823,6 @@ async fn an_acknowledgement_that_failed_to_send_is_sent_on_redelivery_exactly_on
     assert_eq!(app.sent().len(), 1, "and only once");
 }
 
-/// Log lines written while `work` runs on this thread, in the functions'
-/// JSON format (`helpdesk::telemetry`, `LogFormat::Json`).
-async fn json_logs_of<F: std::future::Future>(work: F) -> Vec<serde_json::Value> {
-    #[derive(Clone, Default)]
-    struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .without_time()
-        .with_target(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
-    work.await;
-    drop(guard);
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    text.lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect()
-}
-
 /// The message the template's `OutboundMailFailures` metric filters match.
 fn outbound_failure_message() -> String {
     let template = std::fs::read_to_string(concat!(
@@ -882,10 +851,13 @@ async fn each_failed_send_is_one_error_line_that_the_stack_counts_as_outbound_ma
             then: app.outbox.clone(),
         });
         let raw = mail("jane@customer.org", "Help", "Please help").raw();
-        let logs = json_logs_of(async {
-            let _ = app.deliver(raw).await;
-        })
-        .await;
+        let capture = helpdesk::telemetry::JsonCapture::start();
+        let _ = app.deliver(raw).await;
+        let logs: Vec<serde_json::Value> = capture
+            .lines()
+            .iter()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
         let failures: Vec<_> = logs
             .iter()
             .filter(|line| line["fields"]["message"] == message.as_str())

@@ -70,40 +70,15 @@ fn client_address(event: &Request) -> Option<std::net::IpAddr> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
-
     use super::*;
 
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    /// The lines `log_server_error` prints in the functions' JSON format
-    /// (`helpdesk::telemetry`, `LogFormat::Json`).
+    /// The lines `log_server_error` prints in the functions' JSON format.
     fn logged(status: u16) -> Vec<serde_json::Value> {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .without_time()
-            .with_target(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        tracing::subscriber::with_default(subscriber, || {
-            log_server_error("support", http::StatusCode::from_u16(status).unwrap());
-        });
-        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-        text.lines()
+        let capture = helpdesk::telemetry::JsonCapture::start();
+        log_server_error("support", http::StatusCode::from_u16(status).unwrap());
+        capture
+            .lines()
+            .iter()
             .map(|line| serde_json::from_str(line).unwrap())
             .collect()
     }
