@@ -63,7 +63,9 @@ proptest! {
         prop_assert!(parsed.is_ok(), "{parsed:?}");
         // Inside <script> and <style> tags are text, which this simple
         // count below would take for elements.
-        prop_assume!(!body.contains("<script") && !body.contains("<style"));
+        if body.contains("<script") || body.contains("<style") {
+            return Ok(());
+        }
         let bounded = nesting::bounded(&body);
         // The depth of the kept tags, a closing tag ending the innermost
         // open element of its name and everything inside it (as HTML does).

@@ -298,6 +298,15 @@ impl OpenElements {
             }
         }
         match at {
+            // Outside a table a parser ignores the closing tags of table
+            // parts (and their opening tags, which this counts anyway as
+            // implied elements): only one within a table closes anything.
+            Some(at)
+                if TABLE_PARTS.contains(&name)
+                    && !self.stack[..at].iter().any(|e| e == "table") =>
+            {
+                false
+            }
             Some(at) => {
                 self.stack.truncate(at);
                 true
@@ -306,6 +315,11 @@ impl OpenElements {
         }
     }
 }
+
+/// Elements that exist only inside a table.
+const TABLE_PARTS: [&str; 8] = [
+    "caption", "colgroup", "tbody", "td", "tfoot", "th", "thead", "tr",
+];
 
 enum Kind {
     Open {
@@ -630,6 +644,23 @@ mod tests {
         let flat = bounded(&attack);
         assert_eq!(flat.matches("<div>").count(), MAX_DEPTH);
         assert_eq!(flat.matches("</span>").count(), 0);
+    }
+
+    #[test]
+    fn closing_a_table_row_outside_a_table_makes_no_room_for_deeper_nesting() {
+        // Found by the fuzz: a parser ignores `<td>` and `</tr>` outside a
+        // table, so the divs before and after the `</tr>` all nest.
+        let attack = format!(
+            "<td class=\"a>b\"></td>{}</tr>{}",
+            "<div class=\"a>b\">".repeat(85),
+            "<div class=\"a>b\">".repeat(44)
+        );
+        let flat = bounded(&attack);
+        assert!(flat.matches("<div").count() <= MAX_DEPTH);
+        assert_eq!(flat.matches("</tr>").count(), 0);
+        // Within a table it closes the row and what was opened after the cell.
+        let row = format!("<table><td></td>{}</tr></table>", "<div>".repeat(100));
+        assert_eq!(bounded(&row).matches("</tr>").count(), 1);
     }
 
     #[test]
