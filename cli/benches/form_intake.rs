@@ -59,6 +59,7 @@ async fn in_process(n: usize) {
         blobs: BlobChoice::Dir(dir.join("blobs")),
         mail_transport: helpdesk::app::MailTransportChoice::Outbox(dir.join("outbox")),
         events: helpdesk::app::EventsChoice::Log(dir.join("events.jsonl")),
+        secrets: None,
     };
     let services = Services::build(&settings).await.unwrap();
     let mut headers = http::HeaderMap::new();

@@ -109,6 +109,7 @@ fn settings(dir: &Path) -> Settings {
         blobs: BlobChoice::Dir(dir.join("blobs")),
         mail_transport: helpdesk::app::MailTransportChoice::Outbox(dir.join("outbox")),
         events: helpdesk::app::EventsChoice::Log(dir.join("events.jsonl")),
+        secrets: None,
     }
 }
 

@@ -159,6 +159,9 @@ fn settings(cli: &Cli) -> anyhow::Result<Settings> {
         blobs: BlobChoice::parse(&cli.blobs),
         mail_transport: cli.mail_transport.parse::<MailTransportChoice>()?,
         events: cli.events.clone(),
+        secrets: std::env::var(helpdesk::secrets::SECRETS_ENV)
+            .ok()
+            .filter(|s| !s.is_empty()),
     })
 }
 

@@ -6,7 +6,8 @@ s3://..., HELPDESK_MAIL_TRANSPORT=ses).
 
     moto_setup.py --endpoint http://127.0.0.1:PORT [--table NAME]
                   [--bucket NAME ...] [--ses-identity ADDRESS ...]
-                  [--objects MANIFEST] [--template infra/template.yaml]
+                  [--objects MANIFEST] [--secret NAME=JSON ...]
+                  [--template infra/template.yaml]
 
 --table      a table made from the template's own HelpdeskTable properties
              (keys, index, billing, stream, TTL), so a function that works
@@ -20,6 +21,10 @@ s3://..., HELPDESK_MAIL_TRANSPORT=ses).
              ({"bucket": B, "objects": {KEY: FILE}}, FILE relative to the
              manifest): creates the bucket if needed and uploads every
              object, the way SES's S3 action would have stored raw mail
+--secret     a Secrets Manager secret NAME whose value is JSON (an object of
+             secret names to values, as the template's HelpdeskSecrets),
+             which a function named by HELPDESK_SECRETS=NAME reads at start
+             (repeatable)
 
 Needs boto3 (installed with moto) and cfn-lint (for its CloudFormation YAML
 loader).
@@ -61,6 +66,7 @@ def main() -> int:
     parser.add_argument("--bucket", action="append", default=[])
     parser.add_argument("--ses-identity", action="append", default=[])
     parser.add_argument("--objects", type=Path, help="manifest of objects to upload")
+    parser.add_argument("--secret", action="append", default=[])
     parser.add_argument("--template", type=Path, default=ROOT / "infra" / "template.yaml")
     parser.add_argument("--region", default="us-east-1")
     args = parser.parse_args()
@@ -111,6 +117,14 @@ def main() -> int:
             sesv2.create_email_identity(EmailIdentity=address)
             ses.verify_email_identity(EmailAddress=address)
             done.append(f"SES identity {address}")
+
+    if args.secret:
+        secretsmanager = session.client("secretsmanager", endpoint_url=args.endpoint)
+        for given in args.secret:
+            name, value = given.split("=", 1)
+            json.loads(value)  # the functions refuse anything but JSON
+            secretsmanager.create_secret(Name=name, SecretString=value)
+            done.append(f"secret {name}")
 
     print("moto: " + ("; ".join(done) if done else "nothing to do"))
     return 0

@@ -29,6 +29,7 @@ async fn build_services(dir: &std::path::Path) -> Services {
         blobs: BlobChoice::Dir(dir.join("blobs")),
         mail_transport: helpdesk::app::MailTransportChoice::Outbox(dir.join("outbox")),
         events: helpdesk::app::EventsChoice::Log(dir.join("events.jsonl")),
+        secrets: None,
     };
     Services::build(&settings).await.unwrap()
 }

@@ -15,6 +15,7 @@
 //! | `HELPDESK_MAIL_TRANSPORT` | `outbox:<dir>`, `ses`, `smtp://[user@]host[:port][?tls=required]` or `smtps://[user@]host[:port]` | `outbox:data/outbox` |
 //! | `HELPDESK_SMTP_PASSWORD` | the SMTP relay user's password | |
 //! | `HELPDESK_EVENTS` | `log:<file>` (JSON lines) or `eventbridge:<bus>` | `log:data/events.jsonl` |
+//! | `HELPDESK_SECRETS` | a Secrets Manager secret (ARN or name) holding the secrets as a JSON object, read once at start ([`crate::secrets`]) | none: secrets come from the environment |
 //! | `AWS_ENDPOINT_URL` | AWS endpoint override (moto in tests) | |
 
 use std::path::PathBuf;
@@ -31,10 +32,12 @@ use crate::blobs::{BlobStore, LocalBlobs, S3Blobs};
 use crate::clock::SystemClock;
 use crate::config;
 use crate::mail::transport::{self, MailTransport};
+use crate::secrets::StoredSecrets;
 use crate::store::Store;
 use crate::store::dynamo::DynamoStore;
 use crate::store::sqlite::SqliteStore;
 
+use crate::services::env_var;
 pub use crate::services::{EnvSecrets, Secrets, Services, StaticSecrets};
 
 /// Which store and where, as chosen by options or the environment.
@@ -92,6 +95,9 @@ pub struct Settings {
     pub mail_transport: MailTransportChoice,
     /// The event bus.
     pub events: EventsChoice,
+    /// The Secrets Manager secret holding the secrets, if any (else the
+    /// environment holds them).
+    pub secrets: Option<String>,
 }
 
 /// A setting whose value is not one of its forms.
@@ -205,6 +211,7 @@ impl Settings {
                 .unwrap_or("log:data/events.jsonl")
                 .parse()
                 .context("HELPDESK_EVENTS")?,
+            secrets: env(crate::secrets::SECRETS_ENV),
         })
     }
 }
@@ -226,20 +233,22 @@ impl Services {
     ) -> anyhow::Result<Self> {
         let config = config::load(&settings.config)
             .map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
-        check_reply_token_secret(&config, &EnvSecrets)?;
         let aws = match aws {
             Some(given) => Some(given.clone()),
             None if settings.need_aws() => Some(crate::aws::load().await),
             None => None,
         };
         let aws = aws.as_ref();
+        check_reply_token_secret(&config.desk.mail.reply_token_secret_env, &env_var)
+            .map_err(anyhow::Error::msg)?;
+        let secrets = secrets(settings.secrets.as_deref(), aws)?;
         Ok(Self {
             config: Arc::new(config),
             store: store(&settings.store, aws)?,
             blobs: blobs(&settings.blobs, aws)?,
             clock: Arc::new(SystemClock),
-            secrets: Arc::new(EnvSecrets),
-            mail: mail_transport(&settings.mail_transport, aws, &EnvSecrets)?,
+            mail: mail_transport(&settings.mail_transport, aws, secrets.as_ref()).await?,
+            secrets,
             webhooks: Arc::new(HttpWebhooks::new()),
             events: events(&settings.events, aws)?,
         })
@@ -253,7 +262,22 @@ impl Settings {
             || matches!(self.blobs, BlobChoice::S3 { .. })
             || matches!(self.events, EventsChoice::EventBridge { .. })
             || self.mail_transport == MailTransportChoice::Ses
+            || self.secrets.is_some()
     }
+}
+
+/// The secrets: from the Secrets Manager secret a setting names (read on
+/// first use, and refused then if the reply-token key in it is short), or
+/// the environment.
+fn secrets(id: Option<&str>, aws: Option<&SdkConfig>) -> anyhow::Result<Arc<dyn Secrets>> {
+    Ok(match id {
+        None => Arc::new(EnvSecrets),
+        Some(id) => Arc::new(StoredSecrets::new(
+            aws_sdk_secretsmanager::Client::new(need(aws)?),
+            id,
+            |lookup| check_reply_token_secret(REPLY_TOKEN_SECRET_ENV, lookup),
+        )),
+    })
 }
 
 /// The store a setting names (a SQLite file's folder is made when missing).
@@ -309,7 +333,7 @@ fn without_password(url: &str) -> String {
 }
 
 /// The mail transport a setting names.
-fn mail_transport(
+async fn mail_transport(
     choice: &MailTransportChoice,
     aws: Option<&SdkConfig>,
     secrets: &dyn Secrets,
@@ -321,7 +345,7 @@ fn mail_transport(
         )),
         MailTransportChoice::Smtp(url) => Arc::new(crate::mail::smtp::SmtpRelay::new(
             url,
-            secrets.secret(crate::mail::smtp::PASSWORD_ENV),
+            secrets.secret(crate::mail::smtp::PASSWORD_ENV).await?,
         )?),
     })
 }
@@ -344,17 +368,25 @@ fn events(
 /// are short, so a short key would let them be forged by search.
 pub const MIN_REPLY_TOKEN_SECRET: usize = 32;
 
-/// Refuses to start with a reply-token secret that is set but short (a
-/// placeholder typed into a deploy prompt): unset or empty means no token.
-fn check_reply_token_secret(config: &config::Config, secrets: &dyn Secrets) -> anyhow::Result<()> {
-    let name = &config.desk.mail.reply_token_secret_env;
-    match secrets.secret(name) {
+/// The variable of the reply-token key unless the configuration names
+/// another (`desk.mail.reply_token_secret_env`); the template's secret
+/// holds it under this name.
+const REPLY_TOKEN_SECRET_ENV: &str = "HELPDESK_REPLY_TOKEN_SECRET";
+
+/// Refuses a reply-token secret that is set but short (a placeholder typed
+/// into a deploy prompt): unset or empty means no token. Says why without
+/// the value.
+fn check_reply_token_secret(
+    name: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), String> {
+    match lookup(name) {
         Some(secret) if !secret.is_empty() && secret.chars().count() < MIN_REPLY_TOKEN_SECRET => {
-            bail!(
+            Err(format!(
                 "{name} has {} characters; give it at least {MIN_REPLY_TOKEN_SECRET} random ones, \
                  or leave it empty for mail without reply tokens",
                 secret.chars().count()
-            )
+            ))
         }
         _ => Ok(()),
     }
@@ -369,26 +401,17 @@ fn need(aws: Option<&SdkConfig>) -> anyhow::Result<&SdkConfig> {
 mod tests {
     use super::*;
 
-    struct OneSecret(String);
-
-    impl Secrets for OneSecret {
-        fn secret(&self, name: &str) -> Option<String> {
-            (name == "HELPDESK_REPLY_TOKEN_SECRET").then(|| self.0.clone())
-        }
-    }
-
     #[test]
     fn a_short_reply_token_secret_is_refused_at_start_and_an_empty_one_means_no_tokens() {
-        let config = config::load(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../config/helpdesk.yaml"
-        ))
-        .expect("the example configuration loads");
-        let error = check_reply_token_secret(&config, &OneSecret("x".into())).unwrap_err();
-        assert!(error.to_string().contains("at least 32"), "{error}");
-        assert!(check_reply_token_secret(&config, &OneSecret("k".repeat(31))).is_err());
-        assert!(check_reply_token_secret(&config, &OneSecret("k".repeat(32))).is_ok());
-        assert!(check_reply_token_secret(&config, &OneSecret(String::new())).is_ok());
+        let name = "HELPDESK_REPLY_TOKEN_SECRET";
+        let check = |value: String| check_reply_token_secret(name, &|_| Some(value.clone()));
+        let error = check("x".into()).unwrap_err();
+        assert!(error.contains("at least 32"), "{error}");
+        assert!(!error.contains("\"x\""), "{error}");
+        assert!(check("k".repeat(31)).is_err());
+        assert!(check("k".repeat(32)).is_ok());
+        assert!(check(String::new()).is_ok());
+        assert!(check_reply_token_secret(name, &|_| None).is_ok());
     }
 
     #[test]

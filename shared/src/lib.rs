@@ -34,6 +34,7 @@ pub mod forms;
 pub mod intake;
 pub mod keys;
 pub mod mail;
+pub mod secrets;
 pub mod services;
 pub mod sla;
 pub mod store;

@@ -11,21 +11,39 @@ use crate::blobs::BlobStore;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::mail::transport::MailTransport;
+pub use crate::secrets::SecretsError;
 use crate::store::Store;
 
-/// Where secrets (form signature keys) come from.
+/// Where secrets (form signature keys, the reply-token key, webhook URLs
+/// with tokens) come from.
+#[async_trait::async_trait]
 pub trait Secrets: Send + Sync {
-    /// The secret named `name`, if set.
-    fn secret(&self, name: &str) -> Option<String>;
+    /// The secret named `name`, if set; an error when the place secrets
+    /// are kept could not be read (worth retrying).
+    async fn secret(&self, name: &str) -> Result<Option<String>, SecretsError>;
+
+    /// A setting that is not secret (a chat id), from the environment (or
+    /// a test's map), without waiting.
+    fn setting(&self, name: &str) -> Option<String>;
 }
 
 /// Secrets from environment variables.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct EnvSecrets;
 
+/// A variable's value; empty means unset.
+pub(crate) fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|s| !s.is_empty())
+}
+
+#[async_trait::async_trait]
 impl Secrets for EnvSecrets {
-    fn secret(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok().filter(|s| !s.is_empty())
+    async fn secret(&self, name: &str) -> Result<Option<String>, SecretsError> {
+        Ok(env_var(name))
+    }
+
+    fn setting(&self, name: &str) -> Option<String> {
+        env_var(name)
     }
 }
 
@@ -33,8 +51,13 @@ impl Secrets for EnvSecrets {
 #[derive(Debug, Default, Clone)]
 pub struct StaticSecrets(pub std::collections::BTreeMap<String, String>);
 
+#[async_trait::async_trait]
 impl Secrets for StaticSecrets {
-    fn secret(&self, name: &str) -> Option<String> {
+    async fn secret(&self, name: &str) -> Result<Option<String>, SecretsError> {
+        Ok(self.0.get(name).cloned())
+    }
+
+    fn setting(&self, name: &str) -> Option<String> {
         self.0.get(name).cloned()
     }
 }

@@ -508,6 +508,7 @@ mod tests {
             blobs: BlobChoice::Dir(dir.join("blobs")),
             mail_transport: helpdesk::app::MailTransportChoice::Outbox(dir.join("outbox")),
             events: helpdesk::app::EventsChoice::Log(dir.join("events.jsonl")),
+            secrets: None,
         };
         let services = Services::build(&settings).await.unwrap();
         let (raw_mail, location) = Fixtures::load();

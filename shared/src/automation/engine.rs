@@ -143,7 +143,7 @@ pub fn plan_for(config: &Config, change: &Change, env: &dyn crate::triggers::Env
 /// call again for the same change (a redelivery): nothing is written or
 /// sent twice. An `Err` means "process this change again later".
 pub async fn react(services: &Services, change: &Change) -> Result<Outcome, AutomationError> {
-    let env = |name: &str| services.secrets.secret(name);
+    let env = |name: &str| services.secrets.setting(name);
     let plan = plan_for(&services.config, change, &env);
     let now = tickets::store_precision(services.clock.now());
     let write = write_plan(services, change, &plan, now).await?;
@@ -485,6 +485,8 @@ pub(crate) async fn carry_out(
                 WebhookTarget::Env(name) => services
                     .secrets
                     .secret(name)
+                    .await
+                    .map_err(|e| AutomationError::Temporary(e.to_string()))?
                     .ok_or_else(|| format!("the webhook URL variable {name} is not set")),
             };
             let status = match url {
@@ -624,6 +626,7 @@ async fn send_mail(
         Ok(SendOutcome::Suppressed { reason }) => Ok(EffectStatus::Suppressed(reason)),
         Err(SendError::Store(e)) => Err(e.into()),
         Err(SendError::Transport(TransportError::Temporary(why))) => Ok(EffectStatus::Retry(why)),
+        Err(e @ SendError::Secrets(_)) => Ok(EffectStatus::Retry(e.to_string())),
         Err(SendError::Transport(TransportError::Permanent(why)) | SendError::Build(why)) => {
             let why = format!("the mail could not be sent: {why}");
             // Recorded as a suppressed mail with the reason, once.

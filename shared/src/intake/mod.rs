@@ -251,11 +251,30 @@ fn store_problem(error: &StoreError) -> Problem {
     }
 }
 
-fn check_signature(services: &Services, form: &Form, request: &FormRequest) -> Result<(), Problem> {
+async fn check_signature(
+    services: &Services,
+    form: &Form,
+    request: &FormRequest,
+) -> Result<(), Problem> {
     let Some(config) = &form.signature else {
         return Ok(());
     };
-    let Some(secret) = services.secrets.secret(&config.secret_env) else {
+    let secret = services
+        .secrets
+        .secret(&config.secret_env)
+        .await
+        .map_err(|e| {
+            // Secrets Manager is unavailable (or refused): the provider's
+            // retry will find it back.
+            tracing::error!(form = %request.form_id, error = %e, "form secret cannot be read");
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "secret-unavailable",
+                "Signature cannot be checked now",
+                "the form's signature secret cannot be read; try again later",
+            )
+        })?;
+    let Some(secret) = secret else {
         // A configuration error for the operator (this error line); the
         // delivery cannot be verified, so it is refused like a bad
         // signature rather than answered with a 5xx the provider would
@@ -338,7 +357,7 @@ async fn submit(
     request: &FormRequest,
 ) -> Result<Response<Bytes>, Problem> {
     check_body_size(form, request)?;
-    check_signature(services, form, request)?;
+    check_signature(services, form, request).await?;
     check_client_rate(services, form, request).await?;
     let submission = decode_body(form, request).await?;
     if honeypot_filled(form, &submission) {

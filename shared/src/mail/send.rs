@@ -82,6 +82,9 @@ pub enum SendError {
     /// The message could not be built.
     #[error("cannot build the message: {0}")]
     Build(String),
+    /// The reply-token key could not be read (worth retrying).
+    #[error(transparent)]
+    Secrets(#[from] crate::secrets::SecretsError),
 }
 
 /// Counts one automatic mail to `recipient` and says which limit, if any,
@@ -294,7 +297,7 @@ async fn deliver(
         },
         to: mail.to.iter().map(Address::from).collect(),
         cc: Vec::new(),
-        reply_to: reply_address(services, from_address, &mail.ticket),
+        reply_to: reply_address(services, from_address, &mail.ticket).await?,
         subject: outgoing.subject.clone(),
         text: mail.text,
         html: None,
@@ -347,17 +350,22 @@ fn queue_address<'a>(
 
 /// The plus address that carries the ticket's reply token, when the token
 /// secret is set.
-fn reply_address(services: &Services, from: &EmailAddress, ticket: &TicketKey) -> Option<Address> {
+async fn reply_address(
+    services: &Services,
+    from: &EmailAddress,
+    ticket: &TicketKey,
+) -> Result<Option<Address>, SendError> {
     let settings = &services.config.desk.mail;
-    services
+    let secret = services
         .secrets
         .secret(&settings.reply_token_secret_env)
-        .map(|secret| {
-            Address::new(token::plus_address(
-                from,
-                &token::reply_token(secret.as_bytes(), ticket),
-            ))
-        })
+        .await?;
+    Ok(secret.map(|secret| {
+        Address::new(token::plus_address(
+            from,
+            &token::reply_token(secret.as_bytes(), ticket),
+        ))
+    }))
 }
 
 /// Records the sent mail on the ticket's timeline with the claim that maps

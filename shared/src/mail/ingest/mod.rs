@@ -171,10 +171,19 @@ impl From<send::SendError> for IngestError {
     fn from(e: send::SendError) -> Self {
         let retryable = match &e {
             send::SendError::Store(store) => store.is_retryable(),
+            send::SendError::Secrets(_) => true,
             send::SendError::Transport(TransportError::Temporary(_)) => true,
             send::SendError::Transport(_) | send::SendError::Build(_) => false,
         };
         Self::classify(retryable, e.to_string(), Box::new(e))
+    }
+}
+
+impl From<crate::secrets::SecretsError> for IngestError {
+    fn from(e: crate::secrets::SecretsError) -> Self {
+        // Secrets Manager unavailable, or a secret the operator must fix:
+        // either way the message waits for a retry.
+        Self::classify(true, e.to_string(), Box::new(e))
     }
 }
 
@@ -469,7 +478,8 @@ async fn thread(letter: &Letter<'_>) -> Result<Thread, IngestError> {
     let services = letter.inbound.services;
     let secret = services
         .secrets
-        .secret(&services.config.desk.mail.reply_token_secret_env);
+        .secret(&services.config.desk.mail.reply_token_secret_env)
+        .await?;
     let found = threading::find_thread(
         services.store.as_ref(),
         letter.inbound.mail,
