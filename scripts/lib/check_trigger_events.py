@@ -253,6 +253,61 @@ def check_records(want: list[dict], got: list[dict], phase: str, webhook_url_set
     return problems
 
 
+ARCHIVE_PREFIX = "failed-stream-records/"
+
+
+def read_archives(location: str) -> dict[str, bytes]:
+    """The archived failed records under the function's blob store
+    (a directory, or s3://bucket on moto through AWS_ENDPOINT_URL)."""
+    if location.startswith("s3://"):
+        import boto3  # noqa: PLC0415 (only the deployed pass needs it)
+
+        bucket = location[len("s3://"):].split("/", 1)[0]
+        s3 = boto3.client("s3", region_name="us-east-1")
+        listed = s3.list_objects_v2(Bucket=bucket, Prefix=ARCHIVE_PREFIX).get("Contents", [])
+        return {o["Key"]: s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in listed}
+    root = Path(location)
+    folder = root / ARCHIVE_PREFIX
+    if not folder.is_dir():
+        return {}
+    return {f"{ARCHIVE_PREFIX}{p.name}": p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def archive_rows(expected: dict, events_dir: Path, archived: dict[str, bytes]) -> list[tuple]:
+    """Each failed record and the records after it in its batch are archived
+    as an event of their own; an event that is no batch is archived whole;
+    nothing else is archived."""
+    rows = []
+    want: dict[str, object] = {}
+    whole: list[object] = []
+    for name, spec in expected["events"].items():
+        failures = spec["batch_item_failures"]
+        if not failures:
+            continue
+        event = json.loads((events_dir / name).read_text(encoding="utf-8"))
+        if failures == [""]:
+            whole.append(event)
+            continue
+        records = event["Records"]
+        first = next(i for i, r in enumerate(records) if r["dynamodb"]["SequenceNumber"] == failures[0])
+        for record in records[first:]:
+            key = f"{ARCHIVE_PREFIX}{record['dynamodb']['SequenceNumber']}-{record['eventID']}.json"
+            want[key] = {"Records": [record]}
+    for key, event in want.items():
+        got = archived.get(key)
+        ok = got is not None and json.loads(got) == event
+        rows.append((f"archive {key[len(ARCHIVE_PREFIX):]}", "the record as an event", "present" if got else "missing",
+                     "pass" if ok else "FAIL", "" if ok else "absent or not the record"))
+    unrecognised = {k: v for k, v in archived.items() if k.startswith(f"{ARCHIVE_PREFIX}unrecognised-")}
+    got_whole = sorted(json.dumps(json.loads(v), sort_keys=True) for v in unrecognised.values())
+    ok = got_whole == sorted(json.dumps(e, sort_keys=True) for e in whole)
+    rows.append(("archive of events that are no batch", f"{len(whole)} whole", f"{len(unrecognised)}",
+                 "pass" if ok else "FAIL", "" if ok else "the archived events differ from the event files"))
+    extra = sorted(set(archived) - set(want) - set(unrecognised))
+    rows.append(("nothing else archived", "none", f"{len(extra)}", "FAIL" if extra else "pass", ", ".join(extra)))
+    return rows
+
+
 def summary(reports: list[dict]) -> str:
     counts: dict[str, int] = {}
     for r in reports:
@@ -446,6 +501,7 @@ def main() -> int:
     parser.add_argument("--log", type=Path, help="the function's log file (JSON lines)")
     parser.add_argument("--webhook-port", type=int, help="serve HELPDESK_TELEGRAM_URL on this port")
     parser.add_argument("--chat-id", help="the function's HELPDESK_TELEGRAM_CHAT_ID")
+    parser.add_argument("--archive", help="the function's HELPDESK_BLOBS: check the archived failed records there and redrive one")
     bus = parser.add_mutually_exclusive_group()
     bus.add_argument("--events-log", type=Path, help="the function's HELPDESK_EVENTS=log:FILE")
     bus.add_argument("--eventbridge", help="the function's HELPDESK_EVENTS=eventbridge:BUS (on moto)")
@@ -515,6 +571,24 @@ def main() -> int:
             receiver.stop()
 
     rows += store_rows(expected["tickets"], shlex.split(args.helpdesk), webhook_url_set)
+    if args.archive:
+        archived = read_archives(args.archive)
+        rows += archive_rows(expected, args.events_dir, archived)
+        # The redrive the README describes: an archive handed back to the
+        # function as it is. The record after a failed one was never
+        # attempted; redriven, it is processed (after the store checks
+        # above, which expect it untouched).
+        redrive = [k for k in archived if not k.startswith(f"{ARCHIVE_PREFIX}unrecognised-")]
+        if redrive:
+            key = max(redrive)
+            path = args.log.parent / f"redrive-{args.label or 'run'}.json"
+            path.write_bytes(archived[key])
+            kind, value, secs = invoker.invoke(path)
+            failures = value.get("batchItemFailures") if kind == "ok" and isinstance(value, dict) else None
+            results = [r.get("result") for r in log.reports()]
+            ok = failures == [] and results == ["processed"]
+            rows.append((f"redrive {key[len(ARCHIVE_PREFIX):]}", "processed, no failure",
+                         f"{failures} {results}", "pass" if ok else "FAIL", f"{secs:.2f}s" if ok else str(value)[:200]))
     if receiver:
         rows += webhook_rows(expected["webhooks"], receiver.calls, args.chat_id)
     if tap:

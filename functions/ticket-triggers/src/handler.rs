@@ -12,11 +12,16 @@
 //! An event that is not a stream batch at all is answered with one failure
 //! with an empty identifier, which makes Lambda retry the whole batch.
 //!
+//! On a failure, the failed record and the records after it are archived
+//! for a redrive after the stream has dropped them ([`crate::archive`]).
+//!
 //! Every record's report is one JSON log line (`stream record`, at info;
 //! failures at error) whose `report` field is the whole report, and the
 //! batch ends with one `stream batch` line with the counts.
 
 use aws_lambda_events::streams::DynamoDbEventResponse;
+
+use crate::archive;
 use helpdesk::app::Services;
 use helpdesk::automation::stream::{self, RecordReport};
 use lambda_runtime::{Error, LambdaEvent};
@@ -60,6 +65,9 @@ pub async fn handle(
         .iter()
         .map(|f| f.item_identifier.as_deref().unwrap_or(""))
         .collect();
+    if let Some(failed) = failures.first() {
+        archive::keep(services.blobs.as_ref(), &event.payload, failed).await;
+    }
     tracing::info!(
         records = reports.len(),
         processed = counts.processed,

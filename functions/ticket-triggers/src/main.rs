@@ -35,6 +35,7 @@
 //! deployed; the webhook client follows on the first webhook call) and
 //! hands each batch to [`handler::handle`].
 
+mod archive;
 mod handler;
 
 use helpdesk::app::{Services, Settings};
