@@ -5,12 +5,14 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use helpdesk::config::{ConfigError, snapshot};
+use helpdesk::config::{ConfigError, snapshot, stack};
 
-/// Checks `file`; exit code 0 when valid, 1 otherwise.
-pub fn run(file: &Path) -> ExitCode {
-    match helpdesk::config::load(file) {
-        Ok(config) => {
+/// Checks `file`, and with `stack` compares it with the stack's parameter
+/// overrides; exit code 0 when valid (and matching), 1 otherwise.
+pub fn run(file: &Path, stack: Option<&str>) -> ExitCode {
+    match (helpdesk::config::load(file), stack) {
+        (Ok(config), Some(overrides)) => against_stack(file, &config, overrides),
+        (Ok(config), None) => {
             let triggers: usize = config.queues.values().map(|q| q.triggers.len()).sum();
             let sla_rules: usize = config.queues.values().map(|q| q.sla.len()).sum();
             println!(
@@ -25,11 +27,40 @@ pub fn run(file: &Path) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Err(e) => {
+        (Err(e), _) => {
             print_findings(&e);
             ExitCode::FAILURE
         }
     }
+}
+
+/// The valid `config` of `file` against the stack parameters `overrides`:
+/// each difference on its own line (stderr), exit code 1 on any.
+fn against_stack(file: &Path, config: &helpdesk::config::Config, overrides: &str) -> ExitCode {
+    let parameters = match stack::parse_overrides(overrides) {
+        Ok(parameters) => parameters,
+        Err(e) => {
+            eprintln!("--against-stack: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let found = stack::mismatches(config, &parameters);
+    if found.is_empty() {
+        println!(
+            "{}: OK, and it agrees with the stack parameters {}",
+            file.display(),
+            stack::CHECKED.join(", ")
+        );
+        return ExitCode::SUCCESS;
+    }
+    for mismatch in &found {
+        eprintln!("{}: {mismatch}", file.display());
+    }
+    eprintln!(
+        "{} difference(s) between the configuration and the stack parameters: fix one side before deploying",
+        found.len()
+    );
+    ExitCode::FAILURE
 }
 
 /// Compiles `file` into its snapshot; exit code 0 when written, 1 when the

@@ -138,6 +138,11 @@ enum ConfigCommand {
     Check {
         /// The file to check (default: --config).
         file: Option<PathBuf>,
+        /// Also compare it with the stack's parameters, as given to `sam
+        /// deploy --parameter-overrides` (MailDomain, MailRecipients,
+        /// AllowedOrigins): queue addresses, sender domain, form origins.
+        #[arg(long, value_name = "PARAMS")]
+        against_stack: Option<String>,
     },
     /// Validate a configuration file and write its snapshot next to it
     /// (`helpdesk.snapshot.json`), which processes read instead of parsing
@@ -168,8 +173,15 @@ fn settings(cli: &Cli) -> anyhow::Result<Settings> {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Config {
-            command: ConfigCommand::Check { file },
-        } => Ok(config_check::run(file.as_ref().unwrap_or(&cli.config))),
+            command:
+                ConfigCommand::Check {
+                    file,
+                    against_stack,
+                },
+        } => Ok(config_check::run(
+            file.as_ref().unwrap_or(&cli.config),
+            against_stack.as_deref(),
+        )),
         Command::Config {
             command: ConfigCommand::Compile { file },
         } => Ok(config_check::compile(file.as_ref().unwrap_or(&cli.config))),

@@ -55,6 +55,49 @@ fn config_check_uses_helpdesk_config_when_no_file_is_given() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown-key.yaml:9:"));
 }
 
+#[test]
+fn config_check_against_the_stack_parameters_names_each_difference_and_fails() {
+    let check = |overrides: &str| {
+        helpdesk()
+            .args([
+                "config",
+                "check",
+                "config/helpdesk.yaml",
+                "--against-stack",
+                overrides,
+            ])
+            .output()
+            .unwrap()
+    };
+    // The README's deploy values.
+    let good = check(
+        "MailDomain=example.com MailRecipients=support@example.com,help@example.com AllowedOrigins=https://www.example.com",
+    );
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    assert!(String::from_utf8_lossy(&good.stdout).contains("agrees with the stack parameters"));
+
+    let bad = check(
+        r#"MailDomain="mail.example.com" MailRecipients="support@example.com" AllowedOrigins="https://shop.example.com""#,
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    for said in [
+        "queue SUP: help@example.com is not among MailRecipients",
+        "outside MailDomain (mail.example.com)",
+        "form support: origin https://www.example.com is not among AllowedOrigins",
+    ] {
+        assert!(stderr.contains(said), "{said}: {stderr}");
+    }
+
+    let unreadable = check("MailDomain=\"example.com");
+    assert_eq!(unreadable.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unreadable.stderr).contains("unclosed quote"));
+}
+
 /// Copies the workspace file `source` into a new directory as `name` and
 /// runs `helpdesk config compile` on the copy.
 fn compile_copy(source: &str, name: &str) -> (std::path::PathBuf, std::process::Output) {

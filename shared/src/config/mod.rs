@@ -9,6 +9,7 @@ pub mod error;
 pub mod load;
 pub mod model;
 pub mod snapshot;
+pub mod stack;
 pub mod validate;
 
 pub use error::{ConfigError, Finding};
