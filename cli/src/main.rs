@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use helpdesk::app::{
     BlobChoice, EventsChoice, MailTransportChoice, Services, Settings, StoreChoice,
 };
@@ -22,6 +22,15 @@ use helpdesk_cli::{
 #[derive(Debug, Parser)]
 #[command(name = "helpdesk", version, about)]
 struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The options every subcommand takes.
+#[derive(Debug, Args)]
+struct Global {
     /// The configuration file.
     #[arg(
         long,
@@ -68,8 +77,20 @@ struct Cli {
         default_value = "log:data/events.jsonl"
     )]
     events: EventsChoice,
-    #[command(subcommand)]
-    command: Command,
+}
+
+/// `helpdesk mailgate` parsed on its own: an MTA starts it for every
+/// message, and building the whole command tree above would be a tenth of
+/// its run (see docs/benchmarks.md). The same options, help and errors as
+/// the subcommand.
+#[derive(Debug, Parser)]
+#[command(name = "helpdesk mailgate", version)]
+struct MailgateCli {
+    #[command(flatten)]
+    global: Global,
+    /// The queue when no recipient address names one.
+    #[arg(long)]
+    queue: Option<helpdesk::domain::QueueKey>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -153,7 +174,7 @@ enum ConfigCommand {
     },
 }
 
-fn settings(cli: &Cli) -> anyhow::Result<Settings> {
+fn settings(cli: &Global) -> anyhow::Result<Settings> {
     let store = match std::env::var("HELPDESK_STORE").ok().as_deref() {
         None | Some("") | Some("sqlite") => StoreChoice::Sqlite(cli.db.clone()),
         Some(_) => Settings::from_env()?.store,
@@ -179,21 +200,23 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     against_stack,
                 },
         } => Ok(config_check::run(
-            file.as_ref().unwrap_or(&cli.config),
+            file.as_ref().unwrap_or(&cli.global.config),
             against_stack.as_deref(),
         )),
         Command::Config {
             command: ConfigCommand::Compile { file },
-        } => Ok(config_check::compile(file.as_ref().unwrap_or(&cli.config))),
-        Command::Triggers { command } => Ok(triggers_test::run(&cli.config, command)),
-        Command::Forms { command } => Ok(forms_test::run(&cli.config, command).await),
+        } => Ok(config_check::compile(
+            file.as_ref().unwrap_or(&cli.global.config),
+        )),
+        Command::Triggers { command } => Ok(triggers_test::run(&cli.global.config, command)),
+        Command::Forms { command } => Ok(forms_test::run(&cli.global.config, command).await),
         Command::Serve {
             listen,
             header_timeout,
             body_timeout,
             max_connections,
         } => {
-            let services = Services::build(&settings(&cli)?).await?;
+            let services = Services::build(&settings(&cli.global)?).await?;
             let defaults = Limits::defaults();
             let limits = Limits {
                 header_read: Duration::from_secs(*header_timeout),
@@ -203,17 +226,19 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             serve::run(services, listen, limits).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Mailgate { queue } => Ok(mailgate::run(&settings(&cli)?, queue.clone()).await),
+        Command::Mailgate { queue } => {
+            Ok(mailgate::run(&settings(&cli.global)?, queue.clone()).await)
+        }
         Command::Tickets { command } => {
-            let services = Services::build(&settings(&cli)?).await?;
+            let services = Services::build(&settings(&cli.global)?).await?;
             tickets::run(&services, command).await
         }
         Command::Mail { command } => {
-            let services = Services::build(&settings(&cli)?).await?;
+            let services = Services::build(&settings(&cli.global)?).await?;
             mail_log::run(&services, command).await
         }
         Command::Sla { command } => {
-            let services = Services::build(&settings(&cli)?).await?;
+            let services = Services::build(&settings(&cli.global)?).await?;
             sla::run(&services, command).await
         }
     }
@@ -221,17 +246,40 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 fn main() -> ExitCode {
     telemetry::init(LogFormat::Text, "info");
+    if std::env::args_os().nth(1).is_some_and(|a| a == "mailgate") {
+        let cli = MailgateCli::parse_from(
+            std::iter::once(std::ffi::OsString::from("helpdesk mailgate"))
+                .chain(std::env::args_os().skip(2)),
+        );
+        return block_on(runtime(false), async move {
+            Ok(mailgate::run(&settings(&cli.global)?, cli.queue).await)
+        });
+    }
     let cli = Cli::parse();
     // One message or one query: a single-threaded runtime starts faster;
     // the server gets worker threads.
-    let runtime = match cli.command {
-        Command::Serve { .. } => tokio::runtime::Builder::new_multi_thread()
+    let runtime = runtime(matches!(cli.command, Command::Serve { .. }));
+    block_on(runtime, run(cli))
+}
+
+/// The async runtime: worker threads for the server, one thread otherwise.
+fn runtime(server: bool) -> std::io::Result<tokio::runtime::Runtime> {
+    if server {
+        tokio::runtime::Builder::new_multi_thread()
             .enable_all()
-            .build(),
-        _ => tokio::runtime::Builder::new_current_thread()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
             .enable_all()
-            .build(),
-    };
+            .build()
+    }
+}
+
+/// Runs `work` to its exit code; an error is printed.
+fn block_on(
+    runtime: std::io::Result<tokio::runtime::Runtime>,
+    work: impl std::future::Future<Output = anyhow::Result<ExitCode>>,
+) -> ExitCode {
     let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -239,7 +287,7 @@ fn main() -> ExitCode {
             return ExitCode::from(75);
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(work) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");

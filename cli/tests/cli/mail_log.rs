@@ -111,3 +111,45 @@ fn tickets_show_says_why_a_long_html_body_was_read_only_in_part() {
         "{shown}"
     );
 }
+
+#[test]
+fn the_mailgate_takes_its_options_after_the_subcommand_as_an_mta_alias_gives_them() {
+    use std::io::Write;
+    let dir = temp_dir();
+    let db = dir.join("helpdesk.db");
+    let outbox = format!("outbox:{}", dir.join("outbox").display());
+    let mut child = crate::support::helpdesk()
+        .args(["mailgate", "--queue", "SUP", "--db"])
+        .arg(&db)
+        .arg("--blobs")
+        .arg(dir.join("blobs"))
+        .args(["--mail-transport", &outbox])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            b"From: Kim <kim@customer.org>\r\nTo: support@example.com\r\nSubject: Printer jam\r\n\
+Message-ID: <alias-1@customer.org>\r\n\r\nThe printer jams.\r\n",
+        )
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("new ticket SUP-1"),
+        "{output:?}"
+    );
+    let listed = run(&dir, &["tickets", "list"]);
+    assert!(text(&listed).contains("Printer jam"), "{listed:?}");
+
+    let unknown = crate::support::helpdesk()
+        .args(["mailgate", "--queue", "SUP", "--no-such-option"])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2), "{unknown:?}");
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("--no-such-option"));
+}
