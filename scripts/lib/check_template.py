@@ -18,21 +18,33 @@
 3. The template gives each function what the table says: every variable in
    its Environment.Variables (or Globals) with the expected value, every
    action allowed by its Policies on the right resource (table, index,
-   stream, objects under a prefix, SES identity, bus, queue), plus what its
-   event source mapping needs (stream reads, the on-failure queue).
+   stream, objects under a prefix, SES identities, bus, queue, secret), plus
+   what its event source mapping needs (stream reads, the on-failure
+   queue). A secret the code looks up (NEEDS' "secrets") is either in the
+   Environment or a key of the JSON object of the AWS::SecretsManager::Secret
+   that the function's HELPDESK_SECRETS names, with GetSecretValue on it.
+   Sending mail is needed from the MailDomain's addresses to any recipient:
+   SES authorises a send against the sender's identity and, in the SES
+   sandbox, each recipient's, so the grant must cover every identity of the
+   account and region and be bound by a `ses:FromAddress` condition to
+   `*@<MailDomain>`.
 4. Least privilege: no Allow statement has a wildcard action (`*`,
    `dynamodb:*`, `s3:*`, `s3:Get*`, ...) or NotAction/NotResource; no
    policy template or managed policy (whose contents cannot be checked
    here); and nothing is granted that no code path needs: every grant is
    compared with each resource the check knows (the table, each index, the
-   stream, the bucket and each prefix, SES identities, the bus, each queue)
-   that its pattern covers.
+   stream, the bucket and each prefix, SES identities, the bus, each queue,
+   the secret) of its own service that its pattern covers. A grant on other
+   SES identities than MailDomain's is needed only when its statement binds
+   `ses:FromAddress` to MailDomain's addresses.
 
 Every finding names the function and what is missing or extra; exit status 1
 when there is any. --self-test loads the template, then for each function
 removes one needed variable and one needed action from a copy in memory (and
 adds a wildcard grant, drops a function resource, drops a Store method from
-the table) and asserts that the check reports each.
+the table, removes the SES grant or its condition, a key of the secret, the
+archive grant of failed stream records) and asserts that the check reports
+each.
 
 Needs cfn-lint (its CloudFormation YAML loader) and PyYAML (both in .venv).
 """
@@ -57,6 +69,10 @@ import rust_reach  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# Secrets Manager's GetSecretValue (shared/src/secrets.rs), beside the SDK
+# operations rust_reach.py maps itself.
+rust_reach.SDK_OPERATIONS.setdefault("get_secret_value", "secretsmanager:GetSecretValue")
+
 # ===================================================================== NEEDS
 #
 # What each function's code needs on AWS, read from the code (and checked
@@ -67,12 +83,20 @@ ROOT = Path(__file__).resolve().parents[2]
 #   stream / streams   the table's stream / ListStreams' stream/* resource
 #   objects:<prefix>   objects under a prefix of the bucket (raw/, attachments/;
 #                      objects:other/ stands for any other key)
-#   ses:identities     the MailDomain identity and its addresses
+#   ses:from-maildomain  sending From an address of MailDomain, to anyone:
+#                      every SES identity of the account and region (the
+#                      sender's, and in the sandbox the recipients'), bound
+#                      by ses:FromAddress to *@<MailDomain>
 #   bus                the ticket events bus
 #   queue:<Logical>    an SQS queue of the template
+#   secret             the HelpdeskSecrets secret
 # "env": variables the function must have, with their value (as a !Sub
-# string; None: any value, e.g. a parameter); "unset": variables the code
-# reads that the function may leave unset, and why.
+# string; None: any value, e.g. a parameter); "secrets": secrets the code
+# looks up (by the names config/helpdesk.yaml gives), which may be keys of
+# the secret that HELPDESK_SECRETS names instead of variables; "unset":
+# variables the code reads that the function may leave unset, and why;
+# "not_made": AWS calls the code can reach that this function never makes
+# with its settings, and why.
 #
 # Settings::from_env (shared/src/app.rs) reads HELPDESK_STORE, _DB, _TABLE,
 # _CONFIG, _BLOBS, _MAIL_TRANSPORT and _EVENTS in every function; the
@@ -100,10 +124,14 @@ NEEDS: dict[str, dict] = {
         "env": {
             **COMMON_ENV,
             "HELPDESK_BLOBS": "s3://${HelpdeskBucket}",
+            "HELPDESK_SECRETS": "${HelpdeskSecrets}",
+        },
+        "secrets": {
             "HELPDESK_SECRET_TYPEFORM_FEEDBACK": None,
         },
         "unset": {
             "HELPDESK_DB": "SQLite only",
+            "HELPDESK_SMTP_PASSWORD": "an SMTP relay's (HELPDESK_MAIL_TRANSPORT=smtp...) only",
             "HELPDESK_MAIL_TRANSPORT": "sends no mail (the default outbox is never written)",
             "HELPDESK_EVENTS": "publishes no events (the default events log is never written)",
             "HELPDESK_REPLY_TOKEN_SECRET": "sends no mail; Services::build only refuses a short one when set",
@@ -118,6 +146,8 @@ NEEDS: dict[str, dict] = {
             ("dynamodb:PutItem", "table"),
             ("dynamodb:UpdateItem", "table"),
             ("s3:PutObject", "objects:attachments/"),
+            # secrets::StoredSecrets, once per process (a provider's secret).
+            ("secretsmanager:GetSecretValue", "secret"),
         ],
     },
     # handler: reads the raw message SES stored (S3RawMail: GetObject under
@@ -134,10 +164,14 @@ NEEDS: dict[str, dict] = {
             "HELPDESK_BLOBS": "s3://${HelpdeskBucket}",
             "HELPDESK_RAW_MAIL": "s3://${HelpdeskBucket}/raw/",
             "HELPDESK_MAIL_TRANSPORT": "ses",
+            "HELPDESK_SECRETS": "${HelpdeskSecrets}",
+        },
+        "secrets": {
             "HELPDESK_REPLY_TOKEN_SECRET": None,
         },
         "unset": {
             "HELPDESK_DB": "SQLite only",
+            "HELPDESK_SMTP_PASSWORD": "an SMTP relay's (HELPDESK_MAIL_TRANSPORT=smtp...) only",
             "HELPDESK_EVENTS": "publishes no events (the default events log is never written)",
         },
         "store": [
@@ -156,7 +190,8 @@ NEEDS: dict[str, dict] = {
             # only to a caller that may list the bucket.
             ("s3:ListBucket", "bucket"),
             ("s3:PutObject", "objects:attachments/"),
-            ("ses:SendEmail", "ses:identities"),
+            ("ses:SendEmail", "ses:from-maildomain"),
+            ("secretsmanager:GetSecretValue", "secret"),
             # EventInvokeConfig's on-failure destination (SAM adds the grant).
             ("sqs:SendMessage", "queue:MailIntakeFailureQueue"),
         ],
@@ -167,7 +202,9 @@ NEEDS: dict[str, dict] = {
     # tickets in work (Query on gsi2) with round-robin counters (UpdateItem),
     # effect claims and markers (GetItem, PutItem, DeleteItem), webhooks
     # (HTTPS, no IAM), bus events (PutEvents), mail (SES, rate counters);
-    # SLA notifications and sla::refresh (entries after a version: Query).
+    # SLA notifications and sla::refresh (entries after a version: Query);
+    # a record it gives up on (and the rest of its batch) archived as
+    # failed-stream-records/<sequence number>-<event id>.json (BlobStore::put).
     # Invoked by the stream mapping (stream reads, failures to its queue:
     # these come from the template's AWS::Lambda::EventSourceMapping, and
     # are checked against it rather than the code).
@@ -176,13 +213,17 @@ NEEDS: dict[str, dict] = {
             **COMMON_ENV,
             "HELPDESK_MAIL_TRANSPORT": "ses",
             "HELPDESK_EVENTS": "eventbridge:${TicketEventsBus}",
+            "HELPDESK_BLOBS": "s3://${HelpdeskBucket}",
+            "HELPDESK_TELEGRAM_CHAT_ID": None,
+            "HELPDESK_SECRETS": "${HelpdeskSecrets}",
+        },
+        "secrets": {
             "HELPDESK_REPLY_TOKEN_SECRET": None,
             "HELPDESK_TELEGRAM_URL": None,
-            "HELPDESK_TELEGRAM_CHAT_ID": None,
         },
         "unset": {
             "HELPDESK_DB": "SQLite only",
-            "HELPDESK_BLOBS": "stores no files",
+            "HELPDESK_SMTP_PASSWORD": "an SMTP relay's (HELPDESK_MAIL_TRANSPORT=smtp...) only",
         },
         "store": [
             "count_assigned", "delete_marker", "entries_after_version", "entries_of_version",
@@ -196,8 +237,10 @@ NEEDS: dict[str, dict] = {
             ("dynamodb:DeleteItem", "table"),
             ("dynamodb:Query", "table"),
             ("dynamodb:Query", "index:gsi2"),
-            ("ses:SendEmail", "ses:identities"),
+            ("ses:SendEmail", "ses:from-maildomain"),
             ("events:PutEvents", "bus"),
+            ("s3:PutObject", "objects:failed-stream-records/"),
+            ("secretsmanager:GetSecretValue", "secret"),
             ("dynamodb:DescribeStream", "stream"),
             ("dynamodb:GetRecords", "stream"),
             ("dynamodb:GetShardIterator", "stream"),
@@ -217,6 +260,13 @@ NEEDS: dict[str, dict] = {
             "HELPDESK_MAIL_TRANSPORT": "sends no mail",
             "HELPDESK_EVENTS": "publishes no events",
             "HELPDESK_REPLY_TOKEN_SECRET": "sends no mail; Services::build only refuses a short one when set",
+            "HELPDESK_SMTP_PASSWORD": "an SMTP relay's (HELPDESK_MAIL_TRANSPORT=smtp...) only",
+            "HELPDESK_SECRETS": "looks up no secret, so it needs no secret to read them from",
+        },
+        # Services::build can make a StoredSecrets, which reads on first use;
+        # without HELPDESK_SECRETS it reads the environment instead.
+        "not_made": {
+            "secretsmanager:GetSecretValue": "HELPDESK_SECRETS is unset: secrets come from the environment",
         },
         "store": ["entries_after_version", "get_ticket", "sla_due", "update_ticket"],
         "actions": [
@@ -287,6 +337,9 @@ class Template:
             default = self.parameters[name].get("Default", f"<{name}>")
             return ",".join(default) if isinstance(default, list) else str(default)
         if name in self.resources:
+            if self.resources[name].get("Type") == "AWS::SecretsManager::Secret":
+                # Ref of a secret is its ARN (name, a dash, 6 random characters).
+                return f"arn:aws:secretsmanager:{PSEUDO['AWS::Region']}:{PSEUDO['AWS::AccountId']}:secret:{name}-AbCdEf"
             return name
         return f"<unknown {name}>"
 
@@ -370,6 +423,36 @@ class Grant:
     resource: str      # the rendered pattern
     shown: str         # as written
     where: str         # the statement's Sid or SAM's name for it
+    condition: dict | None = None   # the statement's Condition, rendered
+
+    def from_bound(self, domain: str) -> bool:
+        """Whether the statement lets SES send only From addresses of the
+        domain: a StringEquals or StringLike on ses:FromAddress (IAM's keys
+        are case-insensitive) whose every value ends in @<domain>."""
+        for operator, keys in (self.condition or {}).items():
+            if operator not in ("StringEquals", "StringLike") or not isinstance(keys, dict):
+                continue
+            for key, values in keys.items():
+                values = values if isinstance(values, list) else [values]
+                if key.lower() == "ses:fromaddress" and values and all(
+                    isinstance(v, str) and v.lower().endswith("@" + domain.lower()) for v in values
+                ):
+                    return True
+        return False
+
+
+def render_condition(template: "Template", condition) -> dict | None:
+    if not isinstance(condition, dict):
+        return None
+    out: dict = {}
+    for operator, keys in condition.items():
+        out[operator] = {}
+        for key, values in (keys or {}).items():
+            if isinstance(values, list):
+                out[operator][key] = [template.render(v) for v in values]
+            else:
+                out[operator][key] = template.render(values)
+    return out
 
 
 def statements(template: Template, logical: str, findings: list) -> list[Grant]:
@@ -407,7 +490,9 @@ def statements(template: Template, logical: str, findings: list) -> list[Grant]:
                     if isinstance(res, dict) and "Fn::GetAtt" in res:
                         arg = res["Fn::GetAtt"]
                         shown = "!GetAtt " + (".".join(arg) if isinstance(arg, list) else arg)
-                    grants.append(Grant(action, rendered, shown, sid))
+                    elif isinstance(res, dict) and "Ref" in res:
+                        shown = "!Ref " + res["Ref"]
+                    grants.append(Grant(action, rendered, shown, sid, render_condition(template, st.get("Condition"))))
     # SAM adds the permission for an on-failure / on-success destination of
     # EventInvokeConfig; the check counts it as granted.
     destination = (((props.get("EventInvokeConfig") or {}).get("DestinationConfig") or {}).get("OnFailure") or {})
@@ -424,6 +509,13 @@ def covers(pattern: str, resource: str) -> bool:
     """Whether an IAM resource pattern covers a resource (a `*` in the
     resource itself is matched as a character by the pattern's `*`)."""
     return fnmatchcase(resource, pattern.replace("[", "[[]"))
+
+
+def same_service(action: str, arn: str) -> bool:
+    """Whether an action is of the service an ARN belongs to (a grant of
+    ses:SendEmail on `*` says nothing about the table)."""
+    parts = arn.split(":")
+    return len(parts) > 2 and parts[2] == action.split(":", 1)[0]
 
 
 class Resources:
@@ -448,22 +540,35 @@ class Resources:
         self.known["stream"] = template.get_att(table, "StreamArn")
         self.known["streams"] = f"{table_arn}/stream/*"
         self.known["bucket"] = bucket_arn
-        for prefix in ("raw/", "attachments/", "other/"):
+        for prefix in ("raw/", "attachments/", "failed-stream-records/", "other/"):
             self.known[f"objects:{prefix}"] = f"{bucket_arn}/{prefix}*"
+        self.domain = domain
         self.known["ses:identities"] = f"{ses}{domain}"
         self.known["ses:addresses"] = f"{ses}*@{domain}"
+        # Any other identity: a recipient's, verified while in the sandbox.
         self.known["ses:other"] = f"{ses}other.invalid"
         self.known["bus"] = template.get_att(bus, "Arn")
         self.known["bus:default"] = f"arn:aws:events:{PSEUDO['AWS::Region']}:{PSEUDO['AWS::AccountId']}:event-bus/default"
         for name, res in template.resources.items():
             if res.get("Type") == "AWS::SQS::Queue":
                 self.known[f"queue:{name}"] = template.get_att(name, "Arn")
+        secret = next((n for n, r in template.resources.items() if r.get("Type") == "AWS::SecretsManager::Secret"), None)
+        self.secret = secret
+        if secret:
+            self.known["secret"] = template.ref(secret)
+        self.known["secret:other"] = (f"arn:aws:secretsmanager:{PSEUDO['AWS::Region']}:{PSEUDO['AWS::AccountId']}"
+                                      ":secret:other-AbCdEf")
 
     def need_patterns(self, symbol: str) -> list[str]:
         """What a need's resource must be granted on (all of them)."""
-        if symbol == "ses:identities":
-            return [self.known["ses:identities"], self.known["ses:addresses"]]
+        if symbol == "ses:from-maildomain":
+            return [self.known["ses:identities"], self.known["ses:addresses"], self.known["ses:other"]]
         return [self.known.get(symbol, f"<unknown resource {symbol}>")]
+
+    def bound_needed(self, symbol: str) -> bool:
+        """Whether a need is met only by a grant bound to MailDomain's From
+        addresses."""
+        return symbol == "ses:from-maildomain"
 
     def samples(self) -> dict[str, str]:
         """Concrete resources (a `*` stands for one sample name) by symbol."""
@@ -471,6 +576,41 @@ class Resources:
 
     def symbol_of(self, sample_key: str) -> str:
         return "ses:identities" if sample_key == "ses:addresses" else sample_key
+
+    def secret_keys(self, logical: str | None = None) -> set[str] | None:
+        """The keys of the JSON object the secret's SecretString holds (a
+        !Sub of the parameters), None when it is not such an object."""
+        res = self.t.resources.get(logical or self.secret or "") or {}
+        value = (res.get("Properties") or {}).get("SecretString")
+        text = value.get("Fn::Sub") if isinstance(value, dict) else value
+        text = text[0] if isinstance(text, list) else text
+        if not isinstance(text, str):
+            return None
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return None
+        return set(data) if isinstance(data, dict) else None
+
+
+def const_variables(code: rust_reach.Code, crate: str, reach: rust_reach.Reach) -> set[str]:
+    """HELPDESK_* variables named by a constant (`const SECRETS_ENV: &str =
+    "HELPDESK_SECRETS"`) that a reached function mentions: rust_reach.py
+    reads string literals in function bodies only."""
+    consts: dict[str, str] = {}
+    files = list(rust_reach.SHARED.rglob("*.rs")) + list((ROOT / "functions" / crate / "src").rglob("*.rs"))
+    for path in files:
+        for m in re.finditer(r'\bconst\s+(\w+)\s*:\s*&(?:\'static\s+)?str\s*=\s*"(HELPDESK_[A-Z0-9_]+)"',
+                             path.read_text(encoding="utf-8")):
+            consts[m.group(1)] = m.group(2)
+    found = set()
+    for fn in code.library + code.crate(crate):
+        if fn.label not in reach.functions:
+            continue
+        for name, value in consts.items():
+            if re.search(rf"\b{name}\b", fn.body):
+                found.add(value)
+    return found
 
 
 # ================================================================= checking
@@ -596,15 +736,21 @@ class Check:
                 lambda item: " ".join(item))
         calls = {PORT_ACTIONS[c] for c in reach.port_calls if c in PORT_ACTIONS}
         calls |= {a for a in reach.direct_ops if not a.startswith(("(", "dynamodb:"))}
+        for action in sorted(need.get("not_made", {})):
+            if action in calls:
+                calls.discard(action)
+            else:
+                self.row(binary, "code: calls not made", action, "not in the code", False,
+                         "NEEDS excuses a call no code path makes")
         declared_other = {a for a, _ in declared if not a.startswith("dynamodb:")}
         declared_other -= {a for a, base in COMPANIONS.items() if base in calls}
         compare("code: other AWS actions", calls, declared_other,
                 "the code makes this call, NEEDS does not list it", "NEEDS lists it, no code path makes the call")
 
-        code_env = set(reach.env_names)
+        code_env = set(reach.env_names) | const_variables(self.code, crate, reach)
         for key in reach.config_env:
             code_env |= (self.config or {}).get(key, set())
-        known = set(need["env"]) | set(need.get("unset", {}))
+        known = set(need["env"]) | set(need.get("secrets", {})) | set(need.get("unset", {}))
         compare("code: HELPDESK_* read", code_env, known,
                 "the code reads it, NEEDS neither requires nor excuses it", "NEEDS names it, no code path reads it")
         for trait, method in sorted(reach.port_calls | {("Store", m) for m in reach.store_methods}):
@@ -612,6 +758,30 @@ class Check:
             if variable and variable not in need["env"]:
                 self.row(binary, "code: port variable", variable, f"{trait}::{method} reached", False,
                          f"the code calls {trait}::{method}, NEEDS does not require {variable}")
+
+    def secret_rows(self, binary: str, logical: str, env: dict, grants: list[Grant], res: "Resources") -> None:
+        """Each secret the code looks up: in the Environment, or a key of
+        the secret HELPDESK_SECRETS names, which the function may read."""
+        holder = self.t.render(env["HELPDESK_SECRETS"]) if "HELPDESK_SECRETS" in env else None
+        secret = next((n for n, r in self.t.resources.items()
+                       if r.get("Type") == "AWS::SecretsManager::Secret" and self.t.ref(n) == holder), None)
+        keys = res.secret_keys(secret) if secret else None
+        readable = secret is not None and any(
+            covers(g.resource, holder) and fnmatchcase("secretsmanager:GetSecretValue", g.action) for g in grants)
+        for name in self.needs[binary].get("secrets", {}):
+            if name in env:
+                self.row(binary, "secret", name, "in the Environment", True)
+            elif secret is None:
+                self.row(binary, "secret", name, "(nowhere)", False,
+                         f"{logical} has neither {name} nor a HELPDESK_SECRETS naming an AWS::SecretsManager::Secret")
+            elif keys is None or name not in keys:
+                self.row(binary, "secret", name, f"not a key of {secret}", False,
+                         f"{name} is not a key of the JSON object in {secret}'s SecretString")
+            elif not readable:
+                self.row(binary, "secret", name, f"key of {secret}", False,
+                         f"{logical}'s policies do not allow secretsmanager:GetSecretValue on {secret}")
+            else:
+                self.row(binary, "secret", name, f"key of {secret} (HELPDESK_SECRETS)", True)
 
     def implied(self, binary: str) -> list[tuple[str, str, str]]:
         """Needs that come from the template's wiring: stream reads and the
@@ -661,34 +831,48 @@ class Check:
         for fn, where, expected, problem in local:
             self.row(binary, f"policy: {where}", expected, "", False, problem)
         res = Resources(self.t)
+        self.secret_rows(binary, logical, env, grants, res)
         table_actions = list(need["actions"])
         for action, symbol, mapping in self.implied(binary):
             if (action, symbol) not in table_actions:
                 self.row(binary, "needs table", f"{action} {symbol}", f"for {mapping}", False,
                          f"{mapping} needs {action} on {symbol}, NEEDS does not list it")
         for action, symbol in table_actions:
+            bound = res.bound_needed(symbol)
             for pattern in res.need_patterns(symbol):
-                by = [g for g in grants if covers(g.resource, pattern) and fnmatchcase(action, g.action)]
-                shown = symbol if symbol != "ses:identities" else pattern.rsplit(":", 1)[-1]
+                by = [g for g in grants if covers(g.resource, pattern) and fnmatchcase(action, g.action)
+                      and (not bound or g.from_bound(res.domain))]
+                shown = symbol
+                if symbol.startswith("ses:"):
+                    shown = pattern.rsplit(":", 1)[-1] + (f" From *@{res.domain}" if bound else "")
+                why = f"{logical}'s policies do not allow {action} on {pattern}"
+                if bound:
+                    why += f" in a statement whose condition binds ses:FromAddress to *@{res.domain}"
                 self.row(binary, "allowed", f"{action} {shown}", ", ".join(sorted({g.where for g in by})) or "(not allowed)",
-                         bool(by), f"{logical}'s policies do not allow {action} on {pattern}")
-        # Least privilege: every resource a grant covers must be needed for
-        # that action. Findings are grouped by statement and resource.
+                         bool(by), why)
+        # Least privilege: every resource of its service a grant covers must
+        # be needed for that action (a resource that only a From-bound
+        # grant may cover, only by such a grant). Findings are grouped by
+        # statement and resource.
         samples = res.samples()
-        needed: dict[str, list[str]] = {}
+        needed: dict[str, list[tuple[str, bool]]] = {}
         for action, symbol in table_actions:
-            needed.setdefault(action, []).extend(res.need_patterns(symbol))
+            patterns = res.need_patterns(symbol)
+            # Only the identities beyond MailDomain's need the condition.
+            needed.setdefault(action, []).extend(
+                (p, res.bound_needed(symbol) and p == res.known["ses:other"]) for p in patterns)
         extra: dict[tuple[str, str], dict[str, list[str]]] = {}
         for g in grants:
             base_action = TOLERATED_WITH.get(g.action, g.action)
-            hit = [key for key, sample in samples.items() if covers(g.resource, sample)]
+            hit = [key for key, sample in samples.items() if same_service(g.action, sample) and covers(g.resource, sample)]
             group = extra.setdefault((g.where, g.shown), {})
             if not hit:
                 group.setdefault("(a resource the check does not know)", []).append(g.action)
             for key in hit:
                 sample = samples[key]
-                ok = any(covers(p, sample) or p == res.known[key] for a, pats in needed.items()
-                         if fnmatchcase(a, base_action) or fnmatchcase(base_action, a) for p in pats)
+                ok = any((covers(p, sample) or p == res.known[key]) and (not bound or g.from_bound(res.domain))
+                         for a, pats in needed.items()
+                         if fnmatchcase(a, base_action) or fnmatchcase(base_action, a) for p, bound in pats)
                 if not ok:
                     group.setdefault(res.symbol_of(key), []).append(g.action)
         problems = 0
@@ -738,6 +922,33 @@ def must(done: bool, why: str) -> None:
         raise AssertionError(why)
 
 
+def statement(template: Template, logical: str, sid: str) -> dict:
+    """The policy statement of a function with this Sid."""
+    for policy in template.resources[logical]["Properties"].get("Policies") or []:
+        for st in policy.get("Statement", []) if isinstance(policy, dict) else []:
+            if st.get("Sid") == sid:
+                return st
+    raise AssertionError(f"{logical} has no statement {sid}")
+
+
+def drop_statement(template: Template, logical: str, sid: str) -> None:
+    statement(template, logical, sid)   # it must be there
+    for policy in template.resources[logical]["Properties"].get("Policies") or []:
+        if isinstance(policy, dict) and "Statement" in policy:
+            policy["Statement"] = [st for st in policy["Statement"] if st.get("Sid") != sid]
+
+
+def drop_secret_key(template: Template, key: str) -> None:
+    """Removes a key of the JSON object in the secret's SecretString."""
+    name = next(n for n, r in template.resources.items() if r.get("Type") == "AWS::SecretsManager::Secret")
+    props = template.resources[name]["Properties"]
+    text = props["SecretString"]["Fn::Sub"]
+    data = json.loads(text)
+    must(key in data, f"{name} has no key {key}")
+    data.pop(key)
+    props["SecretString"]["Fn::Sub"] = json.dumps(data)
+
+
 def self_test(template_path: Path, config: dict[str, set[str]], code: rust_reach.Code) -> int:
     base = Template.load(template_path)
     cases = []   # (name, mutate(template, needs), the finding's expected words)
@@ -772,6 +983,44 @@ def self_test(template_path: Path, config: dict[str, set[str]], code: rust_reach
     cases.append((f"{store_binary}: Store method {dropped} dropped from NEEDS",
                   lambda t, n: n[store_binary]["store"].remove(dropped),
                   (store_binary, "code: Store method", dropped, "NEEDS does not list it")))
+
+    # Sending: the grant, its From condition, a condition that binds
+    # nothing; the secret; the archive of failed stream records.
+    functions = base.functions()
+    mail, triggers, form = functions.get("mail-intake"), functions.get("ticket-triggers"), functions.get("form-intake")
+    cases.append(("mail-intake: the SES send grant removed",
+                  lambda t, n: drop_statement(t, mail, "SendAcknowledgements"),
+                  ("mail-intake", "allowed", "ses:SendEmail", "do not allow")))
+    cases.append(("ticket-triggers: the ses:FromAddress condition removed",
+                  lambda t, n: statement(t, triggers, "SendTriggerMail").pop("Condition"),
+                  ("ticket-triggers", "allowed", "ses:SendEmail", "ses:FromAddress")))
+    cases.append(("ticket-triggers: the SES grant unbound, left on every identity",
+                  lambda t, n: statement(t, triggers, "SendTriggerMail").pop("Condition"),
+                  ("ticket-triggers", "not needed", "ses:SendEmail, ses:SendRawEmail on ses:other", "no code path")))
+    cases.append(("mail-intake: ses:FromAddress bound to any address",
+                  lambda t, n: statement(t, mail, "SendAcknowledgements").update(
+                      Condition={"StringLike": {"ses:FromAddress": "*"}}),
+                  ("mail-intake", "allowed", "ses:SendEmail", "ses:FromAddress")))
+    cases.append(("form-intake: its secret's key dropped from the secret",
+                  lambda t, n: drop_secret_key(t, "HELPDESK_SECRET_TYPEFORM_FEEDBACK"),
+                  ("form-intake", "secret", "HELPDESK_SECRET_TYPEFORM_FEEDBACK", "not a key")))
+    cases.append(("mail-intake: GetSecretValue on every secret",
+                  lambda t, n: statement(t, mail, "ReadSecrets").update(
+                      Resource={"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*"}),
+                  ("mail-intake", "not needed", "secretsmanager:GetSecretValue on secret:other", "no code path")))
+    cases.append(("ticket-triggers: the failed stream records' archive grant removed",
+                  lambda t, n: drop_statement(t, triggers, "ArchiveFailedStreamRecords"),
+                  ("ticket-triggers", "allowed", "s3:PutObject objects:failed-stream-records/", "do not allow")))
+    cases.append(("ticket-triggers: the archive grant widened to the bucket",
+                  lambda t, n: statement(t, triggers, "ArchiveFailedStreamRecords").update(
+                      Resource={"Fn::Sub": "${HelpdeskBucket.Arn}/*"}),
+                  ("ticket-triggers", "not needed", "s3:PutObject on objects:attachments/", "no code path")))
+    cases.append(("ticket-triggers: the archive need dropped from NEEDS",
+                  lambda t, n: n["ticket-triggers"]["actions"].remove(("s3:PutObject", "objects:failed-stream-records/")),
+                  ("ticket-triggers", "code: other AWS actions", "s3:PutObject", "NEEDS does not list it")))
+    cases.append(("form-intake: HELPDESK_SECRETS pointing at no secret",
+                  lambda t, n: t.resources[form]["Properties"]["Environment"]["Variables"].update(HELPDESK_SECRETS="elsewhere"),
+                  ("form-intake", "secret", "HELPDESK_SECRET_TYPEFORM_FEEDBACK", "neither")))
 
     env_binary = next(b for b in NEEDS if "HELPDESK_RAW_MAIL" in NEEDS[b]["env"])
     cases.append((f"{env_binary}: HELPDESK_RAW_MAIL dropped from NEEDS",

@@ -11,6 +11,10 @@ run the transform, so mistakes that only show in the generated resources
 unseen; this closes that gap. Local CodeUri/ContentUri paths are replaced
 by placeholder S3 locations (as `sam package` would upload them), and
 CommaDelimitedList parameters are passed as lists, as CloudFormation does.
+A parameter whose value the transform writes into what it generates (an
+HttpApi's CORS origins) is named, and cfn-lint's W2001 ("not used") is
+switched off in the output's Metadata, since the output no longer refers to
+it; cfn-lint on the template itself still reports a parameter never used.
 
 Needs aws-sam-translator and cfn-lint (for its YAML loader that
 understands !Ref, !Sub and the other short forms).
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -51,6 +56,27 @@ def parameter_values(template: dict, overrides: dict[str, str]) -> dict[str, obj
     return values
 
 
+def referenced(template: dict, name: str) -> bool:
+    """Whether the template's resources, outputs, conditions or rules name a
+    parameter (a Ref, or ${name} in a Sub)."""
+    pattern = re.compile(r"\$\{" + re.escape(name) + r"\}")
+
+    def walk(node) -> bool:
+        if isinstance(node, dict):
+            if node.get("Ref") == name:
+                return True
+            sub = node.get("Fn::Sub")
+            text = sub[0] if isinstance(sub, list) and sub else sub
+            if isinstance(text, str) and pattern.search(text):
+                return True
+            return any(walk(v) for v in node.values())
+        if isinstance(node, list):
+            return any(walk(v) for v in node)
+        return False
+
+    return any(walk(template.get(section)) for section in ("Resources", "Outputs", "Conditions", "Rules"))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("template", type=Path)
@@ -69,12 +95,29 @@ def main() -> int:
                 props[key] = f"s3://sam-artifacts-placeholder/{name}.zip"
 
     overrides = dict(p.split("=", 1) for p in args.param)
+    # Before the transform, which changes the template it is given.
+    used = {name for name in template.get("Parameters") or {} if referenced(template, name)}
     try:
         output = transform(template, parameter_values(template, overrides), NoManagedPolicies())
     except InvalidDocumentException as err:
         for cause in err.causes:
             print(f"SAM transform: {cause.message}", file=sys.stderr)
         return 1
+
+    # The transform writes some parameters' values into what it generates
+    # (an HttpApi's CorsConfiguration becomes part of the OpenAPI body), as
+    # CloudFormation's own run of it does at deploy time; such a parameter is
+    # then referenced nowhere in the output, and cfn-lint's W2001 ("not
+    # used") would fire on the output alone. A parameter the template does
+    # not use at all is reported by cfn-lint on the template itself, so
+    # W2001 is switched off for the output when this happened, and the
+    # parameters are named.
+    inlined = sorted(name for name in used if not referenced(output, name))
+    if inlined:
+        lint = output.setdefault("Metadata", {}).setdefault("cfn-lint", {}).setdefault("config", {})
+        lint.setdefault("ignore_checks", []).append("W2001")
+        print(f"SAM transform: values written into the generated resources: {', '.join(inlined)} "
+              "(W2001 is off for the output; the template itself is linted with it)")
 
     args.output.write_text(json.dumps(output, indent=1) + "\n", encoding="utf-8")
     kinds: dict[str, int] = {}
