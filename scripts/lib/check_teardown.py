@@ -53,6 +53,7 @@ import io
 import json
 import re
 import sys
+import urllib.request
 import uuid
 import zipfile
 from pathlib import Path
@@ -152,6 +153,16 @@ class Account:
             FunctionName=f"helpdesk-MailIntakeFunction-{run}", Runtime="provided.al2023", Role=role,
             Handler="bootstrap", Code={"ZipFile": code.getvalue()},
         )["FunctionArn"]
+
+    def close(self) -> None:
+        """Resets moto: the server is shared with later steps of scripts/test
+        (run before anything else is on it), and the Lambda function made
+        here, even deleted, breaks moto's /moto-api/data.json (which asks
+        docker for every function it ever had), which the SES tests read."""
+        endpoint = self.ses.meta.endpoint_url
+        request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            answer.read()
 
     @staticmethod
     def cfn_name(stack: str, logical: str) -> str:
@@ -294,6 +305,13 @@ def main() -> int:
     failures = Failures()
     check_readme(args.readme.read_text(encoding="utf-8"), failures)
     account = Account(args.endpoint)
+    try:
+        return check(account, args, failures)
+    finally:
+        account.close()
+
+
+def check(account: "Account", args: argparse.Namespace, failures: "Failures") -> int:
     if account.active() is not None:
         print(f"moto has an active rule set already ({account.active()}); run against a fresh or reset server",
               file=sys.stderr)
