@@ -41,8 +41,11 @@
 //! - `mail_log` (message id -> time, outcome, JSON entry; index on the
 //!   time; in `sqlite/mail_log.rs`).
 //!
-//! Each operation runs through `blocking::run`: inline in a Lambda
-//! function, on a blocking thread in `helpdesk serve`. `synchronous=NORMAL`, and no
+//! Each operation runs on the calling thread while the connection is free
+//! (a transaction is short; stepping aside would cost more than it), and
+//! through `blocking::run` when it must wait for another holder of the
+//! connection (in `helpdesk serve`, the worker then hands its other tasks
+//! on). `synchronous=NORMAL`, and no
 //! checkpoint when a connection closes: a process that starts, writes and
 //! exits (a function, the mailgate) leaves the WAL for the next one, which
 //! reads it back at open and appends to it without a sync; SQLite syncs at
@@ -297,17 +300,63 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
+        // The connection is free (as it nearly always is): the transaction
+        // runs right here. A store call takes tens of microseconds, and
+        // handing the worker's other tasks to another thread first
+        // (`blocking::run` on a multi-thread runtime) costs about ten more,
+        // at every call. Only a caller that would wait for another holder
+        // of the connection steps aside for the wait.
+        let f = match self.run_if_free(begin, f) {
+            Ok(done) => return done,
+            Err(f) => f,
+        };
         let conn = Arc::clone(&self.conn);
         crate::blocking::run(move || {
             let conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let open = OpenTransaction::begin(&conn, begin)?;
-            let value = f(&conn)?;
-            open.commit()?;
-            Ok(value)
+            transaction(&conn, begin, f)
         })
         .await
         .map_err(|e| StoreError::backend_from(format!("store task failed: {e}"), e))?
     }
+}
+
+impl SqliteStore {
+    /// Runs `f` in a transaction on this thread if the connection is free
+    /// (a panic in it is an error, as on a blocking thread); gives `f`
+    /// back when another holder has the connection.
+    fn run_if_free<T, F>(&self, begin: Begin, f: F) -> Result<Result<T, StoreError>, F>
+    where
+        F: FnOnce(&Connection) -> Result<T, StoreError>,
+    {
+        let conn = match self.conn.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return Err(f),
+        };
+        Ok(
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                transaction(&conn, begin, f)
+            }))
+            .unwrap_or_else(|panic| {
+                Err(StoreError::backend(format!(
+                    "store task failed: {}",
+                    crate::blocking::panic_text(panic.as_ref())
+                )))
+            }),
+        )
+    }
+}
+
+/// `f` in one transaction on `conn`: committed when it returns `Ok`.
+fn transaction<T>(
+    conn: &Connection,
+    begin: Begin,
+    f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let open = OpenTransaction::begin(conn, begin)?;
+    let value = f(conn)?;
+    open.commit()?;
+    Ok(value)
 }
 
 /// How a transaction starts.
