@@ -333,17 +333,15 @@ impl SqliteStore {
             Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
             Err(std::sync::TryLockError::WouldBlock) => return Err(f),
         };
-        Ok(
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                transaction(&conn, begin, f)
-            }))
-            .unwrap_or_else(|panic| {
-                Err(StoreError::backend(format!(
-                    "store task failed: {}",
-                    crate::blocking::panic_text(panic.as_ref())
-                )))
-            }),
-        )
+        Ok(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            transaction(&conn, begin, f)
+        }))
+        .unwrap_or_else(|panic| {
+            Err(StoreError::backend(format!(
+                "store task failed: {}",
+                crate::blocking::panic_text(panic.as_ref())
+            )))
+        }))
     }
 }
 
