@@ -176,6 +176,59 @@ pub struct SqliteStore {
     /// Notified after every committed ticket write (see `sqlite/feed.rs`
     /// for the wakeup rules).
     wakeup: Arc<Notify>,
+    /// How often the WAL is checkpointed, by how long this process writes.
+    checkpoints: Arc<Checkpoints>,
+}
+
+/// How many writes show that a process lives long (a server, a batch):
+/// the mailgate and a function's event make a handful each.
+const LONG_LIVED_WRITES: u32 = 64;
+
+/// The WAL's length, in pages, at which a commit checkpoints it once the
+/// process has made [`LONG_LIVED_WRITES`] writes: a checkpoint syncs the
+/// database file, and at every [`WAL_PAGES`] (about every fifth message)
+/// those syncs were a sixth of a long-lived process's time per message. A
+/// process that opens the file meanwhile finds the WAL's index in shared
+/// memory; the long-lived one folds the WAL in when it closes the store
+/// ([`Checkpoints`]), so the next one to open it reads no long WAL back.
+const WAL_PAGES_LONG_LIVED: i64 = 4096;
+
+/// The store's writes, and the checkpoint policy they set: short WAL
+/// checkpoints at first, long ones after [`LONG_LIVED_WRITES`] writes, and
+/// the whole WAL folded in when the last clone of the store goes.
+struct Checkpoints {
+    conn: Arc<Mutex<Connection>>,
+    writes: std::sync::atomic::AtomicU32,
+}
+
+impl Checkpoints {
+    /// Counts a committed write on `conn` (held by the caller).
+    fn written(&self, conn: &Connection) {
+        let writes = self
+            .writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .saturating_add(1);
+        if writes == LONG_LIVED_WRITES
+            && let Err(e) = conn.pragma_update(None, "wal_autocheckpoint", WAL_PAGES_LONG_LIVED)
+        {
+            tracing::warn!(error = %e, "cannot lengthen the WAL checkpoint interval");
+        }
+    }
+}
+
+impl Drop for Checkpoints {
+    fn drop(&mut self) {
+        if self.writes.load(std::sync::atomic::Ordering::Relaxed) < LONG_LIVED_WRITES {
+            return;
+        }
+        let conn = self
+            .conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)") {
+            tracing::warn!(error = %e, "the WAL was not folded in at close");
+        }
+    }
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -266,8 +319,13 @@ impl SqliteStore {
                 .map_err(backend)?;
             tx.commit().map_err(backend)?;
         }
+        let conn = Arc::new(Mutex::new(conn));
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
+            checkpoints: Arc::new(Checkpoints {
+                conn: Arc::clone(&conn),
+                writes: std::sync::atomic::AtomicU32::new(0),
+            }),
+            conn,
             wakeup: Arc::new(Notify::new()),
         })
     }
@@ -310,10 +368,13 @@ impl SqliteStore {
             Ok(done) => return done,
             Err(f) => f,
         };
-        let conn = Arc::clone(&self.conn);
+        let checkpoints = Arc::clone(&self.checkpoints);
         crate::blocking::run(move || {
-            let conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            transaction(&conn, begin, f)
+            let conn = checkpoints
+                .conn
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            transaction(&conn, begin, f, &checkpoints)
         })
         .await
         .map_err(|e| StoreError::backend_from(format!("store task failed: {e}"), e))?
@@ -334,7 +395,7 @@ impl SqliteStore {
             Err(std::sync::TryLockError::WouldBlock) => return Err(f),
         };
         Ok(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            transaction(&conn, begin, f)
+            transaction(&conn, begin, f, &self.checkpoints)
         }))
         .unwrap_or_else(|panic| {
             Err(StoreError::backend(format!(
@@ -345,15 +406,20 @@ impl SqliteStore {
     }
 }
 
-/// `f` in one transaction on `conn`: committed when it returns `Ok`.
+/// `f` in one transaction on `conn`: committed when it returns `Ok`, and
+/// a write counted in `checkpoints`.
 fn transaction<T>(
     conn: &Connection,
     begin: Begin,
     f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    checkpoints: &Checkpoints,
 ) -> Result<T, StoreError> {
     let open = OpenTransaction::begin(conn, begin)?;
     let value = f(conn)?;
     open.commit()?;
+    if matches!(begin, Begin::Immediate) {
+        checkpoints.written(conn);
+    }
     Ok(value)
 }
 
@@ -1131,6 +1197,55 @@ mod tests {
             "{plan}"
         );
         assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+    }
+
+    #[tokio::test]
+    async fn a_long_lived_store_checkpoints_rarely_and_folds_the_wal_in_when_it_closes() {
+        let path = std::env::temp_dir().join(format!(
+            "helpdesk-checkpoints-{}.db",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let wal = std::path::PathBuf::from(format!("{}-wal", path.display()));
+        let interval = |store: &SqliteStore| -> i64 {
+            let conn = store.conn.lock().unwrap();
+            conn.pragma_query_value(None, "wal_autocheckpoint", |row| row.get(0))
+                .unwrap()
+        };
+        {
+            // A process that writes a few times (the mailgate) keeps the
+            // short interval and leaves its WAL for the next one.
+            let store = SqliteStore::open(&path).unwrap();
+            for i in 0..3 {
+                store
+                    .put_marker(&format!("short-{i}"), "v", None)
+                    .await
+                    .unwrap();
+            }
+            assert_eq!(interval(&store), WAL_PAGES);
+        }
+        assert!(std::fs::metadata(&wal).unwrap().len() > 0, "the WAL stays");
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            let clone = store.clone();
+            for i in 0..LONG_LIVED_WRITES {
+                store
+                    .put_marker(&format!("long-{i}"), "v", None)
+                    .await
+                    .unwrap();
+            }
+            assert_eq!(interval(&store), WAL_PAGES_LONG_LIVED);
+            drop(store);
+            // A clone still uses the connection: nothing is folded in yet.
+            assert!(clone.get_marker("long-0").await.unwrap().is_some());
+        }
+        assert_eq!(std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0), 0);
+        let reopened = SqliteStore::open(&path).unwrap();
+        assert!(reopened.get_marker("long-63").await.unwrap().is_some());
+        assert!(reopened.get_marker("short-2").await.unwrap().is_some());
+        drop(reopened);
+        for file in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{file}", path.display()));
+        }
     }
 
     #[test]
