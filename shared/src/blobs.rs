@@ -94,7 +94,7 @@ impl BlobStore for LocalBlobs {
         // Write to a temporary name and rename, so a crash never leaves half
         // a file. As blocking work with the shared buffer: tokio::fs would
         // copy the whole blob first.
-        let written = crate::blocking::run(move || {
+        let written = crate::blocking::run_sized(bytes.len(), move || {
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent)?;
             }

@@ -113,7 +113,7 @@ impl EventPublisher for EventLog {
             .map_err(|e| DeliveryError::Permanent(format!("cannot encode the event: {e}")))?;
         line.push(b'\n');
         let path = self.path.clone();
-        crate::blocking::run(move || {
+        crate::blocking::run_sized(line.len(), move || {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)?;
             }

@@ -223,10 +223,12 @@ impl MailTransport for OutboxDir {
         let file_name = name.clone();
         let mut message = envelope.into_bytes();
         message.extend_from_slice(raw);
-        let written = crate::blocking::run(move || write_whole(&dir, &file_name, &message))
-            .await
-            .map_err(std::io::Error::other)
-            .and_then(|result| result);
+        let written = crate::blocking::run_sized(message.len(), move || {
+            write_whole(&dir, &file_name, &message)
+        })
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|result| result);
         written.map_err(temporary)?;
         tracing::info!(file = %name, dir = %self.dir.display(), "mail written to the outbox");
         Ok(name)

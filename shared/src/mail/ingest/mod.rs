@@ -379,10 +379,10 @@ async fn decode_mail(
         max_attachment_bytes: services.config.desk.mail.max_attachment_bytes,
         ..MailLimits::default()
     };
-    // Parsing is CPU work that grows with the message: it runs as blocking
-    // work, the runtime's other tasks handed on meanwhile (inline on a
-    // Lambda's current-thread runtime).
-    let parsed = crate::blocking::run(move || parse::parse_owned(raw, &limits))
+    // Parsing is CPU work that grows with the message: a large one runs as
+    // blocking work, the runtime's other tasks handed on meanwhile (inline
+    // on a Lambda's current-thread runtime); a small one in place.
+    let parsed = crate::blocking::run_sized(raw.len(), move || parse::parse_owned(raw, &limits))
         .await
         .map_err(|e| IngestError::Temporary {
             what: format!("the mail parser did not finish: {e}"),
