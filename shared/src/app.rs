@@ -272,11 +272,9 @@ impl Settings {
 fn secrets(id: Option<&str>, aws: Option<&SdkConfig>) -> anyhow::Result<Arc<dyn Secrets>> {
     Ok(match id {
         None => Arc::new(EnvSecrets),
-        Some(id) => Arc::new(StoredSecrets::new(
-            aws_sdk_secretsmanager::Client::new(need(aws)?),
-            id,
-            |lookup| check_reply_token_secret(REPLY_TOKEN_SECRET_ENV, lookup),
-        )),
+        Some(id) => Arc::new(StoredSecrets::new(need(aws)?, id, |lookup| {
+            check_reply_token_secret(REPLY_TOKEN_SECRET_ENV, lookup)
+        })),
     })
 }
 
