@@ -184,56 +184,75 @@ pub struct SqliteStore {
 /// the mailgate and a function's event make a handful each.
 const LONG_LIVED_WRITES: u32 = 64;
 
-/// The WAL's length, in pages, at which a commit checkpoints it once the
-/// process has made [`LONG_LIVED_WRITES`] writes: a checkpoint syncs the
-/// database file, and at every [`WAL_PAGES`] (about every fifth message)
-/// those syncs were a sixth of a long-lived process's time per message. A
-/// process that opens the file meanwhile finds the WAL's index in shared
-/// memory; the long-lived one folds the WAL in when it closes the store
-/// ([`Checkpoints`]), so the next one to open it reads no long WAL back.
-const WAL_PAGES_LONG_LIVED: i64 = 4096;
+/// The WAL's length, in pages, at which a write of a short-lived process
+/// folds it into the database (see [`Checkpoints`]): about ten messages'
+/// writes, so a process that opens the file reads back at most half a
+/// megabyte.
+const WAL_PAGES: i32 = 128;
 
-/// The store's writes, and the checkpoint policy they set: short WAL
-/// checkpoints at first, long ones after [`LONG_LIVED_WRITES`] writes, and
-/// the whole WAL folded in when the last clone of the store goes.
+/// The same once the process has made [`LONG_LIVED_WRITES`] writes: a fold
+/// syncs the WAL and the database file, and at every [`WAL_PAGES`] (about
+/// every fifth message) those syncs were a sixth of a long-lived process's
+/// time per message. Another process that opens the file meanwhile finds
+/// the WAL's index in shared memory and reads nothing back.
+const WAL_PAGES_LONG_LIVED: i32 = 4096;
+
+/// When the store folds its WAL into the database, instead of SQLite's
+/// automatic checkpoint. After a write that leaves the WAL at its limit
+/// ([`WAL_PAGES`], or [`WAL_PAGES_LONG_LIVED`] after [`LONG_LIVED_WRITES`]
+/// writes), and when the last clone of a long-lived store goes, it
+/// checkpoints the WAL and then writes once more (the schema's
+/// fingerprint, as it is), which starts the WAL again from its first page.
+/// SQLite's own checkpoint leaves the restart to the next writer: a
+/// process that exits right after it (the mailgate, a function's event)
+/// leaves the whole WAL, which the next process must read back at open and
+/// then, not knowing it was folded in, checkpoint again at its first
+/// write, syncs and all. Folded and restarted, the next process finds a WAL
+/// of one page.
 struct Checkpoints {
     conn: Arc<Mutex<Connection>>,
     writes: std::sync::atomic::AtomicU32,
+    /// The WAL's length in pages after the last commit (SQLite's WAL hook).
+    pages: Arc<std::sync::atomic::AtomicI32>,
 }
 
 impl Checkpoints {
-    /// Counts a committed write on `conn` (held by the caller).
+    /// Counts a committed write on `conn` (held by the caller), and folds
+    /// the WAL in when it reached its limit.
     fn written(&self, conn: &Connection) {
-        let writes = self
-            .writes
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            .saturating_add(1);
-        if writes == LONG_LIVED_WRITES
-            && let Err(e) = conn.pragma_update(None, "wal_autocheckpoint", WAL_PAGES_LONG_LIVED)
-        {
-            tracing::warn!(error = %e, "cannot lengthen the WAL checkpoint interval");
+        use std::sync::atomic::Ordering::Relaxed;
+        let writes = self.writes.fetch_add(1, Relaxed).saturating_add(1);
+        let limit = if writes >= LONG_LIVED_WRITES {
+            WAL_PAGES_LONG_LIVED
+        } else {
+            WAL_PAGES
+        };
+        if self.pages.load(Relaxed) >= limit {
+            fold(conn);
         }
+    }
+}
+
+/// Checkpoints the WAL of `conn` and starts it again with one write; a
+/// failure (a reader keeps the WAL, the disk refused) is logged, and the
+/// next write tries again.
+fn fold(conn: &Connection) {
+    let folded = conn
+        .wal_checkpoint_v2(None::<&str>, rusqlite::wal::CheckpointMode::PASSIVE)
+        .and_then(|_| conn.pragma_update(None, "user_version", schema_fingerprint()));
+    if let Err(e) = folded {
+        tracing::warn!(error = %e, "the WAL was not folded into the database");
     }
 }
 
 impl Drop for Checkpoints {
     fn drop(&mut self) {
-        if self.writes.load(std::sync::atomic::Ordering::Relaxed) < LONG_LIVED_WRITES {
-            return;
-        }
-        let conn = self
-            .conn
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        // Folded in, then one write (the schema's fingerprint, as it is)
-        // starts the next WAL: the process after this one neither reads a
-        // long WAL back nor pays the syncs of creating one at its first
-        // write.
-        let folded = conn
-            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
-            .and_then(|()| conn.pragma_update(None, "user_version", schema_fingerprint()));
-        if let Err(e) = folded {
-            tracing::warn!(error = %e, "the WAL was not folded in at close");
+        if self.writes.load(std::sync::atomic::Ordering::Relaxed) >= LONG_LIVED_WRITES {
+            let conn = self
+                .conn
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            fold(&conn);
         }
     }
 }
@@ -270,26 +289,29 @@ fn from_json<T: serde::de::DeserializeOwned>(doc: &str) -> Result<T, StoreError>
     serde_json::from_str(doc).map_err(|e| StoreError::corrupt_from(e.to_string(), e))
 }
 
-/// The WAL's length, in pages, at which a commit checkpoints it (see
-/// [`SqliteStore::open`]): about ten messages' writes, so a process that
-/// opens the file reads back at most half a megabyte.
-const WAL_PAGES: i64 = 128;
-
 impl SqliteStore {
     /// Opens (creating when needed) the store in the file at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        let conn = Connection::open(path).map_err(backend)?;
+        let mut conn = Connection::open(path).map_err(backend)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(backend)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(backend)?;
         // A process that takes one message and exits (the mailgate) should
-        // not checkpoint and delete the WAL every time; SQLite checkpoints
-        // automatically as the WAL grows. But the next process reads the
-        // whole WAL back when it opens the file, so the WAL is kept short:
-        // a checkpoint every WAL_PAGES pages instead of SQLite's 1,000.
-        conn.pragma_update(None, "wal_autocheckpoint", WAL_PAGES)
-            .map_err(backend)?;
+        // not checkpoint and delete the WAL every time. But the next process
+        // reads the whole WAL back when it opens the file, so the WAL is
+        // kept short: the store folds it in at WAL_PAGES pages
+        // ([`Checkpoints`]); the hook that tells it the WAL's length
+        // replaces SQLite's automatic checkpoint.
+        let pages = Arc::new(std::sync::atomic::AtomicI32::new(0));
+        let seen = Arc::clone(&pages);
+        conn.wal_hook(Some(
+            move |_: &mut rusqlite::hooks::Wal, length: std::ffi::c_int| {
+                seen.store(length, std::sync::atomic::Ordering::Relaxed);
+                Ok(())
+            },
+        ))
+        .map_err(backend)?;
         conn.set_db_config(
             rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
             true,
@@ -297,15 +319,21 @@ impl SqliteStore {
         .map_err(backend)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(backend)?;
-        Self::with_connection(conn)
+        Self::with_connection(conn, pages)
     }
 
     /// A store that lives in memory only; for tests.
     pub fn in_memory() -> Result<Self, StoreError> {
-        Self::with_connection(Connection::open_in_memory().map_err(backend)?)
+        Self::with_connection(
+            Connection::open_in_memory().map_err(backend)?,
+            Arc::new(std::sync::atomic::AtomicI32::new(0)),
+        )
     }
 
-    fn with_connection(mut conn: Connection) -> Result<Self, StoreError> {
+    fn with_connection(
+        mut conn: Connection,
+        pages: Arc<std::sync::atomic::AtomicI32>,
+    ) -> Result<Self, StoreError> {
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let fingerprint = schema_fingerprint();
         let current = |conn: &Connection| {
@@ -331,6 +359,7 @@ impl SqliteStore {
             checkpoints: Arc::new(Checkpoints {
                 conn: Arc::clone(&conn),
                 writes: std::sync::atomic::AtomicU32::new(0),
+                pages,
             }),
             conn,
             wakeup: Arc::new(Notify::new()),
@@ -1206,51 +1235,62 @@ mod tests {
         assert!(!plan.contains("TEMP B-TREE"), "{plan}");
     }
 
+    /// The WAL's length in pages after the store's last commit.
+    fn wal_pages(store: &SqliteStore) -> i32 {
+        store
+            .checkpoints
+            .pages
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     #[tokio::test]
-    async fn a_long_lived_store_checkpoints_rarely_and_folds_the_wal_in_when_it_closes() {
+    async fn a_process_that_fills_the_wal_folds_it_in_and_leaves_the_next_one_a_page() {
         let path = std::env::temp_dir().join(format!(
             "helpdesk-checkpoints-{}.db",
             uuid::Uuid::new_v4().simple()
         ));
-        let wal = std::path::PathBuf::from(format!("{}-wal", path.display()));
-        let interval = |store: &SqliteStore| -> i64 {
-            let conn = store.conn.lock().unwrap();
-            conn.pragma_query_value(None, "wal_autocheckpoint", |row| row.get(0))
-                .unwrap()
-        };
+        let big = "x".repeat(3_000);
         {
-            // A process that writes a few times (the mailgate) keeps the
-            // short interval and leaves its WAL for the next one.
-            let store = SqliteStore::open(&path).unwrap();
-            for i in 0..3 {
-                store
-                    .put_marker(&format!("short-{i}"), "v", None)
-                    .await
-                    .unwrap();
+            // Short processes (a few writes each) until one fills the WAL.
+            let mut filled = false;
+            for process in 0..200 {
+                let store = SqliteStore::open(&path).unwrap();
+                for i in 0..3 {
+                    store
+                        .put_marker(&format!("short-{process}-{i}"), &big, None)
+                        .await
+                        .unwrap();
+                }
+                if wal_pages(&store) < 3 && process > 0 {
+                    filled = true;
+                    break;
+                }
+                assert!(wal_pages(&store) < WAL_PAGES + 8, "{}", wal_pages(&store));
             }
-            assert_eq!(interval(&store), WAL_PAGES);
+            assert!(filled, "the WAL was never folded in");
         }
-        assert!(std::fs::metadata(&wal).unwrap().len() > 0, "the WAL stays");
         {
+            // A long-lived one lets the WAL grow past the short limit, and
+            // folds it in when it closes.
             let store = SqliteStore::open(&path).unwrap();
             let clone = store.clone();
-            for i in 0..LONG_LIVED_WRITES {
+            for i in 0..LONG_LIVED_WRITES * 3 {
                 store
-                    .put_marker(&format!("long-{i}"), "v", None)
+                    .put_marker(&format!("long-{i}"), &big, None)
                     .await
                     .unwrap();
             }
-            assert_eq!(interval(&store), WAL_PAGES_LONG_LIVED);
+            assert!(wal_pages(&store) > WAL_PAGES, "{}", wal_pages(&store));
             drop(store);
             // A clone still uses the connection: nothing is folded in yet.
-            assert!(clone.get_marker("long-0").await.unwrap().is_some());
+            assert!(wal_pages(&clone) > WAL_PAGES);
         }
-        // Folded in: what is left is the one frame that starts the next WAL.
-        let left = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
-        assert!(left > 0 && left < 3 * 4096 + 64, "{left} bytes of WAL");
         let reopened = SqliteStore::open(&path).unwrap();
-        assert!(reopened.get_marker("long-63").await.unwrap().is_some());
-        assert!(reopened.get_marker("short-2").await.unwrap().is_some());
+        assert!(reopened.get_marker("long-0").await.unwrap().is_some());
+        assert!(reopened.get_marker("short-0-0").await.unwrap().is_some());
+        // The next write finds the WAL started again: one page and its own.
+        reopened.put_marker("after", "v", None).await.unwrap();
+        assert!(wal_pages(&reopened) <= 3, "{}", wal_pages(&reopened));
         drop(reopened);
         for file in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{file}", path.display()));
