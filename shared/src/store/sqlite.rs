@@ -48,9 +48,11 @@
 //! on). `synchronous=NORMAL`, and no
 //! checkpoint when a connection closes: a process that starts, writes and
 //! exits (a function, the mailgate) leaves the WAL for the next one, which
-//! reads it back at open and appends to it without a sync; SQLite syncs at
-//! its automatic checkpoints (every 128 pages, so that reading the WAL back
-//! stays short) and when it starts a new WAL.
+//! reads it back at open and appends to it without a sync. The store folds
+//! the WAL in itself, instead of SQLite's automatic checkpoint: at 128
+//! pages (4,096 once a process has made 64 writes), and when a long-lived
+//! store closes, it checkpoints and starts the WAL again with one write, so
+//! the next process reads one page back (see `Checkpoints`).
 
 mod feed;
 mod mail_log;
