@@ -15,6 +15,21 @@ use helpdesk::app::{
 };
 use helpdesk_tests::moto::{endpoint as moto_endpoint, sdk_config};
 
+/// The SDK configuration for moto, a Secrets Manager client and a new
+/// secret's name.
+async fn on_moto(
+    endpoint: &str,
+) -> (
+    aws_config::SdkConfig,
+    aws_sdk_secretsmanager::Client,
+    String,
+) {
+    let aws = sdk_config(endpoint).await;
+    let client = aws_sdk_secretsmanager::Client::new(&aws);
+    let id = format!("helpdesk-test-{}", uuid::Uuid::new_v4().simple());
+    (aws, client, id)
+}
+
 /// A new folder for one desk's files.
 fn scratch() -> std::path::PathBuf {
     std::env::temp_dir().join(format!(
@@ -40,9 +55,7 @@ async fn secrets_are_read_from_secrets_manager_on_first_use_and_a_failed_read_is
     let Some(endpoint) = moto_endpoint() else {
         return;
     };
-    let aws = sdk_config(&endpoint).await;
-    let client = aws_sdk_secretsmanager::Client::new(&aws);
-    let id = format!("helpdesk-test-{}", uuid::Uuid::new_v4().simple());
+    let (aws, client, id) = on_moto(&endpoint).await;
     let dir = scratch();
 
     // The secret does not exist yet: a start needs no secret, the first use
@@ -121,9 +134,7 @@ async fn a_short_reply_token_key_in_the_secret_is_refused_without_showing_it() {
     let Some(endpoint) = moto_endpoint() else {
         return;
     };
-    let aws = sdk_config(&endpoint).await;
-    let client = aws_sdk_secretsmanager::Client::new(&aws);
-    let id = format!("helpdesk-test-{}", uuid::Uuid::new_v4().simple());
+    let (aws, client, id) = on_moto(&endpoint).await;
     client
         .create_secret()
         .name(&id)
