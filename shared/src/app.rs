@@ -241,7 +241,11 @@ impl Services {
         let aws = aws.as_ref();
         check_reply_token_secret(&config.desk.mail.reply_token_secret_env, &env_var)
             .map_err(anyhow::Error::msg)?;
-        let secrets = secrets(settings.secrets.as_deref(), aws)?;
+        let secrets = secrets(
+            settings.secrets.as_deref(),
+            aws,
+            &config.desk.mail.reply_token_secret_env,
+        )?;
         Ok(Self {
             config: Arc::new(config),
             store: store(&settings.store, aws)?,
@@ -269,12 +273,19 @@ impl Settings {
 /// The secrets: from the Secrets Manager secret a setting names (read on
 /// first use, and refused then if the reply-token key in it is short), or
 /// the environment.
-fn secrets(id: Option<&str>, aws: Option<&SdkConfig>) -> anyhow::Result<Arc<dyn Secrets>> {
+fn secrets(
+    id: Option<&str>,
+    aws: Option<&SdkConfig>,
+    reply_token_secret: &str,
+) -> anyhow::Result<Arc<dyn Secrets>> {
+    let name = reply_token_secret.to_owned();
     Ok(match id {
         None => Arc::new(EnvSecrets),
-        Some(id) => Arc::new(StoredSecrets::new(need(aws)?, id, |lookup| {
-            check_reply_token_secret(REPLY_TOKEN_SECRET_ENV, lookup)
-        })),
+        Some(id) => Arc::new(StoredSecrets::new(
+            need(aws)?,
+            id,
+            Box::new(move |lookup| check_reply_token_secret(&name, lookup)),
+        )),
     })
 }
 
@@ -365,11 +376,6 @@ fn events(
 /// The fewest characters of a reply-token secret: the tokens it signs
 /// are short, so a short key would let them be forged by search.
 pub const MIN_REPLY_TOKEN_SECRET: usize = 32;
-
-/// The variable of the reply-token key unless the configuration names
-/// another (`desk.mail.reply_token_secret_env`); the template's secret
-/// holds it under this name.
-const REPLY_TOKEN_SECRET_ENV: &str = "HELPDESK_REPLY_TOKEN_SECRET";
 
 /// Refuses a reply-token secret that is set but short (a placeholder typed
 /// into a deploy prompt): unset or empty means no token. Says why without

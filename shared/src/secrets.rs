@@ -53,7 +53,8 @@ pub enum SecretsError {
 
 /// A check every loaded set of secrets must pass (see
 /// [`crate::app`]'s reply-token rule); `Err` says why, without the value.
-pub type SecretsCheck = fn(&dyn Fn(&str) -> Option<String>) -> Result<(), String>;
+pub type SecretsCheck =
+    Box<dyn Fn(&dyn Fn(&str) -> Option<String>) -> Result<(), String> + Send + Sync>;
 
 /// Secrets from one Secrets Manager secret, read on first use, then the
 /// environment.
