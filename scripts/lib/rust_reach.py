@@ -94,7 +94,8 @@ STORE_TRAITS = {
 # which only checks the names, does not look anything up.
 CONFIG_LOOKUPS = {
     "secret_env": (r"\.secret_env\b", r"\.secret\s*\("),
-    "reply_token_secret_env": (r"\.reply_token_secret_env\b", r"\.secret\s*\("),
+    # (the start's check of its length looks it up too)
+    "reply_token_secret_env": (r"\.reply_token_secret_env\b", r"\.secret\s*\(|\bcheck_reply_token_secret\s*\("),
     "url_env": (r"\bWebhookTarget\s*::\s*Env\b", r"\.secret\s*\("),
     "chat_id_env": (r"\.chat_id_env\b", r"\.var\s*\("),
 }
