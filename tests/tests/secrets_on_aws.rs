@@ -30,6 +30,15 @@ async fn on_moto(
     (aws, client, id)
 }
 
+/// The form secret the desk reads (a failed read fails the test).
+async fn typeform(services: &Services) -> Option<String> {
+    services
+        .secrets
+        .secret("HELPDESK_SECRET_TYPEFORM_FEEDBACK")
+        .await
+        .unwrap()
+}
+
 /// A new folder for one desk's files.
 fn scratch() -> std::path::PathBuf {
     std::env::temp_dir().join(format!(
@@ -80,12 +89,7 @@ async fn secrets_are_read_from_secrets_manager_on_first_use_and_a_failed_read_is
         .await
         .expect("secret created on moto");
     assert_eq!(
-        services
-            .secrets
-            .secret("HELPDESK_SECRET_TYPEFORM_FEEDBACK")
-            .await
-            .unwrap()
-            .as_deref(),
+        typeform(&services).await.as_deref(),
         Some("typeform-from-secrets-manager")
     );
     // Empty in the secret: unset.
@@ -107,26 +111,13 @@ async fn secrets_are_read_from_secrets_manager_on_first_use_and_a_failed_read_is
         .await
         .unwrap();
     assert_eq!(
-        services
-            .secrets
-            .secret("HELPDESK_SECRET_TYPEFORM_FEEDBACK")
-            .await
-            .unwrap()
-            .as_deref(),
+        typeform(&services).await.as_deref(),
         Some("typeform-from-secrets-manager")
     );
     let restarted = Services::build_with(&settings(&dir, &id), Some(&aws))
         .await
         .unwrap();
-    assert_eq!(
-        restarted
-            .secrets
-            .secret("HELPDESK_SECRET_TYPEFORM_FEEDBACK")
-            .await
-            .unwrap()
-            .as_deref(),
-        Some("rotated")
-    );
+    assert_eq!(typeform(&restarted).await.as_deref(), Some("rotated"));
 }
 
 #[tokio::test]
