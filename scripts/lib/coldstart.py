@@ -33,13 +33,17 @@ How one run goes:
      directory), HELPDESK_MAIL_TRANSPORT=outbox:DIR, HELPDESK_EVENTS=log:FILE,
      plus the dummy secrets and the RUST_LOG=info that scripts/test sets.
      Nothing of the caller's environment is passed on. The SQLite store is
-     a copy of one that has its schema and nothing else (made once, before
-     the measured runs, by an unmeasured sla-check run), left as every start
-     but the very first one finds it: the database file with the WAL and
-     WAL index the previous process left beside it (the store does not
-     checkpoint on close, and Lambda stops a function with SIGTERM), so the
-     first write appends to the WAL, which SQLite syncs only at checkpoints
-     (synchronous=NORMAL). Two other states, each measured on request:
+     a copy of one that has its schema and the function's seed tickets
+     (made once, before the measured runs, by an unmeasured sla-check run
+     and the seed example), left as every start but the very first one
+     finds it: the database file with the WAL and WAL index beside it (the
+     store does not checkpoint on close, and Lambda stops a function with
+     SIGTERM), so the first write appends to the WAL, which SQLite syncs
+     only at checkpoints (synchronous=NORMAL). The WAL is as the store
+     leaves it right after its own fold (one page, see `restart_wal`): a
+     start pays a fold (two syncs) only when its own writes fill the WAL
+     to 128 pages, which the "WAL pages" column (frames each event wrote)
+     says how often happens. Two other states, each measured on request:
      --new-store gives each run a new file, so that the first start's
      schema creation is measured too; --folded-store gives each run the
      file alone, its WAL folded in, as a foreign SQLite client (the sqlite3
@@ -377,6 +381,8 @@ class Run:
     peak_rss_kib: int | None = None
     cpu_ms: float | None = None
     faults: int | None = None
+    # Frames the run added to the WAL (after the run, minus before it).
+    wal_pages: int | None = None
     answer: str = ""
     problem: str | None = None
 
@@ -499,6 +505,7 @@ def measure(
         for part in STORE_FILES:
             if (store_seed / part).is_file():
                 shutil.copyfile(store_seed / part, run_dir / part)
+    pages_before = wal_pages(run_dir)
     log_path = run_dir / "function.log"
     invocation = Invocation(fn.name, event)
     with RuntimeApi(invocation) as api, open(log_path, "wb") as log:
@@ -531,6 +538,7 @@ def measure(
         peak_rss_kib=max(peaks) if peaks else None,
         cpu_ms=cpu,
         faults=faults,
+        wal_pages=wal_pages(run_dir) - pages_before if store_seed is not None else None,
         answer=describe_answer(kind, body),
     )
     if kind == "init_error":
@@ -575,16 +583,51 @@ def prepare_config(work: Path, helpdesk: Path | None, snapshot: bool) -> Path | 
     return config
 
 
+def wal_pages(store: Path) -> int:
+    """The frames in the WAL beside `store`'s database (32-byte header,
+    then per frame a 24-byte header and a page)."""
+    wal = store / "helpdesk.db-wal"
+    if not wal.is_file() or wal.stat().st_size < 32:
+        return 0
+    with open(wal, "rb") as f:
+        page_size = int.from_bytes(f.read(32)[8:12], "big")
+    return (wal.stat().st_size - 32) // (24 + page_size)
+
+
+def restart_wal(seed: Path, scratch: Path) -> None:
+    """Leaves the store in `seed` as the store leaves it right after its own
+    fold (shared/src/store/sqlite.rs, `fold`): the WAL checkpointed into the
+    database, then one write (the same user_version) that starts it again
+    from its first page. The seed examples stop wherever their writes left
+    the WAL (sla-check's at 113 of the 128 pages at which a short-lived
+    process folds), so every measured start would pay the fold that, over
+    the WAL's cycle, comes once every 128 / (pages per event) starts; the
+    pages each function's event writes are reported beside its figures.
+    Python's close would fold and remove the WAL again, so the files are
+    copied while the connection that wrote them is still open."""
+    scratch.mkdir()
+    with closing(sqlite3.connect(seed / "helpdesk.db", isolation_level=None)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        conn.execute(f"PRAGMA user_version = {int(version)}")
+        for part in STORE_FILES:
+            shutil.copyfile(seed / part, scratch / part)
+    for part in STORE_FILES:
+        shutil.move(scratch / part, seed / part)
+    scratch.rmdir()
+
+
 def seed_stores(
     selected: list[Function], work: Path, bin_dir: Path, examples_dir: Path, timeout: float, folded: bool
 ) -> dict[str, Path] | None:
     """Per function, a directory with the SQLite store its runs start from:
     the schema, made by one unmeasured run of the sla-check binary with its
     schedule event (which creates it and writes nothing on an empty store),
-    and what the function's seed example writes into it. The files are kept
-    as the last process left them (database, WAL, WAL index: what every
-    later start finds), or with `folded` the WAL is folded into the
-    database file and removed, as a foreign SQLite client leaves it.
+    and what the function's seed example writes into it. The files are
+    left as the store leaves them after its own fold (database, a WAL of
+    one page, WAL index: see `restart_wal`), or with `folded` the WAL is
+    folded into the database file and removed, as a foreign SQLite client
+    leaves it.
     Checked here: the schema is there, and unless folded, the WAL is (a
     store that checkpoints on close would make the default state the folded
     one)."""
@@ -615,14 +658,16 @@ def seed_stores(
             if done.returncode != 0:
                 print(f"coldstart: {example} {seed_file.name} failed for {fn.name}:\n{done.stderr}", file=sys.stderr)
                 return None
+        if not (seed / "helpdesk.db-wal").is_file():
+            print(f"coldstart: no WAL beside the store of {fn.name}", file=sys.stderr)
+            return None
         if folded:
             with closing(sqlite3.connect(seed / "helpdesk.db")) as conn:
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             for part in STORE_FILES[1:]:
                 (seed / part).unlink(missing_ok=True)
-        elif not (seed / "helpdesk.db-wal").is_file():
-            print(f"coldstart: no WAL beside the store of {fn.name}", file=sys.stderr)
-            return None
+        else:
+            restart_wal(seed, work / f"fold-{fn.name}")
         seeds[fn.name] = seed
     # Python's close folds the WAL in and removes it: inspect `made` last.
     with closing(sqlite3.connect(made / "helpdesk.db")) as conn:
@@ -680,6 +725,7 @@ def summarise(fn: Function, runs: list[Run], hello_median: float | None) -> dict
     rss = [r.peak_rss_kib for r in good if r.peak_rss_kib is not None]
     cpu = [r.cpu_ms for r in good if r.cpu_ms is not None]
     faults = [r.faults for r in good if r.faults is not None]
+    pages = [r.wal_pages for r in good if r.wal_pages is not None]
     problems = [r.problem for r in runs if not r.ok and r.problem]
     median = statistics.median(times) if times else None
     ratio = median / hello_median if median is not None and hello_median else None
@@ -700,6 +746,7 @@ def summarise(fn: Function, runs: list[Run], hello_median: float | None) -> dict
         },
         "cpu_ms_at_answer": {"median": _round(statistics.median(cpu)) if cpu else None},
         "minor_faults_at_answer": {"median": int(statistics.median(faults)) if faults else None},
+        "wal_pages_written": {"median": int(statistics.median(pages)) if pages else None},
         "peak_rss_kib": {"max": max(rss) if rss else None, "all": rss},
         "ratio_to_hello": _round(ratio, 2),
         "time_target": f"<= {TIME_FACTOR:g}x {HELLO} median",
@@ -731,6 +778,7 @@ def print_table(rows: list[dict], meta: dict) -> None:
         "worst ms",
         "cpu ms",
         "faults",
+        "WAL pages",
         "x hello",
         "peak RSS MiB",
         "time",
@@ -751,6 +799,7 @@ def print_table(rows: list[dict], meta: dict) -> None:
                 _fmt(row["first_event_ms"]["worst"]),
                 _fmt(row["cpu_ms_at_answer"]["median"]),
                 str(row["minor_faults_at_answer"]["median"] or "-"),
+                "-" if row["wal_pages_written"]["median"] is None else str(row["wal_pages_written"]["median"]),
                 "-" if row["ratio_to_hello"] is None else f"{row['ratio_to_hello']:.2f}",
                 "-" if rss is None else f"{rss / 1024:.1f}",
                 time_verdict if checked else "-",
