@@ -1,6 +1,7 @@
 //! The pieces of the `helpdesk` command, as a library so integration tests
 //! can serve the same router on a random port.
 
+pub mod agents;
 pub mod config_check;
 pub mod event_file;
 pub mod forms_test;

@@ -15,7 +15,7 @@ use helpdesk::app::{
 use helpdesk::telemetry::{self, LogFormat};
 use helpdesk_cli::listen::Limits;
 use helpdesk_cli::{
-    config_check, forms_test, mail_log, mailgate, serve, sla, tickets, triggers_test,
+    agents, config_check, forms_test, mail_log, mailgate, serve, sla, tickets, triggers_test,
 };
 
 /// A serverless helpdesk, running locally over SQLite.
@@ -126,6 +126,11 @@ enum Command {
         #[command(subcommand)]
         command: mail_log::MailCommand,
     },
+    /// Agents' credentials: personal API tokens and console passwords.
+    Agents {
+        #[command(subcommand)]
+        command: agents::AgentsCommand,
+    },
     /// Look at tickets.
     Tickets {
         #[command(subcommand)]
@@ -228,6 +233,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Mailgate { queue } => {
             Ok(mailgate::run(&settings(&cli.global)?, queue.clone()).await)
+        }
+        Command::Agents { command } => {
+            let services = Services::build(&settings(&cli.global)?).await?;
+            agents::run(&services, command).await
         }
         Command::Tickets { command } => {
             let services = Services::build(&settings(&cli.global)?).await?;

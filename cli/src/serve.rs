@@ -3,7 +3,8 @@
 //! runs the trigger engine and SLA timers over the store's change feed
 //! (what the `ticket-triggers` function does with the DynamoDB stream) and
 //! the SLA check every minute (what the `sla-check` function does on its
-//! EventBridge schedule).
+//! EventBridge schedule). The agent API (`helpdesk_api`, `/api/v1`) is
+//! mounted beside the intake routes.
 
 use axum::Extension;
 use axum::Router;
@@ -39,7 +40,8 @@ pub fn router(services: Services) -> Router {
         )
         .route("/mail", post(mail).layer(DefaultBodyLimit::max(mail_limit)))
         .route("/health", get(|| async { "ok" }))
-        .with_state(services)
+        .with_state(services.clone())
+        .merge(helpdesk_api::router(services))
 }
 
 /// Room for headers, text parts and MIME framing around the content.

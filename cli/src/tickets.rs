@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Subcommand;
 use helpdesk::app::Services;
+use helpdesk::auth::{Principal, Via};
 use helpdesk::display;
 use helpdesk::domain::{BlobRef, QueueKey, Ticket, TicketKey, TimelineEntry, TimelineEvent};
 use helpdesk::mail::send::SendOutcome;
@@ -65,6 +66,21 @@ pub enum TicketsCommand {
         /// An agent's login, or `-` to unassign.
         #[arg(long)]
         assignee: Option<String>,
+        /// A support line of the queue, or `-` for none.
+        #[arg(long)]
+        line: Option<String>,
+        /// The components (repeat the option for several; replaces the
+        /// ticket's; `--component -` clears them).
+        #[arg(long = "component")]
+        components: Vec<String>,
+        /// The tags (repeat for several; replaces the ticket's; `--tag -`
+        /// clears them).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// A custom field, `NAME=VALUE` (a number field takes a number;
+        /// `NAME=` clears it); repeat for several.
+        #[arg(long = "field", value_name = "NAME=VALUE")]
+        fields: Vec<String>,
     },
 }
 
@@ -154,7 +170,11 @@ async fn agent_update(
     login: &str,
     update: AgentUpdate,
 ) -> anyhow::Result<ExitCode> {
-    match agent::update(services, key, login, update).await {
+    let Some(agent) = Principal::of(&services.config, login, Via::Cli) else {
+        eprintln!("error: {login:?} is not an agent of the configuration");
+        return Ok(ExitCode::from(2));
+    };
+    match agent::update(services, key, &agent, update).await {
         Ok(updated) => {
             let mail = match &updated.mail {
                 Some(
@@ -175,12 +195,79 @@ async fn agent_update(
             );
             Ok(ExitCode::SUCCESS)
         }
-        Err(e @ (AgentError::Invalid(_) | AgentError::NotFound(_))) => {
+        Err(
+            e @ (AgentError::Invalid { .. }
+            | AgentError::NotFound(_)
+            | AgentError::Forbidden(_)
+            | AgentError::Stale { .. }),
+        ) => {
             eprintln!("error: {e}");
             Ok(ExitCode::from(2))
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The update `tickets set` asks for. Custom field values are typed by the
+/// queue's configuration (a number field's value is parsed as a number;
+/// the use case then checks every value).
+async fn set_update(
+    services: &Services,
+    key: &TicketKey,
+    (status, priority, assignee, line): (
+        &Option<String>,
+        &Option<String>,
+        &Option<String>,
+        &Option<String>,
+    ),
+    (components, tags, fields): (&[String], &[String], &[String]),
+) -> anyhow::Result<AgentUpdate> {
+    let list = |values: &[String]| -> Option<Vec<String>> {
+        match values {
+            [] => None,
+            [only] if only == "-" => Some(Vec::new()),
+            many => Some(many.to_vec()),
+        }
+    };
+    let line = match line.as_deref() {
+        None => None,
+        Some("-") => Some(None),
+        Some(text) => {
+            Some(Some(text.parse::<u8>().with_context(|| {
+                format!("--line {text:?} is not a line number")
+            })?))
+        }
+    };
+    let queue = services.config.queues.get(key.queue());
+    let mut custom_fields = std::collections::BTreeMap::new();
+    for field in fields {
+        let (name, value) = field
+            .split_once('=')
+            .with_context(|| format!("--field {field:?} is not NAME=VALUE"))?;
+        let number = queue
+            .and_then(|q| q.custom_fields.get(name))
+            .is_some_and(|f| f.field_type == helpdesk::config::CustomFieldType::Number);
+        let value = match value {
+            "" => None,
+            text if number => Some(
+                text.parse::<serde_json::Number>()
+                    .map(Value::Number)
+                    .unwrap_or_else(|_| Value::String(text.to_owned())),
+            ),
+            text => Some(Value::String(text.to_owned())),
+        };
+        custom_fields.insert(name.to_owned(), value);
+    }
+    Ok(AgentUpdate {
+        status: status.clone(),
+        priority: priority.clone(),
+        assignee: assignee.as_ref().map(|a| (a != "-").then(|| a.clone())),
+        line,
+        components: list(components),
+        tags: list(tags),
+        custom_fields,
+        ..AgentUpdate::default()
+    })
 }
 
 /// Runs a ticket subcommand.
@@ -204,12 +291,24 @@ pub async fn run(services: &Services, command: &TicketsCommand) -> anyhow::Resul
             status,
             priority,
             assignee,
+            line,
+            components,
+            tags,
+            fields,
         } => {
-            let update = AgentUpdate {
-                status: status.clone(),
-                priority: priority.clone(),
-                assignee: assignee.as_ref().map(|a| (a != "-").then(|| a.clone())),
-                ..AgentUpdate::default()
+            let update = match set_update(
+                services,
+                key,
+                (status, priority, assignee, line),
+                (components, tags, fields),
+            )
+            .await
+            {
+                Ok(update) => update,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(2));
+                }
             };
             agent_update(services, key, agent, update).await
         }

@@ -18,9 +18,11 @@
 //! - [`automation`]: running triggers and SLA timers on stored changes (stream, change feed).
 //! - [`sla`]: SLA timers over business calendars, the due index checker.
 //! - [`aws`]: the AWS SDK configuration (and the roots its HTTPS client trusts).
+//! - [`auth`]: agents' credentials (API tokens, passwords) and who is asking.
 //! - [`app`]: wiring the services together from the environment.
 
 pub mod app;
+pub mod auth;
 pub mod automation;
 pub mod aws;
 pub mod blobs;

@@ -1007,7 +1007,8 @@ async fn a_stranger_naming_the_customers_message_id_and_computed_ids_does_not_jo
     helpdesk::tickets::agent::update(
         &app.services,
         &victim,
-        "boris",
+        &helpdesk::auth::Principal::of(&app.services.config, "boris", helpdesk::auth::Via::Cli)
+            .unwrap(),
         helpdesk::tickets::agent::AgentUpdate {
             comment: Some((true, "Refunded".into())),
             ..Default::default()

@@ -12,6 +12,7 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use chrono_tz::Europe::Berlin;
+use helpdesk::auth::{Principal, Via};
 use helpdesk::automation::feed;
 use helpdesk::calendar::CalendarConfig;
 use helpdesk::domain::{QueueKey, SlaEventKind, TicketKey, TimelineEvent, TimerState};
@@ -177,7 +178,8 @@ fn count(
 
 async fn agent_does(app: &TestApp, key: &TicketKey, at: DateTime<Utc>, update: AgentUpdate) {
     app.clock.set(at);
-    agent::update(&app.services, key, "boris", update)
+    let boris = Principal::of(&app.services.config, "boris", Via::Cli).unwrap();
+    agent::update(&app.services, key, &boris, update)
         .await
         .unwrap();
     drain(app).await;

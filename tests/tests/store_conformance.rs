@@ -107,6 +107,12 @@ conformance_cases! {
             concurrent_increments_of_one_counter_count_every_call_once,
             counters_are_independent_per_key,
         }
+        credentials {
+            a_token_is_found_by_its_hash_and_listed_by_its_agent,
+            a_label_is_unique_per_agent,
+            a_revoked_token_is_gone_at_once,
+            a_password_hash_is_replaced_not_added,
+        }
         mail_log {
             a_logged_message_reads_back_and_a_release_replaces_it,
             the_log_lists_newest_first_between_two_instants_by_outcome_within_the_limit,

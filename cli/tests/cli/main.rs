@@ -3,6 +3,7 @@
 //! binary; each module is one command.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod agents;
 mod config_check;
 mod forms_test;
 mod mail_log;

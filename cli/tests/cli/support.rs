@@ -138,6 +138,25 @@ pub fn post(address: &str, path: &str, content_type: &str, body: &str) -> (u16, 
     (status, body)
 }
 
+/// `GET path` with `Authorization: Bearer <token>` (none when `token` is
+/// `None`): the status and the body.
+pub fn get_with_token(address: &str, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    let authorization = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\n{authorization}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    (status, body)
+}
+
 /// `helpdesk tickets show KEY --json` over `db`, while a server may be
 /// running on it; none when the ticket does not exist (yet).
 pub fn show_ticket(db: &Path, key: &str) -> Option<serde_json::Value> {

@@ -352,7 +352,8 @@ pub struct Priorities {
     pub default: Spanned<String>,
 }
 
-/// A team member.
+/// A team member. The queues an agent works in are those whose `team`
+/// names them (an admin works in every queue).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Agent {
@@ -360,6 +361,56 @@ pub struct Agent {
     pub name: String,
     /// Work address.
     pub email: EmailAddress,
+    /// What the agent may do.
+    #[serde(default)]
+    pub role: Role,
+}
+
+/// An agent's role: what they may do in the queues they work in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Works tickets: takes unassigned ones, changes and answers them.
+    #[default]
+    Agent,
+    /// Also reassigns tickets that someone else holds.
+    Lead,
+    /// A lead of every queue.
+    Admin,
+}
+
+impl Role {
+    /// Its name in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Agent => "agent",
+            Self::Lead => "lead",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+impl Config {
+    /// Whether agent `login` works in `queue`: named in its team, or an
+    /// admin.
+    pub fn works_in(&self, login: &str, queue: &QueueKey) -> bool {
+        let Some(agent) = self.agents.get(login) else {
+            return false;
+        };
+        agent.role == Role::Admin
+            || self
+                .queues
+                .get(queue)
+                .is_some_and(|q| q.team.iter().any(|m| m.value == login))
+    }
+
+    /// The queues agent `login` works in, in key order.
+    pub fn queues_of(&self, login: &str) -> Vec<&QueueKey> {
+        self.queues
+            .keys()
+            .filter(|key| self.works_in(login, key))
+            .collect()
+    }
 }
 
 /// What a status means for reports and timers.
@@ -410,6 +461,20 @@ pub enum CustomFieldType {
     Number,
     /// A date or date-time as text.
     Date,
+    /// One of the field's `options`.
+    Select,
+}
+
+impl CustomFieldType {
+    /// Its name in the configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Number => "number",
+            Self::Date => "date",
+            Self::Select => "select",
+        }
+    }
 }
 
 /// A custom field of a queue.
@@ -421,6 +486,9 @@ pub struct CustomField {
     /// Its type.
     #[serde(rename = "type", default = "default_custom_type")]
     pub field_type: CustomFieldType,
+    /// The values a `select` field takes.
+    #[serde(default)]
+    pub options: Vec<String>,
 }
 
 fn default_custom_type() -> CustomFieldType {

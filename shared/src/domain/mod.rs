@@ -6,6 +6,7 @@
 pub mod authentication;
 pub mod bounds;
 pub mod contact;
+pub mod credentials;
 pub mod ids;
 pub mod mail_log;
 pub mod sla;
@@ -15,6 +16,7 @@ pub mod timeline;
 pub use authentication::{Authentication, Verdict};
 pub use bounds::BlobRef;
 pub use contact::{Contact, ContactId};
+pub use credentials::{ApiToken, TokenHash};
 pub use ids::{EmailAddress, ParseError, QueueKey, TicketKey};
 pub use mail_log::{MailLogEntry, MailLogQuery, Refusal};
 pub use sla::{SlaEventKind, SlaFields, SlaState, SlaTimer, TimerState};

@@ -1,6 +1,7 @@
 //! The storage port: small traits by capability ([`TicketStore`],
 //! [`TimelineStore`], [`ContactStore`], [`ClaimStore`], [`CounterStore`],
-//! [`SlaDueIndex`], [`ChangeFeed`]), gathered by [`Store`], with two real
+//! [`SlaDueIndex`], [`MailLogStore`], [`CredentialStore`], [`ChangeFeed`]),
+//! gathered by [`Store`], with two real
 //! implementations: [`sqlite::SqliteStore`] (embedded, the local default) and
 //! [`dynamo::DynamoStore`] (single-table DynamoDB with a stream).
 //!
@@ -21,6 +22,8 @@
 //! - every ticket write keeps the ticket's place in the SLA due index
 //!   (its earliest warning or breach), so the checker reads only what is
 //!   due;
+//! - an agent's token label is unique, a revoked token is gone at once,
+//!   and no credential can be read back as the secret it was made from;
 //! - no read on a request path scans a whole table.
 
 pub mod dynamo;
@@ -31,8 +34,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::{
-    Contact, ContactId, EmailAddress, MailLogEntry, MailLogQuery, QueueKey, Ticket, TicketKey,
-    TimelineEntry,
+    ApiToken, Contact, ContactId, EmailAddress, MailLogEntry, MailLogQuery, QueueKey, Ticket,
+    TicketKey, TimelineEntry, TokenHash,
 };
 
 /// A request to make a write idempotent: a second write with the same key
@@ -511,6 +514,36 @@ pub trait MailLogStore: Send + Sync {
     async fn mail_log(&self, query: &MailLogQuery) -> Result<Vec<MailLogEntry>, StoreError>;
 }
 
+/// Agents' credentials: personal API tokens (by hash) and console
+/// passwords (PHC strings). Secrets in, never secrets out: the store holds
+/// nothing from which a token or a password could be read back.
+#[async_trait]
+pub trait CredentialStore: Send + Sync {
+    /// Stores a new token; [`StoreError::AlreadyExists`] when its agent
+    /// has a token with that label already (revoke that one first).
+    async fn add_api_token(&self, token: &ApiToken) -> Result<(), StoreError>;
+
+    /// The token with this hash, when it exists and is not revoked.
+    async fn api_token(&self, hash: &TokenHash) -> Result<Option<ApiToken>, StoreError>;
+
+    /// Agent `login`'s tokens, by label.
+    async fn api_tokens_of(&self, login: &str) -> Result<Vec<ApiToken>, StoreError>;
+
+    /// Removes agent `login`'s token `label`; answers whether there was one.
+    async fn revoke_api_token(&self, login: &str, label: &str) -> Result<bool, StoreError>;
+
+    /// Sets (or replaces) agent `login`'s password hash.
+    async fn set_password_hash(
+        &self,
+        login: &str,
+        phc: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Agent `login`'s password hash, when one is set.
+    async fn password_hash(&self, login: &str) -> Result<Option<String>, StoreError>;
+}
+
 /// Whether a store keeps its own change feed.
 pub trait ChangeFeedSource: Send + Sync {
     /// The store's own change feed, when it has one (SQLite). DynamoDB has
@@ -531,6 +564,7 @@ pub trait Store:
     + CounterStore
     + SlaDueIndex
     + MailLogStore
+    + CredentialStore
     + ChangeFeedSource
 {
 }
@@ -543,6 +577,7 @@ impl<T> Store for T where
         + CounterStore
         + SlaDueIndex
         + MailLogStore
+        + CredentialStore
         + ChangeFeedSource
 {
 }

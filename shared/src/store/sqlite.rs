@@ -39,7 +39,9 @@
 //!   written in every ticket write's transaction, a row only while
 //!   something is due);
 //! - `mail_log` (message id -> time, outcome, JSON entry; index on the
-//!   time; in `sqlite/mail_log.rs`).
+//!   time; in `sqlite/mail_log.rs`);
+//! - `api_tokens` (token hash -> agent and label, unique per agent) and
+//!   `passwords` (agent -> PHC string), in `sqlite/credentials.rs`.
 //!
 //! Each operation runs on the calling thread while the connection is free
 //! (a transaction is short; stepping aside would cost more than it), and
@@ -54,6 +56,7 @@
 //! store closes, it checkpoints and starts the WAL again with one write, so
 //! the next process reads one page back (see `Checkpoints`).
 
+mod credentials;
 mod feed;
 mod mail_log;
 
@@ -352,6 +355,7 @@ impl SqliteStore {
                 .map_err(backend)?;
             tx.execute_batch(SCHEMA).map_err(backend)?;
             tx.execute_batch(feed::SCHEMA).map_err(backend)?;
+            tx.execute_batch(credentials::SCHEMA).map_err(backend)?;
             tx.pragma_update(None, "user_version", fingerprint)
                 .map_err(backend)?;
             tx.commit().map_err(backend)?;
@@ -545,7 +549,8 @@ const STATEMENT_CACHE: usize = 64;
 /// different, but for a 1 in 2^31 chance, when one is added or changed.
 fn schema_fingerprint() -> i32 {
     let mut hash: u32 = 0x811c_9dc5;
-    for byte in SCHEMA.bytes().chain(feed::SCHEMA.bytes()) {
+    let parts = [SCHEMA, feed::SCHEMA, credentials::SCHEMA];
+    for byte in parts.iter().flat_map(|part| part.bytes()) {
         hash ^= u32::from(byte);
         hash = hash.wrapping_mul(0x0100_0193);
     }

@@ -3,17 +3,20 @@
 //! changes (status, priority, assignee), in one write with the timeline
 //! entries that say what changed.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 
-use crate::config::Config;
+use crate::auth::Principal;
+use crate::config::{Config, CustomFieldType, Queue};
 use crate::domain::{Actor, EmailAddress, Ticket, TicketKey, TimelineEvent};
 use crate::keys;
 use crate::mail::send::{self, SendError, SendOutcome, TicketMail};
 use crate::services::Services;
 use crate::store::{ClaimPurpose, IdempotencyClaim, StoreError};
 
-/// What an agent does to a ticket.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What an agent does to a ticket. `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct AgentUpdate {
     /// A new status.
     pub status: Option<String>,
@@ -21,21 +24,49 @@ pub struct AgentUpdate {
     pub priority: Option<String>,
     /// A new assignee (`Some(None)`: unassign).
     pub assignee: Option<Option<String>>,
+    /// A new support line (`Some(None)`: none).
+    pub line: Option<Option<u8>>,
+    /// The components, replacing the ticket's.
+    pub components: Option<Vec<String>>,
+    /// The tags, replacing the ticket's.
+    pub tags: Option<Vec<String>>,
+    /// Custom field values by id (`None`: clear the field).
+    pub custom_fields: BTreeMap<String, Option<serde_json::Value>>,
     /// A comment: public (sent to the customer) or internal, and its text.
     pub comment: Option<(bool, String)>,
     /// Makes the update idempotent: the same key writes once.
     pub idempotency_key: Option<String>,
+    /// The version the agent saw (`If-Match`): when the ticket changed
+    /// since, nothing is written ([`AgentError::Stale`]).
+    pub expected_version: Option<u64>,
 }
 
 /// Why an update was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
-    /// The ticket does not exist.
+    /// The ticket does not exist, or is in a queue the agent does not work
+    /// in (told the same way, so its existence does not leak).
     #[error("ticket {0} does not exist")]
     NotFound(TicketKey),
     /// A value is not one the configuration allows.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The field, as the API names it.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The agent may not do this (their role).
     #[error("{0}")]
-    Invalid(String),
+    Forbidden(String),
+    /// The ticket changed since the version the agent saw.
+    #[error("ticket {key} is at version {current} now; reload it and decide again")]
+    Stale {
+        /// The ticket.
+        key: TicketKey,
+        /// Its version now.
+        current: u64,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -48,6 +79,15 @@ pub enum AgentError {
     Mail(String),
 }
 
+impl AgentError {
+    fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
 /// What [`update`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Updated {
@@ -58,68 +98,204 @@ pub struct Updated {
     pub mail: Option<SendOutcome>,
 }
 
-/// Applies `update` by the agent `login` (see the module docs).
+/// Applies `update` by `agent` (see the module docs): checks it against
+/// the configuration and the agent's role, writes it as one version, and
+/// mails a public comment.
 pub async fn update(
     services: &Services,
     key: &TicketKey,
-    login: &str,
+    agent: &Principal,
     update: AgentUpdate,
 ) -> Result<Updated, AgentError> {
     let config = &services.config;
-    if !config.agents.contains_key(login) {
-        return Err(AgentError::Invalid(format!("{login:?} is not an agent")));
-    }
     let store = services.store.as_ref();
-    let current = store
-        .get_ticket(key)
-        .await?
-        .ok_or_else(|| AgentError::NotFound(key.clone()))?;
+    let current = visible_ticket(services, key, agent).await?;
     check_values(config, &current, &update)?;
+    authorize(agent, &current, &update)?;
     let actor = Actor::Agent {
-        login: login.to_owned(),
+        login: agent.login.clone(),
     };
     let now = super::store_precision(services.clock.now());
     let claims = idempotency_claims(config, key, &update, now);
     let comment = comment_entry(services, key, &update).await?;
-    let (ticket, _) = super::apply(store, key, &actor, now, &claims, |ticket| {
-        change(ticket, &update, comment.clone(), now)
-    })
-    .await?;
+    let write = |ticket: &mut Ticket| change(ticket, &update, comment.clone(), now);
+    let (ticket, _) = match update.expected_version {
+        Some(expected) => {
+            super::apply_at_version(store, key, &actor, now, &claims, expected, write)
+                .await
+                .map_err(|e| stale(key, e))?
+        }
+        None => super::apply(store, key, &actor, now, &claims, write).await?,
+    };
     let mail = match &update.comment {
-        Some((true, body)) => answer_by_mail(services, &ticket, login, body).await?,
+        Some((true, body)) => answer_by_mail(services, &ticket, &agent.login, body).await?,
         _ => None,
     };
     Ok(Updated { ticket, mail })
 }
 
-/// Refuses a status the ticket's queue does not have, a priority that is
-/// not configured and an assignee who is not an agent.
+/// The ticket `key` when `agent` works in its queue; otherwise, as when it
+/// does not exist, [`AgentError::NotFound`].
+pub async fn visible_ticket(
+    services: &Services,
+    key: &TicketKey,
+    agent: &Principal,
+) -> Result<Ticket, AgentError> {
+    services
+        .store
+        .get_ticket(key)
+        .await?
+        .filter(|ticket| agent.works_in(&services.config, &ticket.queue))
+        .ok_or_else(|| AgentError::NotFound(key.clone()))
+}
+
+/// A refused write because of the version: [`AgentError::Stale`].
+fn stale(key: &TicketKey, e: StoreError) -> AgentError {
+    match e {
+        StoreError::VersionConflict {
+            actual, expected, ..
+        } => AgentError::Stale {
+            key: key.clone(),
+            current: actual.unwrap_or(expected),
+        },
+        other => AgentError::Store(other),
+    }
+}
+
+/// Only a lead or an admin takes a ticket away from someone who holds it
+/// (or hands it on for them); anyone takes an unassigned one, gives it to
+/// a colleague, or lets go of their own.
+fn authorize(agent: &Principal, current: &Ticket, update: &AgentUpdate) -> Result<(), AgentError> {
+    let Some(new) = &update.assignee else {
+        return Ok(());
+    };
+    let held_by_other = current
+        .assignee
+        .as_deref()
+        .is_some_and(|holder| holder != agent.login);
+    if held_by_other && *new != current.assignee && !agent.may_reassign() {
+        return Err(AgentError::Forbidden(format!(
+            "{} holds {}; only a lead or an admin reassigns it",
+            current.assignee.as_deref().unwrap_or_default(),
+            current.key
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses what the ticket's queue does not have: a status, a priority, an
+/// assignee who does not work in the queue, a line, a component, a custom
+/// field or a value of the wrong type.
 fn check_values(config: &Config, current: &Ticket, update: &AgentUpdate) -> Result<(), AgentError> {
-    let queue = config
-        .queues
-        .get(&current.queue)
-        .ok_or_else(|| AgentError::Invalid(format!("queue {} is not configured", current.queue)))?;
+    let queue = config.queues.get(&current.queue).ok_or_else(|| {
+        AgentError::invalid(
+            "queue",
+            format!("queue {} is not configured", current.queue),
+        )
+    })?;
     if let Some(status) = &update.status
         && !queue.has_status(status)
     {
-        return Err(AgentError::Invalid(format!(
-            "{status:?} is not a status of queue {}",
-            current.queue
-        )));
+        return Err(AgentError::invalid(
+            "status",
+            format!("{status:?} is not a status of queue {}", current.queue),
+        ));
     }
     if let Some(priority) = &update.priority
         && !config.priorities.levels.contains(priority)
     {
-        return Err(AgentError::Invalid(format!(
-            "{priority:?} is not a priority"
-        )));
+        return Err(AgentError::invalid(
+            "priority",
+            format!("{priority:?} is not a priority"),
+        ));
     }
     if let Some(Some(assignee)) = &update.assignee
-        && !config.agents.contains_key(assignee)
+        && !config.works_in(assignee, &current.queue)
     {
-        return Err(AgentError::Invalid(format!("{assignee:?} is not an agent")));
+        return Err(AgentError::invalid(
+            "assignee",
+            format!("{assignee:?} is not an agent of queue {}", current.queue),
+        ));
+    }
+    if let Some(Some(line)) = update.line
+        && !queue.lines.contains(&line)
+    {
+        return Err(AgentError::invalid(
+            "line",
+            format!("{line} is not a line of queue {}", current.queue),
+        ));
+    }
+    for component in update.components.iter().flatten() {
+        if !queue.components.contains_key(component) {
+            return Err(AgentError::invalid(
+                "components",
+                format!(
+                    "{component:?} is not a component of queue {}",
+                    current.queue
+                ),
+            ));
+        }
+    }
+    for tag in update.tags.iter().flatten() {
+        if tag.is_empty() || tag.chars().count() > 64 || tag.chars().any(char::is_whitespace) {
+            return Err(AgentError::invalid(
+                "tags",
+                format!("{tag:?} is not a tag (1 to 64 characters, no spaces)"),
+            ));
+        }
+    }
+    for (id, value) in &update.custom_fields {
+        check_custom_field(queue, &current.queue, id, value.as_ref())?;
     }
     Ok(())
+}
+
+/// A custom field value of the right type for the field `id`.
+fn check_custom_field(
+    queue: &Queue,
+    queue_key: &crate::domain::QueueKey,
+    id: &str,
+    value: Option<&serde_json::Value>,
+) -> Result<(), AgentError> {
+    let field = format!("custom_fields.{id}");
+    let Some(definition) = queue.custom_fields.get(id) else {
+        return Err(AgentError::invalid(
+            &field,
+            format!("queue {queue_key} has no custom field {id:?}"),
+        ));
+    };
+    let Some(value) = value else {
+        return Ok(());
+    };
+    let fine = match (&definition.field_type, value) {
+        (CustomFieldType::Number, serde_json::Value::Number(_)) => true,
+        (CustomFieldType::Number, _) => false,
+        (CustomFieldType::Text, serde_json::Value::String(text)) => text.len() <= 4096,
+        (CustomFieldType::Date, serde_json::Value::String(text)) => {
+            chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
+                || DateTime::parse_from_rfc3339(text).is_ok()
+        }
+        (CustomFieldType::Select, serde_json::Value::String(text)) => {
+            definition.options.iter().any(|o| o == text)
+        }
+        _ => false,
+    };
+    if fine {
+        Ok(())
+    } else {
+        Err(AgentError::invalid(
+            &field,
+            format!(
+                "{value} is not a {} value{}",
+                definition.field_type.as_str(),
+                if definition.options.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (one of {})", definition.options.join(", "))
+                }
+            ),
+        ))
+    }
 }
 
 /// The claim that makes an update with an idempotency key write once: the
@@ -141,7 +317,13 @@ fn idempotency_claims(
                     &update.status,
                     &update.priority,
                     &update.assignee,
-                    &update.comment
+                    &update.comment,
+                    (
+                        &update.line,
+                        &update.components,
+                        &update.tags,
+                        &update.custom_fields
+                    )
                 )
             )),
             expires_at: now + config.idempotency_retention(),
@@ -189,7 +371,43 @@ fn change(
     if let Some(assignee) = &update.assignee {
         ticket.assignee.clone_from(assignee);
     }
+    if let Some(line) = update.line {
+        ticket.line = line;
+    }
+    if let Some(components) = &update.components {
+        ticket.components.clone_from(components);
+    }
+    if let Some(tags) = &update.tags {
+        ticket.tags.clone_from(tags);
+    }
+    for (id, value) in &update.custom_fields {
+        match value {
+            Some(value) => {
+                ticket.custom_fields.insert(id.clone(), value.clone());
+            }
+            None => {
+                ticket.custom_fields.remove(id);
+            }
+        }
+    }
     let mut events = super::field_changes(&before, ticket);
+    if before.tags != ticket.tags {
+        events.push(TimelineEvent::FieldChanged {
+            field: "tags".to_owned(),
+            old: serde_json::json!(before.tags),
+            new: serde_json::json!(ticket.tags),
+        });
+    }
+    for id in update.custom_fields.keys() {
+        let (old, new) = (before.custom_fields.get(id), ticket.custom_fields.get(id));
+        if old != new {
+            events.push(TimelineEvent::FieldChanged {
+                field: format!("custom_fields.{id}"),
+                old: old.cloned().unwrap_or(serde_json::Value::Null),
+                new: new.cloned().unwrap_or(serde_json::Value::Null),
+            });
+        }
+    }
     if let Some(comment) = comment {
         if matches!(comment, TimelineEvent::Comment { public: true, .. })
             && ticket.first_response_at.is_none()
@@ -218,14 +436,15 @@ async fn answer_by_mail(
     if to.is_empty() {
         return Ok(None);
     }
+    let (in_reply_to, references) = thread_of(services, &ticket.key).await?;
     let mail = TicketMail {
         ticket: ticket.key.clone(),
         to,
         subject: ticket.summary.clone(),
         text: body.to_owned(),
         purpose: format!("answer:{}", ticket.version),
-        in_reply_to: None,
-        references: Vec::new(),
+        in_reply_to,
+        references,
         automatic: false,
         actor: Actor::Agent {
             login: login.to_owned(),
@@ -237,4 +456,34 @@ async fn answer_by_mail(
         Err(SendError::Store(e)) => Err(AgentError::Store(e)),
         Err(e) => Err(AgentError::Mail(e.to_string())),
     }
+}
+
+/// How many Message-IDs an answer's `References` names (the newest of the
+/// ticket's thread).
+const REFERENCES_MAX: usize = 10;
+
+/// The threading headers of an answer on `key`: `In-Reply-To` the
+/// customer's latest mail, `References` the newest Message-IDs of the
+/// ticket's mail in and out, oldest first, so the answer sits in the
+/// customer's thread.
+async fn thread_of(
+    services: &Services,
+    key: &TicketKey,
+) -> Result<(Option<String>, Vec<String>), StoreError> {
+    let timeline = services.store.timeline(key).await?;
+    let mut ids: Vec<&str> = Vec::new();
+    let mut last_in = None;
+    for entry in &timeline {
+        match &entry.event {
+            TimelineEvent::EmailIn { message_id, .. } => {
+                last_in = Some(message_id.clone());
+                ids.push(message_id);
+            }
+            TimelineEvent::EmailOut { message_id, .. } => ids.push(message_id),
+            _ => {}
+        }
+    }
+    let first = ids.len().saturating_sub(REFERENCES_MAX);
+    let references = ids[first..].iter().map(|id| (*id).to_owned()).collect();
+    Ok((last_in, references))
 }

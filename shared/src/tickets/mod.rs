@@ -1,6 +1,7 @@
 //! Tickets as use cases see them: [`open`] opens one (every channel calls
 //! it), [`apply`] changes one (read, change, write version + 1, retry on a
-//! concurrent change), and the steps both are made of: resolving the
+//! concurrent change; [`apply_at_version`] without the retry, for a
+//! change decided on a version the agent saw), and the steps both are made of: resolving the
 //! requester to a contact, building version 1 with the queue's defaults,
 //! the first timeline entries. [`agent`]: an agent commenting and changing
 //! fields.
@@ -218,22 +219,7 @@ where
             .get_ticket(key)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("ticket {key}")))?;
-        let mut ticket = stored.clone();
-        let events = change(&mut ticket);
-        ticket.version = stored.version + 1;
-        ticket.trigger_depth = depth;
-        ticket.updated_at = now;
-        let entries: Vec<TimelineEntry> = events
-            .into_iter()
-            .enumerate()
-            .map(|(index, event)| TimelineEntry {
-                ticket: key.clone(),
-                seq: entry_seq(ticket.version, index),
-                at: now,
-                actor: actor.clone(),
-                event,
-            })
-            .collect();
+        let (ticket, entries) = next_version(&stored, &mut change, (actor, depth), now);
         match store
             .update_ticket(&ticket, stored.version, &entries, claims)
             .await
@@ -245,6 +231,80 @@ where
     }
     Err(last_error
         .unwrap_or_else(|| StoreError::unavailable(format!("ticket {key} keeps changing"))))
+}
+
+/// [`apply`] for a change decided on version `expected` of the ticket (an
+/// agent's `If-Match`): when the ticket is at another version, or changes
+/// before the write lands, nothing is written and the answer is
+/// [`StoreError::VersionConflict`] with the version it is at.
+pub async fn apply_at_version<F>(
+    store: &dyn TicketStore,
+    key: &TicketKey,
+    actor: &Actor,
+    now: DateTime<Utc>,
+    claims: &[IdempotencyClaim],
+    expected: u64,
+    mut change: F,
+) -> Result<(Ticket, Written), StoreError>
+where
+    F: FnMut(&mut Ticket) -> Vec<TimelineEvent> + Send,
+{
+    let stored = store
+        .get_ticket(key)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("ticket {key}")))?;
+    if stored.version != expected {
+        return Err(StoreError::VersionConflict {
+            key: key.clone(),
+            expected,
+            actual: Some(stored.version),
+        });
+    }
+    let (ticket, entries) = next_version(&stored, &mut change, (actor, 0), now);
+    match store
+        .update_ticket(&ticket, expected, &entries, claims)
+        .await
+    {
+        Err(StoreError::VersionConflict { actual: None, .. }) => {
+            let actual = store.get_ticket(key).await?.map(|t| t.version);
+            Err(StoreError::VersionConflict {
+                key: key.clone(),
+                expected,
+                actual,
+            })
+        }
+        other => other.map(|written| (ticket, written)),
+    }
+}
+
+/// Version + 1 of `stored` as `change` makes it, with its timeline
+/// entries.
+fn next_version<F>(
+    stored: &Ticket,
+    change: &mut F,
+    (actor, depth): (&Actor, u8),
+    now: DateTime<Utc>,
+) -> (Ticket, Vec<TimelineEntry>)
+where
+    F: FnMut(&mut Ticket) -> Vec<TimelineEvent>,
+{
+    let mut ticket = stored.clone();
+    let events = change(&mut ticket);
+    ticket.version = stored.version + 1;
+    ticket.trigger_depth = depth;
+    ticket.updated_at = now;
+    let entries = events
+        .into_iter()
+        .enumerate()
+        .map(|(index, event)| TimelineEntry {
+            ticket: stored.key.clone(),
+            seq: entry_seq(ticket.version, index),
+            at: now,
+            actor: actor.clone(),
+            event,
+        })
+        .collect();
+    (ticket, entries)
 }
 
 /// The field-change events between two versions of a ticket's simple

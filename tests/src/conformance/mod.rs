@@ -6,6 +6,7 @@
 //! The cases are grouped by the store capability they check, one module
 //! each: [`tickets`], [`timeline`], [`contacts`], [`claims`] (idempotency
 //! claims and markers), [`counters`] (ticket keys and counters),
+//! [`credentials`] (API tokens and password hashes),
 //! [`sla_due`] and [`feed`] (the change feed, SQLite only). Every case is
 //! re-exported here too, as `conformance::<case>`. This module holds what
 //! the cases share: the store constructors and the helpers that build
@@ -36,6 +37,7 @@ use helpdesk::store::{ClaimPurpose, DueTicket, IdempotencyClaim, Store, Written}
 pub mod claims;
 pub mod contacts;
 pub mod counters;
+pub mod credentials;
 pub mod feed;
 pub mod mail_log;
 pub mod sla_due;
@@ -45,6 +47,7 @@ pub mod timeline;
 pub use claims::*;
 pub use contacts::*;
 pub use counters::*;
+pub use credentials::*;
 pub use feed::*;
 pub use sla_due::*;
 pub use tickets::*;

@@ -18,6 +18,7 @@
 //! | idempotency record (`idempotency`) | `IDEM#<key>` | `IDEM` | | `key`, `payload_hash`, `ticket` (the ticket the claiming create or update wrote), `created_at` (the ticket's `created_at` for a create, its `updated_at` for an update), `expires_at` (epoch seconds, the table's TTL attribute) |
 //! | marker (`marker`) | `MARK#<key>` | `MARK` | | `value`, `expires_at` (epoch seconds, only when given) |
 //! | named counter (`counter`) | `COUNT#<key>` | `COUNT` | | `n`, `expires_at` (epoch seconds) |
+//! | credentials (`credential`) | `TOKEN#<hash>`, `AGENT#<login>` | `TOKEN`, `TOKEN#<label>`, `PASSWORD` | | see `credentials.rs` |
 //!
 //! `gsi3` is the SLA due index, sparse too: a ticket item carries
 //! `gsi3pk` = `SLADUE#<shard>` (shard = FNV-1a of the key modulo 8) and
@@ -78,6 +79,7 @@
 //! timeout, a write that did land is answered as a success instead of
 //! failing its own `attribute_not_exists` condition.
 
+mod credentials;
 mod errors;
 mod items;
 mod keys;

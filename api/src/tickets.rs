@@ -1,0 +1,256 @@
+//! `/tickets`: list, show, change (`PATCH` with `If-Match`) and comment.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use helpdesk::domain::{TicketKey, TimelineEntry};
+use helpdesk::services::Services;
+use helpdesk::store::TicketQuery;
+use helpdesk::tickets::agent::{self, AgentUpdate, Updated};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::Agent;
+use crate::problem::ApiError;
+use crate::views;
+
+/// The most rows one page holds.
+const MAX_LIMIT: usize = 200;
+/// Rows per page when the request does not say.
+const DEFAULT_LIMIT: usize = 50;
+
+/// `GET /tickets` parameters.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    view: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /tickets`: the tickets of the agent's queues, newest first.
+pub async fn list(
+    State(services): State<Services>,
+    Agent(agent): Agent,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::malformed(None, e.body_text()))?;
+    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(ApiError::invalid("limit", format!("from 1 to {MAX_LIMIT}")));
+    }
+    if let Some(view) = params.view.as_deref()
+        && view != "all"
+    {
+        return Err(ApiError::invalid("view", format!("{view:?} is not a view")));
+    }
+    let now = services.clock.now();
+    let mut rows = Vec::new();
+    for queue in services.config.queues_of(&agent.login) {
+        let query = TicketQuery {
+            queue: queue.clone(),
+            limit,
+        };
+        let tickets = services
+            .store
+            .list_tickets(&query)
+            .await
+            .map_err(|e| ApiError::store(&e))?;
+        rows.extend(tickets);
+    }
+    rows.sort_by_key(|t| std::cmp::Reverse(t.created_at));
+    rows.truncate(limit);
+    let rows: Vec<Value> = rows.iter().map(|t| views::row(t, now)).collect();
+    Ok(Json(json!({ "tickets": rows, "next_cursor": null })))
+}
+
+/// `GET /tickets/{key}`: the ticket with its timeline; its version is
+/// also the `ETag`.
+pub async fn show(
+    State(services): State<Services>,
+    Agent(agent): Agent,
+    Path(key): Path<String>,
+) -> Result<Response, ApiError> {
+    let key = ticket_key(&key)?;
+    let ticket = agent::visible_ticket(&services, &key, &agent).await?;
+    let timeline: Vec<TimelineEntry> = services
+        .store
+        .timeline(&key)
+        .await
+        .map_err(|e| ApiError::store(&e))?;
+    let now = services.clock.now();
+    Ok(with_etag(
+        ticket.version,
+        Json(views::full(&ticket, &timeline, now)),
+    ))
+}
+
+/// `PATCH /tickets/{key}` body: the fields to change. `assignee`, `line`
+/// and custom field values take `null` to clear.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeBody {
+    status: Option<String>,
+    priority: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    assignee: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    line: Option<Option<u8>>,
+    components: Option<Vec<String>>,
+    tags: Option<Vec<String>>,
+    #[serde(default)]
+    custom_fields: BTreeMap<String, Option<Value>>,
+}
+
+/// `Some(None)` for an explicit `null`, so "clear it" differs from "leave
+/// it" (absent, `None`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// `PATCH /tickets/{key}` with `If-Match: <version>`: changes fields in one
+/// write, or none (412 with the current version as `ETag` when the ticket
+/// changed meanwhile).
+pub async fn change(
+    State(services): State<Services>,
+    Agent(agent): Agent,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<ChangeBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let key = ticket_key(&key)?;
+    let expected = if_match(&headers)?;
+    let Json(body) = body.map_err(json_error)?;
+    let update = AgentUpdate {
+        status: body.status,
+        priority: body.priority,
+        assignee: body.assignee,
+        line: body.line,
+        components: body.components,
+        tags: body.tags,
+        custom_fields: body.custom_fields,
+        expected_version: Some(expected),
+        ..AgentUpdate::default()
+    };
+    let updated = agent::update(&services, &key, &agent, update).await?;
+    Ok(answer(&services, &updated))
+}
+
+/// `POST /tickets/{key}/comments` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommentBody {
+    body: String,
+    public: bool,
+}
+
+/// `POST /tickets/{key}/comments`: an internal note, or a public answer
+/// mailed to the requester and participants.
+pub async fn comment(
+    State(services): State<Services>,
+    Agent(agent): Agent,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<CommentBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let key = ticket_key(&key)?;
+    let Json(body) = body.map_err(json_error)?;
+    if body.body.trim().is_empty() {
+        return Err(ApiError::invalid("body", "a comment has some text"));
+    }
+    let update = AgentUpdate {
+        comment: Some((body.public, body.body)),
+        idempotency_key: idempotency_key(&headers)?,
+        ..AgentUpdate::default()
+    };
+    let updated = agent::update(&services, &key, &agent, update).await?;
+    let mut response = answer(&services, &updated);
+    *response.status_mut() = StatusCode::CREATED;
+    Ok(response)
+}
+
+/// The ticket as written, with its new version as `ETag`, and what
+/// happened to the mail.
+fn answer(services: &Services, updated: &Updated) -> Response {
+    use helpdesk::mail::send::SendOutcome;
+    let now = services.clock.now();
+    let mail = match &updated.mail {
+        Some(SendOutcome::Sent { message_id } | SendOutcome::AlreadySent { message_id }) => {
+            json!({ "state": "sent", "message_id": message_id })
+        }
+        Some(SendOutcome::Suppressed { reason }) => json!({ "state": "held", "reason": reason }),
+        None => Value::Null,
+    };
+    let mut body = views::row(&updated.ticket, now);
+    if let Value::Object(fields) = &mut body {
+        fields.insert("version".into(), json!(updated.ticket.version));
+        fields.insert("mail".into(), mail);
+    }
+    with_etag(updated.ticket.version, Json(body))
+}
+
+fn with_etag(version: u64, body: impl IntoResponse) -> Response {
+    let mut response = body.into_response();
+    if let Ok(value) = HeaderValue::from_str(&format!("\"{version}\"")) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
+fn ticket_key(text: &str) -> Result<TicketKey, ApiError> {
+    TicketKey::parse(text).map_err(|_| ApiError::not_found(format!("no ticket {text:?}")))
+}
+
+/// The version of `If-Match` (`"7"`, `7` or `W/"7"`); required.
+fn if_match(headers: &HeaderMap) -> Result<u64, ApiError> {
+    let value = headers
+        .get(header::IF_MATCH)
+        .ok_or_else(ApiError::precondition_required)?;
+    let text = value.to_str().unwrap_or_default().trim();
+    let text = text.strip_prefix("W/").unwrap_or(text);
+    text.trim_matches('"')
+        .parse::<u64>()
+        .map_err(|_| ApiError::invalid("If-Match", "the ticket's version, as its ETag gave it"))
+}
+
+/// `Idempotency-Key`, when sent: the same key writes once.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(text) if !text.is_empty() && text.len() <= 200 => Ok(Some(text.to_owned())),
+        _ => Err(ApiError::invalid(
+            "Idempotency-Key",
+            "1 to 200 visible characters",
+        )),
+    }
+}
+
+/// A body that is not the JSON a route takes: 400 naming the field when
+/// serde says which (an unknown one, a wrong type), 413 when too large.
+fn json_error(e: JsonRejection) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::too_large(e.body_text());
+    }
+    let text = e.body_text();
+    ApiError::malformed(field_of(&text), text)
+}
+
+/// The field a serde error is about: the unknown one it names, or the
+/// path it was at (axum reports `...target type: <path>: <message>`).
+fn field_of(text: &str) -> Option<String> {
+    if let Some(rest) = text.split("unknown field `").nth(1) {
+        return rest.split('`').next().map(str::to_owned);
+    }
+    let detail = text.split("target type: ").nth(1)?;
+    let (path, _) = detail.split_once(": ")?;
+    (path != "." && !path.contains(' ')).then(|| path.to_owned())
+}

@@ -1,0 +1,534 @@
+//! The agent API over HTTP, served by the `helpdesk serve` router on a
+//! random port over SQLite: agents signed in with personal API tokens list,
+//! read, change and answer tickets; every permission rule of the example
+//! configuration (anna and boris agents of SUP, carla a lead, dmitri an
+//! admin, erik an agent of OPS) is checked from outside.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+use helpdesk::auth;
+use helpdesk::automation::feed;
+use helpdesk::clock::Clock;
+use helpdesk::domain::TicketKey;
+use helpdesk::mail::ingest::Ingested;
+use helpdesk_tests::app::{TestApp, spawn_app};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// A running desk and its base URL.
+struct Desk {
+    app: TestApp,
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Desk {
+    async fn new() -> Self {
+        helpdesk::automation::webhook::install_crypto_provider();
+        let app = spawn_app();
+        let base = app.serve().await;
+        Self {
+            app,
+            base,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// A new personal API token of `login`.
+    async fn token(&self, login: &str, label: &str) -> String {
+        auth::issue_token(
+            &self.app.services.config,
+            self.app.store.as_ref(),
+            login,
+            label,
+            self.app.clock.now(),
+        )
+        .await
+        .unwrap()
+        .secret
+    }
+
+    /// A customer's mail to support, as a new ticket.
+    async fn mail_in(&self, from: &str, subject: &str) -> TicketKey {
+        let raw = format!(
+            "From: {from}\r\nTo: support@example.com\r\nSubject: {subject}\r\nMessage-ID: <{}@customer.example>\r\nDate: Mon, 2 Mar 2026 09:00:00 +0000\r\n\r\nPlease help with {subject}.\r\n",
+            uuid::Uuid::new_v4()
+        );
+        match self.app.deliver(raw.into_bytes()).await.unwrap() {
+            Ingested::NewTicket { ticket, .. } => ticket,
+            other => panic!("a new ticket, got {other:?}"),
+        }
+    }
+
+    /// Runs the triggers and SLA timers on every change so far.
+    async fn settle(&self) {
+        let changes = self.app.store.change_feed().unwrap();
+        feed::drain(&self.app.services, changes).await.unwrap();
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.base)
+    }
+
+    async fn get(&self, token: Option<&str>, path: &str) -> (StatusCode, http::HeaderMap, Value) {
+        let mut request = self.http.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        answer(request.send().await.unwrap()).await
+    }
+
+    async fn patch(
+        &self,
+        token: &str,
+        path: &str,
+        version: Option<u64>,
+        body: Value,
+    ) -> (StatusCode, http::HeaderMap, Value) {
+        let mut request = self
+            .http
+            .patch(self.url(path))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(version) = version {
+            request = request.header("if-match", format!("\"{version}\""));
+        }
+        answer(request.send().await.unwrap()).await
+    }
+
+    async fn post(
+        &self,
+        token: &str,
+        path: &str,
+        body: Value,
+    ) -> (StatusCode, http::HeaderMap, Value) {
+        let request = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        answer(request.send().await.unwrap()).await
+    }
+}
+
+async fn answer(response: reqwest::Response) -> (StatusCode, http::HeaderMap, Value) {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.bytes().await.unwrap();
+    (
+        status,
+        headers,
+        serde_json::from_slice(&body).unwrap_or(Value::Null),
+    )
+}
+
+fn keys_of(list: &Value) -> Vec<String> {
+    list["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["key"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn problem_field(body: &Value) -> Option<&str> {
+    body["errors"][0]["field"].as_str()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_without_a_valid_token_get_401_and_change_nothing() {
+    let desk = Desk::new().await;
+    let key = desk
+        .mail_in("jane@customer.example", "Printer on fire")
+        .await;
+    let path = format!("/tickets/{key}");
+
+    let (status, headers, body) = desk.get(None, "/tickets").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        headers[http::header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
+    assert_eq!(
+        headers[http::header::CONTENT_TYPE],
+        "application/problem+json"
+    );
+    assert_eq!(body["status"], 401);
+
+    let shaped_but_unknown = format!("hd_{}", "A".repeat(43));
+    for junk in ["nonsense", shaped_but_unknown.as_str()] {
+        let (status, _, _) = desk.get(Some(junk), &path).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{junk}");
+    }
+
+    let token = desk.token("anna", "laptop").await;
+    let (status, _, _) = desk.get(Some(&token), &path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        auth::revoke_token(desk.app.store.as_ref(), "anna", "laptop")
+            .await
+            .unwrap()
+    );
+    let (status, _, _) = desk.get(Some(&token), &path).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a revoked token is refused at once"
+    );
+    let (status, _, _) = desk
+        .patch(&token, &path, Some(1), json!({ "priority": "high" }))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(desk.app.ticket(&key).await.priority, "normal");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_sees_only_the_tickets_of_their_queues() {
+    let desk = Desk::new().await;
+    let key = desk.mail_in("jane@customer.example", "Invoice wrong").await;
+    let (anna, erik, dmitri) = (
+        desk.token("anna", "t").await,
+        desk.token("erik", "t").await,
+        desk.token("dmitri", "t").await,
+    );
+
+    let (status, _, list) = desk.get(Some(&anna), "/tickets").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(keys_of(&list), vec![key.to_string()]);
+    let row = &list["tickets"][0];
+    assert_eq!(row["requester"]["email"], "jane@customer.example");
+    assert_eq!(row["status"], "New");
+
+    // erik works in OPS only: SUP's ticket is not there, as if it did not exist.
+    let (_, _, list) = desk.get(Some(&erik), "/tickets").await;
+    assert!(keys_of(&list).is_empty(), "{list}");
+    let (status, _, body) = desk.get(Some(&erik), &format!("/tickets/{key}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, _, _) = desk
+        .patch(
+            &erik,
+            &format!("/tickets/{key}"),
+            Some(1),
+            json!({ "priority": "low" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (missing, _, _) = desk.get(Some(&anna), "/tickets/SUP-999").await;
+    assert_eq!(missing, StatusCode::NOT_FOUND);
+
+    // The admin works in every queue.
+    let (status, _, _) = desk.get(Some(&dmitri), &format!("/tickets/{key}")).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_takes_a_ticket_moves_it_to_line_2_and_the_trigger_sets_its_status() {
+    let desk = Desk::new().await;
+    let key = desk
+        .mail_in("jane@customer.example", "Cannot sign in")
+        .await;
+    desk.settle().await;
+    let anna = desk.token("anna", "t").await;
+    let path = format!("/tickets/{key}");
+
+    let (status, headers, ticket) = desk.get(Some(&anna), &path).await;
+    assert_eq!(status, StatusCode::OK);
+    let version = ticket["version"].as_u64().unwrap();
+    assert_eq!(
+        headers[http::header::ETAG],
+        format!("\"{version}\"").as_str()
+    );
+    assert!(
+        ticket["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "email_in"),
+        "{ticket}"
+    );
+
+    let (status, headers, changed) = desk
+        .patch(
+            &anna,
+            &path,
+            Some(version),
+            json!({ "assignee": "anna", "line": 2 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["assignee"], "anna");
+    assert_eq!(changed["version"], version + 1);
+    assert_eq!(
+        headers[http::header::ETAG],
+        format!("\"{}\"", version + 1).as_str()
+    );
+    desk.settle().await;
+
+    let (_, _, after) = desk.get(Some(&anna), &path).await;
+    assert_eq!(after["line"], 2);
+    assert_eq!(
+        after["status"], "Second line",
+        "the Line 2 trigger ran: {after}"
+    );
+    let changes: Vec<&Value> = after["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "field_changed" && e["field"] == "assignee")
+        .collect();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(
+        changes[0]["actor"],
+        json!({ "kind": "agent", "login": "anna" })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_version_gets_412_with_the_current_one_and_nothing_is_overwritten() {
+    let desk = Desk::new().await;
+    let key = desk.mail_in("jane@customer.example", "Slow pages").await;
+    let (anna, boris) = (
+        desk.token("anna", "t").await,
+        desk.token("boris", "t").await,
+    );
+    let path = format!("/tickets/{key}");
+    let version = desk.app.ticket(&key).await.version;
+
+    let (status, _, _) = desk
+        .patch(&anna, &path, Some(version), json!({ "priority": "high" }))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, headers, body) = desk
+        .patch(&boris, &path, Some(version), json!({ "priority": "low" }))
+        .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{body}");
+    assert_eq!(
+        headers[http::header::ETAG],
+        format!("\"{}\"", version + 1).as_str()
+    );
+    assert_eq!(desk.app.ticket(&key).await.priority, "high");
+
+    let (status, _, _) = desk
+        .patch(&boris, &path, None, json!({ "priority": "low" }))
+        .await;
+    assert_eq!(status, StatusCode::PRECONDITION_REQUIRED);
+    assert_eq!(desk.app.ticket(&key).await.priority, "high");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_a_lead_or_admin_takes_a_ticket_someone_else_holds() {
+    let desk = Desk::new().await;
+    let key = desk.mail_in("jane@customer.example", "Refund").await;
+    let (anna, boris, carla) = (
+        desk.token("anna", "t").await,
+        desk.token("boris", "t").await,
+        desk.token("carla", "t").await,
+    );
+    let path = format!("/tickets/{key}");
+
+    let (status, _, _) = desk
+        .patch(
+            &anna,
+            &path,
+            Some(desk.app.ticket(&key).await.version),
+            json!({ "assignee": "anna" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, body) = desk
+        .patch(
+            &boris,
+            &path,
+            Some(desk.app.ticket(&key).await.version),
+            json!({ "assignee": "boris" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, _, _) = desk
+        .patch(
+            &boris,
+            &path,
+            Some(desk.app.ticket(&key).await.version),
+            json!({ "assignee": null }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "nor lets go of it for her");
+    assert_eq!(
+        desk.app.ticket(&key).await.assignee.as_deref(),
+        Some("anna")
+    );
+    // boris may still work on it.
+    let (status, _, _) = desk
+        .patch(
+            &boris,
+            &path,
+            Some(desk.app.ticket(&key).await.version),
+            json!({ "priority": "high" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, _, _) = desk
+        .patch(
+            &carla,
+            &path,
+            Some(desk.app.ticket(&key).await.version),
+            json!({ "assignee": "boris" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        desk.app.ticket(&key).await.assignee.as_deref(),
+        Some("boris")
+    );
+    // An assignee must work in the ticket's queue.
+    let (status, _, body) = desk
+        .patch(
+            &carla,
+            &path,
+            Some(desk.app.ticket(&key).await.version),
+            json!({ "assignee": "erik" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem_field(&body), Some("assignee"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_values_get_a_problem_naming_the_field_and_change_nothing() {
+    let desk = Desk::new().await;
+    let key = desk.mail_in("jane@customer.example", "Question").await;
+    let anna = desk.token("anna", "t").await;
+    let path = format!("/tickets/{key}");
+    let before = desk.app.ticket(&key).await;
+
+    for (body, code, field) in [
+        (
+            json!({ "status": "Nonsense" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "status",
+        ),
+        (
+            json!({ "priority": "urgent!" }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "priority",
+        ),
+        (
+            json!({ "line": 9 }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "line",
+        ),
+        (
+            json!({ "components": ["Nope"] }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "components",
+        ),
+        (
+            json!({ "custom_fields": { "feedback_score": "abc" } }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "custom_fields.feedback_score",
+        ),
+        (
+            json!({ "custom_fields": { "no_such": "x" } }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "custom_fields.no_such",
+        ),
+        (
+            json!({ "colour": "red" }),
+            StatusCode::BAD_REQUEST,
+            "colour",
+        ),
+        (json!({ "line": "two" }), StatusCode::BAD_REQUEST, "line"),
+    ] {
+        let (status, headers, problem) = desk
+            .patch(&anna, &path, Some(before.version), body.clone())
+            .await;
+        assert_eq!(status, code, "{body}: {problem}");
+        assert_eq!(
+            headers[http::header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        assert!(
+            problem_field(&problem).is_some_and(|f| f.contains(field)),
+            "{body}: {problem}"
+        );
+    }
+    let (status, _, problem) = desk
+        .patch(
+            &anna,
+            &path,
+            Some(before.version),
+            json!({ "custom_fields": { "feedback_score": 4 } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{problem}");
+    let after = desk.app.ticket(&key).await;
+    assert_eq!(
+        after.version,
+        before.version + 1,
+        "only the good change was written"
+    );
+    assert_eq!(after.custom_fields["feedback_score"], json!(4));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_public_answer_is_mailed_with_threading_headers_and_a_note_is_not() {
+    let desk = Desk::new().await;
+    let key = desk
+        .mail_in("jane@customer.example", "Where is my order")
+        .await;
+    let boris = desk.token("boris", "t").await;
+    let path = format!("/tickets/{key}/comments");
+    let mails_before = desk.app.sent().len();
+
+    let (status, _, body) = desk
+        .post(
+            &boris,
+            &path,
+            json!({ "body": "Checked with the warehouse.", "public": false }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["mail"], Value::Null);
+    assert_eq!(
+        desk.app.sent().len(),
+        mails_before,
+        "a note is never mailed"
+    );
+
+    let (status, _, body) = desk
+        .post(
+            &boris,
+            &path,
+            json!({ "body": "It ships today.", "public": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["mail"]["state"], "sent", "{body}");
+    let sent = desk.app.sent();
+    assert_eq!(sent.len(), mails_before + 1);
+    let (_, raw) = sent.last().unwrap();
+    assert!(
+        raw.contains("To: jane@customer.example") || raw.contains("<jane@customer.example>"),
+        "{raw}"
+    );
+    assert!(
+        raw.contains("In-Reply-To:") || raw.contains("References:"),
+        "{raw}"
+    );
+    assert!(raw.contains("It ships today."));
+    let ticket = desk.app.ticket(&key).await;
+    assert!(
+        ticket.first_response_at.is_some(),
+        "the answer is the first response"
+    );
+
+    let (status, _, problem) = desk
+        .post(&boris, &path, json!({ "body": "  ", "public": true }))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem_field(&problem), Some("body"));
+}
