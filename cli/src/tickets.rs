@@ -349,7 +349,7 @@ async fn newest_first(
     };
     let mut tickets = Vec::new();
     for queue in queues {
-        let query = TicketQuery { queue, limit };
+        let query = TicketQuery::newest(queue, limit);
         tickets.extend(services.store.list_tickets(&query).await?);
     }
     tickets.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.key.cmp(&a.key)));

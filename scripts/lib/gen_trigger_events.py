@@ -17,8 +17,9 @@ items.rs, keys.rs): the Ticket and TimelineEntry fields as serde_dynamo
 encodes them (strings S, numbers N, lists L, maps M, booleans BOOL, JSON null
 NULL, dates as RFC 3339 strings in UTC with their microseconds, optional
 fields left out when empty, `trigger_depth` only when not zero) plus pk/sk,
-item_type and the index keys gsi1pk/gsi1sk (every ticket) and gsi2pk/gsi2sk
-(assigned tickets). In the DynamoDB pass the checker compares the items the
+item_type and the index keys gsi1pk/gsi1sk (the queue), gsi2pk/gsi2sk (the
+assignee, or the queue's unassigned partition, then status and age) and
+gsi4pk/gsi4sk (the same holder, then age). In the DynamoDB pass the checker compares the items the
 store wrote while seeding with these images, attribute by attribute.
 
 The scenario (times are UTC; the "office" calendar is Europe/Berlin,
@@ -157,9 +158,13 @@ def ticket_item(t: dict) -> dict:
     created = t["created_at"].strftime("%Y-%m-%dT%H:%M:%S") + f".{t['created_at'].microsecond * 1000:09d}Z"
     out["gsi1pk"] = {"S": f"QUEUE#{t['queue']}"}
     out["gsi1sk"] = {"S": f"{created}#{number_of(t['key']):020d}"}
-    if t.get("assignee") is not None:
-        out["gsi2pk"] = {"S": f"ASSIGNEE#{t['queue']}#{t['assignee']}"}
-        out["gsi2sk"] = {"S": f"{t['status']}#{t['key']}"}
+    holder = (
+        f"ASSIGNEE#{t['queue']}#{t['assignee']}" if t.get("assignee") is not None else f"UNASSIGNED#{t['queue']}"
+    )
+    out["gsi2pk"] = {"S": holder}
+    out["gsi2sk"] = {"S": f"{t['status']}#{created}#{number_of(t['key']):020d}"}
+    out["gsi4pk"] = {"S": holder}
+    out["gsi4sk"] = {"S": f"{created}#{number_of(t['key']):020d}"}
     return out
 
 

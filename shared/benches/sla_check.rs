@@ -484,6 +484,7 @@ fn delta(after: RequestCounts, before: RequestCounts) -> RequestCounts {
         update_item: after.update_item - before.update_item,
         delete_item: after.delete_item - before.delete_item,
         transact_write_items: after.transact_write_items - before.transact_write_items,
+        batch_get_item: after.batch_get_item - before.batch_get_item,
         admin: after.admin - before.admin,
         due_index_items: after.due_index_items - before.due_index_items,
     }

@@ -260,10 +260,7 @@ impl TestApp {
     pub async fn tickets(&self) -> Vec<Ticket> {
         let queue = helpdesk::domain::QueueKey::parse("SUP").expect("queue key");
         self.store
-            .list_tickets(&TicketQuery {
-                queue,
-                limit: 10_000,
-            })
+            .list_tickets(&TicketQuery::newest(queue, 10_000))
             .await
             .expect("list")
     }

@@ -532,3 +532,69 @@ async fn a_public_answer_is_mailed_with_threading_headers_and_a_note_is_not() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(problem_field(&problem), Some("body"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn views_filters_and_cursors_page_through_exactly_the_matching_tickets() {
+    let desk = Desk::new().await;
+    let mut keys = Vec::new();
+    for i in 0..5 {
+        desk.app
+            .clock
+            .set(helpdesk_tests::app::test_now() + chrono::Duration::minutes(i));
+        keys.push(
+            desk.mail_in(&format!("c{i}@customer.example"), &format!("Case {i}"))
+                .await,
+        );
+    }
+    let anna = desk.token("anna", "t").await;
+    for key in [&keys[1], &keys[3]] {
+        let version = desk.app.ticket(key).await.version;
+        let (status, _, body) = desk
+            .patch(
+                &anna,
+                &format!("/tickets/{key}"),
+                Some(version),
+                json!({ "assignee": "anna", "status": "In progress" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let k = |i: usize| keys[i].to_string();
+
+    let (_, _, mine) = desk.get(Some(&anna), "/tickets?view=mine").await;
+    assert_eq!(keys_of(&mine), vec![k(3), k(1)]);
+    let (_, _, unassigned) = desk.get(Some(&anna), "/tickets?view=unassigned").await;
+    assert_eq!(keys_of(&unassigned), vec![k(4), k(2), k(0)]);
+    let (_, _, in_progress) = desk.get(Some(&anna), "/tickets?status=In%20progress").await;
+    assert_eq!(keys_of(&in_progress), vec![k(3), k(1)]);
+    let (_, _, mine_new) = desk.get(Some(&anna), "/tickets?view=mine&status=New").await;
+    assert!(keys_of(&mine_new).is_empty());
+
+    // Two at a time: every ticket once, newest first, then no cursor.
+    let mut seen = Vec::new();
+    let mut path = "/tickets?limit=2".to_owned();
+    loop {
+        let (status, _, page) = desk.get(Some(&anna), &path).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        seen.extend(keys_of(&page));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/tickets?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, vec![k(4), k(3), k(2), k(1), k(0)]);
+
+    for (query, code, field) in [
+        ("view=everything", StatusCode::UNPROCESSABLE_ENTITY, "view"),
+        ("status=Nope", StatusCode::UNPROCESSABLE_ENTITY, "status"),
+        ("limit=0", StatusCode::UNPROCESSABLE_ENTITY, "limit"),
+        ("limit=many", StatusCode::BAD_REQUEST, "limit"),
+        ("cursor=garbage", StatusCode::UNPROCESSABLE_ENTITY, "cursor"),
+        ("queue=OPS", StatusCode::UNPROCESSABLE_ENTITY, "queue"),
+        ("colour=red", StatusCode::BAD_REQUEST, "colour"),
+    ] {
+        let (status, _, problem) = desk.get(Some(&anna), &format!("/tickets?{query}")).await;
+        assert_eq!(status, code, "{query}: {problem}");
+        assert_eq!(problem_field(&problem), Some(field), "{query}: {problem}");
+    }
+}

@@ -78,6 +78,7 @@ conformance_cases! {
             tickets_are_listed_per_queue_newest_first_within_the_limit,
             a_listed_ticket_shows_its_latest_version,
             assigned_tickets_are_counted_by_assignee_and_status_as_they_change,
+            listings_by_assignee_and_status_are_exact_newest_first_and_paged,
         }
         timeline {
             timeline_entries_come_back_in_order_across_updates,
@@ -255,10 +256,7 @@ mod dynamodb_requests {
 
         let before = store.request_counts();
         let listed = store
-            .list_tickets(&TicketQuery {
-                queue: queue("SUP"),
-                limit: 3,
-            })
+            .list_tickets(&TicketQuery::newest(queue("SUP"), 3))
             .await
             .expect("listed");
         let timeline = store.timeline(&last.key).await.expect("timeline");
@@ -472,6 +470,42 @@ mod dynamodb_requests {
     }
 
     #[tokio::test]
+    async fn a_listing_page_takes_one_query_and_a_filtered_one_a_batch_read_more() {
+        let Some(store) = dynamodb_store().await else {
+            return;
+        };
+        for minutes in 0..5 {
+            create_sample(&store, "SUP", at(minutes)).await;
+        }
+        let cases: [(Option<Option<String>>, Option<String>, u64); 4] = [
+            (None, None, 0),
+            (None, Some("New".to_owned()), 1),
+            (Some(Some("anna".to_owned())), None, 1),
+            (Some(Some("anna".to_owned())), Some("New".to_owned()), 1),
+        ];
+        for (assignee, status, batch_reads) in cases {
+            let before = store.request_counts();
+            let page = store
+                .list_tickets(&TicketQuery {
+                    assignee: assignee.clone(),
+                    status: status.clone(),
+                    ..TicketQuery::newest(queue("SUP"), 3)
+                })
+                .await
+                .expect("listed");
+            let after = store.request_counts();
+            assert_eq!(page.len(), 3, "{assignee:?} {status:?}");
+            assert_eq!(after.query - before.query, 1, "{assignee:?} {status:?}");
+            assert_eq!(
+                after.batch_get_item - before.batch_get_item,
+                batch_reads,
+                "{assignee:?} {status:?}"
+            );
+            assert_eq!(after.total() - before.total(), 1 + batch_reads);
+        }
+    }
+
+    #[tokio::test]
     async fn a_ticket_write_over_one_hundred_items_is_refused_before_any_request() {
         let Some(store) = dynamodb_store().await else {
             return;
@@ -485,7 +519,7 @@ mod dynamodb_requests {
 
         let before = store.request_counts();
         let too_big = store
-            .create_ticket(&ticket, &comments(&ticket, 98), &claims)
+            .create_ticket(&ticket, &comments(&ticket, 97), &claims)
             .await;
         let after = store.request_counts();
 
@@ -497,7 +531,7 @@ mod dynamodb_requests {
         assert_eq!(store.get_ticket(&key).await.expect("read"), None);
 
         let at_the_limit = store
-            .create_ticket(&ticket, &comments(&ticket, 97), &claims)
+            .create_ticket(&ticket, &comments(&ticket, 96), &claims)
             .await;
         assert_eq!(at_the_limit.expect("100 items fit"), Written::New);
 

@@ -28,13 +28,17 @@ use serde::de::DeserializeOwned;
 
 /// Attributes that belong to the table layout, not to the domain value
 /// (as the DynamoDB store strips them when it reads an item).
-const LAYOUT_ATTRIBUTES: [&str; 8] = [
+const LAYOUT_ATTRIBUTES: [&str; 12] = [
     "pk",
     "sk",
     "gsi1pk",
     "gsi1sk",
     "gsi2pk",
     "gsi2sk",
+    "gsi3pk",
+    "gsi3sk",
+    "gsi4pk",
+    "gsi4sk",
     "item_type",
     "expires_at",
 ];

@@ -196,13 +196,54 @@ pub struct DueTicket {
     pub due: DateTime<Utc>,
 }
 
-/// Which tickets to list.
+/// Which tickets to list: one page of one queue's tickets, newest first
+/// (creation time, then number), optionally of one assignee (or the
+/// unassigned ones) and one status. Every combination is one range of an
+/// index on both stores.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TicketQuery {
     /// The queue (listing is always per queue, so no read spans the table).
     pub queue: QueueKey,
-    /// At most this many, newest first.
+    /// At most this many.
     pub limit: usize,
+    /// Only the tickets of this assignee (`Some(None)`: unassigned ones).
+    pub assignee: Option<Option<String>>,
+    /// Only the tickets in this status.
+    pub status: Option<String>,
+    /// Only tickets listed after this one (the last of the previous page).
+    pub after: Option<ListPosition>,
+}
+
+impl TicketQuery {
+    /// The newest `limit` tickets of `queue`, unfiltered.
+    pub fn newest(queue: QueueKey, limit: usize) -> Self {
+        Self {
+            queue,
+            limit,
+            assignee: None,
+            status: None,
+            after: None,
+        }
+    }
+}
+
+/// A ticket's place in a listing: newer first, then higher number first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ListPosition {
+    /// When the ticket was created.
+    pub created_at: DateTime<Utc>,
+    /// Its number in its queue.
+    pub number: u64,
+}
+
+impl ListPosition {
+    /// The position of `ticket`.
+    pub fn of(ticket: &Ticket) -> Self {
+        Self {
+            created_at: ticket.created_at,
+            number: ticket.key.number(),
+        }
+    }
 }
 
 /// Why a store operation failed.
@@ -379,7 +420,8 @@ pub trait TicketStore: Send + Sync {
         claims: &[IdempotencyClaim],
     ) -> Result<Written, StoreError>;
 
-    /// Lists a queue's tickets, newest first.
+    /// One page of a queue's tickets as `query` says, newest first; one
+    /// range read of an index.
     async fn list_tickets(&self, query: &TicketQuery) -> Result<Vec<Ticket>, StoreError>;
 
     /// How many tickets of `queue` are assigned to `assignee` and have one

@@ -89,8 +89,19 @@ CREATE TABLE IF NOT EXISTS tickets (
     doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tickets_by_queue ON tickets (queue, created_at DESC, number DESC);
-CREATE INDEX IF NOT EXISTS tickets_by_assignee ON tickets (
-    queue, json_extract(doc, '$.assignee'), json_extract(doc, '$.status')
+-- The listings: a queue's tickets newest first, by assignee (NULL:
+-- unassigned), by status, or by both; the expressions are written exactly
+-- as in the queries, which is what lets the planner use them.
+DROP INDEX IF EXISTS tickets_by_assignee;
+CREATE INDEX IF NOT EXISTS tickets_by_holder ON tickets (
+    queue, json_extract(doc, '$.assignee'), created_at DESC, number DESC
+);
+CREATE INDEX IF NOT EXISTS tickets_by_status ON tickets (
+    queue, json_extract(doc, '$.status'), created_at DESC, number DESC
+);
+CREATE INDEX IF NOT EXISTS tickets_by_holder_status ON tickets (
+    queue, json_extract(doc, '$.assignee'), json_extract(doc, '$.status'),
+    created_at DESC, number DESC
 );
 CREATE TABLE IF NOT EXISTS timeline (
     ticket TEXT NOT NULL,
@@ -141,11 +152,37 @@ CREATE TABLE IF NOT EXISTS idempotency (
 
 /// Counts a queue's tickets of one assignee whose status is in a JSON array
 /// of statuses; the expressions are written exactly as in the index
-/// `tickets_by_assignee`, which is what lets the planner use it.
+/// `tickets_by_holder_status`, which is what lets the planner use it.
 const COUNT_ASSIGNED: &str = "SELECT count(*) FROM tickets
      WHERE queue = ?1
        AND json_extract(doc, '$.assignee') = ?2
        AND json_extract(doc, '$.status') IN (SELECT value FROM json_each(?3))";
+
+/// The listing `query` asks for: one range of `tickets_by_queue`,
+/// `tickets_by_holder`, `tickets_by_status` or `tickets_by_holder_status`
+/// (named parameters `:queue`, `:assignee`, `:status`, `:at`, `:number`,
+/// `:limit`, each only when used).
+fn list_sql(query: &TicketQuery) -> String {
+    let mut sql = String::from("SELECT doc FROM tickets WHERE queue = :queue");
+    match &query.assignee {
+        Some(Some(_)) => sql.push_str(" AND json_extract(doc, '$.assignee') = :assignee"),
+        Some(None) => sql.push_str(" AND json_extract(doc, '$.assignee') IS NULL"),
+        None => {}
+    }
+    if query.status.is_some() {
+        sql.push_str(" AND json_extract(doc, '$.status') = :status");
+    }
+    if query.after.is_some() {
+        sql.push_str(" AND (created_at, number) < (:at, :number)");
+    }
+    sql.push_str(" ORDER BY created_at DESC, number DESC LIMIT :limit");
+    sql
+}
+
+/// A time as the `tickets` table stores it (sortable text).
+fn stored_time(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
 
 /// The tickets due by a time, earliest first: a range of the index
 /// `sla_due_by_time`.
@@ -688,9 +725,7 @@ impl TicketStore for SqliteStore {
                             ticket.queue.as_str(),
                             version_i64(ticket.key.number())?,
                             version_i64(ticket.version)?,
-                            ticket
-                                .created_at
-                                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                            stored_time(ticket.created_at),
                             doc
                         ],
                     )
@@ -789,19 +824,31 @@ impl TicketStore for SqliteStore {
     }
 
     async fn list_tickets(&self, query: &TicketQuery) -> Result<Vec<Ticket>, StoreError> {
-        let queue = query.queue.clone();
+        let sql = list_sql(query);
+        let queue = query.queue.to_string();
+        let assignee = query.assignee.clone().flatten();
+        let status = query.status.clone();
+        let after = query
+            .after
+            .map(|p| Ok::<_, StoreError>((stored_time(p.created_at), version_i64(p.number)?)))
+            .transpose()?;
         let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
         self.in_read(move |tx| {
-            let mut stmt = tx
-                .prepare_cached(
-                    "SELECT doc FROM tickets WHERE queue = ?1
-                     ORDER BY created_at DESC, number DESC LIMIT ?2",
-                )
-                .map_err(backend)?;
+            let mut stmt = tx.prepare_cached(&sql).map_err(backend)?;
+            let mut values: Vec<(&str, &dyn rusqlite::ToSql)> =
+                vec![(":queue", &queue), (":limit", &limit)];
+            if let Some(assignee) = &assignee {
+                values.push((":assignee", assignee));
+            }
+            if let Some(status) = &status {
+                values.push((":status", status));
+            }
+            if let Some((at, number)) = &after {
+                values.push((":at", at));
+                values.push((":number", number));
+            }
             let docs = stmt
-                .query_map(params![queue.as_str(), limit], |row| {
-                    row.get::<_, String>(0)
-                })
+                .query_map(values.as_slice(), |row| row.get::<_, String>(0))
                 .map_err(backend)?
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(backend)?;
@@ -1342,6 +1389,46 @@ mod tests {
                 objects.iter().any(|o| o == name),
                 "{name} missing: {objects:?}"
             );
+        }
+    }
+
+    #[test]
+    fn every_listing_reads_one_index_range_in_its_order_without_sorting() {
+        let store = SqliteStore::in_memory().unwrap();
+        let conn = store.conn.lock().unwrap();
+        let queue = crate::domain::QueueKey::parse("SUP").unwrap();
+        let after = Some(super::super::ListPosition {
+            created_at: chrono::Utc::now(),
+            number: 7,
+        });
+        for assignee in [None, Some(None), Some(Some("anna".to_owned()))] {
+            for status in [None, Some("Open".to_owned())] {
+                for after in [None, after] {
+                    let query = TicketQuery {
+                        assignee: assignee.clone(),
+                        status: status.clone(),
+                        after,
+                        ..TicketQuery::newest(queue.clone(), 50)
+                    };
+                    let sql = format!("EXPLAIN QUERY PLAN {}", list_sql(&query));
+                    let mut stmt = conn.prepare(&sql).unwrap();
+                    let count = stmt.parameter_count();
+                    let plan: Vec<String> = stmt
+                        .query_map(
+                            rusqlite::params_from_iter(std::iter::repeat_n("x", count)),
+                            |row| row.get::<_, String>(3),
+                        )
+                        .unwrap()
+                        .map(Result::unwrap)
+                        .collect();
+                    let plan = plan.join("; ");
+                    assert!(
+                        plan.starts_with("SEARCH tickets USING INDEX tickets_by_"),
+                        "{query:?}: {plan}"
+                    );
+                    assert!(!plan.contains("TEMP B-TREE"), "{query:?}: {plan}");
+                }
+            }
         }
     }
 

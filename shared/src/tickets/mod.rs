@@ -4,10 +4,11 @@
 //! change decided on a version the agent saw), and the steps both are made of: resolving the
 //! requester to a contact, building version 1 with the queue's defaults,
 //! the first timeline entries. [`agent`]: an agent commenting and changing
-//! fields.
+//! fields; [`list`]: a page of tickets across an agent's queues.
 
 pub mod agent;
 pub mod fit;
+pub mod list;
 pub mod open;
 
 pub use open::{Attachments, NewFile, NewTicket, OpenError, Opened, open};

@@ -51,10 +51,7 @@ pub async fn a_replayed_creation_returns_the_first_ticket_and_writes_nothing(
         creation_entries(&first)
     );
     let listed = store
-        .list_tickets(&TicketQuery {
-            queue: queue("SUP"),
-            limit: 10,
-        })
+        .list_tickets(&TicketQuery::newest(queue("SUP"), 10))
         .await
         .unwrap();
     assert_eq!(listed, vec![first]);
@@ -127,10 +124,7 @@ pub async fn concurrent_creations_with_one_idempotency_key_store_one_ticket(stor
         }
     }
     let listed = store
-        .list_tickets(&TicketQuery {
-            queue: queue("SUP"),
-            limit: 20,
-        })
+        .list_tickets(&TicketQuery::newest(queue("SUP"), 20))
         .await
         .unwrap();
     assert_eq!(listed, vec![winner.clone()]);
@@ -314,10 +308,7 @@ pub async fn a_creation_whose_second_claim_exists_writes_nothing(store: Arc<dyn 
     }
     assert_eq!(
         store
-            .list_tickets(&TicketQuery {
-                queue: queue("SUP"),
-                limit: 10,
-            })
+            .list_tickets(&TicketQuery::newest(queue("SUP"), 10))
             .await
             .unwrap()
             .iter()

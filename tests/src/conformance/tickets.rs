@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use helpdesk::domain::{Ticket, TicketKey};
-use helpdesk::store::{Store, StoreError, TicketQuery, Written};
+use helpdesk::store::{ListPosition, Store, StoreError, TicketQuery, Written};
 
 use super::{
     at, change_status, claim, create_sample, creation_entries, queue, sample_ticket, update_with,
@@ -165,10 +165,7 @@ pub async fn tickets_are_listed_per_queue_newest_first_within_the_limit(store: A
     let ops = create_sample(store.as_ref(), "OPS", at(100)).await;
     let mut newest_first = sup.clone();
     newest_first.sort_by_key(|t| std::cmp::Reverse((t.created_at, t.key.number())));
-    let list = |queue_key: &str, limit: usize| TicketQuery {
-        queue: queue(queue_key),
-        limit,
-    };
+    let list = |queue_key: &str, limit: usize| TicketQuery::newest(queue(queue_key), limit);
 
     assert_eq!(
         store.list_tickets(&list("SUP", 100)).await.unwrap(),
@@ -204,10 +201,7 @@ pub async fn a_listed_ticket_shows_its_latest_version(store: Arc<dyn Store>) {
         .unwrap();
 
     let listed = store
-        .list_tickets(&TicketQuery {
-            queue: queue("SUP"),
-            limit: 10,
-        })
+        .list_tickets(&TicketQuery::newest(queue("SUP"), 10))
         .await
         .unwrap();
 
@@ -300,4 +294,129 @@ pub async fn assigned_tickets_are_counted_by_assignee_and_status_as_they_change(
     .await;
     assert_eq!(count("SUP", "anna", in_work.to_vec()).await, 1);
     assert_eq!(count("OPS", "anna", in_work.to_vec()).await, 1);
+}
+
+/// A listing by assignee (or unassigned), by status, or by both holds
+/// exactly the matching tickets of the queue, newest first; pages resume
+/// after the last row (ties in time broken by number) and together hold
+/// every match once; a change of status or assignee moves the ticket
+/// between listings at once.
+pub async fn listings_by_assignee_and_status_are_exact_newest_first_and_paged(
+    store: Arc<dyn Store>,
+) {
+    // (minutes, assignee, status): two created at the same instant.
+    let plan: [(i64, Option<&str>, &str); 8] = [
+        (1, Some("anna"), "New"),
+        (2, None, "New"),
+        (3, Some("anna"), "Open"),
+        (4, Some("boris"), "Open"),
+        (5, None, "Open"),
+        (5, Some("anna"), "Open"),
+        (6, None, "New"),
+        (7, Some("anna"), "Closed"),
+    ];
+    let mut sup = Vec::new();
+    for (minutes, assignee, status) in plan {
+        let key = store.allocate_ticket_key(&queue("SUP")).await.unwrap();
+        let mut ticket = sample_ticket(key, at(minutes));
+        ticket.assignee = assignee.map(str::to_owned);
+        ticket.status = status.to_owned();
+        store
+            .create_ticket(&ticket, &creation_entries(&ticket), &[])
+            .await
+            .unwrap();
+        sup.push(ticket);
+    }
+    let ops = create_assigned(store.as_ref(), "OPS", Some("anna"), "Open").await;
+    let expected = |sup: &[Ticket], assignee: &Option<Option<String>>, status: &Option<String>| {
+        let mut matching: Vec<TicketKey> = sup
+            .iter()
+            .filter(|t| assignee.as_ref().is_none_or(|a| *a == t.assignee))
+            .filter(|t| status.as_ref().is_none_or(|s| *s == t.status))
+            .map(|t| t.key.clone())
+            .collect();
+        matching.sort_by_key(|k| {
+            let t = sup.iter().find(|t| &t.key == k).unwrap();
+            std::cmp::Reverse((t.created_at, t.key.number()))
+        });
+        matching
+    };
+    let assignees = [
+        None,
+        Some(None),
+        Some(Some("anna".to_owned())),
+        Some(Some("boris".to_owned())),
+    ];
+    let statuses = [None, Some("New".to_owned()), Some("Open".to_owned())];
+    for assignee in &assignees {
+        for status in &statuses {
+            let query = TicketQuery {
+                assignee: assignee.clone(),
+                status: status.clone(),
+                ..TicketQuery::newest(queue("SUP"), 100)
+            };
+            let listed: Vec<TicketKey> = store
+                .list_tickets(&query)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|t| t.key)
+                .collect();
+            let want = expected(&sup, assignee, status);
+            assert_eq!(listed, want, "{assignee:?} {status:?}");
+            assert!(!listed.contains(&ops.key));
+
+            // Two at a time, each page after the last row of the one before.
+            let mut paged = Vec::new();
+            let mut after = None;
+            loop {
+                let page = store
+                    .list_tickets(&TicketQuery {
+                        after,
+                        limit: 2,
+                        ..query.clone()
+                    })
+                    .await
+                    .unwrap();
+                let Some(last) = page.last() else { break };
+                after = Some(ListPosition::of(last));
+                paged.extend(page.iter().map(|t| t.key.clone()));
+                if page.len() < 2 {
+                    break;
+                }
+            }
+            assert_eq!(paged, want, "paged {assignee:?} {status:?}");
+        }
+    }
+
+    // anna's new ticket is opened and handed to boris: it leaves anna's and
+    // New's listings and enters boris's and Open's, at its place in age.
+    let first = &sup[0];
+    let mut moved = first.clone();
+    moved.status = "Open".to_owned();
+    moved.assignee = Some("boris".to_owned());
+    moved.version = 2;
+    store.update_ticket(&moved, 1, &[], &[]).await.unwrap();
+    sup[0] = moved;
+    for assignee in &assignees {
+        for status in &statuses {
+            let query = TicketQuery {
+                assignee: assignee.clone(),
+                status: status.clone(),
+                ..TicketQuery::newest(queue("SUP"), 100)
+            };
+            let listed: Vec<TicketKey> = store
+                .list_tickets(&query)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|t| t.key)
+                .collect();
+            assert_eq!(
+                listed,
+                expected(&sup, assignee, status),
+                "after the move: {assignee:?} {status:?}"
+            );
+        }
+    }
 }

@@ -23,13 +23,17 @@ use crate::store::{IdempotencyClaim, IdempotencyRecord, StoreError};
 pub(super) type Item = HashMap<String, AttributeValue>;
 
 /// Attributes that belong to the table layout, not to the domain value.
-const LAYOUT_ATTRIBUTES: [&str; 8] = [
+const LAYOUT_ATTRIBUTES: [&str; 12] = [
     keys::PK,
     keys::SK,
     keys::GSI1PK,
     keys::GSI1SK,
     keys::GSI2PK,
     keys::GSI2SK,
+    keys::GSI3PK,
+    keys::GSI3SK,
+    keys::GSI4PK,
+    keys::GSI4SK,
     keys::ITEM_TYPE,
     keys::EXPIRES_AT,
 ];
@@ -135,9 +139,10 @@ fn decode<T: DeserializeOwned>(what: &str, mut item: Item) -> Result<T, StoreErr
     from_item(item).map_err(|e| StoreError::corrupt_from(format!("{what} at {location}: {e}"), e))
 }
 
-/// The item of a ticket, with its queue index keys and, when it has an
-/// assignee, its assignee index keys. Ticket writes put the whole item, so
-/// a ticket whose assignee is cleared leaves the (sparse) assignee index.
+/// The item of a ticket, with its queue index keys, its assignee index
+/// keys (the queue's unassigned partition when it has none) and its holder
+/// listing keys. Ticket writes put the whole item, so a change of assignee
+/// or status moves it in every index.
 pub(super) fn ticket_item(ticket: &Ticket) -> Result<Item, StoreError> {
     let mut item = encode(
         &format!("ticket {}", ticket.key),
@@ -154,16 +159,19 @@ pub(super) fn ticket_item(ticket: &Ticket) -> Result<Item, StoreError> {
         keys::GSI1SK.to_owned(),
         s(keys::queue_gsi1sk(ticket.created_at, ticket.key.number())),
     );
-    if let Some(login) = &ticket.assignee {
-        item.insert(
-            keys::GSI2PK.to_owned(),
-            s(keys::assignee_gsi2pk(ticket.key.queue(), login)),
-        );
-        item.insert(
-            keys::GSI2SK.to_owned(),
-            s(keys::assignee_gsi2sk(&ticket.status, &ticket.key)),
-        );
-    }
+    let holder = keys::holder_pk(ticket.key.queue(), ticket.assignee.as_deref());
+    let created = keys::queue_gsi1sk(ticket.created_at, ticket.key.number());
+    item.insert(keys::GSI2PK.to_owned(), s(holder.clone()));
+    item.insert(
+        keys::GSI2SK.to_owned(),
+        s(keys::assignee_gsi2sk(
+            &ticket.status,
+            ticket.created_at,
+            ticket.key.number(),
+        )),
+    );
+    item.insert(keys::GSI4PK.to_owned(), s(holder));
+    item.insert(keys::GSI4SK.to_owned(), s(created));
     if let Some(due) = ticket.sla.next_due() {
         item.insert(
             keys::GSI3PK.to_owned(),
@@ -175,6 +183,23 @@ pub(super) fn ticket_item(ticket: &Ticket) -> Result<Item, StoreError> {
         );
     }
     Ok(item)
+}
+
+/// A ticket's listing item, written with every version of it: its place
+/// in the status listing (`gsi4`, `STATUS#<queue>#<status>`), which the
+/// ticket item cannot hold beside its assignee's place in the same index.
+pub(super) fn listing_item(ticket: &Ticket) -> Item {
+    let mut item = key(keys::ticket_pk(&ticket.key), keys::SK_LISTING);
+    item.insert(keys::ITEM_TYPE.to_owned(), s(item_type::LISTING));
+    item.insert(
+        keys::GSI4PK.to_owned(),
+        s(keys::status_gsi4pk(ticket.key.queue(), &ticket.status)),
+    );
+    item.insert(
+        keys::GSI4SK.to_owned(),
+        s(keys::queue_gsi1sk(ticket.created_at, ticket.key.number())),
+    );
+    item
 }
 
 /// A ticket read back.

@@ -23,6 +23,13 @@ pub(super) const GSI2PK: &str = "gsi2pk";
 pub(super) const GSI2SK: &str = "gsi2sk";
 /// The name of the assignee index.
 pub(super) const GSI2: &str = "gsi2";
+/// Partition key attribute of the `gsi4` index (listings by holder and by
+/// status).
+pub(super) const GSI4PK: &str = "gsi4pk";
+/// Sort key attribute of the `gsi4` index.
+pub(super) const GSI4SK: &str = "gsi4sk";
+/// The name of the listing index.
+pub(super) const GSI4: &str = "gsi4";
 /// Partition key attribute of the sparse `gsi3` index (the SLA due index).
 pub(super) const GSI3PK: &str = "gsi3pk";
 /// Sort key attribute of the `gsi3` index.
@@ -56,6 +63,8 @@ pub(super) const SK_IDEMPOTENCY: &str = "IDEM";
 pub(super) const SK_MARKER: &str = "MARK";
 /// Sort key of a named counter.
 pub(super) const SK_COUNT: &str = "COUNT";
+/// Sort key of a ticket's listing item (its place in the status listing).
+pub(super) const SK_LISTING: &str = "LISTING";
 /// Sort key of a mail log entry.
 pub(super) const SK_MAIL_LOG: &str = "MAILLOG";
 
@@ -77,6 +86,8 @@ pub(super) mod item_type {
     pub(in crate::store::dynamo) const MARKER: &str = "marker";
     /// A mail log entry.
     pub(in crate::store::dynamo) const MAIL_LOG: &str = "mail_log";
+    /// A ticket's listing item.
+    pub(in crate::store::dynamo) const LISTING: &str = "listing";
 }
 
 /// `TICKET#SUP-17`: the partition of a ticket and its timeline.
@@ -186,10 +197,39 @@ pub(super) fn assignee_gsi2pk(queue: &QueueKey, login: &str) -> String {
     format!("ASSIGNEE#{queue}#{login}")
 }
 
-/// `Open#SUP-17`: the assignee index sort key, the ticket's status then its
-/// key, so the tickets of one status are one `begins_with` range.
-pub(super) fn assignee_gsi2sk(status: &str, key: &TicketKey) -> String {
-    format!("{}{key}", assignee_gsi2sk_prefix(status))
+/// `UNASSIGNED#SUP`: the assignee index partition of queue `SUP`'s
+/// unassigned tickets (`UNASSIGNED` is not `ASSIGNEE`, so no login can
+/// name it).
+pub(super) fn unassigned_gsi2pk(queue: &QueueKey) -> String {
+    format!("UNASSIGNED#{queue}")
+}
+
+/// The assignee index partition of a ticket: its assignee's, or the
+/// queue's unassigned one.
+pub(super) fn holder_pk(queue: &QueueKey, assignee: Option<&str>) -> String {
+    match assignee {
+        Some(login) => assignee_gsi2pk(queue, login),
+        None => unassigned_gsi2pk(queue),
+    }
+}
+
+/// `Open#2025-03-14T09:26:53.589793000Z#00000000000000000017`: the
+/// assignee index sort key, the ticket's status then its queue index sort
+/// key, so the tickets of one status are one `begins_with` range, newest
+/// last.
+pub(super) fn assignee_gsi2sk(status: &str, created_at: DateTime<Utc>, number: u64) -> String {
+    format!(
+        "{}{}",
+        assignee_gsi2sk_prefix(status),
+        queue_gsi1sk(created_at, number)
+    )
+}
+
+/// `STATUS#SUP#Open`: the listing index partition of queue `SUP`'s
+/// tickets in status `Open` (held by the tickets' listing items; the
+/// ticket items hold their assignee partition, [`holder_pk`], there).
+pub(super) fn status_gsi4pk(queue: &QueueKey, status: &str) -> String {
+    format!("STATUS#{queue}#{status}")
 }
 
 /// `Open#`: the prefix of the assignee index sort keys of one status.
@@ -292,13 +332,19 @@ mod tests {
     }
 
     #[test]
-    fn assignee_index_keys_group_by_queue_and_login_then_status() {
+    fn assignee_index_keys_group_by_queue_and_login_then_status_then_age() {
         let queue = QueueKey::parse("SUP").unwrap();
-        let key = TicketKey::new(queue.clone(), 17);
+        let t = Utc.with_ymd_and_hms(2026, 12, 4, 9, 50, 0).unwrap();
         assert_eq!(assignee_gsi2pk(&queue, "anna"), "ASSIGNEE#SUP#anna");
-        assert_eq!(assignee_gsi2sk("In progress", &key), "In progress#SUP-17");
-        assert!(assignee_gsi2sk("Open", &key).starts_with(&assignee_gsi2sk_prefix("Open")));
-        assert!(!assignee_gsi2sk("Open", &key).starts_with(&assignee_gsi2sk_prefix("Ope")));
+        assert_eq!(holder_pk(&queue, None), "UNASSIGNED#SUP");
+        assert_eq!(
+            assignee_gsi2sk("In progress", t, 17),
+            "In progress#2026-12-04T09:50:00.000000000Z#00000000000000000017"
+        );
+        assert!(assignee_gsi2sk("Open", t, 17).starts_with(&assignee_gsi2sk_prefix("Open")));
+        assert!(!assignee_gsi2sk("Open", t, 17).starts_with(&assignee_gsi2sk_prefix("Ope")));
+        assert!(assignee_gsi2sk("Open", t, 9) < assignee_gsi2sk("Open", t, 17));
+        assert_eq!(status_gsi4pk(&queue, "Open"), "STATUS#SUP#Open");
     }
 
     #[test]

@@ -10,7 +10,8 @@
 //!
 //! | item | `pk` | `sk` | index keys | other attributes |
 //! |---|---|---|---|---|
-//! | ticket (`ticket`) | `TICKET#SUP-17` | `TICKET` | `gsi1pk` = `QUEUE#SUP`, `gsi1sk` = `2025-03-14T09:26:53.589793000Z#00000000000000000017` (creation time with 9 fraction digits, then the number padded to 20 digits); only when assigned: `gsi2pk` = `ASSIGNEE#SUP#<login>`, `gsi2sk` = `<status>#SUP-17` | the ticket's fields, incl. `version` |
+//! | ticket (`ticket`) | `TICKET#SUP-17` | `TICKET` | `gsi1pk` = `QUEUE#SUP`, `gsi1sk` = `2025-03-14T09:26:53.589793000Z#00000000000000000017` (creation time with 9 fraction digits, then the number padded to 20 digits); `gsi2pk` = `ASSIGNEE#SUP#<login>` (or `UNASSIGNED#SUP`), `gsi2sk` = `<status>#<gsi1sk>`; `gsi4pk` = the same as `gsi2pk`, `gsi4sk` = the same as `gsi1sk` | the ticket's fields, incl. `version` |
+//! | listing (`listing`) | `TICKET#SUP-17` | `LISTING` | `gsi4pk` = `STATUS#SUP#<status>`, `gsi4sk` = the ticket's `gsi1sk` | none: the ticket's place in the status listing, written with every version |
 //! | timeline entry (`timeline`) | `TICKET#SUP-17` | `TL#<seq padded to 20 digits>` | | the entry's fields |
 //! | ticket counter (`counter`) | `COUNTER#SUP` | `COUNTER` | | `next` |
 //! | contact (`contact`) | `CONTACT#<id>` | `CONTACT` | | the contact's fields, incl. `emails` |
@@ -26,17 +27,21 @@
 //! timers runs with a warning or breach still to record; the checker
 //! queries the 8 partitions for `gsi3sk <= <now, same format>#~`.
 //!
-//! `gsi2` is sparse: a ticket item carries `gsi2pk` / `gsi2sk` only while it
-//! has an assignee. Every ticket write puts the whole item, so clearing the
-//! assignee drops the attributes and the ticket leaves the index, and a
-//! change of status or assignee moves it. (A status containing `#` would
+//! `gsi2` holds every ticket under its assignee (or its queue's unassigned
+//! partition), by status then age; `gsi4` holds every ticket twice, under
+//! its assignee (the ticket item) and under its status (its listing item),
+//! by age; see `listing.rs` for the range each listing reads. Every ticket
+//! write puts the whole ticket item and its listing item, so a change of
+//! status or assignee moves the ticket in every index. (Items written
+//! before `gsi4` existed enter it at their next write.) (A status containing `#` would
 //! make the `begins_with` ranges of two statuses overlap; statuses are
 //! configured names without one.)
 //!
 //! The table: `pk` S (hash) / `sk` S (range); global secondary index `gsi1`
 //! on `gsi1pk` S / `gsi1sk` S with projection ALL; global secondary index
 //! `gsi2` on `gsi2pk` S / `gsi2sk` S with projection KEYS_ONLY; `gsi3` on
-//! `gsi3pk` S / `gsi3sk` S with projection KEYS_ONLY;
+//! `gsi3pk` S / `gsi3sk` S with projection KEYS_ONLY; `gsi4` on `gsi4pk` S
+//! / `gsi4sk` S with projection KEYS_ONLY;
 //! PAY_PER_REQUEST; stream NEW_AND_OLD_IMAGES; TTL on `expires_at`.
 //! [`DynamoStore::create_table`] creates exactly this.
 //!
@@ -45,8 +50,8 @@
 //! | operation | requests |
 //! |---|---|
 //! | allocate a ticket key | UpdateItem `ADD next :one` on the counter, `UPDATED_NEW` |
-//! | create a ticket | one consistent GetItem per idempotency claim (sent together; an existing record answers `Replayed` or `IdempotencyMismatch` and nothing is written), then one TransactWriteItems: Put ticket `attribute_not_exists(pk)`, Put each entry, Put each claim's record `attribute_not_exists(pk)` |
-//! | update a ticket | one consistent GetItem per claim (as for a create, before the version is looked at), then one TransactWriteItems: Put ticket `version = :expected`, Put each entry, Put each claim's record `attribute_not_exists(pk)` |
+//! | create a ticket | one consistent GetItem per idempotency claim (sent together; an existing record answers `Replayed` or `IdempotencyMismatch` and nothing is written), then one TransactWriteItems: Put ticket `attribute_not_exists(pk)`, Put its listing item, Put each entry, Put each claim's record `attribute_not_exists(pk)` |
+//! | update a ticket | one consistent GetItem per claim (as for a create, before the version is looked at), then one TransactWriteItems: Put ticket `version = :expected`, Put its listing item, Put each entry, Put each claim's record `attribute_not_exists(pk)` |
 //! | read a ticket / contact / idempotency record / marker | consistent GetItem |
 //! | put a marker | PutItem `attribute_not_exists(pk)` with `ReturnValuesOnConditionCheckFailure=ALL_OLD` (the old item answers the stored value; a GetItem only when it is missing) |
 //! | delete a marker | DeleteItem |
@@ -55,7 +60,8 @@
 //! | entries of one ticket version | consistent Query `pk = TICKET#..` and `sk BETWEEN TL#<v*1000> AND TL#<v*1000+999>` (padded), ascending |
 //! | entries after a version | consistent Query `pk = TICKET#..` and `sk >= TL#<(v+1)*1000>` (padded), ascending |
 //! | tickets due for the SLA checker | per shard (8, sent together): Query `gsi3` on `gsi3pk = SLADUE#<n>` and `gsi3sk <= <until>#~`, ascending, up to the limit (eventually consistent; the checker reads each ticket consistently) |
-//! | list a queue | Query `gsi1` on `gsi1pk = QUEUE#..`, descending, until the limit (eventually consistent) |
+//! | list a queue | Query `gsi1` on `gsi1pk = QUEUE#..`, descending, below the cursor, until the limit (eventually consistent) |
+//! | list a queue by status, by assignee, or both | Query `gsi4` (or `gsi2` for both), descending, below the cursor, until the limit, then one consistent BatchGetItem per 100 tickets (`listing.rs`) |
 //! | count a queue's tickets assigned to an agent | per distinct status (sent together): Query `gsi2` on `gsi2pk = ASSIGNEE#<queue>#<login>` and `begins_with(gsi2sk, "<status>#")`, `Select=COUNT`, every page (eventually consistent) |
 //! | find a contact by email | GetItem on the email item, then on the contact |
 //! | create a contact | TransactWriteItems: Put contact and one email item per address, all `attribute_not_exists(pk)` |
@@ -83,6 +89,7 @@ mod credentials;
 mod errors;
 mod items;
 mod keys;
+mod listing;
 mod mail_log;
 
 use std::collections::{BTreeSet, HashMap};
@@ -143,6 +150,8 @@ pub struct RequestCounts {
     pub delete_item: u64,
     /// TransactWriteItems calls (a retried transaction counts again).
     pub transact_write_items: u64,
+    /// BatchGetItem calls (a retry of unprocessed keys counts again).
+    pub batch_get_item: u64,
     /// Table administration calls (CreateTable, DescribeTable, TTL).
     pub admin: u64,
     /// Items returned by SLA due index queries.
@@ -158,6 +167,7 @@ impl RequestCounts {
             + self.update_item
             + self.delete_item
             + self.transact_write_items
+            + self.batch_get_item
             + self.admin
     }
 }
@@ -170,6 +180,7 @@ struct Counters {
     update_item: AtomicU64,
     delete_item: AtomicU64,
     transact_write_items: AtomicU64,
+    batch_get_item: AtomicU64,
     admin: AtomicU64,
     items_read: AtomicU64,
 }
@@ -266,7 +277,8 @@ fn check_transaction_size(
     entries: &[TimelineEntry],
     claims: &[&IdempotencyClaim],
 ) -> Result<(), StoreError> {
-    let items = 1 + entries.len() + claims.len();
+    // The ticket, its listing item, its entries and its claims.
+    let items = 2 + entries.len() + claims.len();
     if items > MAX_TRANSACTION_ITEMS {
         return Err(StoreError::backend(format!(
             "writing ticket {ticket} with {} timeline entries and {} idempotency claims takes {items} items; one DynamoDB transaction holds at most {MAX_TRANSACTION_ITEMS}",
@@ -442,13 +454,14 @@ impl DynamoStore {
             update_item: c.update_item.load(Ordering::Relaxed),
             delete_item: c.delete_item.load(Ordering::Relaxed),
             transact_write_items: c.transact_write_items.load(Ordering::Relaxed),
+            batch_get_item: c.batch_get_item.load(Ordering::Relaxed),
             admin: c.admin.load(Ordering::Relaxed),
             due_index_items: c.items_read.load(Ordering::Relaxed),
         }
     }
 
     /// Creates the table as `infra/template.yaml` declares it (keys, the
-    /// `gsi1` and `gsi2` indexes, on-demand billing, the stream, TTL on `expires_at`) and
+    /// `gsi1` to `gsi4` indexes, on-demand billing, the stream, TTL on `expires_at`) and
     /// waits until it is active. Does nothing to a table that exists already
     /// (its layout is not checked) except enabling TTL when it is off.
     pub async fn create_table(&self) -> Result<(), StoreError> {
@@ -500,6 +513,8 @@ impl DynamoStore {
             keys::GSI2SK,
             keys::GSI3PK,
             keys::GSI3SK,
+            keys::GSI4PK,
+            keys::GSI4SK,
         ]
         .into_iter()
         .map(|name| {
@@ -521,14 +536,15 @@ impl DynamoStore {
             .map_err(build_error)
     }
 
-    /// The indexes `gsi1` (projecting everything), `gsi2` and `gsi3`
-    /// (projecting keys only).
+    /// The indexes `gsi1` (projecting everything), `gsi2`, `gsi3` and
+    /// `gsi4` (projecting keys only).
     fn table_indexes() -> Result<Vec<GlobalSecondaryIndex>, StoreError> {
         use ProjectionType::{All, KeysOnly};
         Ok(vec![
             Self::index(keys::GSI1, keys::GSI1PK, keys::GSI1SK, All)?,
             Self::index(keys::GSI2, keys::GSI2PK, keys::GSI2SK, KeysOnly)?,
             Self::index(keys::GSI3, keys::GSI3PK, keys::GSI3SK, KeysOnly)?,
+            Self::index(keys::GSI4, keys::GSI4PK, keys::GSI4SK, KeysOnly)?,
         ])
     }
 
@@ -890,8 +906,9 @@ impl TicketStore for DynamoStore {
             return Ok(written);
         }
 
-        let mut writes = Vec::with_capacity(1 + entries.len() + claims.len());
+        let mut writes = Vec::with_capacity(2 + entries.len() + claims.len());
         writes.push(self.put(items::ticket_item(ticket)?, Some(IF_NEW), None, None)?);
+        writes.push(self.put(items::listing_item(ticket), None, None, None)?);
         for entry in entries {
             writes.push(self.put(items::timeline_item(entry)?, None, None, None)?);
         }
@@ -951,7 +968,7 @@ impl TicketStore for DynamoStore {
             return Ok(written);
         }
 
-        let mut writes = Vec::with_capacity(1 + entries.len() + claims.len());
+        let mut writes = Vec::with_capacity(2 + entries.len() + claims.len());
         writes.push(self.put(
             items::ticket_item(ticket)?,
             Some("#version = :expected"),
@@ -964,6 +981,7 @@ impl TicketStore for DynamoStore {
                 AttributeValue::N(expected_version.to_string()),
             )])),
         )?);
+        writes.push(self.put(items::listing_item(ticket), None, None, None)?);
         for entry in entries {
             writes.push(self.put(items::timeline_item(entry)?, None, None, None)?);
         }
@@ -1006,34 +1024,20 @@ impl TicketStore for DynamoStore {
     }
 
     async fn list_tickets(&self, query: &TicketQuery) -> Result<Vec<Ticket>, StoreError> {
-        let mut tickets = Vec::new();
-        let mut start = None;
-        while tickets.len() < query.limit {
-            let page_limit = i32::try_from(query.limit - tickets.len()).unwrap_or(i32::MAX);
-            let turn = self.turn(&self.counters.query).await;
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(keys::GSI1)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", keys::GSI1PK)
-                .expression_attribute_values(":pk", s(keys::queue_gsi1pk(&query.queue)))
-                .scan_index_forward(false)
-                .limit(page_limit)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| sdk_error("Query", e))?;
-            drop(turn);
-            for item in out.items.unwrap_or_default() {
-                tickets.push(items::ticket_from_item(item)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+        let range = listing::Range::of(query);
+        let found = self.query_listing(&range, query.limit).await?;
+        let mut tickets = if range.projects_tickets() {
+            found
+                .into_iter()
+                .map(items::ticket_from_item)
+                .collect::<Result<Vec<_>, _>>()?
+        } else {
+            self.tickets_of_index_items(found).await?
+        };
+        // The index is read eventually consistent, the tickets consistently:
+        // one that changed since its index entry was written is left out
+        // rather than shown under a filter it no longer matches.
+        tickets.retain(|t| listing::matches(query, t));
         tickets.truncate(query.limit);
         Ok(tickets)
     }
