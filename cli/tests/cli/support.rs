@@ -123,6 +123,16 @@ pub fn post_json(address: &str, path: &str, body: &str) -> (u16, String) {
     post(address, path, "application/json", body)
 }
 
+/// The status and the body of the response on `stream` (the server
+/// closes it: `Connection: close`).
+fn read_response(mut stream: TcpStream) -> (u16, String) {
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    (status, body)
+}
+
 pub fn post(address: &str, path: &str, content_type: &str, body: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(address).unwrap();
     write!(
@@ -131,11 +141,7 @@ pub fn post(address: &str, path: &str, content_type: &str, body: &str) -> (u16, 
         body.len()
     )
     .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
-    (status, body)
+    read_response(stream)
 }
 
 /// `GET path` with `Authorization: Bearer <token>` (none when `token` is
@@ -150,11 +156,7 @@ pub fn get_with_token(address: &str, path: &str, token: Option<&str>) -> (u16, S
         "GET {path} HTTP/1.1\r\nHost: {address}\r\n{authorization}Connection: close\r\n\r\n"
     )
     .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
-    (status, body)
+    read_response(stream)
 }
 
 /// `helpdesk tickets show KEY --json` over `db`, while a server may be

@@ -170,16 +170,7 @@ impl CredentialStore for DynamoStore {
         item.insert(keys::ITEM_TYPE.to_owned(), s(CREDENTIAL));
         item.insert("phc".to_owned(), s(phc));
         item.insert("updated_at".to_owned(), s(at.to_rfc3339()));
-        let turn = self.turn(&self.counters.put_item).await;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| sdk_error("PutItem", e))?;
-        drop(turn);
-        Ok(())
+        self.put_item(item).await
     }
 
     async fn password_hash(&self, login: &str) -> Result<Option<String>, StoreError> {

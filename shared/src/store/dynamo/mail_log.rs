@@ -18,18 +18,7 @@ const MAX_DAYS: i64 = 100;
 #[async_trait]
 impl MailLogStore for DynamoStore {
     async fn log_mail(&self, entry: &MailLogEntry) -> Result<(), StoreError> {
-        let item = items::mail_log_item(entry)?;
-        items::check_size(&item)?;
-        let turn = self.turn(&self.counters.put_item).await;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| sdk_error("PutItem", e))?;
-        drop(turn);
-        Ok(())
+        self.put_item(items::mail_log_item(entry)?).await
     }
 
     async fn mail_log_entry(&self, id: &str) -> Result<Option<MailLogEntry>, StoreError> {

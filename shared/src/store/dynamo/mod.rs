@@ -650,6 +650,22 @@ impl DynamoStore {
         Ok(out.item)
     }
 
+    /// Puts `item` as it is (replacing one under its key), after checking
+    /// its size.
+    async fn put_item(&self, item: Item) -> Result<(), StoreError> {
+        items::check_size(&item)?;
+        let turn = self.turn(&self.counters.put_item).await;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| sdk_error("PutItem", e))?;
+        drop(turn);
+        Ok(())
+    }
+
     /// A transaction item that puts `item`, under `condition` when given,
     /// returning the old item when the condition fails.
     fn put(
