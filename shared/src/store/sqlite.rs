@@ -9,9 +9,10 @@
 //! `BEGIN` and `COMMIT` included, is compiled once per connection and
 //! kept in its statement cache.
 //!
-//! Counting a queue's tickets by assignee and status reads the expression
-//! index `tickets_by_assignee` on `(queue, json_extract(doc, '$.assignee'),
-//! json_extract(doc, '$.status'))`, never the queue's rows.
+//! Every ticket write also sets the `assignee` and `status` columns from
+//! the document; the listings (by assignee, by status, by both, newest
+//! first) and the count of an agent's tickets by status read one range of
+//! an index on them (`LISTING_SCHEMA`), never the queue's rows.
 //!
 //! The store has a change feed ([`ChangeFeed`], in `sqlite/feed.rs`):
 //! every applied ticket write (a creation or an update, not a replay, not a
@@ -27,8 +28,9 @@
 //!
 //! One file in WAL mode:
 //!
-//! - `tickets` (key, queue, number, version, created_at, JSON document;
-//!   index on queue and creation time);
+//! - `tickets` (key, queue, number, version, created_at, JSON document,
+//!   assignee, status; indexes on queue and creation time, and on
+//!   assignee and status before it);
 //! - `timeline` (ticket, seq, JSON; primary key (ticket, seq));
 //! - `ticket_counters`, `contacts`, `contact_emails` (email primary key ->
 //!   one owner), `idempotency`, `markers`, `counters`;
@@ -86,23 +88,12 @@ CREATE TABLE IF NOT EXISTS tickets (
     number INTEGER NOT NULL,
     version INTEGER NOT NULL,
     created_at TEXT NOT NULL,
-    doc TEXT NOT NULL
+    doc TEXT NOT NULL,
+    assignee TEXT,
+    status TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS tickets_by_queue ON tickets (queue, created_at DESC, number DESC);
--- The listings: a queue's tickets newest first, by assignee (NULL:
--- unassigned), by status, or by both; the expressions are written exactly
--- as in the queries, which is what lets the planner use them.
 DROP INDEX IF EXISTS tickets_by_assignee;
-CREATE INDEX IF NOT EXISTS tickets_by_holder ON tickets (
-    queue, json_extract(doc, '$.assignee'), created_at DESC, number DESC
-);
-CREATE INDEX IF NOT EXISTS tickets_by_status ON tickets (
-    queue, json_extract(doc, '$.status'), created_at DESC, number DESC
-);
-CREATE INDEX IF NOT EXISTS tickets_by_holder_status ON tickets (
-    queue, json_extract(doc, '$.assignee'), json_extract(doc, '$.status'),
-    created_at DESC, number DESC
-);
 CREATE TABLE IF NOT EXISTS timeline (
     ticket TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -150,13 +141,51 @@ CREATE TABLE IF NOT EXISTS idempotency (
 );
 "#;
 
+/// The listings' indexes: a queue's tickets newest first, by assignee
+/// (NULL: unassigned), by status, or by both, on the `assignee` and
+/// `status` columns that every ticket write sets from the document (an
+/// update that changes neither leaves these indexes alone). Created after
+/// [`add_listing_columns`] gave a file from before them the columns.
+const LISTING_SCHEMA: &str = r#"
+CREATE INDEX IF NOT EXISTS tickets_by_holder ON tickets (
+    queue, assignee, created_at DESC, number DESC
+);
+CREATE INDEX IF NOT EXISTS tickets_by_status ON tickets (
+    queue, status, created_at DESC, number DESC
+);
+CREATE INDEX IF NOT EXISTS tickets_by_holder_status ON tickets (
+    queue, assignee, status, created_at DESC, number DESC
+);
+"#;
+
+/// Gives a `tickets` table written before the listing columns existed its
+/// `assignee` and `status` columns, filled from each document.
+fn add_listing_columns(tx: &Connection) -> Result<(), StoreError> {
+    let has_status: bool = tx
+        .query_row(
+            "SELECT count(*) > 0 FROM pragma_table_info('tickets') WHERE name = 'status'",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(backend)?;
+    if !has_status {
+        tx.execute_batch(
+            "ALTER TABLE tickets ADD COLUMN assignee TEXT;
+             ALTER TABLE tickets ADD COLUMN status TEXT NOT NULL DEFAULT '';
+             UPDATE tickets SET assignee = json_extract(doc, '$.assignee'),
+                                status = json_extract(doc, '$.status');",
+        )
+        .map_err(backend)?;
+    }
+    Ok(())
+}
+
 /// Counts a queue's tickets of one assignee whose status is in a JSON array
-/// of statuses; the expressions are written exactly as in the index
-/// `tickets_by_holder_status`, which is what lets the planner use it.
+/// of statuses: a range of `tickets_by_holder_status`.
 const COUNT_ASSIGNED: &str = "SELECT count(*) FROM tickets
      WHERE queue = ?1
-       AND json_extract(doc, '$.assignee') = ?2
-       AND json_extract(doc, '$.status') IN (SELECT value FROM json_each(?3))";
+       AND assignee = ?2
+       AND status IN (SELECT value FROM json_each(?3))";
 
 /// The listing `query` asks for: one range of `tickets_by_queue`,
 /// `tickets_by_holder`, `tickets_by_status` or `tickets_by_holder_status`
@@ -165,12 +194,12 @@ const COUNT_ASSIGNED: &str = "SELECT count(*) FROM tickets
 fn list_sql(query: &TicketQuery) -> String {
     let mut sql = String::from("SELECT doc FROM tickets WHERE queue = :queue");
     match &query.assignee {
-        Some(Some(_)) => sql.push_str(" AND json_extract(doc, '$.assignee') = :assignee"),
-        Some(None) => sql.push_str(" AND json_extract(doc, '$.assignee') IS NULL"),
+        Some(Some(_)) => sql.push_str(" AND assignee = :assignee"),
+        Some(None) => sql.push_str(" AND assignee IS NULL"),
         None => {}
     }
     if query.status.is_some() {
-        sql.push_str(" AND json_extract(doc, '$.status') = :status");
+        sql.push_str(" AND status = :status");
     }
     if query.after.is_some() {
         sql.push_str(" AND (created_at, number) < (:at, :number)");
@@ -393,6 +422,8 @@ impl SqliteStore {
             tx.execute_batch(SCHEMA).map_err(backend)?;
             tx.execute_batch(feed::SCHEMA).map_err(backend)?;
             tx.execute_batch(credentials::SCHEMA).map_err(backend)?;
+            add_listing_columns(&tx)?;
+            tx.execute_batch(LISTING_SCHEMA).map_err(backend)?;
             tx.pragma_update(None, "user_version", fingerprint)
                 .map_err(backend)?;
             tx.commit().map_err(backend)?;
@@ -586,7 +617,7 @@ const STATEMENT_CACHE: usize = 64;
 /// different, but for a 1 in 2^31 chance, when one is added or changed.
 fn schema_fingerprint() -> i32 {
     let mut hash: u32 = 0x811c_9dc5;
-    let parts = [SCHEMA, feed::SCHEMA, credentials::SCHEMA];
+    let parts = [SCHEMA, feed::SCHEMA, credentials::SCHEMA, LISTING_SCHEMA];
     for byte in parts.iter().flat_map(|part| part.bytes()) {
         hash ^= u32::from(byte);
         hash = hash.wrapping_mul(0x0100_0193);
@@ -718,15 +749,18 @@ impl TicketStore for SqliteStore {
                 let doc = to_json(&ticket)?;
                 let inserted = tx
                     .execute_cached(
-                        "INSERT INTO tickets (key, queue, number, version, created_at, doc)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (key) DO NOTHING",
+                        "INSERT INTO tickets
+                         (key, queue, number, version, created_at, doc, assignee, status)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (key) DO NOTHING",
                         params![
                             key,
                             ticket.queue.as_str(),
                             version_i64(ticket.key.number())?,
                             version_i64(ticket.version)?,
                             stored_time(ticket.created_at),
-                            doc
+                            doc,
+                            ticket.assignee,
+                            ticket.status
                         ],
                     )
                     .map_err(backend)?;
@@ -808,8 +842,16 @@ impl TicketStore for SqliteStore {
                 }
                 let doc = to_json(&ticket)?;
                 tx.execute_cached(
-                    "UPDATE tickets SET version = ?1, doc = ?2 WHERE key = ?3 AND version = ?4",
-                    params![version_i64(ticket.version)?, doc, key, actual],
+                    "UPDATE tickets SET version = ?1, doc = ?2, assignee = ?5, status = ?6
+                     WHERE key = ?3 AND version = ?4",
+                    params![
+                        version_i64(ticket.version)?,
+                        doc,
+                        key,
+                        actual,
+                        ticket.assignee,
+                        ticket.status
+                    ],
                 )
                 .map_err(backend)?;
                 insert_entries(tx, &entries)?;
@@ -1248,7 +1290,7 @@ mod tests {
         // All three columns are searched, not one filtered row by row.
         assert!(
             plan.contains(
-                "SEARCH tickets USING COVERING INDEX tickets_by_assignee (queue=? AND <expr>=? AND <expr>=?)"
+                "SEARCH tickets USING COVERING INDEX tickets_by_holder_status (queue=? AND assignee=? AND status=?)"
             ),
             "{plan}"
         );
@@ -1352,7 +1394,7 @@ mod tests {
     }
 
     #[test]
-    fn a_file_from_before_the_change_feed_and_the_assignee_index_opens_and_gets_them() {
+    fn a_file_from_before_the_change_feed_and_the_listing_indexes_opens_and_gets_them() {
         let path = std::env::temp_dir().join(format!(
             "helpdesk-old-schema-{}.db",
             uuid::Uuid::new_v4().simple()
@@ -1362,8 +1404,8 @@ mod tests {
             let conn = store.conn.lock().unwrap();
             // As a file of that time: no schema fingerprint either.
             conn.execute_batch(
-                "DROP INDEX tickets_by_assignee; DROP TABLE changes; DROP TABLE feed_cursors; \
-                 PRAGMA user_version = 0;",
+                "DROP INDEX tickets_by_holder_status; DROP TABLE changes; \
+                 DROP TABLE feed_cursors; PRAGMA user_version = 0;",
             )
             .unwrap();
         }
@@ -1384,7 +1426,7 @@ mod tests {
             let _ = std::fs::remove_file(format!("{}{file}", path.display()));
         }
 
-        for name in ["changes", "feed_cursors", "tickets_by_assignee"] {
+        for name in ["changes", "feed_cursors", "tickets_by_holder_status"] {
             assert!(
                 objects.iter().any(|o| o == name),
                 "{name} missing: {objects:?}"
@@ -1430,6 +1472,65 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_file_from_before_the_listing_columns_gets_them_filled_from_each_ticket() {
+        let path = std::env::temp_dir().join(format!(
+            "helpdesk-listing-{}.db",
+            uuid::Uuid::new_v4().simple()
+        ));
+        {
+            let store = SqliteStore::open(&path).unwrap();
+            let conn = store.conn.lock().unwrap();
+            // The file as an earlier version left it: no listing columns or
+            // indexes, a schema fingerprint of its own.
+            conn.execute_batch(
+                "DROP INDEX tickets_by_holder; DROP INDEX tickets_by_status;
+                 DROP INDEX tickets_by_holder_status;
+                 ALTER TABLE tickets DROP COLUMN assignee;
+                 ALTER TABLE tickets DROP COLUMN status;
+                 INSERT INTO tickets (key, queue, number, version, created_at, doc) VALUES
+                   ('SUP-1', 'SUP', 1, 3, '2026-03-02T09:30:00.000000Z',
+                    '{\"assignee\":\"anna\",\"status\":\"Open\"}'),
+                   ('SUP-2', 'SUP', 2, 1, '2026-03-02T09:31:00.000000Z',
+                    '{\"status\":\"New\"}');
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).unwrap();
+        let conn = store.conn.lock().unwrap();
+        let rows: Vec<(String, Option<String>, String)> = conn
+            .prepare("SELECT key, assignee, status FROM tickets ORDER BY key")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            rows,
+            vec![
+                (
+                    "SUP-1".to_owned(),
+                    Some("anna".to_owned()),
+                    "Open".to_owned()
+                ),
+                ("SUP-2".to_owned(), None, "New".to_owned()),
+            ]
+        );
+        let indexes: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index'
+                 AND name IN ('tickets_by_holder', 'tickets_by_status', 'tickets_by_holder_status')",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(indexes, 3);
+        drop(conn);
+        drop(store);
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]
