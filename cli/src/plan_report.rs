@@ -127,7 +127,7 @@ fn actor(actor: &helpdesk::domain::Actor) -> String {
     use helpdesk::domain::Actor;
     match actor {
         Actor::Customer { email } => format!("customer {email}"),
-        Actor::Agent { login } => format!("agent {login}"),
+        Actor::Agent { login, .. } => format!("agent {login}"),
         Actor::System => "system".into(),
         Actor::Trigger { name } => format!("trigger {name:?}"),
     }

@@ -110,6 +110,7 @@ fn change() -> Change {
         after,
         Actor::Agent {
             login: "boris".into(),
+            via: None,
         },
     )
 }

@@ -59,6 +59,15 @@ impl Principal {
         config.works_in(&self.login, queue)
     }
 
+    /// The timeline's actor for their changes: login and how they signed
+    /// in.
+    pub fn actor(&self) -> crate::domain::Actor {
+        crate::domain::Actor::Agent {
+            login: self.login.clone(),
+            via: Some(self.via.describe()),
+        }
+    }
+
     /// Whether they may take a ticket from someone else who holds it.
     pub fn may_reassign(&self) -> bool {
         matches!(self.role, Role::Lead | Role::Admin)
@@ -79,6 +88,19 @@ pub enum Via {
     Jwt,
     /// The `helpdesk` command on the operator's machine, with `--as`.
     Cli,
+}
+
+impl Via {
+    /// As the timeline records it: `token:<label>`, `session`, `jwt`,
+    /// `cli`.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Token { label } => format!("token:{label}"),
+            Self::Session => "session".to_owned(),
+            Self::Jwt => "jwt".to_owned(),
+            Self::Cli => "cli".to_owned(),
+        }
+    }
 }
 
 /// Why a credential was not made or not accepted.

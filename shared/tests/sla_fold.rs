@@ -132,6 +132,7 @@ fn answer() -> TimelineEvent {
 fn anna() -> Actor {
     Actor::Agent {
         login: "anna".into(),
+        via: None,
     }
 }
 

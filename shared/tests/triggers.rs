@@ -66,6 +66,7 @@ fn customer() -> Actor {
 fn agent() -> Actor {
     Actor::Agent {
         login: "boris".into(),
+        via: None,
     }
 }
 

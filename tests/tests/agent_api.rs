@@ -282,7 +282,8 @@ async fn an_agent_takes_a_ticket_moves_it_to_line_2_and_the_trigger_sets_its_sta
     assert_eq!(changes.len(), 1);
     assert_eq!(
         changes[0]["actor"],
-        json!({ "kind": "agent", "login": "anna" })
+        json!({ "kind": "agent", "login": "anna", "via": "token:t" }),
+        "the change names the agent and the token it came through"
     );
 }
 

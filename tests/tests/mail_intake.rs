@@ -456,6 +456,7 @@ async fn resolve(app: &TestApp, key: &TicketKey, status: &str, days_ago: i64) {
         key,
         &helpdesk::domain::Actor::Agent {
             login: "anna".into(),
+            via: None,
         },
         at,
         &[],

@@ -130,6 +130,7 @@ async fn agent_changes(app: &TestApp, key: &TicketKey, edit: impl Fn(&mut Ticket
         key,
         &Actor::Agent {
             login: "boris".into(),
+            via: None,
         },
         helpdesk::clock::Clock::now(app.clock.as_ref()),
         &[],

@@ -24,6 +24,11 @@ pub enum Actor {
     Agent {
         /// Their login.
         login: String,
+        /// How they were signed in, when it was through the API
+        /// (`token:<label>`, `session`, `jwt`) or the `helpdesk` command
+        /// (`cli`): the audit trail of who made the change.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        via: Option<String>,
     },
     /// The helpdesk itself (routing, SLA).
     System,

@@ -228,7 +228,7 @@ fn happened(queue: &Queue, write: &[&TimelineEntry]) -> Happened {
     for entry in write {
         match (&entry.event, &entry.actor) {
             (TimelineEvent::Created { .. }, _) => happened.created = true,
-            (TimelineEvent::Comment { public: true, .. }, Actor::Agent { login })
+            (TimelineEvent::Comment { public: true, .. }, Actor::Agent { login, .. })
                 if in_team(login) =>
             {
                 happened.team_answer = true;
@@ -237,7 +237,7 @@ fn happened(queue: &Queue, write: &[&TimelineEntry]) -> Happened {
                 TimelineEvent::EmailOut {
                     automatic: false, ..
                 },
-                Actor::Agent { login },
+                Actor::Agent { login, .. },
             ) if in_team(login) => {
                 happened.team_answer = true;
             }

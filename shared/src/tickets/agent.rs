@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use crate::auth::Principal;
 use crate::config::{Config, CustomFieldType, Queue};
-use crate::domain::{Actor, EmailAddress, Ticket, TicketKey, TimelineEvent};
+use crate::domain::{EmailAddress, Ticket, TicketKey, TimelineEvent};
 use crate::keys;
 use crate::mail::send::{self, SendError, SendOutcome, TicketMail};
 use crate::services::Services;
@@ -112,9 +112,7 @@ pub async fn update(
     let current = visible_ticket(services, key, agent).await?;
     check_values(config, &current, &update)?;
     authorize(agent, &current, &update)?;
-    let actor = Actor::Agent {
-        login: agent.login.clone(),
-    };
+    let actor = agent.actor();
     let now = super::store_precision(services.clock.now());
     let claims = idempotency_claims(config, key, &update, now);
     let comment = comment_entry(services, key, &update).await?;
@@ -128,7 +126,7 @@ pub async fn update(
         None => super::apply(store, key, &actor, now, &claims, write).await?,
     };
     let mail = match &update.comment {
-        Some((true, body)) => answer_by_mail(services, &ticket, &agent.login, body).await?,
+        Some((true, body)) => answer_by_mail(services, &ticket, agent, body).await?,
         _ => None,
     };
     Ok(Updated { ticket, mail })
@@ -423,7 +421,7 @@ fn change(
 async fn answer_by_mail(
     services: &Services,
     ticket: &Ticket,
-    login: &str,
+    agent: &Principal,
     body: &str,
 ) -> Result<Option<SendOutcome>, AgentError> {
     let to: Vec<EmailAddress> = ticket
@@ -446,9 +444,7 @@ async fn answer_by_mail(
         in_reply_to,
         references,
         automatic: false,
-        actor: Actor::Agent {
-            login: login.to_owned(),
-        },
+        actor: agent.actor(),
         trigger_depth: 0,
     };
     match send::send_ticket_mail(services, mail, None).await {

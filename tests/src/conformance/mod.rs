@@ -201,6 +201,7 @@ pub fn change_status(
     changed.version = ticket.version + 1;
     let actor = Actor::Agent {
         login: login.to_owned(),
+        via: None,
     };
     let entries = vec![
         TimelineEntry {

@@ -431,7 +431,14 @@ mod tests {
         assert_eq!(item.get(keys::PK), Some(&s("TICKET#SUP-17")));
         assert_eq!(item.get(keys::GSI1PK), Some(&s("QUEUE#SUP")));
         assert_eq!(item.get(keys::GSI2PK), Some(&s("ASSIGNEE#SUP#anna")));
-        assert_eq!(item.get(keys::GSI2SK), Some(&s("New#SUP-17")));
+        let created = keys::queue_gsi1sk(ticket.created_at, 17);
+        assert_eq!(item.get(keys::GSI2SK), Some(&s(format!("New#{created}"))));
+        assert_eq!(item.get(keys::GSI4PK), Some(&s("ASSIGNEE#SUP#anna")));
+        assert_eq!(item.get(keys::GSI4SK), Some(&s(created.clone())));
+        let listing = listing_item(&ticket);
+        assert_eq!(listing.get(keys::PK), Some(&s("TICKET#SUP-17")));
+        assert_eq!(listing.get(keys::GSI4PK), Some(&s("STATUS#SUP#New")));
+        assert_eq!(listing.get(keys::GSI4SK), Some(&s(created)));
         assert_eq!(item.get(keys::ITEM_TYPE), Some(&s("ticket")));
         assert_eq!(item.get("version"), Some(&AttributeValue::N("1".into())));
         assert_eq!(ticket_from_item(item).unwrap(), ticket);
@@ -455,12 +462,12 @@ mod tests {
     }
 
     #[test]
-    fn an_unassigned_ticket_stays_out_of_the_assignee_index() {
+    fn an_unassigned_ticket_is_in_its_queues_unassigned_partition() {
         let mut ticket = ticket();
         ticket.assignee = None;
         let item = ticket_item(&ticket).unwrap();
-        assert!(!item.contains_key(keys::GSI2PK));
-        assert!(!item.contains_key(keys::GSI2SK));
+        assert_eq!(item.get(keys::GSI2PK), Some(&s("UNASSIGNED#SUP")));
+        assert_eq!(item.get(keys::GSI4PK), Some(&s("UNASSIGNED#SUP")));
         assert_eq!(ticket_from_item(item).unwrap(), ticket);
     }
 
@@ -492,6 +499,7 @@ mod tests {
                 at: ticket.created_at,
                 actor: Actor::Agent {
                     login: "anna".into(),
+                    via: None,
                 },
                 event,
             };
