@@ -27,7 +27,7 @@ pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
 /// The API's routes under `/api/v1`, over `services`.
 pub fn router(services: Services) -> Router {
     let api = Router::new()
-        .route("/tickets", get(tickets::list))
+        .route("/tickets", get(tickets::list).post(tickets::create))
         .route("/tickets/{key}", get(tickets::show).patch(tickets::change))
         .route(
             "/tickets/{key}/comments",

@@ -7,10 +7,11 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use helpdesk::domain::QueueKey;
-use helpdesk::domain::{TicketKey, TimelineEntry};
+use helpdesk::domain::{Channel, EmailAddress, TicketKey, TimelineEntry};
 use helpdesk::services::Services;
-use helpdesk::tickets::agent::{self, AgentUpdate, Updated};
+use helpdesk::tickets::agent::{self, AgentUpdate, HandMade, Updated};
 use helpdesk::tickets::list::ListRequest;
+use helpdesk::tickets::{Opened, TicketDraft};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -221,6 +222,96 @@ pub async fn show(
         ticket.version,
         Json(views::full(&ticket, &timeline, now)),
     ))
+}
+
+/// `POST /tickets` body: a ticket opened by hand.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    queue: String,
+    summary: String,
+    #[serde(default)]
+    description: String,
+    requester: RequesterBody,
+    channel: Channel,
+    priority: Option<String>,
+    line: Option<u8>,
+    #[serde(default)]
+    components: Vec<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    assignee: Option<String>,
+    #[serde(default)]
+    custom_fields: BTreeMap<String, Value>,
+}
+
+/// Who the hand-made ticket is for: an address, a name, a phone number
+/// (at least one).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequesterBody {
+    email: Option<String>,
+    name: Option<String>,
+    phone: Option<String>,
+}
+
+/// `POST /tickets`: an agent opens a ticket by hand (after a phone call:
+/// `"channel": "phone"`), through the same path forms and mail take, so
+/// routing, triggers and SLA timers apply alike. 201 with the ticket and
+/// its `Location`; with an `Idempotency-Key` already used for the same
+/// values, 200 with the ticket it opened.
+pub async fn create(
+    State(services): State<Services>,
+    Agent(agent): Agent,
+    headers: HeaderMap,
+    body: Result<Json<CreateBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(body) = body.map_err(json_error)?;
+    let queue = QueueKey::parse(&body.queue)
+        .map_err(|_| ApiError::invalid("queue", format!("{:?} is not a queue key", body.queue)))?;
+    let email = body
+        .requester
+        .email
+        .as_deref()
+        .map(EmailAddress::parse)
+        .transpose()
+        .map_err(|_| ApiError::invalid("requester.email", "not an email address"))?;
+    let draft = TicketDraft {
+        queue,
+        summary: body.summary,
+        description: body.description,
+        priority: body.priority,
+        line: body.line,
+        components: body.components,
+        tags: body.tags,
+        assignee: body.assignee,
+        requester_email: email,
+        requester_name: body.requester.name,
+        requester_phone: body.requester.phone,
+        channel: body.channel,
+        custom_fields: body.custom_fields,
+    };
+    let made = HandMade {
+        draft,
+        idempotency_key: idempotency_key(&headers)?,
+    };
+    let opened = agent::open_by_hand(&services, &agent, made).await?;
+    let replayed = matches!(opened, Opened::Replayed(_));
+    let ticket = agent::visible_ticket(&services, opened.key(), &agent).await?;
+    let mut row = views::row(&ticket, services.clock.now());
+    if let Value::Object(fields) = &mut row {
+        fields.insert("version".into(), json!(ticket.version));
+    }
+    let mut response = with_etag(ticket.version, Json(row));
+    *response.status_mut() = if replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/tickets/{}", ticket.key)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
 }
 
 /// `PATCH /tickets/{key}` body: the fields to change. `assignee`, `line`

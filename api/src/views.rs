@@ -48,6 +48,7 @@ pub fn row(ticket: &Ticket, now: DateTime<Utc>) -> Value {
         "requester": {
             "email": ticket.requester.email,
             "name": ticket.requester.name,
+            "phone": ticket.requester.phone,
             "contact_id": ticket.requester.contact_id,
         },
         "components": ticket.components,

@@ -117,6 +117,7 @@ fn seeded_ticket(
         assignee: None,
         requester_email: None,
         requester_name: None,
+        requester_phone: None,
         channel: Channel::Form,
         custom_fields: Default::default(),
     };

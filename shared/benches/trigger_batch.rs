@@ -50,6 +50,7 @@ async fn billing_tickets(services: &Services) -> Vec<Ticket> {
             assignee: None,
             requester_email: None,
             requester_name: None,
+            requester_phone: None,
             channel: Channel::Form,
             custom_fields: Default::default(),
         };

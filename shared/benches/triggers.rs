@@ -87,6 +87,7 @@ fn change() -> Change {
             contact_id: None,
             email: Some(EmailAddress::parse("customer@example.org").unwrap()),
             name: Some("Casey".into()),
+            phone: None,
         },
         participants: vec![],
         channel: Channel::Form,

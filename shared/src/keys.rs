@@ -84,6 +84,12 @@ pub mod claim {
         format!("agent:{ticket}:{}", part(key))
     }
 
+    /// A ticket agent `login` opened by hand, by the request's
+    /// `Idempotency-Key`.
+    pub fn hand_made(login: &str, key: &str) -> String {
+        format!("hand:{}:{}", part(login), part(key))
+    }
+
     /// The triggers' write in reaction to the change that wrote `version`
     /// (once per SLA signal, when that write recorded several).
     pub fn trigger_write(ticket: &TicketKey, version: u64, sla: Option<&SlaAlert>) -> String {

@@ -87,6 +87,7 @@ fn created(config: &Config, at: DateTime<Utc>) -> (Ticket, Vec<TimelineEntry>) {
         assignee: None,
         requester_email: None,
         requester_name: None,
+        requester_phone: None,
         channel: Channel::Form,
         custom_fields: Default::default(),
     };

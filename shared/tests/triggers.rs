@@ -42,6 +42,7 @@ fn ticket() -> Ticket {
             contact_id: None,
             email: Some(EmailAddress::parse("customer@example.org").unwrap()),
             name: Some("Casey Customer".into()),
+            phone: None,
         },
         participants: vec![],
         channel: Channel::Form,

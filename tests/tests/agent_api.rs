@@ -599,3 +599,102 @@ async fn views_filters_and_cursors_page_through_exactly_the_matching_tickets() {
         assert_eq!(problem_field(&problem), Some(field), "{query}: {problem}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_opens_a_ticket_after_a_phone_call_once_per_idempotency_key() {
+    let desk = Desk::new().await;
+    let (anna, erik) = (
+        desk.token("anna", "desk").await,
+        desk.token("erik", "t").await,
+    );
+    let call = json!({
+        "queue": "SUP",
+        "summary": "Cannot print invoices",
+        "description": "Called at 10:05, printer says offline.",
+        "requester": { "name": "Olga Berg", "phone": "+49 30 1234567" },
+        "channel": "phone",
+        "priority": "high",
+        "components": ["Billing"],
+    });
+    let request = |body: Value, key: Option<&str>| {
+        let mut request = desk
+            .http
+            .post(desk.url("/tickets"))
+            .bearer_auth(&anna)
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        request
+    };
+
+    let (status, headers, created) =
+        answer(request(call.clone(), Some("call-1")).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let key = created["key"].as_str().unwrap().to_owned();
+    assert_eq!(
+        headers[http::header::LOCATION],
+        format!("/api/v1/tickets/{key}").as_str()
+    );
+    assert_eq!(created["channel"], "phone");
+    assert_eq!(created["requester"]["phone"], "+49 30 1234567");
+    assert_eq!(created["priority"], "high");
+
+    // The same call sent again opens nothing new.
+    let (status, _, again) =
+        answer(request(call.clone(), Some("call-1")).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["key"], key.as_str());
+    let (_, _, list) = desk.get(Some(&anna), "/tickets").await;
+    assert_eq!(keys_of(&list), vec![key.clone()]);
+
+    // It was opened like any ticket: created by anna through her token.
+    let stored = desk.app.timeline(&TicketKey::parse(&key).unwrap()).await;
+    assert_eq!(
+        serde_json::to_value(&stored[0].actor).unwrap(),
+        json!({ "kind": "agent", "login": "anna", "via": "token:desk" })
+    );
+
+    for (body, field) in [
+        (
+            json!({ "queue": "SUP", "summary": "x", "requester": {}, "channel": "phone" }),
+            "requester",
+        ),
+        (
+            json!({ "queue": "SUP", "summary": " ", "requester": { "name": "A" }, "channel": "phone" }),
+            "summary",
+        ),
+        (
+            json!({ "queue": "SUP", "summary": "x", "requester": { "name": "A" }, "channel": "form" }),
+            "channel",
+        ),
+        (
+            json!({ "queue": "SUP", "summary": "x", "requester": { "email": "not-mail" }, "channel": "phone" }),
+            "requester.email",
+        ),
+        (
+            json!({ "queue": "SUP", "summary": "x", "requester": { "name": "A" }, "channel": "phone", "line": 7 }),
+            "line",
+        ),
+        (
+            json!({ "queue": "OPS", "summary": "x", "requester": { "name": "A" }, "channel": "phone" }),
+            "queue",
+        ),
+    ] {
+        let (status, _, problem) = answer(request(body.clone(), None).send().await.unwrap()).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {problem}"
+        );
+        assert_eq!(problem_field(&problem), Some(field), "{body}: {problem}");
+    }
+    let (status, _, problem) = desk
+        .post(&erik, "/tickets", json!({ "queue": "SUP", "summary": "x", "requester": { "name": "A" }, "channel": "phone" }))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem_field(&problem), Some("queue"));
+    let (_, _, list) = desk.get(Some(&anna), "/tickets").await;
+    assert_eq!(keys_of(&list).len(), 1, "nothing else was opened");
+}

@@ -78,6 +78,7 @@ async fn seed_one(
         assignee: None,
         requester_email: Some(requester.clone()),
         requester_name: None,
+        requester_phone: None,
         channel: Channel::Api,
         custom_fields: BTreeMap::new(),
     };

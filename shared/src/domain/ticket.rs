@@ -58,6 +58,10 @@ pub struct Requester {
     /// The name given with the request, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// A phone number given with the request (a ticket taken on the
+    /// phone), as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
 }
 
 /// A ticket. `version` starts at 1 and grows by one with every stored

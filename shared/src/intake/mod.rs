@@ -522,6 +522,7 @@ fn fill_ticket(
             assignee: routed.assignee,
             requester_email,
             requester_name: mapped.requester_name,
+            requester_phone: None,
             channel: Channel::Form,
             custom_fields: mapped.custom_fields,
         },

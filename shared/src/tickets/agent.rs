@@ -1,7 +1,10 @@
 //! An agent working a ticket: a comment (public comments are mailed to the
 //! requester and participants, as the answer "from the ticket"), and field
-//! changes (status, priority, assignee), in one write with the timeline
-//! entries that say what changed.
+//! changes (status, priority, assignee, line, components, tags, custom
+//! fields), in one write with the timeline entries that say what changed;
+//! and a ticket opened by hand ([`open_by_hand`], a phone call). Every
+//! value is checked against the queue's configuration, and what the
+//! agent's role allows against their role ([`crate::auth::Principal`]).
 
 use std::collections::BTreeMap;
 
@@ -9,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use crate::auth::Principal;
 use crate::config::{Config, CustomFieldType, Queue};
-use crate::domain::{EmailAddress, Ticket, TicketKey, TimelineEvent};
+use crate::domain::{Channel, EmailAddress, QueueKey, Ticket, TicketKey, TimelineEvent};
 use crate::keys;
 use crate::mail::send::{self, SendError, SendOutcome, TicketMail};
 use crate::services::Services;
@@ -110,7 +113,7 @@ pub async fn update(
     let config = &services.config;
     let store = services.store.as_ref();
     let current = visible_ticket(services, key, agent).await?;
-    check_values(config, &current, &update)?;
+    check_values(config, &current.queue, &update)?;
     authorize(agent, &current, &update)?;
     let actor = agent.actor();
     let now = super::store_precision(services.clock.now());
@@ -130,6 +133,122 @@ pub async fn update(
         _ => None,
     };
     Ok(Updated { ticket, mail })
+}
+
+/// A ticket an agent opens by hand: the draft (queue, summary,
+/// description, requester by address, name or phone, channel, fields) and
+/// the key that makes a repeated request open it once.
+#[derive(Debug, Clone)]
+pub struct HandMade {
+    /// What the ticket says.
+    pub draft: super::TicketDraft,
+    /// Makes the creation idempotent: the same key opens one ticket.
+    pub idempotency_key: Option<String>,
+}
+
+/// Opens a ticket by hand, through the same path forms and mail take
+/// ([`super::open`]): in a queue `agent` works in, with values the queue
+/// allows, for a requester known by at least an address, a name or a
+/// phone number.
+pub async fn open_by_hand(
+    services: &Services,
+    agent: &Principal,
+    made: HandMade,
+) -> Result<super::Opened, AgentError> {
+    let config = &services.config;
+    let draft = made.draft;
+    if !agent.works_in(config, &draft.queue) {
+        return Err(AgentError::invalid(
+            "queue",
+            format!("{} is not one of your queues", draft.queue),
+        ));
+    }
+    check_draft(config, &draft)?;
+    let now = super::store_precision(services.clock.now());
+    let claims = made
+        .idempotency_key
+        .iter()
+        .map(|k| IdempotencyClaim {
+            key: keys::claim::hand_made(&agent.login, k),
+            purpose: ClaimPurpose::Payload(format!("{draft:?}")),
+            expires_at: now + config.idempotency_retention(),
+        })
+        .collect();
+    let new = super::NewTicket {
+        draft,
+        participants: Vec::new(),
+        actor: agent.actor(),
+        intake: Vec::new(),
+        attachments: super::Attachments::default(),
+        links: Vec::new(),
+        claims,
+        now,
+    };
+    super::open(
+        config,
+        services.store.as_ref(),
+        services.blobs.as_ref(),
+        new,
+    )
+    .await
+    .map_err(|e| match e {
+        super::OpenError::UnknownQueue(queue) => {
+            AgentError::invalid("queue", format!("queue {queue} is not configured"))
+        }
+        super::OpenError::Blob(e) => AgentError::Content(e),
+        super::OpenError::Store(StoreError::IdempotencyMismatch { .. }) => AgentError::invalid(
+            "Idempotency-Key",
+            "this key opened another ticket with other values",
+        ),
+        super::OpenError::Store(e) => AgentError::Store(e),
+    })
+}
+
+/// Refuses a hand-made draft without a summary or anyone to answer, from
+/// a channel no agent types in, or with values its queue does not allow.
+fn check_draft(config: &Config, draft: &super::TicketDraft) -> Result<(), AgentError> {
+    if draft.summary.trim().is_empty() {
+        return Err(AgentError::invalid(
+            "summary",
+            "a ticket says what it is about",
+        ));
+    }
+    if draft.summary.chars().count() > super::SUMMARY_MAX {
+        return Err(AgentError::invalid(
+            "summary",
+            format!("at most {} characters", super::SUMMARY_MAX),
+        ));
+    }
+    let blank = |text: &Option<String>| text.as_deref().is_none_or(|t| t.trim().is_empty());
+    if draft.requester_email.is_none()
+        && blank(&draft.requester_name)
+        && blank(&draft.requester_phone)
+    {
+        return Err(AgentError::invalid(
+            "requester",
+            "an address, a name or a phone number",
+        ));
+    }
+    if !matches!(
+        draft.channel,
+        Channel::Phone | Channel::Email | Channel::Chat | Channel::Api
+    ) {
+        return Err(AgentError::invalid("channel", "phone, email, chat or api"));
+    }
+    let as_update = AgentUpdate {
+        priority: draft.priority.clone(),
+        assignee: draft.assignee.clone().map(Some),
+        line: draft.line.map(Some),
+        components: Some(draft.components.clone()),
+        tags: Some(draft.tags.clone()),
+        custom_fields: draft
+            .custom_fields
+            .iter()
+            .map(|(k, v)| (k.clone(), Some(v.clone())))
+            .collect(),
+        ..AgentUpdate::default()
+    };
+    check_values(config, &draft.queue, &as_update)
 }
 
 /// The ticket `key` when `agent` works in its queue; otherwise, as when it
@@ -184,19 +303,20 @@ fn authorize(agent: &Principal, current: &Ticket, update: &AgentUpdate) -> Resul
 /// Refuses what the ticket's queue does not have: a status, a priority, an
 /// assignee who does not work in the queue, a line, a component, a custom
 /// field or a value of the wrong type.
-fn check_values(config: &Config, current: &Ticket, update: &AgentUpdate) -> Result<(), AgentError> {
-    let queue = config.queues.get(&current.queue).ok_or_else(|| {
-        AgentError::invalid(
-            "queue",
-            format!("queue {} is not configured", current.queue),
-        )
+fn check_values(
+    config: &Config,
+    queue_key: &QueueKey,
+    update: &AgentUpdate,
+) -> Result<(), AgentError> {
+    let queue = config.queues.get(queue_key).ok_or_else(|| {
+        AgentError::invalid("queue", format!("queue {queue_key} is not configured"))
     })?;
     if let Some(status) = &update.status
         && !queue.has_status(status)
     {
         return Err(AgentError::invalid(
             "status",
-            format!("{status:?} is not a status of queue {}", current.queue),
+            format!("{status:?} is not a status of queue {}", queue_key),
         ));
     }
     if let Some(priority) = &update.priority
@@ -208,11 +328,11 @@ fn check_values(config: &Config, current: &Ticket, update: &AgentUpdate) -> Resu
         ));
     }
     if let Some(Some(assignee)) = &update.assignee
-        && !config.works_in(assignee, &current.queue)
+        && !config.works_in(assignee, queue_key)
     {
         return Err(AgentError::invalid(
             "assignee",
-            format!("{assignee:?} is not an agent of queue {}", current.queue),
+            format!("{assignee:?} is not an agent of queue {}", queue_key),
         ));
     }
     if let Some(Some(line)) = update.line
@@ -220,17 +340,14 @@ fn check_values(config: &Config, current: &Ticket, update: &AgentUpdate) -> Resu
     {
         return Err(AgentError::invalid(
             "line",
-            format!("{line} is not a line of queue {}", current.queue),
+            format!("{line} is not a line of queue {}", queue_key),
         ));
     }
     for component in update.components.iter().flatten() {
         if !queue.components.contains_key(component) {
             return Err(AgentError::invalid(
                 "components",
-                format!(
-                    "{component:?} is not a component of queue {}",
-                    current.queue
-                ),
+                format!("{component:?} is not a component of queue {}", queue_key),
             ));
         }
     }
@@ -243,7 +360,7 @@ fn check_values(config: &Config, current: &Ticket, update: &AgentUpdate) -> Resu
         }
     }
     for (id, value) in &update.custom_fields {
-        check_custom_field(queue, &current.queue, id, value.as_ref())?;
+        check_custom_field(queue, queue_key, id, value.as_ref())?;
     }
     Ok(())
 }

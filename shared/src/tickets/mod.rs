@@ -47,6 +47,8 @@ pub struct TicketDraft {
     pub requester_email: Option<EmailAddress>,
     /// The requester's name.
     pub requester_name: Option<String>,
+    /// The requester's phone number, as given.
+    pub requester_phone: Option<String>,
     /// Where it came from.
     pub channel: Channel,
     /// Custom field values.
@@ -118,6 +120,7 @@ pub fn build_ticket(
             contact_id: contact,
             email: draft.requester_email,
             name: draft.requester_name,
+            phone: draft.requester_phone,
         },
         participants: Vec::new(),
         channel: draft.channel,

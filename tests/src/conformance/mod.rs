@@ -130,6 +130,7 @@ pub fn sample_ticket(key: TicketKey, created_at: DateTime<Utc>) -> Ticket {
             contact_id: Some(ContactId::from_stored("c_requester".to_owned())),
             email: Some(email("bob@example.com")),
             name: Some("Bob Example".to_owned()),
+            phone: None,
         },
         participants: vec![email("carol@example.com")],
         channel: Channel::Form,

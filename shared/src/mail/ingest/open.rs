@@ -98,6 +98,7 @@ fn new_ticket_of(letter: &Letter<'_>, follow_up_of: Option<&TicketKey>) -> NewTi
         assignee: None,
         requester_email: Some(letter.sender.clone()),
         requester_name: name,
+        requester_phone: None,
         channel: Channel::Email,
         custom_fields: Default::default(),
     };

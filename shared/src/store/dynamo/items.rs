@@ -401,6 +401,7 @@ mod tests {
                 contact_id: Some(ContactId::from_stored("c_1".into())),
                 email: Some(EmailAddress::parse("bob@example.com").unwrap()),
                 name: None,
+                phone: None,
             },
             participants: vec![],
             channel: Channel::Form,
