@@ -698,3 +698,60 @@ async fn an_agent_opens_a_ticket_after_a_phone_call_once_per_idempotency_key() {
     let (_, _, list) = desk.get(Some(&anna), "/tickets").await;
     assert_eq!(keys_of(&list).len(), 1, "nothing else was opened");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolving_sets_resolved_at_and_an_agents_reopen_clears_it_and_counts() {
+    let desk = Desk::new().await;
+    let key = desk.mail_in("jane@customer.example", "Export fails").await;
+    let anna = desk.token("anna", "t").await;
+    let path = format!("/tickets/{key}");
+    let resolve_at = helpdesk_tests::app::test_now() + chrono::Duration::hours(2);
+    desk.app.clock.set(resolve_at);
+    let v = desk.app.ticket(&key).await.version;
+    let (status, _, _) = desk
+        .patch(&anna, &path, Some(v), json!({ "status": "Resolved" }))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let resolved = desk.app.ticket(&key).await;
+    assert_eq!(resolved.resolved_at, Some(resolve_at));
+    assert_eq!(resolved.reopen_count, 0);
+
+    // Closing a resolved ticket keeps the time it was resolved.
+    desk.app.clock.set(resolve_at + chrono::Duration::hours(1));
+    let (status, _, _) = desk
+        .patch(
+            &anna,
+            &path,
+            Some(resolved.version),
+            json!({ "status": "Closed" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let closed = desk.app.ticket(&key).await;
+    assert_eq!(closed.resolved_at, Some(resolve_at));
+
+    let (status, _, _) = desk
+        .patch(
+            &anna,
+            &path,
+            Some(closed.version),
+            json!({ "status": "Open" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let reopened = desk.app.ticket(&key).await;
+    assert_eq!(reopened.resolved_at, None);
+    assert_eq!(
+        reopened.reopen_count, 1,
+        "an agent's reopen counts as a reopen"
+    );
+    let (_, _, shown) = desk.get(Some(&anna), &path).await;
+    assert!(
+        shown["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "field_changed" && e["field"] == "reopen_count"),
+        "{shown}"
+    );
+}

@@ -453,6 +453,7 @@ async fn resolve(app: &TestApp, key: &TicketKey, status: &str, days_ago: i64) {
     let at = helpdesk::clock::Clock::now(now) - chrono::Duration::days(days_ago);
     tickets::apply(
         app.store.as_ref(),
+        &app.services.config,
         key,
         &helpdesk::domain::Actor::Agent {
             login: "anna".into(),

@@ -127,6 +127,7 @@ async fn agent_changes(app: &TestApp, key: &TicketKey, edit: impl Fn(&mut Ticket
     app.clock.advance(chrono::Duration::minutes(5));
     tickets::apply(
         app.store.as_ref(),
+        &app.services.config,
         key,
         &Actor::Agent {
             login: "boris".into(),

@@ -665,6 +665,7 @@ async fn record_failure(
     };
     tickets::apply_at_depth(
         services.store.as_ref(),
+        &services.config,
         &change.after.key,
         (&actor, change.depth.saturating_add(1)),
         now,

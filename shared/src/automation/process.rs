@@ -112,6 +112,7 @@ async fn note_problems(
     };
     tickets::apply(
         services.store.as_ref(),
+        &services.config,
         &ticket.key,
         &Actor::System,
         now,

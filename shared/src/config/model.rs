@@ -429,6 +429,13 @@ pub enum StatusCategory {
     Closed,
 }
 
+impl StatusCategory {
+    /// Resolved or closed: the work is done (until a reopen).
+    pub fn is_done(self) -> bool {
+        matches!(self, Self::Resolved | Self::Closed)
+    }
+}
+
 /// One status of a queue.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -539,6 +546,14 @@ impl Queue {
     /// Whether `name` is one of the queue's statuses.
     pub fn has_status(&self, name: &str) -> bool {
         self.statuses.iter().any(|s| s.name == name)
+    }
+
+    /// What status `name` means, when the queue has it.
+    pub fn category_of(&self, name: &str) -> Option<StatusCategory> {
+        self.statuses
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.category)
     }
 }
 

@@ -149,9 +149,15 @@ async fn record(
     event: TimelineEvent,
     by: (&Actor, u8),
 ) -> Result<(), StoreError> {
-    tickets::apply_at_depth(services.store.as_ref(), ticket, by, now, &[claim], |_| {
-        vec![event.clone()]
-    })
+    tickets::apply_at_depth(
+        services.store.as_ref(),
+        &services.config,
+        ticket,
+        by,
+        now,
+        &[claim],
+        |_| vec![event.clone()],
+    )
     .await?;
     Ok(())
 }

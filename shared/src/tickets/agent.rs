@@ -122,11 +122,11 @@ pub async fn update(
     let write = |ticket: &mut Ticket| change(ticket, &update, comment.clone(), now);
     let (ticket, _) = match update.expected_version {
         Some(expected) => {
-            super::apply_at_version(store, key, &actor, now, &claims, expected, write)
+            super::apply_at_version(store, config, key, (&actor, now), &claims, expected, write)
                 .await
                 .map_err(|e| stale(key, e))?
         }
-        None => super::apply(store, key, &actor, now, &claims, write).await?,
+        None => super::apply(store, config, key, &actor, now, &claims, write).await?,
     };
     let mail = match &update.comment {
         Some((true, body)) => answer_by_mail(services, &ticket, agent, body).await?,

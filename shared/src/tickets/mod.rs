@@ -192,6 +192,7 @@ const APPLY_ATTEMPTS: usize = 8;
 /// run several times and must decide from the ticket it is given.
 pub async fn apply<F>(
     store: &dyn TicketStore,
+    config: &Config,
     key: &TicketKey,
     actor: &Actor,
     now: DateTime<Utc>,
@@ -201,13 +202,14 @@ pub async fn apply<F>(
 where
     F: FnMut(&mut Ticket) -> Vec<TimelineEvent> + Send,
 {
-    apply_at_depth(store, key, (actor, 0), now, claims, change).await
+    apply_at_depth(store, config, key, (actor, 0), now, claims, change).await
 }
 
 /// [`apply`] for a change made at trigger depth `by.1` (see
 /// [`Ticket::trigger_depth`]) by actor `by.0`.
 pub async fn apply_at_depth<F>(
     store: &dyn TicketStore,
+    config: &Config,
     key: &TicketKey,
     (actor, depth): (&Actor, u8),
     now: DateTime<Utc>,
@@ -223,7 +225,7 @@ where
             .get_ticket(key)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("ticket {key}")))?;
-        let (ticket, entries) = next_version(&stored, &mut change, (actor, depth), now);
+        let (ticket, entries) = next_version(config, &stored, &mut change, (actor, depth), now);
         match store
             .update_ticket(&ticket, stored.version, &entries, claims)
             .await
@@ -243,9 +245,9 @@ where
 /// [`StoreError::VersionConflict`] with the version it is at.
 pub async fn apply_at_version<F>(
     store: &dyn TicketStore,
+    config: &Config,
     key: &TicketKey,
-    actor: &Actor,
-    now: DateTime<Utc>,
+    (actor, now): (&Actor, DateTime<Utc>),
     claims: &[IdempotencyClaim],
     expected: u64,
     mut change: F,
@@ -264,7 +266,7 @@ where
             actual: Some(stored.version),
         });
     }
-    let (ticket, entries) = next_version(&stored, &mut change, (actor, 0), now);
+    let (ticket, entries) = next_version(config, &stored, &mut change, (actor, 0), now);
     match store
         .update_ticket(&ticket, expected, &entries, claims)
         .await
@@ -282,8 +284,9 @@ where
 }
 
 /// Version + 1 of `stored` as `change` makes it, with its timeline
-/// entries.
+/// entries, and the [`lifecycle`] its status change implies.
 fn next_version<F>(
+    config: &Config,
     stored: &Ticket,
     change: &mut F,
     (actor, depth): (&Actor, u8),
@@ -293,7 +296,8 @@ where
     F: FnMut(&mut Ticket) -> Vec<TimelineEvent>,
 {
     let mut ticket = stored.clone();
-    let events = change(&mut ticket);
+    let mut events = change(&mut ticket);
+    events.extend(lifecycle(config, stored, &mut ticket, now));
     ticket.version = stored.version + 1;
     ticket.trigger_depth = depth;
     ticket.updated_at = now;
@@ -309,6 +313,41 @@ where
         })
         .collect();
     (ticket, entries)
+}
+
+/// What a status change means, whoever made it (an agent, a trigger, a
+/// customer's reply): entering a resolved or closed status sets
+/// `resolved_at`; leaving one clears it and the resolution, and counts a
+/// reopen (once: a
+/// change that counted it itself is not counted again). Answers the
+/// timeline event of a reopen counted here.
+fn lifecycle(
+    config: &Config,
+    before: &Ticket,
+    after: &mut Ticket,
+    now: DateTime<Utc>,
+) -> Option<TimelineEvent> {
+    let queue = config.queues.get(&after.queue)?;
+    let done = |status: &str| queue.category_of(status).is_some_and(|c| c.is_done());
+    match (done(&before.status), done(&after.status)) {
+        (false, true) => {
+            after.resolved_at = Some(now);
+            None
+        }
+        (true, false) => {
+            after.resolved_at = None;
+            after.resolution = None;
+            (after.reopen_count == before.reopen_count).then(|| {
+                after.reopen_count = before.reopen_count.saturating_add(1);
+                TimelineEvent::FieldChanged {
+                    field: "reopen_count".to_owned(),
+                    old: before.reopen_count.into(),
+                    new: after.reopen_count.into(),
+                }
+            })
+        }
+        _ => None,
+    }
 }
 
 /// The field-change events between two versions of a ticket's simple

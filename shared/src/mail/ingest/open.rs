@@ -169,6 +169,7 @@ async fn link_follow_up(
     };
     tickets::apply(
         inbound.services.store.as_ref(),
+        &inbound.services.config,
         previous,
         &Actor::System,
         inbound.now,

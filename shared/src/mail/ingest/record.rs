@@ -106,6 +106,7 @@ pub(super) async fn reply(
     let mut reopened = false;
     let (stored, written) = tickets::apply(
         inbound.services.store.as_ref(),
+        &inbound.services.config,
         &ticket.key,
         &actor,
         inbound.now,
@@ -333,6 +334,7 @@ async fn record_attachments(
     };
     tickets::apply(
         services.store.as_ref(),
+        &services.config,
         key,
         actor,
         inbound.now,
@@ -385,6 +387,7 @@ pub(super) async fn bounce(
     let claim = inbound.claim(MailClaim::Recorded);
     let (_, written) = tickets::apply(
         inbound.services.store.as_ref(),
+        &inbound.services.config,
         &ticket,
         &Actor::System,
         inbound.now,
