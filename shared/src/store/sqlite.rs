@@ -822,15 +822,15 @@ impl TicketStore for SqliteStore {
                 // write, its document is the change's "before". The
                 // IMMEDIATE transaction holds the write lock, so it cannot
                 // change between this read and the update.
-                let stored: Option<(i64, String)> = tx
+                let stored: Option<(i64, String, Option<String>, String)> = tx
                     .query_row_cached(
-                        "SELECT version, doc FROM tickets WHERE key = ?1",
+                        "SELECT version, doc, assignee, status FROM tickets WHERE key = ?1",
                         params![key],
-                        |row| Ok((row.get(0)?, row.get(1)?)),
+                        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
                     )
                     .optional()
                     .map_err(backend)?;
-                let Some((actual, before)) = stored else {
+                let Some((actual, before, assignee, status)) = stored else {
                     return Err(StoreError::NotFound(format!("ticket {key}")));
                 };
                 if actual != version_i64(expected_version)? {
@@ -841,18 +841,22 @@ impl TicketStore for SqliteStore {
                     });
                 }
                 let doc = to_json(&ticket)?;
-                tx.execute_cached(
-                    "UPDATE tickets SET version = ?1, doc = ?2, assignee = ?5, status = ?6
-                     WHERE key = ?3 AND version = ?4",
-                    params![
-                        version_i64(ticket.version)?,
-                        doc,
-                        key,
-                        actual,
-                        ticket.assignee,
-                        ticket.status
-                    ],
-                )
+                let version = version_i64(ticket.version)?;
+                // Naming the listing columns in the SET updates their
+                // indexes, changed or not: most writes (a comment, a mail,
+                // an SLA step) change neither.
+                if assignee == ticket.assignee && status == ticket.status {
+                    tx.execute_cached(
+                        "UPDATE tickets SET version = ?1, doc = ?2 WHERE key = ?3 AND version = ?4",
+                        params![version, doc, key, actual],
+                    )
+                } else {
+                    tx.execute_cached(
+                        "UPDATE tickets SET version = ?1, doc = ?2, assignee = ?5, status = ?6
+                         WHERE key = ?3 AND version = ?4",
+                        params![version, doc, key, actual, ticket.assignee, ticket.status],
+                    )
+                }
                 .map_err(backend)?;
                 insert_entries(tx, &entries)?;
                 insert_claims(tx, &claims, &ticket.key, ticket.updated_at)?;
