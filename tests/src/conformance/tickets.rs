@@ -350,18 +350,8 @@ pub async fn listings_by_assignee_and_status_are_exact_newest_first_and_paged(
     let statuses = [None, Some("New".to_owned()), Some("Open".to_owned())];
     for assignee in &assignees {
         for status in &statuses {
-            let query = TicketQuery {
-                assignee: assignee.clone(),
-                status: status.clone(),
-                ..TicketQuery::newest(queue("SUP"), 100)
-            };
-            let listed: Vec<TicketKey> = store
-                .list_tickets(&query)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|t| t.key)
-                .collect();
+            let query = filtered(assignee, status);
+            let listed = keys_listed(store.as_ref(), &query).await;
             let want = expected(&sup, assignee, status);
             assert_eq!(listed, want, "{assignee:?} {status:?}");
             assert!(!listed.contains(&ops.key));
@@ -400,18 +390,8 @@ pub async fn listings_by_assignee_and_status_are_exact_newest_first_and_paged(
     sup[0] = moved;
     for assignee in &assignees {
         for status in &statuses {
-            let query = TicketQuery {
-                assignee: assignee.clone(),
-                status: status.clone(),
-                ..TicketQuery::newest(queue("SUP"), 100)
-            };
-            let listed: Vec<TicketKey> = store
-                .list_tickets(&query)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|t| t.key)
-                .collect();
+            let query = filtered(assignee, status);
+            let listed = keys_listed(store.as_ref(), &query).await;
             assert_eq!(
                 listed,
                 expected(&sup, assignee, status),
@@ -419,4 +399,24 @@ pub async fn listings_by_assignee_and_status_are_exact_newest_first_and_paged(
             );
         }
     }
+}
+
+/// The first 100 of queue SUP's tickets with `assignee` and `status`.
+fn filtered(assignee: &Option<Option<String>>, status: &Option<String>) -> TicketQuery {
+    TicketQuery {
+        assignee: assignee.clone(),
+        status: status.clone(),
+        ..TicketQuery::newest(queue("SUP"), 100)
+    }
+}
+
+/// The keys `query` lists, in order.
+async fn keys_listed(store: &dyn Store, query: &TicketQuery) -> Vec<TicketKey> {
+    store
+        .list_tickets(query)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.key)
+        .collect()
 }
