@@ -11,21 +11,62 @@
 //! answer as JSON ([`views`]).
 
 pub mod auth;
+pub mod cognito;
 pub mod problem;
 mod tickets;
 pub mod views;
 
+use std::sync::Arc;
+
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::routing::get;
 use helpdesk::services::Services;
+
+use crate::cognito::{CognitoSettings, CognitoVerifier};
 
 /// The largest JSON body a route takes (a comment is at most a few hundred
 /// kilobytes; uploads have their own limit).
 pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
 
-/// The API's routes under `/api/v1`, over `services`.
-pub fn router(services: Services) -> Router {
+/// What the API's handlers share: the library's services and, when the
+/// desk signs agents in with Cognito, the JWT verifier.
+#[derive(Clone, Debug)]
+pub struct Api {
+    /// The use cases' ports.
+    pub services: Services,
+    /// Verifies Cognito JWTs; `None`: personal API tokens only.
+    pub cognito: Option<Arc<CognitoVerifier>>,
+}
+
+impl Api {
+    /// The API over `services`, with personal API tokens only.
+    pub fn new(services: Services) -> Self {
+        Self {
+            services,
+            cognito: None,
+        }
+    }
+
+    /// The API over `services`, taking Cognito JWTs too when the
+    /// environment names a user pool ([`CognitoSettings::from_env`]).
+    pub fn from_env(services: Services) -> anyhow::Result<Self> {
+        let cognito = match CognitoSettings::from_env()? {
+            Some(settings) => Some(CognitoVerifier::new(settings)?),
+            None => None,
+        };
+        Ok(Self { services, cognito })
+    }
+}
+
+impl FromRef<Api> for Services {
+    fn from_ref(api: &Api) -> Self {
+        api.services.clone()
+    }
+}
+
+/// The API's routes under `/api/v1`.
+pub fn router(api: Api) -> Router {
     let api = Router::new()
         .route("/tickets", get(tickets::list).post(tickets::create))
         .route("/tickets/{key}", get(tickets::show).patch(tickets::change))
@@ -35,6 +76,6 @@ pub fn router(services: Services) -> Router {
         )
         .fallback(problem::not_found)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
-        .with_state(services);
+        .with_state(api);
     Router::new().nest("/api/v1", api)
 }

@@ -98,6 +98,16 @@ impl ApiError {
         )
     }
 
+    /// 503: a dependency the request needs is out of reach for now.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Try again shortly",
+            detail,
+        )
+    }
+
     /// 503 or 500 from the store.
     pub fn store(e: &StoreError) -> Self {
         if e.is_retryable() {

@@ -30,7 +30,8 @@ use tokio::task::JoinHandle;
 /// The router; public so tests can serve it on a random port. Each route
 /// reads bodies up to its own limit: a form's uploads and some framing, a
 /// mail whose attachment is as large as the desk keeps, base64-encoded.
-pub fn router(services: Services) -> Router {
+pub fn router(api: helpdesk_api::Api) -> Router {
+    let services = api.services.clone();
     let form_limit = form_body_limit(&services.config);
     let mail_limit = mail_body_limit(&services.config);
     Router::new()
@@ -40,8 +41,8 @@ pub fn router(services: Services) -> Router {
         )
         .route("/mail", post(mail).layer(DefaultBodyLimit::max(mail_limit)))
         .route("/health", get(|| async { "ok" }))
-        .with_state(services.clone())
-        .merge(helpdesk_api::router(services))
+        .with_state(services)
+        .merge(helpdesk_api::router(api))
 }
 
 /// Room for headers, text parts and MIME framing around the content.
@@ -239,7 +240,7 @@ pub async fn run(services: Services, listen: &str, limits: Limits) -> anyhow::Re
     ));
     // The body timeout runs between frames; the request timeout bounds a
     // whole request, a body trickled in byte by byte included.
-    let app = router(services)
+    let app = router(helpdesk_api::Api::from_env(services)?)
         .layer(RequestBodyTimeoutLayer::new(limits.body_read))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

@@ -310,11 +310,19 @@ impl TestApp {
     /// Serves the `helpdesk serve` router on a random local port; returns
     /// its base URL. The server lives until the test's runtime ends.
     pub async fn serve(&self) -> String {
+        self.serve_api(helpdesk_api::Api::new(self.services.clone()))
+            .await
+    }
+
+    /// Serves the `helpdesk serve` router over `api` (the app's services
+    /// with a Cognito verifier, say) on a random local port; returns its
+    /// base URL.
+    pub async fn serve_api(&self, api: helpdesk_api::Api) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let address = listener.local_addr().expect("address");
-        let router = helpdesk_cli::serve::router(self.services.clone());
+        let router = helpdesk_cli::serve::router(api);
         tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });

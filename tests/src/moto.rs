@@ -105,3 +105,120 @@ pub async fn sent_messages(endpoint: &str) -> Vec<serde_json::Value> {
         .cloned()
         .unwrap_or_default()
 }
+
+/// One call of moto's Cognito user pool API (JSON over POST, routed by the
+/// credential scope and `X-Amz-Target`); its answer.
+async fn cognito(endpoint: &str, action: &str, body: serde_json::Value) -> serde_json::Value {
+    helpdesk::automation::webhook::install_crypto_provider();
+    let response = reqwest::Client::new()
+        .post(format!("{endpoint}/"))
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/cognito-idp/aws4_request, \
+             SignedHeaders=host, Signature=0",
+        )
+        .header("content-type", "application/x-amz-json-1.1")
+        .header(
+            "x-amz-target",
+            format!("AWSCognitoIdentityProviderService.{action}"),
+        )
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("moto answers");
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    assert!(status.is_success(), "Cognito {action}: {status} {text}");
+    serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+}
+
+/// A user pool on moto, with its app client: (pool id, client id).
+pub async fn cognito_pool(endpoint: &str) -> (String, String) {
+    let pool = cognito(
+        endpoint,
+        "CreateUserPool",
+        serde_json::json!({ "PoolName": format!("agents-{}", uuid::Uuid::new_v4().simple()) }),
+    )
+    .await["UserPool"]["Id"]
+        .as_str()
+        .expect("a pool id")
+        .to_owned();
+    let client = cognito_client(endpoint, &pool).await;
+    (pool, client)
+}
+
+/// Another app client of `pool`.
+pub async fn cognito_client(endpoint: &str, pool: &str) -> String {
+    cognito(
+        endpoint,
+        "CreateUserPoolClient",
+        serde_json::json!({
+            "UserPoolId": pool,
+            "ClientName": "console",
+            "ExplicitAuthFlows": ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        }),
+    )
+    .await["UserPoolClient"]["ClientId"]
+        .as_str()
+        .expect("a client id")
+        .to_owned()
+}
+
+/// The password every test user of [`cognito_sign_in`] gets.
+const COGNITO_PASSWORD: &str = "Correct-Horse-9-battery";
+
+/// Creates user `login` in `pool` (once) and signs them in through
+/// `client`: their (access token, ID token).
+pub async fn cognito_sign_in(
+    endpoint: &str,
+    pool: &str,
+    client: &str,
+    login: &str,
+) -> (String, String) {
+    let user = serde_json::json!({ "UserPoolId": pool, "Username": login });
+    // A second sign-in of the same user finds them made already.
+    let exists = cognito_user_exists(endpoint, pool, login).await;
+    if !exists {
+        cognito(endpoint, "AdminCreateUser", user).await;
+        cognito(
+            endpoint,
+            "AdminSetUserPassword",
+            serde_json::json!({
+                "UserPoolId": pool, "Username": login,
+                "Password": COGNITO_PASSWORD, "Permanent": true,
+            }),
+        )
+        .await;
+    }
+    let result = cognito(
+        endpoint,
+        "InitiateAuth",
+        serde_json::json!({
+            "ClientId": client,
+            "AuthFlow": "USER_PASSWORD_AUTH",
+            "AuthParameters": { "USERNAME": login, "PASSWORD": COGNITO_PASSWORD },
+        }),
+    )
+    .await;
+    let tokens = &result["AuthenticationResult"];
+    (
+        tokens["AccessToken"]
+            .as_str()
+            .expect("an access token")
+            .to_owned(),
+        tokens["IdToken"].as_str().expect("an ID token").to_owned(),
+    )
+}
+
+/// Whether `pool` has user `login`.
+async fn cognito_user_exists(endpoint: &str, pool: &str, login: &str) -> bool {
+    let users = cognito(
+        endpoint,
+        "ListUsers",
+        serde_json::json!({ "UserPoolId": pool }),
+    )
+    .await;
+    users["Users"]
+        .as_array()
+        .is_some_and(|users| users.iter().any(|u| u["Username"] == login))
+}

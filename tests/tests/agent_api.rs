@@ -10,6 +10,7 @@ use helpdesk::automation::feed;
 use helpdesk::clock::Clock;
 use helpdesk::domain::TicketKey;
 use helpdesk::mail::ingest::Ingested;
+use helpdesk_api::cognito::{CognitoSettings, CognitoVerifier};
 use helpdesk_tests::app::{TestApp, spawn_app};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -31,6 +32,28 @@ impl Desk {
             base,
             http: reqwest::Client::new(),
         }
+    }
+
+    /// A desk that also signs agents in with a user pool on moto's
+    /// Cognito (its clock set to now: moto issues tokens in real time);
+    /// with the pool and client ids.
+    async fn with_cognito(endpoint: &str) -> (Self, String, String) {
+        helpdesk::automation::webhook::install_crypto_provider();
+        let (pool, client) = helpdesk_tests::moto::cognito_pool(endpoint).await;
+        let app = spawn_app();
+        app.clock.set(chrono::Utc::now());
+        let settings = CognitoSettings::new(&pool, &client, Some(endpoint)).unwrap();
+        let api = helpdesk_api::Api {
+            services: app.services.clone(),
+            cognito: Some(CognitoVerifier::new(settings).unwrap()),
+        };
+        let base = app.serve_api(api).await;
+        let desk = Self {
+            app,
+            base,
+            http: reqwest::Client::new(),
+        };
+        (desk, pool, client)
     }
 
     /// A new personal API token of `login`.
@@ -754,4 +777,79 @@ async fn resolving_sets_resolved_at_and_an_agents_reopen_clears_it_and_counts() 
             .any(|e| e["type"] == "field_changed" && e["field"] == "reopen_count"),
         "{shown}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cognito_jwts_sign_agents_in_and_tampered_expired_foreign_or_unknown_ones_get_401() {
+    let Some(endpoint) = helpdesk_tests::moto::endpoint() else {
+        return;
+    };
+    let (desk, pool, client) = Desk::with_cognito(&endpoint).await;
+    let key = desk
+        .mail_in("jane@customer.example", "Printer on fire")
+        .await;
+    let path = format!("/tickets/{key}");
+    let (access, id) =
+        helpdesk_tests::moto::cognito_sign_in(&endpoint, &pool, &client, "anna").await;
+
+    for (what, jwt) in [("access token", &access), ("ID token", &id)] {
+        let (status, _, body) = desk.get(Some(jwt), "/tickets?view=all").await;
+        assert_eq!(status, StatusCode::OK, "{what}: {body}");
+        assert_eq!(keys_of(&body), vec![key.to_string()], "{what}");
+    }
+    let (_, _, shown) = desk.get(Some(&access), &path).await;
+    let version = shown["version"].as_u64().unwrap();
+    let (status, _, _) = desk
+        .patch(&access, &path, Some(version), json!({ "priority": "high" }))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let timeline = desk.app.timeline(&key).await;
+    let change = serde_json::to_value(timeline.last().unwrap()).unwrap();
+    assert_eq!(
+        change["actor"],
+        json!({ "kind": "agent", "login": "anna", "via": "jwt" }),
+        "the timeline says anna changed it, signed in with Cognito: {change}"
+    );
+
+    // One character of the claims changed: the signature no longer holds.
+    let mut parts: Vec<String> = access.split('.').map(str::to_owned).collect();
+    let claims = &mut parts[1];
+    let flipped = if claims.ends_with('A') { 'B' } else { 'A' };
+    claims.pop();
+    claims.push(flipped);
+    let tampered = parts.join(".");
+    // A user of the pool who is not an agent of the configuration, and
+    // anna through an app client that is not the desk's.
+    let (stranger, _) =
+        helpdesk_tests::moto::cognito_sign_in(&endpoint, &pool, &client, "zoe").await;
+    let other_client = helpdesk_tests::moto::cognito_client(&endpoint, &pool).await;
+    let (foreign, _) =
+        helpdesk_tests::moto::cognito_sign_in(&endpoint, &pool, &other_client, "anna").await;
+    for (what, jwt) in [
+        ("tampered", &tampered),
+        ("not an agent", &stranger),
+        ("another client", &foreign),
+    ] {
+        let (status, headers, _) = desk.get(Some(jwt), &path).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}");
+        assert!(
+            headers.contains_key(http::header::WWW_AUTHENTICATE),
+            "{what}"
+        );
+        let (status, _, _) = desk
+            .patch(jwt, &path, Some(version + 1), json!({ "priority": "low" }))
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}");
+    }
+    assert_eq!(desk.app.ticket(&key).await.priority, "high");
+
+    // Personal API tokens keep working beside the pool's JWTs.
+    let token = desk.token("boris", "crm").await;
+    let (status, _, _) = desk.get(Some(&token), &path).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // An hour and two minutes on, the access token has expired.
+    desk.app.clock.advance(chrono::Duration::minutes(62));
+    let (status, _, body) = desk.get(Some(&access), &path).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "expired: {body}");
 }
