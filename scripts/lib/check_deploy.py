@@ -22,13 +22,18 @@ README.md's "Deploying to AWS" would trip over:
 - the form intake function's reserved concurrency is unset with the
   parameters' defaults (an account with a concurrency quota of 10 cannot
   reserve any), and no Lambda Function URL is open to anyone (AuthType NONE);
+- the agent API's route has no API Gateway authorizer (neither its own nor
+  the API's default): the function checks every request itself, and an
+  authorizer would refuse personal API tokens (`hd_...`), which are not
+  JWTs;
 - the bucket expires the archived failed stream records
   (`failed-stream-records/`) by a lifecycle rule;
 - the rule `SesReceivesMailHere` exists, and the regions it allows are the
   ones the README names;
-- every DynamoDB table and S3 bucket is kept on delete, but not after a
-  failed first create (`RetainExceptOnCreate`), and no table has deletion
-  protection, which would stop that rollback;
+- every DynamoDB table, S3 bucket and Cognito user pool is kept on delete,
+  but not after a failed first create (`RetainExceptOnCreate`), and no
+  table or user pool has deletion protection, which would stop that
+  rollback;
 - no name built from the stack name can pass its length limit, whatever
   the stack is called (CloudFormation names what need not be named);
 - nothing that can outlive a deleted stack (kept tables and buckets, the
@@ -52,7 +57,7 @@ from pathlib import Path
 from cfnlint.decode import cfn_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-STATEFUL = ("AWS::DynamoDB::Table", "AWS::S3::Bucket")
+STATEFUL = ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::Cognito::UserPool")
 
 
 def load(path: Path) -> dict:
@@ -138,8 +143,9 @@ def check(template: dict, readme: str, infra_readme: str) -> list[str]:
                 f"{logical} ({resource['Type']}) has DeletionPolicy "
                 f"{resource.get('DeletionPolicy', 'Delete')}, not RetainExceptOnCreate"
             )
-        if resource.get("Type") == "AWS::DynamoDB::Table" and (resource.get("Properties") or {}).get(
-            "DeletionProtectionEnabled"
+        props = resource.get("Properties") or {}
+        if (resource.get("Type") == "AWS::DynamoDB::Table" and props.get("DeletionProtectionEnabled")) or (
+            resource.get("Type") == "AWS::Cognito::UserPool" and props.get("DeletionProtection") == "ACTIVE"
         ):
             findings.append(
                 f"{logical} has deletion protection, which keeps the rollback of a failed first "
@@ -150,6 +156,7 @@ def check(template: dict, readme: str, infra_readme: str) -> list[str]:
     findings += secrets_out_of_environment(template)
     findings += ses_grants_bound(template)
     findings += forms_throttled(template)
+    findings += agent_route_unauthorized(template)
     findings += failed_records_expire(template)
     return findings
 
@@ -270,6 +277,34 @@ def forms_throttled(template: dict) -> list[str]:
     return findings
 
 
+def agent_route_unauthorized(template: dict) -> list[str]:
+    """The agent API function's HttpApi routes reach it without an API
+    Gateway authorizer: it takes Cognito JWTs and personal API tokens
+    (`hd_...`) and checks both itself; a JWT authorizer would refuse the
+    tokens before the function saw them."""
+    findings = []
+    resources = template.get("Resources") or {}
+    agent = next(((n, r) for n, r in functions(template).items()
+                  if ((r.get("Metadata") or {}).get("BuildProperties") or {}).get("Binary") == "agent-api"), None)
+    if agent is None:
+        return ["no function builds agent-api: the agent API is not deployed"]
+    logical, resource = agent
+    events = {n: e for n, e in (((resource.get("Properties") or {}).get("Events")) or {}).items()
+              if e.get("Type") == "HttpApi"}
+    if not events:
+        findings.append(f"{logical} has no HttpApi event: the agent API has no route")
+    for name, event in sorted(events.items()):
+        props = event.get("Properties") or {}
+        own = (props.get("Auth") or {}).get("Authorizer")
+        api = (props.get("ApiId") or {}).get("Ref") if isinstance(props.get("ApiId"), dict) else None
+        default = ((((resources.get(api) or {}).get("Properties") or {}).get("Auth")) or {}).get("DefaultAuthorizer")
+        authorizer = own if own is not None else default
+        if authorizer not in (None, "NONE"):
+            findings.append(f"{logical}'s route {name} has the authorizer {authorizer}: it would refuse personal "
+                            "API tokens (hd_...), which are not JWTs; the function checks credentials itself")
+    return findings
+
+
 def resolve(template: dict, value):
     """A value with the parameters' defaults (Ref, Fn::If over Fn::Equals,
     Fn::Not, AWS::NoValue as None); what it cannot resolve is returned."""
@@ -350,6 +385,8 @@ NAME_LIMITS = {
     ("AWS::SNS::Topic", "TopicName"): 256,
     ("AWS::CloudWatch::Alarm", "AlarmName"): 255,
     ("AWS::Logs::LogGroup", "LogGroupName"): 512,
+    ("AWS::Cognito::UserPool", "UserPoolName"): 128,
+    ("AWS::Cognito::UserPoolClient", "ClientName"): 128,
 }
 
 
@@ -409,6 +446,18 @@ def self_test(template: dict, readme: str, infra_readme: str) -> list[str]:
         "an open Function URL": lambda t: t["Resources"].update(FormUrl={
             "Type": "AWS::Lambda::Url",
             "Properties": {"TargetFunctionArn": {"Fn::GetAtt": ["FormIntakeFunction", "Arn"]}, "AuthType": "NONE"}}),
+        "the user pool deleted with the stack": lambda t: t["Resources"]["AgentUserPool"].update(
+            DeletionPolicy="Delete"),
+        "deletion protection on the user pool": lambda t: t["Resources"]["AgentUserPool"]["Properties"].update(
+            DeletionProtection="ACTIVE"),
+        "a JWT authorizer on the agent API's route": lambda t: t["Resources"]["AgentApiFunction"]["Properties"][
+            "Events"]["AgentApi"]["Properties"].update(Auth={"Authorizer": "AgentJwt"}),
+        "a default JWT authorizer on the API": lambda t: t["Resources"]["HttpApi"]["Properties"].update(
+            Auth={"DefaultAuthorizer": "AgentJwt", "Authorizers": {"AgentJwt": {
+                "IdentitySource": "$request.header.Authorization",
+                "JwtConfiguration": {"issuer": "https://example.invalid", "audience": ["x"]}}}}),
+        "a user pool named after the stack": lambda t: t["Resources"]["AgentUserPool"]["Properties"].update(
+            UserPoolName={"Fn::Sub": "${AWS::StackName}-agents"}),
         "the failed records' lifecycle rule removed": lambda t: t["Resources"]["HelpdeskBucket"]["Properties"][
             "LifecycleConfiguration"].update(Rules=[
                 r for r in t["Resources"]["HelpdeskBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
@@ -440,6 +489,7 @@ def main() -> int:
     print(
         "deploy check: outputs and parameters the READMEs name exist; secret patterns, secrets out of the "
         "environment, SES grants bound to MailDomain, forms route throttle, no open Function URL, "
+        "no API Gateway authorizer in front of the agent API, "
         "failed stream records expire, SES region rule, retention on failed creates, no fixed names "
         "that outlive a stack (and each break is reported)"
     )

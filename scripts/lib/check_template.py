@@ -8,7 +8,9 @@
    AWS::Serverless::Function whose Metadata.BuildProperties.Binary is that
    binary, and every such function builds a crate's binary.
 2. NEEDS below, the declared table of what each function's code needs, is
-   compared with the code (scripts/lib/rust_reach.py reads the Rust source):
+   compared with the code (scripts/lib/rust_reach.py reads the Rust source:
+   shared/src, the function crate's src and that of the workspace crates it
+   depends on by path, such as api/src for agent-api):
    the Store methods it reaches, the DynamoDB actions and indexes those make
    (from the DynamoDB store's own code), the S3, SES and EventBridge calls,
    and the HELPDESK_* variables it reads (literals in the code it reaches,
@@ -43,8 +45,10 @@ when there is any. --self-test loads the template, then for each function
 removes one needed variable and one needed action from a copy in memory (and
 adds a wildcard grant, drops a function resource, drops a Store method from
 the table, removes the SES grant or its condition, a key of the secret, the
-archive grant of failed stream records) and asserts that the check reports
-each.
+archive grant of failed stream records; for the agent API, drops from the
+table what only its route handlers, its sign-in extractor and its listing
+reach, and removes or widens its listing index grant) and asserts that the
+check reports each.
 
 Needs cfn-lint (its CloudFormation YAML loader) and PyYAML (both in .venv).
 """
@@ -246,6 +250,58 @@ NEEDS: dict[str, dict] = {
             ("dynamodb:GetShardIterator", "stream"),
             ("dynamodb:ListStreams", "streams"),
             ("sqs:SendMessage", "queue:TicketTriggersFailureQueue"),
+        ],
+    },
+    # The agent API (api/src, routes of api/src/lib.rs): every request is
+    # signed in first (the Agent extractor): a personal API token by its
+    # hash (GetItem), or a Cognito JWT (the pool's key set over HTTPS, no
+    # IAM). GET /tickets: one index range per queue, gsi1 (by age), gsi4
+    # (by status or assignee) or gsi2 (both), then the tickets of the keys-
+    # only ranges (BatchGetItem). GET /tickets/{key}: GetItem and the
+    # timeline (Query on the table). PATCH and comments: tickets::apply
+    # (GetItem, idempotency claims, transaction of Puts); a long comment to
+    # attachments/ (BlobStore::put); a public one mailed through SES with
+    # its thread's Message-IDs (Query), rate counters (UpdateItem ADD), a
+    # send claim (PutItem, DeleteItem when SES refuses) and the reply-token
+    # key. POST /tickets: tickets::open as the intake functions (key
+    # counter, contact by email or a new one, transaction of Puts).
+    # Publishes no events (triggers run on the stream).
+    "agent-api": {
+        "env": {
+            **COMMON_ENV,
+            "HELPDESK_BLOBS": "s3://${HelpdeskBucket}",
+            "HELPDESK_MAIL_TRANSPORT": "ses",
+            "HELPDESK_SECRETS": "${HelpdeskSecrets}",
+            "HELPDESK_COGNITO_USER_POOL_ID": "${AgentUserPool}",
+            "HELPDESK_COGNITO_CLIENT_ID": "${AgentUserPoolClient}",
+        },
+        "secrets": {
+            "HELPDESK_REPLY_TOKEN_SECRET": None,
+        },
+        "unset": {
+            "HELPDESK_DB": "SQLite only",
+            "HELPDESK_SMTP_PASSWORD": "an SMTP relay's (HELPDESK_MAIL_TRANSPORT=smtp...) only",
+            "HELPDESK_EVENTS": "publishes no events (the default events log is never written)",
+        },
+        "store": [
+            "allocate_ticket_key", "api_token", "create_contact", "create_ticket",
+            "delete_marker", "find_contact_by_email", "get_contact", "get_marker",
+            "get_ticket", "idempotency_record", "increment_counter", "list_tickets",
+            "put_marker", "timeline", "update_ticket",
+        ],
+        "actions": [
+            ("dynamodb:GetItem", "table"),
+            ("dynamodb:PutItem", "table"),
+            ("dynamodb:UpdateItem", "table"),
+            ("dynamodb:DeleteItem", "table"),
+            ("dynamodb:Query", "table"),
+            ("dynamodb:BatchGetItem", "table"),
+            ("dynamodb:Query", "index:gsi1"),
+            ("dynamodb:Query", "index:gsi2"),
+            ("dynamodb:Query", "index:gsi4"),
+            ("s3:PutObject", "objects:attachments/"),
+            ("ses:SendEmail", "ses:from-maildomain"),
+            ("secretsmanager:GetSecretValue", "secret"),
         ],
     },
     # sla::check: the due index, one Query per shard of gsi3; per due ticket
@@ -598,8 +654,7 @@ def const_variables(code: rust_reach.Code, crate: str, reach: rust_reach.Reach) 
     "HELPDESK_SECRETS"`) that a reached function mentions: rust_reach.py
     reads string literals in function bodies only."""
     consts: dict[str, str] = {}
-    files = list(rust_reach.SHARED.rglob("*.rs")) + list((ROOT / "functions" / crate / "src").rglob("*.rs"))
-    for path in files:
+    for path in code.source_files(crate):
         for m in re.finditer(r'\bconst\s+(\w+)\s*:\s*&(?:\'static\s+)?str\s*=\s*"(HELPDESK_[A-Z0-9_]+)"',
                              path.read_text(encoding="utf-8")):
             consts[m.group(1)] = m.group(2)
@@ -1022,6 +1077,28 @@ def self_test(template_path: Path, config: dict[str, set[str]], code: rust_reach
                   lambda t, n: t.resources[form]["Properties"]["Environment"]["Variables"].update(HELPDESK_SECRETS="elsewhere"),
                   ("form-intake", "secret", "HELPDESK_SECRET_TYPEFORM_FEEDBACK", "neither")))
 
+    # The agent API: its handlers are reached as function values
+    # (`get(tickets::list)`), its sign-in through the extractor axum runs
+    # (no call by name), its listing indexes through the listing's `Range`.
+    api = functions.get("agent-api")
+    cases.append(("agent-api: list_tickets (a route handler's) dropped from NEEDS",
+                  lambda t, n: n["agent-api"]["store"].remove("list_tickets"),
+                  ("agent-api", "code: Store method", "list_tickets", "NEEDS does not list it")))
+    cases.append(("agent-api: api_token (the Agent extractor's) dropped from NEEDS",
+                  lambda t, n: n["agent-api"]["store"].remove("api_token"),
+                  ("agent-api", "code: Store method", "api_token", "NEEDS does not list it")))
+    cases.append(("agent-api: Query on gsi4 dropped from NEEDS",
+                  lambda t, n: n["agent-api"]["actions"].remove(("dynamodb:Query", "index:gsi4")),
+                  ("agent-api", "code: DynamoDB actions", "dynamodb:Query index:gsi4", "NEEDS does not list it")))
+    cases.append(("agent-api: the gsi4 grant removed",
+                  lambda t, n: statement(t, api, "ListingIndexes").update(Resource=[
+                      r for r in statement(t, api, "ListingIndexes")["Resource"] if "gsi4" not in json.dumps(r)]),
+                  ("agent-api", "allowed", "dynamodb:Query index:gsi4", "do not allow")))
+    cases.append(("agent-api: the listing grant widened to every index",
+                  lambda t, n: statement(t, api, "ListingIndexes").update(
+                      Resource={"Fn::Sub": "${HelpdeskTable.Arn}/index/*"}),
+                  ("agent-api", "not needed", "dynamodb:Query on index:gsi3", "no code path")))
+
     env_binary = next(b for b in NEEDS if "HELPDESK_RAW_MAIL" in NEEDS[b]["env"])
     cases.append((f"{env_binary}: HELPDESK_RAW_MAIL dropped from NEEDS",
                   lambda t, n: n[env_binary]["env"].pop("HELPDESK_RAW_MAIL"),
@@ -1074,7 +1151,8 @@ def main() -> int:
     print()
     passed = len(check.rows) - check.failed
     print(f"template checks: {passed} passed, {check.failed} failed "
-          f"({len(crates())} function crates; code read from shared/src and functions/*/src)")
+          f"({len(crates())} function crates; code read from shared/src, functions/*/src "
+          "and the workspace crates they depend on by path)")
     if check.failed:
         print("\nfindings:", file=sys.stderr)
         for row in check.rows:

@@ -25,6 +25,10 @@ s3://..., HELPDESK_MAIL_TRANSPORT=ses).
              secret names to values, as the template's HelpdeskSecrets),
              which a function named by HELPDESK_SECRETS=NAME reads at start
              (repeatable)
+--user-pool  a Cognito user pool NAME with an app client that allows
+             USER_PASSWORD_AUTH, as the template's AgentUserPool and its
+             client; their ids are written as JSON ({"pool": ID,
+             "client": ID}) to --user-pool-out FILE
 
 Needs boto3 (installed with moto) and cfn-lint (for its CloudFormation YAML
 loader).
@@ -67,6 +71,8 @@ def main() -> int:
     parser.add_argument("--ses-identity", action="append", default=[])
     parser.add_argument("--objects", type=Path, help="manifest of objects to upload")
     parser.add_argument("--secret", action="append", default=[])
+    parser.add_argument("--user-pool")
+    parser.add_argument("--user-pool-out", type=Path)
     parser.add_argument("--template", type=Path, default=ROOT / "infra" / "template.yaml")
     parser.add_argument("--region", default="us-east-1")
     args = parser.parse_args()
@@ -125,6 +131,24 @@ def main() -> int:
             json.loads(value)  # the functions refuse anything but JSON
             secretsmanager.create_secret(Name=name, SecretString=value)
             done.append(f"secret {name}")
+
+    if args.user_pool:
+        if not args.user_pool_out:
+            parser.error("--user-pool needs --user-pool-out FILE")
+        cognito = session.client("cognito-idp", endpoint_url=args.endpoint)
+        pool = cognito.create_user_pool(
+            PoolName=args.user_pool,
+            Policies={"PasswordPolicy": {"MinimumLength": 12}},
+            AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
+        )["UserPool"]["Id"]
+        client = cognito.create_user_pool_client(
+            UserPoolId=pool,
+            ClientName="agents",
+            GenerateSecret=False,
+            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        )["UserPoolClient"]["ClientId"]
+        args.user_pool_out.write_text(json.dumps({"pool": pool, "client": client}), encoding="utf-8")
+        done.append(f"user pool {args.user_pool} ({pool}) and its app client")
 
     print("moto: " + ("; ".join(done) if done else "nothing to do"))
     return 0
