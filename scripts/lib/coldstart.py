@@ -101,6 +101,13 @@ per measurement into the store every run then copies:
                    events/sla-check/expected.json's first invocation). With
                    --new-store one due-index read that finds nothing (answer:
                    an empty report)
+  agent-api        02-show-ticket-token.json: an agent opens a ticket with a
+                   personal API token (answer statusCode 200): the ticket
+                   (from a customer's mail, delivered with `helpdesk
+                   mailgate`) and the token (`helpdesk agents token anna`)
+                   are made in the seed store by the `helpdesk` binary, and
+                   the event's placeholders filled in. With --new-store
+                   there is no token: answer 401
   hello-lambda     the sla-check scheduled.json event (it ignores it)
 --event NAME=FILE measures with another event (then any answer counts);
 --env NAME=VALUE adds or overrides a variable of every binary's environment,
@@ -201,6 +208,16 @@ class Function:
     # empty instead (--new-store).
     seed: tuple[str, Path] | None = None
     check_empty: Callable[[str, object], str | None] | None = None
+    # Seeded by the helpdesk command instead: a customer's mail and an
+    # agent's token, filled into the event's {{ticket}} and {{token:anna}}.
+    seed_agent: bool = False
+    placeholders: dict[str, str] = field(default_factory=dict)
+
+    def event_bytes(self) -> bytes:
+        text = self.event.read_text(encoding="utf-8")
+        for name, value in self.placeholders.items():
+            text = text.replace("{{" + name + "}}", value)
+        return text.encode("utf-8")
 
 
 def functions() -> list[Function]:
@@ -239,7 +256,44 @@ def functions() -> list[Function]:
             seed=("seed-due", ROOT / "events/sla-check/seed.json"),
             check_empty=_response,
         ),
+        Function(
+            "agent-api",
+            "agent-api",
+            ROOT / "events/agent-api/02-show-ticket-token.json",
+            _status(200),
+            {"HELPDESK_REPLY_TOKEN_SECRET": "test-reply-token-secret-of-32-chars"},
+            check_empty=_status(401),
+            seed_agent=True,
+        ),
     ]
+
+
+# The customer's mail that makes the agent API's ticket in its seed store.
+AGENT_SEED_MAIL = (
+    "From: Jane Doe <jane@customer.example>\r\nTo: support@example.com\r\n"
+    "Subject: Printer on fire\r\nMessage-ID: <coldstart-printer@customer.example>\r\n"
+    "Date: Mon, 2 Mar 2026 09:00:00 +0000\r\n\r\nThe office printer smells of smoke.\r\n"
+)
+
+
+def seed_agent(fn: Function, seed: Path, helpdesk: Path | None, timeout: float) -> str | None:
+    """A ticket and anna's token in the store of `seed`, by the helpdesk
+    command; the event's placeholders set. None, or what failed."""
+    if helpdesk is None:
+        return "no helpdesk binary to seed the agent API's store with"
+    env = lambda_env(fn, "127.0.0.1:9", seed, 0)
+    env["HELPDESK_DB"] = str(seed / "helpdesk.db")
+    steps = [(["mailgate"], AGENT_SEED_MAIL), (["tickets", "list", "--json"], None),
+             (["agents", "token", "anna", "--name", "coldstart"], None)]
+    outputs = []
+    for args, stdin in steps:
+        done = subprocess.run([str(helpdesk), *args], cwd=ROOT, env=env, input=stdin, capture_output=True,
+                              text=True, timeout=max(timeout, 60.0))
+        if done.returncode != 0:
+            return f"helpdesk {' '.join(args)}: {done.stderr.strip()[-400:]}"
+        outputs.append(done.stdout)
+    fn.placeholders = {"ticket": json.loads(outputs[1])[0]["key"], "token:anna": outputs[2].strip()}
+    return None
 
 
 # ------------------------------------------------------- runtime API server
@@ -618,7 +672,8 @@ def restart_wal(seed: Path, scratch: Path) -> None:
 
 
 def seed_stores(
-    selected: list[Function], work: Path, bin_dir: Path, examples_dir: Path, timeout: float, folded: bool
+    selected: list[Function], work: Path, bin_dir: Path, examples_dir: Path, timeout: float, folded: bool,
+    helpdesk: Path | None = None,
 ) -> dict[str, Path] | None:
     """Per function, a directory with the SQLite store its runs start from:
     the schema, made by one unmeasured run of the sla-check binary with its
@@ -634,7 +689,7 @@ def seed_stores(
     sla = next(fn for fn in functions() if fn.name == "sla-check")
     sla.check = sla.check_empty  # the store is empty yet
     made = work / "store-made"
-    run = measure(sla, bin_dir / sla.binary, sla.event.read_bytes(), made, 0, timeout, 0.0)
+    run = measure(sla, bin_dir / sla.binary, sla.event_bytes(), made, 0, timeout, 0.0)
     if not run.ok:
         print(f"coldstart: could not make the store to start from: {run.problem}", file=sys.stderr)
         return None
@@ -657,6 +712,11 @@ def seed_stores(
             )
             if done.returncode != 0:
                 print(f"coldstart: {example} {seed_file.name} failed for {fn.name}:\n{done.stderr}", file=sys.stderr)
+                return None
+        if fn.seed_agent:
+            problem = seed_agent(fn, seed, helpdesk, timeout)
+            if problem is not None:
+                print(f"coldstart: seeding {fn.name}: {problem}", file=sys.stderr)
                 return None
         if not (seed / "helpdesk.db-wal").is_file():
             print(f"coldstart: no WAL beside the store of {fn.name}", file=sys.stderr)
@@ -842,7 +902,7 @@ def build(profile: str, target_dir: Path) -> None:
     common = ["--profile", profile, "--target-dir", str(target_dir)]
     commands = [
         ["cargo", "build", *common, "--bins"]
-        + [arg for name in ("form-intake", "mail-intake", "ticket-triggers", "sla-check") for arg in ("-p", name)],
+        + [arg for name in ("form-intake", "mail-intake", "ticket-triggers", "sla-check", "agent-api") for arg in ("-p", name)],
         ["cargo", "build", *common, "-p", "ticket-triggers", "--example", HELLO],
         # Only compiles the configuration snapshot: any profile will do.
         ["cargo", "build", "--target-dir", str(target_dir), "-p", "helpdesk-cli", "--bin", "helpdesk"],
@@ -956,7 +1016,6 @@ def main() -> int:
         for path in missing:
             print(f"  {path}", file=sys.stderr)
         return 2
-    events = {fn.name: fn.event.read_bytes() for fn in selected}
 
     work = Path(tempfile.mkdtemp(prefix="helpdesk-coldstart-"))
     meta = {
@@ -975,7 +1034,8 @@ def main() -> int:
     results: dict[str, list[Run]] = {fn.name: [] for fn in selected}
     progress = not args.json and sys.stderr.isatty()
     try:
-        config = prepare_config(work, helpdesk_binary(bin_dir, target_dir), not args.no_snapshot)
+        helpdesk = helpdesk_binary(bin_dir, target_dir)
+        config = prepare_config(work, helpdesk, not args.no_snapshot)
         if config is None:
             return 2
         for fn in selected:
@@ -986,10 +1046,14 @@ def main() -> int:
                 if fn.check is not None and fn.check_empty is not None:
                     fn.check = fn.check_empty
         else:
-            seeds = seed_stores(selected, work, bin_dir, target_dir / "debug/examples", args.timeout, args.folded_store)
+            seeds = seed_stores(
+                selected, work, bin_dir, target_dir / "debug/examples", args.timeout, args.folded_store, helpdesk
+            )
             if seeds is None:
                 return 2
             store_seeds = seeds
+        # After seeding: the agent API's event names what its seed made.
+        events = {fn.name: fn.event_bytes() for fn in selected}
         if args.instructions:
             return count_instructions(selected, bin_dir, events, work, max(args.timeout, 120.0), store_seeds)
         for index in range(1, args.runs + 1):
