@@ -68,6 +68,7 @@ impl FromRef<Api> for Services {
 /// The API's routes under `/api/v1`.
 pub fn router(api: Api) -> Router {
     let api = Router::new()
+        .route("/views", get(tickets::views))
         .route("/tickets", get(tickets::list).post(tickets::create))
         .route("/tickets/{key}", get(tickets::show).patch(tickets::change))
         .route(

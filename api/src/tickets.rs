@@ -9,8 +9,9 @@ use axum::response::{IntoResponse, Response};
 use helpdesk::domain::QueueKey;
 use helpdesk::domain::{Channel, EmailAddress, TicketKey, TimelineEntry};
 use helpdesk::services::Services;
+use helpdesk::store::listing::ListingRules;
 use helpdesk::tickets::agent::{self, AgentUpdate, HandMade, Updated};
-use helpdesk::tickets::list::ListRequest;
+use helpdesk::tickets::list::{self, Wanted};
 use helpdesk::tickets::{Opened, TicketDraft};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::Deserialize;
@@ -20,33 +21,60 @@ use crate::auth::Agent;
 use crate::problem::ApiError;
 use crate::views;
 
-/// The most rows one page holds.
-const MAX_LIMIT: usize = 200;
 /// Rows per page when the request does not say.
 const DEFAULT_LIMIT: usize = 50;
 
-/// `GET /tickets` parameters.
+/// `GET /tickets` parameters (see [`helpdesk::tickets::list`] for what
+/// combines).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
-    /// `mine`, `unassigned` or `all` (the default).
     view: Option<String>,
-    /// Only this status.
     status: Option<String>,
-    /// Only this queue (one the agent works in).
     queue: Option<String>,
-    /// Only this assignee (a login).
     assignee: Option<String>,
-    /// `created` (the only order so far).
+    line: Option<String>,
+    priority: Option<String>,
+    component: Option<String>,
+    tag: Option<String>,
+    channel: Option<String>,
+    requester: Option<String>,
+    organization: Option<String>,
+    sla: Option<String>,
+    q: Option<String>,
     sort: Option<String>,
-    /// `desc` (newest first, the only direction so far).
     order: Option<String>,
     limit: Option<usize>,
     cursor: Option<String>,
 }
 
-/// `GET /tickets`: one page of the tickets of the agent's queues, newest
-/// first, with the cursor of the next page (`null` on the last).
+impl From<ListParams> for Wanted {
+    fn from(p: ListParams) -> Self {
+        Self {
+            view: p.view,
+            status: p.status,
+            queue: p.queue,
+            assignee: p.assignee,
+            line: p.line,
+            priority: p.priority,
+            component: p.component,
+            tag: p.tag,
+            channel: p.channel,
+            requester: p.requester,
+            organization: p.organization,
+            sla: p.sla,
+            q: p.q,
+            sort: p.sort,
+            order: p.order,
+            limit: p.limit.unwrap_or(DEFAULT_LIMIT),
+            cursor: p.cursor,
+        }
+    }
+}
+
+/// `GET /tickets`: one page of the tickets of the agent's queues as the
+/// view, filter, sort or search asks, with the cursor of the next page
+/// (`null` on the last).
 pub async fn list(
     State(services): State<Services>,
     Agent(agent): Agent,
@@ -56,102 +84,29 @@ pub async fn list(
         let text = e.body_text();
         ApiError::malformed(field_of_query(&text), text)
     })?;
-    let request = list_request(&services, &agent, params)?;
-    let page = helpdesk::tickets::list::page(services.store.as_ref(), &request)
+    let request = list::plan(&services.config, &agent, &Wanted::from(params))?;
+    let rules = ListingRules::of(&services.config);
+    let page = list::page(services.store.as_ref(), &rules, &request)
         .await
         .map_err(|e| ApiError::store(&e))?;
     let now = services.clock.now();
     let rows: Vec<Value> = page.tickets.iter().map(|t| views::row(t, now)).collect();
     Ok(Json(json!({
         "tickets": rows,
-        "next_cursor": page.next.map(|p| cursor::encode(&p)),
+        "next_cursor": page.next.map(|c| c.encode()),
     })))
 }
 
-/// The listing the parameters ask for, checked against the configuration
-/// and the agent's queues.
-fn list_request(
-    services: &Services,
-    agent: &helpdesk::auth::Principal,
-    params: ListParams,
-) -> Result<ListRequest, ApiError> {
-    let config = &services.config;
-    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
-    if limit == 0 || limit > MAX_LIMIT {
-        return Err(ApiError::invalid("limit", format!("from 1 to {MAX_LIMIT}")));
-    }
-    let mut assignee = match params.view.as_deref().unwrap_or("all") {
-        "all" => None,
-        "mine" => Some(Some(agent.login.clone())),
-        "unassigned" => Some(None),
-        other => {
-            return Err(ApiError::invalid(
-                "view",
-                format!("{other:?} is not a view: mine, unassigned or all"),
-            ));
-        }
-    };
-    if let Some(login) = params.assignee {
-        if assignee.is_some() {
-            return Err(ApiError::invalid(
-                "assignee",
-                "view=mine and view=unassigned name the assignee already",
-            ));
-        }
-        if !config.agents.contains_key(&login) {
-            return Err(ApiError::invalid(
-                "assignee",
-                format!("{login:?} is not an agent"),
-            ));
-        }
-        assignee = Some(Some(login));
-    }
-    if params.sort.as_deref().is_some_and(|s| s != "created") {
-        return Err(ApiError::invalid(
-            "sort",
-            "tickets are listed by creation (sort=created)",
-        ));
-    }
-    if params.order.as_deref().is_some_and(|o| o != "desc") {
-        return Err(ApiError::invalid("order", "newest first (order=desc)"));
-    }
-    let mut queues: Vec<QueueKey> = config
-        .queues_of(&agent.login)
-        .into_iter()
-        .cloned()
-        .collect();
-    if let Some(wanted) = params.queue {
-        queues.retain(|q| q.as_str() == wanted);
-        if queues.is_empty() {
-            return Err(ApiError::invalid(
-                "queue",
-                format!("{wanted:?} is not one of your queues"),
-            ));
-        }
-    }
-    if let Some(status) = &params.status
-        && !queues
-            .iter()
-            .any(|q| config.queues.get(q).is_some_and(|q| q.has_status(status)))
-    {
-        return Err(ApiError::invalid(
-            "status",
-            format!("{status:?} is not a status of your queues"),
-        ));
-    }
-    let after = params
-        .cursor
-        .as_deref()
-        .map(cursor::decode)
-        .transpose()
-        .map_err(|message| ApiError::invalid("cursor", message))?;
-    Ok(ListRequest {
-        queues,
-        assignee,
-        status: params.status,
-        limit,
-        after,
-    })
+/// `GET /views`: how many tickets each view and each status of the
+/// agent's queues holds (the console's side bar).
+pub async fn views(
+    State(services): State<Services>,
+    Agent(agent): Agent,
+) -> Result<Json<helpdesk::tickets::views::Counts>, ApiError> {
+    helpdesk::tickets::views::counts(&services.config, services.store.as_ref(), &agent)
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::store(&e))
 }
 
 /// The query parameter a rejection names (`unknown field `x``, or the
@@ -163,44 +118,6 @@ fn field_of_query(text: &str) -> Option<String> {
     let detail = text.split("Failed to deserialize query string: ").nth(1)?;
     let (field, _) = detail.split_once(": ")?;
     (!field.contains(' ')).then(|| field.to_owned())
-}
-
-/// The opaque cursor of `GET /tickets`: the last row's place, as
-/// URL-safe base64 of `<created_at>|<number>|<queue>`.
-mod cursor {
-    use base64::Engine as _;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use helpdesk::domain::QueueKey;
-    use helpdesk::tickets::list::Position;
-
-    pub fn encode(position: &Position) -> String {
-        URL_SAFE_NO_PAD.encode(format!(
-            "{}|{}|{}",
-            position
-                .created_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            position.number,
-            position.queue
-        ))
-    }
-
-    pub fn decode(text: &str) -> Result<Position, String> {
-        let wrong = || "not a cursor this API gave; start from the first page".to_owned();
-        let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| wrong())?;
-        let text = String::from_utf8(bytes).map_err(|_| wrong())?;
-        let mut parts = text.splitn(3, '|');
-        let (Some(at), Some(number), Some(queue)) = (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(wrong());
-        };
-        Ok(Position {
-            created_at: chrono::DateTime::parse_from_rfc3339(at)
-                .map_err(|_| wrong())?
-                .with_timezone(&chrono::Utc),
-            number: number.parse().map_err(|_| wrong())?,
-            queue: QueueKey::parse(queue).map_err(|_| wrong())?,
-        })
-    }
 }
 
 /// `GET /tickets/{key}`: the ticket with its timeline; its version is

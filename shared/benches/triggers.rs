@@ -88,6 +88,7 @@ fn change() -> Change {
             email: Some(EmailAddress::parse("customer@example.org").unwrap()),
             name: Some("Casey".into()),
             phone: None,
+            organization: None,
         },
         participants: vec![],
         channel: Channel::Form,

@@ -35,6 +35,7 @@ use crate::mail::transport::{self, MailTransport};
 use crate::secrets::StoredSecrets;
 use crate::store::Store;
 use crate::store::dynamo::DynamoStore;
+use crate::store::listing::ListingRules;
 use crate::store::sqlite::SqliteStore;
 
 use crate::services::env_var;
@@ -247,8 +248,8 @@ impl Services {
             &config.desk.mail.reply_token_secret_env,
         )?;
         Ok(Self {
+            store: store(&settings.store, aws, ListingRules::of(&config))?,
             config: Arc::new(config),
-            store: store(&settings.store, aws)?,
             blobs: blobs(&settings.blobs, aws)?,
             clock: Arc::new(SystemClock),
             mail: mail_transport(&settings.mail_transport, aws, secrets.as_ref()).await?,
@@ -290,7 +291,11 @@ fn secrets(
 }
 
 /// The store a setting names (a SQLite file's folder is made when missing).
-fn store(choice: &StoreChoice, aws: Option<&SdkConfig>) -> anyhow::Result<Arc<dyn Store>> {
+fn store(
+    choice: &StoreChoice,
+    aws: Option<&SdkConfig>,
+    rules: ListingRules,
+) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match choice {
         StoreChoice::Sqlite(path) => {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -299,13 +304,14 @@ fn store(choice: &StoreChoice, aws: Option<&SdkConfig>) -> anyhow::Result<Arc<dy
             }
             Arc::new(
                 SqliteStore::open(path)
-                    .with_context(|| format!("cannot open {}", path.display()))?,
+                    .with_context(|| format!("cannot open {}", path.display()))?
+                    .with_listing_rules(rules),
             )
         }
-        StoreChoice::Dynamo { table } => Arc::new(DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(need(aws)?),
-            table.clone(),
-        )),
+        StoreChoice::Dynamo { table } => Arc::new(
+            DynamoStore::new(aws_sdk_dynamodb::Client::new(need(aws)?), table.clone())
+                .with_listing_rules(rules),
+        ),
     })
 }
 

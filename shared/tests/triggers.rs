@@ -43,6 +43,7 @@ fn ticket() -> Ticket {
             email: Some(EmailAddress::parse("customer@example.org").unwrap()),
             name: Some("Casey Customer".into()),
             phone: None,
+            organization: None,
         },
         participants: vec![],
         channel: Channel::Form,

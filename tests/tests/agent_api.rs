@@ -853,3 +853,194 @@ async fn cognito_jwts_sign_agents_in_and_tampered_expired_foreign_or_unknown_one
     let (status, _, body) = desk.get(Some(&access), &path).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "expired: {body}");
 }
+
+/// Sets `body` on ticket `key` as `token`'s agent, at its current version.
+async fn set(desk: &Desk, token: &str, key: &TicketKey, body: Value) {
+    let path = format!("/tickets/{key}");
+    let (_, _, shown) = desk.get(Some(token), &path).await;
+    let version = shown["version"].as_u64().unwrap();
+    let (status, _, answer) = desk.patch(token, &path, Some(version), body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_sorts_and_search_find_exactly_the_matching_tickets_and_views_count_them() {
+    let desk = Desk::new().await;
+    let anna = desk.token("anna", "laptop").await;
+    let printer = desk
+        .mail_in("jane@customer.example", "Printer on fire")
+        .await;
+    desk.app.clock.advance(chrono::Duration::minutes(1));
+    let invoice = desk
+        .mail_in("max@customer.example", "Invoice charged twice")
+        .await;
+    desk.app.clock.advance(chrono::Duration::minutes(1));
+    let login = desk
+        .mail_in("jane@customer.example", "Login fails after reset")
+        .await;
+    desk.app.clock.advance(chrono::Duration::minutes(1));
+    set(
+        &desk,
+        &anna,
+        &invoice,
+        json!({ "components": ["Billing"], "tags": ["vip"] }),
+    )
+    .await;
+    set(
+        &desk,
+        &anna,
+        &printer,
+        json!({ "priority": "critical", "assignee": "anna" }),
+    )
+    .await;
+    set(&desk, &anna, &login, json!({ "status": "Resolved" })).await;
+    desk.settle().await;
+
+    let list = |query: &'static str| {
+        let desk = &desk;
+        let anna = anna.clone();
+        async move {
+            let (status, _, body) = desk.get(Some(&anna), &format!("/tickets?{query}")).await;
+            assert_eq!(status, StatusCode::OK, "{query}: {body}");
+            keys_of(&body)
+        }
+    };
+    let s = |keys: &[&TicketKey]| keys.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+
+    assert_eq!(list("component=Billing").await, s(&[&invoice]));
+    assert_eq!(list("tag=vip").await, s(&[&invoice]));
+    assert_eq!(
+        list("requester=JANE@customer.example").await,
+        s(&[&login, &printer])
+    );
+    assert_eq!(
+        list("channel=email").await,
+        s(&[&login, &invoice, &printer])
+    );
+    assert_eq!(
+        list("view=open").await,
+        s(&[&invoice, &printer]),
+        "the resolved one is not open"
+    );
+    assert_eq!(
+        list("view=open&sort=priority").await,
+        s(&[&printer, &invoice]),
+        "most urgent first"
+    );
+    assert_eq!(
+        list("view=open&sort=priority&order=asc").await,
+        s(&[&invoice, &printer])
+    );
+    // The Billing trigger gave the invoice to its owner, anna, last.
+    assert_eq!(list("view=mine").await, s(&[&invoice, &printer]));
+    assert_eq!(
+        list("view=mine&sort=updated").await,
+        s(&[&invoice, &printer])
+    );
+    assert_eq!(
+        list("view=mine&sort=updated&order=asc").await,
+        s(&[&printer, &invoice])
+    );
+    assert_eq!(
+        list("sort=updated").await[0],
+        login.to_string(),
+        "the last changed first"
+    );
+    assert_eq!(list("view=open&sort=sla_deadline").await.len(), 2);
+
+    // Search: words of the subject, of the message, a key, a number, an address.
+    assert_eq!(list("q=printer").await, s(&[&printer]));
+    assert_eq!(
+        list("q=help%20twice").await,
+        s(&[&invoice]),
+        "words of the message and of the subject"
+    );
+    assert_eq!(
+        list("q=PLEASE").await,
+        s(&[&login, &invoice, &printer]),
+        "every mail says please"
+    );
+    assert_eq!(
+        list(format!("q={}", invoice.to_string().to_lowercase()).leak()).await,
+        s(&[&invoice])
+    );
+    assert_eq!(
+        list(format!("q={}", login.number()).leak()).await,
+        s(&[&login])
+    );
+    assert_eq!(list("q=max@customer.example").await, s(&[&invoice]));
+    assert!(list("q=nothinglikethis").await.is_empty());
+
+    // Paging a search: one per page, every match once.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/tickets?q=please&limit=1&cursor={c}"),
+            None => "/tickets?q=please&limit=1".to_owned(),
+        };
+        let (_, _, body) = desk.get(Some(&anna), &path).await;
+        seen.extend(keys_of(&body));
+        match body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, s(&[&login, &invoice, &printer]));
+
+    // What no index serves is refused, naming the parameter.
+    for (query, field) in [
+        ("component=Billing&tag=vip", "tag"),
+        ("view=mine&component=Billing", "component"),
+        ("status=Open&sort=priority", "sort"),
+        ("sort=priority", "sort"),
+        ("q=printer&view=open", "q"),
+        ("sla=late", "sla"),
+        ("channel=pigeon", "channel"),
+        ("line=two", "line"),
+    ] {
+        let (status, _, body) = desk.get(Some(&anna), &format!("/tickets?{query}")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {body}");
+        assert_eq!(problem_field(&body), Some(field), "{query}: {body}");
+    }
+
+    // The side bar's counts.
+    let (status, _, counts) = desk.get(Some(&anna), "/views").await;
+    assert_eq!(status, StatusCode::OK, "{counts}");
+    let view = |name: &str| {
+        counts["views"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["view"] == name)
+            .map(|v| v["count"].as_u64().unwrap())
+    };
+    assert_eq!(view("mine"), Some(2));
+    assert_eq!(
+        view("unassigned"),
+        Some(0),
+        "Billing went to its owner, anna took the printer"
+    );
+    assert_eq!(view("open"), Some(2));
+    let sup = counts["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["queue"] == "SUP")
+        .unwrap();
+    let resolved = sup["statuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["status"] == "Resolved")
+        .unwrap();
+    assert_eq!(resolved["count"], 1);
+    assert!(
+        counts["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|q| q["queue"] != "OPS"),
+        "anna does not work in OPS"
+    );
+}

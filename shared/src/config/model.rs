@@ -430,6 +430,17 @@ pub enum StatusCategory {
 }
 
 impl StatusCategory {
+    /// The name as configured and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "new",
+            Self::Open => "open",
+            Self::Waiting => "waiting",
+            Self::Resolved => "resolved",
+            Self::Closed => "closed",
+        }
+    }
+
     /// Resolved or closed: the work is done (until a reopen).
     pub fn is_done(self) -> bool {
         matches!(self, Self::Resolved | Self::Closed)

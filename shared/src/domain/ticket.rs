@@ -11,7 +11,7 @@ use super::ids::{EmailAddress, QueueKey, TicketKey};
 use super::sla::SlaState;
 
 /// Where a request came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     /// A web form or a form provider's webhook.
@@ -47,7 +47,7 @@ impl Channel {
 
 /// The person a ticket is for, as resolved to a contact. A request without
 /// an address (a form that does not ask for one) has no contact.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Requester {
     /// The contact this requester was matched to or created as.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -62,6 +62,9 @@ pub struct Requester {
     /// phone), as given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
+    /// The organization of their contact when the ticket was opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
 }
 
 /// A ticket. `version` starts at 1 and grows by one with every stored

@@ -27,6 +27,7 @@
 //! - no read on a request path scans a whole table.
 
 pub mod dynamo;
+pub mod listing;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -227,6 +228,55 @@ impl TicketQuery {
     }
 }
 
+/// One page of a listing of the listing index ([`listing`]): one range of
+/// one partition, in sort key order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListingQuery {
+    /// The queue.
+    pub queue: QueueKey,
+    /// Which listing.
+    pub listing: listing::Listing,
+    /// Lowest sort key first (oldest, least urgent, nearest deadline);
+    /// otherwise highest first.
+    pub ascending: bool,
+    /// Only entries past this sort key in the reading order (the previous
+    /// page's last).
+    pub after: Option<String>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// What [`TicketStore::count_tickets`] counts in a queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Counted {
+    /// The tickets of a listing of the listing index.
+    Listing(listing::Listing),
+    /// The tickets in a status.
+    Status(String),
+}
+
+/// A keyword search across queues: the tickets whose text has every word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchQuery {
+    /// The queues to search.
+    pub queues: Vec<QueueKey>,
+    /// The words (each at least one letter or digit).
+    pub words: Vec<String>,
+    /// Where the previous page ended (the store's own opaque cursor).
+    pub after: Option<String>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// A page of search results: newest first, and where the next begins.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchPage {
+    /// The tickets.
+    pub tickets: Vec<Ticket>,
+    /// The cursor of the next page, when more may follow.
+    pub next: Option<String>,
+}
+
 /// A ticket's place in a listing: newer first, then higher number first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ListPosition {
@@ -423,6 +473,19 @@ pub trait TicketStore: Send + Sync {
     /// One page of a queue's tickets as `query` says, newest first; one
     /// range read of an index.
     async fn list_tickets(&self, query: &TicketQuery) -> Result<Vec<Ticket>, StoreError>;
+
+    /// One page of a listing of the listing index; one range read.
+    async fn list_listing(&self, query: &ListingQuery) -> Result<Vec<Ticket>, StoreError>;
+
+    /// How many tickets of `queue` a listing or a status has: counted in
+    /// the index (SQLite) or by a count-only Query of its partition
+    /// (DynamoDB), never by reading tickets.
+    async fn count_tickets(&self, queue: &QueueKey, counted: &Counted) -> Result<u64, StoreError>;
+
+    /// A page of the tickets of `query`'s queues whose text has every
+    /// word: SQLite's full-text index of the summary, description,
+    /// requester and messages; on DynamoDB the words of the summary.
+    async fn search_tickets(&self, query: &SearchQuery) -> Result<SearchPage, StoreError>;
 
     /// How many tickets of `queue` are assigned to `assignee` and have one
     /// of `statuses` (the statuses that count as "in work"). Reads an index,

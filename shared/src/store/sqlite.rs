@@ -60,6 +60,7 @@
 
 mod credentials;
 mod feed;
+mod listing;
 mod mail_log;
 
 use std::path::Path;
@@ -69,10 +70,11 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::Notify;
 
+use super::listing::ListingRules;
 use super::{
-    ChangeFeed, ChangeFeedSource, ClaimPurpose, ClaimStore, ContactStore, CounterStore, DueTicket,
-    IdempotencyClaim, IdempotencyRecord, SlaDueIndex, StoreError, TicketQuery, TicketStore,
-    TimelineStore, Written,
+    ChangeFeed, ChangeFeedSource, ClaimPurpose, ClaimStore, ContactStore, Counted, CounterStore,
+    DueTicket, IdempotencyClaim, IdempotencyRecord, ListingQuery, SearchPage, SearchQuery,
+    SlaDueIndex, StoreError, TicketQuery, TicketStore, TimelineStore, Written,
 };
 use crate::domain::ticket::ENTRIES_PER_VERSION;
 use crate::domain::{Contact, ContactId, EmailAddress, QueueKey, Ticket, TicketKey, TimelineEntry};
@@ -249,6 +251,8 @@ pub struct SqliteStore {
     wakeup: Arc<Notify>,
     /// How often the WAL is checkpointed, by how long this process writes.
     checkpoints: Arc<Checkpoints>,
+    /// What the listing index's entries need beyond the ticket.
+    rules: Arc<ListingRules>,
 }
 
 /// How many writes show that a process lives long (a server, a batch):
@@ -424,6 +428,8 @@ impl SqliteStore {
             tx.execute_batch(credentials::SCHEMA).map_err(backend)?;
             add_listing_columns(&tx)?;
             tx.execute_batch(LISTING_SCHEMA).map_err(backend)?;
+            tx.execute_batch(listing::SCHEMA).map_err(backend)?;
+            listing::backfill(&tx, &ListingRules::default())?;
             tx.pragma_update(None, "user_version", fingerprint)
                 .map_err(backend)?;
             tx.commit().map_err(backend)?;
@@ -437,7 +443,16 @@ impl SqliteStore {
             }),
             conn,
             wakeup: Arc::new(Notify::new()),
+            rules: Arc::new(ListingRules::default()),
         })
+    }
+
+    /// This store, keeping the listing index by `rules` (the
+    /// configuration's priority levels) from now on.
+    #[must_use]
+    pub fn with_listing_rules(mut self, rules: ListingRules) -> Self {
+        self.rules = Arc::new(rules);
+        self
     }
 
     /// Runs `f` inside one IMMEDIATE transaction (it holds the write lock
@@ -617,7 +632,13 @@ const STATEMENT_CACHE: usize = 64;
 /// different, but for a 1 in 2^31 chance, when one is added or changed.
 fn schema_fingerprint() -> i32 {
     let mut hash: u32 = 0x811c_9dc5;
-    let parts = [SCHEMA, feed::SCHEMA, credentials::SCHEMA, LISTING_SCHEMA];
+    let parts = [
+        SCHEMA,
+        feed::SCHEMA,
+        credentials::SCHEMA,
+        LISTING_SCHEMA,
+        listing::SCHEMA,
+    ];
     for byte in parts.iter().flat_map(|part| part.bytes()) {
         hash ^= u32::from(byte);
         hash = hash.wrapping_mul(0x0100_0193);
@@ -740,6 +761,7 @@ impl TicketStore for SqliteStore {
         let ticket = ticket.clone();
         let entries = entries.to_vec();
         let claims = claims.to_vec();
+        let rules = Arc::clone(&self.rules);
         let written = self
             .in_transaction(move |tx| {
                 if let Some(replayed) = existing_claim(tx, &claims)? {
@@ -767,9 +789,11 @@ impl TicketStore for SqliteStore {
                 if inserted == 0 {
                     return Err(StoreError::AlreadyExists(format!("ticket {key}")));
                 }
+                let rowid = tx.last_insert_rowid();
                 insert_entries(tx, &entries)?;
                 insert_claims(tx, &claims, &ticket.key, ticket.created_at)?;
                 index_sla_due(tx, &ticket)?;
+                listing::index_write(tx, rowid, None, &ticket, &entries, &rules)?;
                 feed::record_change(tx, &ticket.key, None, &doc)?;
                 Ok(Written::New)
             })
@@ -812,6 +836,7 @@ impl TicketStore for SqliteStore {
         let ticket = ticket.clone();
         let entries = entries.to_vec();
         let claims = claims.to_vec();
+        let rules = Arc::clone(&self.rules);
         let written = self
             .in_transaction(move |tx| {
                 if let Some(replayed) = existing_claim(tx, &claims)? {
@@ -822,15 +847,23 @@ impl TicketStore for SqliteStore {
                 // write, its document is the change's "before". The
                 // IMMEDIATE transaction holds the write lock, so it cannot
                 // change between this read and the update.
-                let stored: Option<(i64, String, Option<String>, String)> = tx
+                let stored: Option<(i64, String, Option<String>, String, i64)> = tx
                     .query_row_cached(
-                        "SELECT version, doc, assignee, status FROM tickets WHERE key = ?1",
+                        "SELECT version, doc, assignee, status, rowid FROM tickets WHERE key = ?1",
                         params![key],
-                        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+                        |row| {
+                            Ok((
+                                row.get(0)?,
+                                row.get(1)?,
+                                row.get(2)?,
+                                row.get(3)?,
+                                row.get(4)?,
+                            ))
+                        },
                     )
                     .optional()
                     .map_err(backend)?;
-                let Some((actual, before, assignee, status)) = stored else {
+                let Some((actual, before, assignee, status, rowid)) = stored else {
                     return Err(StoreError::NotFound(format!("ticket {key}")));
                 };
                 if actual != version_i64(expected_version)? {
@@ -861,6 +894,8 @@ impl TicketStore for SqliteStore {
                 insert_entries(tx, &entries)?;
                 insert_claims(tx, &claims, &ticket.key, ticket.updated_at)?;
                 index_sla_due(tx, &ticket)?;
+                let previous: Ticket = from_json(&before)?;
+                listing::index_write(tx, rowid, Some(&previous), &ticket, &entries, &rules)?;
                 feed::record_change(tx, &ticket.key, Some(&before), &doc)?;
                 Ok(Written::New)
             })
@@ -901,6 +936,23 @@ impl TicketStore for SqliteStore {
             docs.iter().map(|doc| from_json(doc)).collect()
         })
         .await
+    }
+
+    async fn list_listing(&self, query: &ListingQuery) -> Result<Vec<Ticket>, StoreError> {
+        let query = query.clone();
+        self.in_read(move |tx| listing::list(tx, &query)).await
+    }
+
+    async fn count_tickets(&self, queue: &QueueKey, counted: &Counted) -> Result<u64, StoreError> {
+        let queue = queue.clone();
+        let counted = counted.clone();
+        self.in_read(move |tx| listing::count(tx, &queue, &counted))
+            .await
+    }
+
+    async fn search_tickets(&self, query: &SearchQuery) -> Result<SearchPage, StoreError> {
+        let query = query.clone();
+        self.in_read(move |tx| listing::search(tx, &query)).await
     }
 
     async fn count_assigned(

@@ -10,6 +10,7 @@ pub mod agent;
 pub mod fit;
 pub mod list;
 pub mod open;
+pub mod views;
 
 pub use open::{Attachments, NewFile, NewTicket, OpenError, Opened, open};
 
@@ -19,8 +20,8 @@ use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 use crate::domain::{
-    Actor, Channel, Contact, ContactId, EmailAddress, QueueKey, Requester, Ticket, TicketKey,
-    TimelineEntry, TimelineEvent, ticket::entry_seq,
+    Actor, Channel, Contact, EmailAddress, QueueKey, Requester, Ticket, TicketKey, TimelineEntry,
+    TimelineEvent, ticket::entry_seq,
 };
 use crate::store::{ContactStore, IdempotencyClaim, StoreError, TicketStore, Written};
 
@@ -94,9 +95,10 @@ pub fn build_ticket(
     config: &Config,
     key: TicketKey,
     draft: TicketDraft,
-    contact: Option<ContactId>,
+    contact: Option<Contact>,
     now: DateTime<Utc>,
 ) -> Result<Ticket, CreateError> {
+    let (contact_id, organization) = contact.map_or((None, None), |c| (Some(c.id), c.organization));
     let queue = config
         .queues
         .get(&draft.queue)
@@ -117,10 +119,11 @@ pub fn build_ticket(
         tags: draft.tags,
         assignee: draft.assignee,
         requester: Requester {
-            contact_id: contact,
+            contact_id,
             email: draft.requester_email,
             name: draft.requester_name,
             phone: draft.requester_phone,
+            organization,
         },
         participants: Vec::new(),
         channel: draft.channel,

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use super::{TicketDraft, build_ticket, first_entries, resolve_contact};
 use crate::blobs::{BlobError, BlobStore, safe_file_name};
 use crate::config::Config;
-use crate::domain::{Actor, ContactId, EmailAddress, Ticket, TicketKey, TimelineEvent};
+use crate::domain::{Actor, Contact, EmailAddress, Ticket, TicketKey, TimelineEvent};
 use crate::store::{
     ContactStore, CounterStore, IdempotencyClaim, StoreError, TicketStore, Written,
 };
@@ -144,16 +144,16 @@ where
 }
 
 /// The contact of the requester's address, when the request gave one.
-async fn requester_contact<S>(store: &S, new: &NewTicket) -> Result<Option<ContactId>, StoreError>
+async fn requester_contact<S>(store: &S, new: &NewTicket) -> Result<Option<Contact>, StoreError>
 where
     S: ContactStore + ?Sized,
 {
     let Some(email) = &new.draft.requester_email else {
         return Ok(None);
     };
-    let contact =
-        resolve_contact(store, email, new.draft.requester_name.as_deref(), new.now).await?;
-    Ok(Some(contact.id))
+    resolve_contact(store, email, new.draft.requester_name.as_deref(), new.now)
+        .await
+        .map(Some)
 }
 
 /// Stores files for the ticket `key` under

@@ -6,7 +6,8 @@
 //! The cases are grouped by the store capability they check, one module
 //! each: [`tickets`], [`timeline`], [`contacts`], [`claims`] (idempotency
 //! claims and markers), [`counters`] (ticket keys and counters),
-//! [`credentials`] (API tokens and password hashes),
+//! [`credentials`] (API tokens and password hashes), [`listing`] (the
+//! listing index and search),
 //! [`sla_due`] and [`feed`] (the change feed, SQLite only). Every case is
 //! re-exported here too, as `conformance::<case>`. This module holds what
 //! the cases share: the store constructors and the helpers that build
@@ -39,6 +40,7 @@ pub mod contacts;
 pub mod counters;
 pub mod credentials;
 pub mod feed;
+pub mod listing;
 pub mod mail_log;
 pub mod sla_due;
 pub mod tickets;
@@ -49,6 +51,7 @@ pub use contacts::*;
 pub use counters::*;
 pub use credentials::*;
 pub use feed::*;
+pub use listing::*;
 pub use sla_due::*;
 pub use tickets::*;
 pub use timeline::*;
@@ -131,6 +134,7 @@ pub fn sample_ticket(key: TicketKey, created_at: DateTime<Utc>) -> Ticket {
             email: Some(email("bob@example.com")),
             name: Some("Bob Example".to_owned()),
             phone: None,
+            organization: None,
         },
         participants: vec![email("carol@example.com")],
         channel: Channel::Form,

@@ -402,6 +402,7 @@ mod tests {
                 email: Some(EmailAddress::parse("bob@example.com").unwrap()),
                 name: None,
                 phone: None,
+                organization: None,
             },
             participants: vec![],
             channel: Channel::Form,

@@ -86,6 +86,7 @@
 //! failing its own `attribute_not_exists` condition.
 
 mod credentials;
+mod entries;
 mod errors;
 mod items;
 mod keys;
@@ -114,9 +115,11 @@ use chrono::{DateTime, Utc};
 
 use self::errors::{is_retryable_code, sdk_error};
 use self::items::{Item, s};
+use super::listing::ListingRules;
 use super::{
-    ChangeFeedSource, ClaimStore, ContactStore, CounterStore, DueTicket, IdempotencyClaim,
-    IdempotencyRecord, SlaDueIndex, StoreError, TicketQuery, TicketStore, TimelineStore, Written,
+    ChangeFeedSource, ClaimStore, ContactStore, Counted, CounterStore, DueTicket, IdempotencyClaim,
+    IdempotencyRecord, ListingQuery, SearchPage, SearchQuery, SlaDueIndex, StoreError, TicketQuery,
+    TicketStore, TimelineStore, Written,
 };
 use crate::domain::{Contact, ContactId, EmailAddress, QueueKey, Ticket, TicketKey, TimelineEntry};
 
@@ -198,6 +201,8 @@ pub struct DynamoStore {
     counters: Arc<Counters>,
     /// Held while a request is in flight, when requests go one at a time.
     gate: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// What the listing index's entries need beyond the ticket.
+    rules: Arc<ListingRules>,
 }
 
 /// What a transaction did.
@@ -276,12 +281,14 @@ fn check_transaction_size(
     ticket: &TicketKey,
     entries: &[TimelineEntry],
     claims: &[&IdempotencyClaim],
+    listing_writes: usize,
 ) -> Result<(), StoreError> {
-    // The ticket, its listing item, its entries and its claims.
-    let items = 2 + entries.len() + claims.len();
+    // The ticket, its listing item, its entries, its claims and the
+    // listing index's changes.
+    let items = 2 + entries.len() + claims.len() + listing_writes;
     if items > MAX_TRANSACTION_ITEMS {
         return Err(StoreError::backend(format!(
-            "writing ticket {ticket} with {} timeline entries and {} idempotency claims takes {items} items; one DynamoDB transaction holds at most {MAX_TRANSACTION_ITEMS}",
+            "writing ticket {ticket} with {} timeline entries, {} idempotency claims and {listing_writes} listing index changes takes {items} items; one DynamoDB transaction holds at most {MAX_TRANSACTION_ITEMS}",
             entries.len(),
             claims.len()
         )));
@@ -323,7 +330,16 @@ impl DynamoStore {
             table: table.into(),
             counters: Arc::default(),
             gate: None,
+            rules: Arc::new(ListingRules::default()),
         }
+    }
+
+    /// This store, keeping the listing index by `rules` (the
+    /// configuration's priority levels).
+    #[must_use]
+    pub fn with_listing_rules(mut self, rules: ListingRules) -> Self {
+        self.rules = Arc::new(rules);
+        self
     }
 
     /// This store, sending its requests (and those of its clones) one at a
@@ -917,17 +933,19 @@ impl TicketStore for DynamoStore {
         }
         check_entries(&ticket.key, entries)?;
         let claims = distinct_claims(claims)?;
-        check_transaction_size(&ticket.key, entries, &claims)?;
+        let index = self.entry_writes(None, ticket)?;
+        check_transaction_size(&ticket.key, entries, &claims, index.len())?;
         if let Some(written) = self.existing_claim(&claims).await? {
             return Ok(written);
         }
 
-        let mut writes = Vec::with_capacity(2 + entries.len() + claims.len());
+        let mut writes = Vec::with_capacity(2 + entries.len() + claims.len() + index.len());
         writes.push(self.put(items::ticket_item(ticket)?, Some(IF_NEW), None, None)?);
         writes.push(self.put(items::listing_item(ticket), None, None, None)?);
         for entry in entries {
             writes.push(self.put(items::timeline_item(entry)?, None, None, None)?);
         }
+        writes.extend(index);
         let first_claim = writes.len();
         writes.extend(self.claim_puts(&claims, &ticket.key, ticket.created_at)?);
 
@@ -977,14 +995,31 @@ impl TicketStore for DynamoStore {
         }
         check_entries(&ticket.key, entries)?;
         let claims = distinct_claims(claims)?;
-        check_transaction_size(&ticket.key, entries, &claims)?;
+        // Too many entries and claims are refused before any request; the
+        // listing index's changes are counted once the stored ticket is read.
+        check_transaction_size(&ticket.key, entries, &claims, 0)?;
         // A claim that exists answers before the version is looked at: a
         // redelivered change finds the ticket moved on by itself.
         if let Some(written) = self.existing_claim(&claims).await? {
             return Ok(written);
         }
+        // The stored ticket, for the listing entries it leaves: the
+        // transaction's version condition makes sure it is still the one
+        // replaced.
+        let Some(before) = self.get_ticket(&ticket.key).await? else {
+            return Err(StoreError::NotFound(format!("ticket {}", ticket.key)));
+        };
+        if before.version != expected_version {
+            return Err(StoreError::VersionConflict {
+                key: ticket.key.clone(),
+                expected: expected_version,
+                actual: Some(before.version),
+            });
+        }
+        let index = self.entry_writes(Some(&before), ticket)?;
+        check_transaction_size(&ticket.key, entries, &claims, index.len())?;
 
-        let mut writes = Vec::with_capacity(2 + entries.len() + claims.len());
+        let mut writes = Vec::with_capacity(2 + entries.len() + claims.len() + index.len());
         writes.push(self.put(
             items::ticket_item(ticket)?,
             Some("#version = :expected"),
@@ -1001,6 +1036,7 @@ impl TicketStore for DynamoStore {
         for entry in entries {
             writes.push(self.put(items::timeline_item(entry)?, None, None, None)?);
         }
+        writes.extend(index);
         let first_claim = writes.len();
         writes.extend(self.claim_puts(&claims, &ticket.key, ticket.updated_at)?);
 
@@ -1056,6 +1092,18 @@ impl TicketStore for DynamoStore {
         tickets.retain(|t| listing::matches(query, t));
         tickets.truncate(query.limit);
         Ok(tickets)
+    }
+
+    async fn list_listing(&self, query: &ListingQuery) -> Result<Vec<Ticket>, StoreError> {
+        self.entry_page(query).await
+    }
+
+    async fn count_tickets(&self, queue: &QueueKey, counted: &Counted) -> Result<u64, StoreError> {
+        self.count_entries(queue, counted).await
+    }
+
+    async fn search_tickets(&self, query: &SearchQuery) -> Result<SearchPage, StoreError> {
+        self.word_search(query).await
     }
 
     async fn count_assigned(
