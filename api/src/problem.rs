@@ -140,6 +140,19 @@ impl From<AgentError> for ApiError {
                 "Your role does not allow this",
                 detail,
             ),
+            AgentError::Closed(detail) => {
+                let mut error = Self::new(
+                    StatusCode::CONFLICT,
+                    "ticket-closed",
+                    "The ticket is closed",
+                    detail.clone(),
+                );
+                error.problem.errors.push(FieldError {
+                    field: "public".to_owned(),
+                    message: detail,
+                });
+                error
+            }
             AgentError::Stale { key, current } => Self {
                 current_version: Some(current),
                 ..Self::new(

@@ -199,6 +199,7 @@ async fn agent_update(
             e @ (AgentError::Invalid { .. }
             | AgentError::NotFound(_)
             | AgentError::Forbidden(_)
+            | AgentError::Closed(_)
             | AgentError::Stale { .. }),
         ) => {
             eprintln!("error: {e}");

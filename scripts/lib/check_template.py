@@ -287,7 +287,8 @@ NEEDS: dict[str, dict] = {
             "allocate_ticket_key", "api_token", "create_contact", "create_ticket",
             "delete_marker", "find_contact_by_email", "get_contact", "get_marker",
             "get_ticket", "idempotency_record", "increment_counter", "list_tickets",
-            "put_marker", "timeline", "update_ticket",
+            "put_marker", "timeline", "update_ticket", "count_tickets", "list_listing",
+            "search_tickets",
         ],
         "actions": [
             ("dynamodb:GetItem", "table"),
@@ -328,6 +329,8 @@ NEEDS: dict[str, dict] = {
         "actions": [
             ("dynamodb:GetItem", "table"),
             ("dynamodb:PutItem", "table"),
+            # A ticket that breaches leaves its "at risk" listing entry.
+            ("dynamodb:DeleteItem", "table"),
             ("dynamodb:Query", "table"),
             ("dynamodb:Query", "index:gsi3"),
             # EventInvokeConfig's on-failure destination (SAM adds the grant).

@@ -1044,3 +1044,43 @@ async fn filters_sorts_and_search_find_exactly_the_matching_tickets_and_views_co
         "anna does not work in OPS"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_ticket_takes_internal_notes_only_and_a_public_answer_gets_409() {
+    let desk = Desk::new().await;
+    let anna = desk.token("anna", "laptop").await;
+    let key = desk
+        .mail_in("jane@customer.example", "Printer on fire")
+        .await;
+    set(&desk, &anna, &key, json!({ "status": "Closed" })).await;
+    let sent_before = desk.app.sent().len();
+    let path = format!("/tickets/{key}/comments");
+
+    let (status, _, body) = desk
+        .post(
+            &anna,
+            &path,
+            json!({ "body": "One more thing", "public": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(problem_field(&body), Some("public"));
+    assert_eq!(desk.app.sent().len(), sent_before, "nothing was mailed");
+
+    let (status, _, body) = desk
+        .post(
+            &anna,
+            &path,
+            json!({ "body": "Archived after the call", "public": false }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let comments = desk
+        .app
+        .timeline(&key)
+        .await
+        .into_iter()
+        .filter(|e| matches!(e.event, helpdesk::domain::TimelineEvent::Comment { .. }))
+        .count();
+    assert_eq!(comments, 1, "only the note is on the timeline");
+}

@@ -447,6 +447,19 @@ impl StatusCategory {
     }
 }
 
+/// What agents may add to a closed ticket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClosedComments {
+    /// Public answers and internal notes.
+    Any,
+    /// Internal notes only: a public answer needs the ticket reopened.
+    #[default]
+    Internal,
+    /// Nothing: the ticket is archived.
+    None,
+}
+
 /// One status of a queue.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -536,6 +549,10 @@ pub struct Queue {
     /// Support lines, such as `[1, 2, 3]`.
     #[serde(default)]
     pub lines: Vec<u8>,
+    /// What agents may add to a ticket in a `closed` status (default:
+    /// internal notes only; reopen it to answer the customer).
+    #[serde(default)]
+    pub closed_comments: ClosedComments,
     /// Logins of the queue's team.
     #[serde(default)]
     pub team: Vec<Spanned<String>>,

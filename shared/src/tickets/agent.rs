@@ -62,6 +62,10 @@ pub enum AgentError {
     /// The agent may not do this (their role).
     #[error("{0}")]
     Forbidden(String),
+    /// The ticket is closed and its queue keeps it so (a comment the
+    /// `closed_comments` policy refuses).
+    #[error("{0}")]
+    Closed(String),
     /// The ticket changed since the version the agent saw.
     #[error("ticket {key} is at version {current} now; reload it and decide again")]
     Stale {
@@ -114,6 +118,7 @@ pub async fn update(
     let store = services.store.as_ref();
     let current = visible_ticket(services, key, agent).await?;
     check_values(config, &current.queue, &update)?;
+    check_closed_comment(config, &current, &update)?;
     authorize(agent, &current, &update)?;
     let actor = agent.actor();
     let now = super::store_precision(services.clock.now());
@@ -303,6 +308,39 @@ fn authorize(agent: &Principal, current: &Ticket, update: &AgentUpdate) -> Resul
 /// Refuses what the ticket's queue does not have: a status, a priority, an
 /// assignee who does not work in the queue, a line, a component, a custom
 /// field or a value of the wrong type.
+/// Refuses a comment that the queue's `closed_comments` policy does not
+/// allow on a ticket that is closed (and stays closed with this change).
+fn check_closed_comment(
+    config: &Config,
+    ticket: &Ticket,
+    update: &AgentUpdate,
+) -> Result<(), AgentError> {
+    let Some((public, _)) = &update.comment else {
+        return Ok(());
+    };
+    let Some(queue) = config.queues.get(&ticket.queue) else {
+        return Ok(());
+    };
+    let status = update.status.as_deref().unwrap_or(&ticket.status);
+    if queue.category_of(status) != Some(crate::config::StatusCategory::Closed) {
+        return Ok(());
+    }
+    let refused = match queue.closed_comments {
+        crate::config::ClosedComments::Any => None,
+        crate::config::ClosedComments::Internal if *public => Some(
+            "the ticket is closed: queue policy allows internal notes only; reopen it to answer the customer",
+        ),
+        crate::config::ClosedComments::Internal => None,
+        crate::config::ClosedComments::None => {
+            Some("the ticket is closed: queue policy allows no more comments")
+        }
+    };
+    match refused {
+        Some(message) => Err(AgentError::Closed(message.to_owned())),
+        None => Ok(()),
+    }
+}
+
 fn check_values(
     config: &Config,
     queue_key: &QueueKey,

@@ -57,14 +57,23 @@ fn diff(
 }
 
 impl DynamoStore {
+    /// The transaction items that put a new ticket's entries (puts only:
+    /// a creation removes nothing).
+    pub(super) fn entry_puts(&self, ticket: &Ticket) -> Result<Vec<TransactWriteItem>, StoreError> {
+        listing::entries(ticket, &self.rules, true)
+            .iter()
+            .map(|entry| self.put(entry_item(ticket, entry), None, None, None))
+            .collect()
+    }
+
     /// The transaction items that keep the listing index from `before`
     /// to `after`.
     pub(super) fn entry_writes(
         &self,
-        before: Option<&Ticket>,
+        before: &Ticket,
         after: &Ticket,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
-        let (puts, leaves) = diff(before, after, &self.rules);
+        let (puts, leaves) = diff(Some(before), after, &self.rules);
         let mut writes = Vec::with_capacity(puts.len() + leaves.len());
         for entry in &puts {
             writes.push(self.put(entry_item(after, entry), None, None, None)?);

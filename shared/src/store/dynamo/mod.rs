@@ -933,7 +933,7 @@ impl TicketStore for DynamoStore {
         }
         check_entries(&ticket.key, entries)?;
         let claims = distinct_claims(claims)?;
-        let index = self.entry_writes(None, ticket)?;
+        let index = self.entry_puts(ticket)?;
         check_transaction_size(&ticket.key, entries, &claims, index.len())?;
         if let Some(written) = self.existing_claim(&claims).await? {
             return Ok(written);
@@ -1016,7 +1016,7 @@ impl TicketStore for DynamoStore {
                 actual: Some(before.version),
             });
         }
-        let index = self.entry_writes(Some(&before), ticket)?;
+        let index = self.entry_writes(&before, ticket)?;
         check_transaction_size(&ticket.key, entries, &claims, index.len())?;
 
         let mut writes = Vec::with_capacity(2 + entries.len() + claims.len() + index.len());
