@@ -12,16 +12,20 @@
 
 pub mod auth;
 pub mod cognito;
+pub mod openapi;
 pub mod problem;
 mod tickets;
 pub mod views;
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::routing::get;
+use axum::{Json, Router};
 use helpdesk::services::Services;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::cognito::{CognitoSettings, CognitoVerifier};
 
@@ -65,15 +69,28 @@ impl FromRef<Api> for Services {
     }
 }
 
-/// The API's routes under `/api/v1`.
+/// The routes and their OpenAPI document: every route is registered
+/// through `routes!`, which adds its `#[utoipa::path]` description.
+pub fn routes() -> (Router<Api>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(tickets::views))
+        .routes(routes!(tickets::list, tickets::create))
+        .routes(routes!(tickets::show, tickets::change))
+        .routes(routes!(tickets::comment))
+        .split_for_parts()
+}
+
+/// The API's routes under `/api/v1`, with `GET /api/v1/openapi.json`.
 pub fn router(api: Api) -> Router {
-    let api = Router::new()
-        .route("/views", get(tickets::views))
-        .route("/tickets", get(tickets::list).post(tickets::create))
-        .route("/tickets/{key}", get(tickets::show).patch(tickets::change))
+    let (routes, document) = routes();
+    let document = Arc::new(document);
+    let api = routes
         .route(
-            "/tickets/{key}/comments",
-            axum::routing::post(tickets::comment),
+            "/openapi.json",
+            get(move || {
+                let document = Arc::clone(&document);
+                async move { Json(document.as_ref().clone()) }
+            }),
         )
         .fallback(problem::not_found)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))

@@ -16,8 +16,10 @@ use helpdesk::tickets::{Opened, TicketDraft};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Agent;
+use crate::openapi::{Problem, TicketList, TicketRow};
 use crate::problem::ApiError;
 use crate::views;
 
@@ -25,26 +27,49 @@ use crate::views;
 const DEFAULT_LIMIT: usize = 50;
 
 /// `GET /tickets` parameters (see [`helpdesk::tickets::list`] for what
-/// combines).
-#[derive(Debug, Deserialize)]
+/// combines: one facet at a time, with `view=all` or `open`; a sort other
+/// than `created` with `view=open`, `mine` or `unassigned`, or `updated`
+/// with `all`; `q` alone).
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// `all` (default), `open`, `mine` (your open tickets) or `unassigned`
+    /// (open ones nobody holds).
     view: Option<String>,
+    /// One status.
     status: Option<String>,
+    /// One of your queues.
     queue: Option<String>,
+    /// One agent's tickets (with `view=all`).
     assignee: Option<String>,
+    /// One support line.
     line: Option<String>,
+    /// One priority level.
     priority: Option<String>,
+    /// One component.
     component: Option<String>,
+    /// One tag.
     tag: Option<String>,
+    /// One channel.
     channel: Option<String>,
+    /// One requester's address.
     requester: Option<String>,
+    /// One organization.
     organization: Option<String>,
+    /// `at_risk` or `breached`.
     sla: Option<String>,
+    /// A ticket key or number, an address, or words (SQLite: of the
+    /// summary, description and messages; DynamoDB: of the summary).
     q: Option<String>,
+    /// `created` (default), `updated`, `priority` or `sla_deadline`.
     sort: Option<String>,
+    /// `asc` or `desc` (default: newest, most urgent first; nearest
+    /// deadline first).
     order: Option<String>,
+    /// Rows per page, 1 to 200 (default 50).
     limit: Option<usize>,
+    /// The previous page's `next_cursor`.
     cursor: Option<String>,
 }
 
@@ -75,6 +100,14 @@ impl From<ListParams> for Wanted {
 /// `GET /tickets`: one page of the tickets of the agent's queues as the
 /// view, filter, sort or search asks, with the cursor of the next page
 /// (`null` on the last).
+#[utoipa::path(get, path = "/tickets", tag = "tickets", params(ListParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of tickets", body = TicketList),
+        (status = 400, description = "An unknown parameter", body = Problem),
+        (status = 401, description = "No valid credentials", body = Problem),
+        (status = 422, description = "A value or a combination no index serves", body = Problem),
+    ))]
 pub async fn list(
     State(services): State<Services>,
     Agent(agent): Agent,
@@ -99,6 +132,11 @@ pub async fn list(
 
 /// `GET /views`: how many tickets each view and each status of the
 /// agent's queues holds (the console's side bar).
+#[utoipa::path(get, path = "/views", tag = "tickets", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "`views`: [{view, query, count}] over your queues; `queues`: [{queue, name, statuses: [{status, category, count}], lines: [{line, count}]}]", body = Object),
+        (status = 401, description = "No valid credentials", body = Problem),
+    ))]
 pub async fn views(
     State(services): State<Services>,
     Agent(agent): Agent,
@@ -122,6 +160,13 @@ fn field_of_query(text: &str) -> Option<String> {
 
 /// `GET /tickets/{key}`: the ticket with its timeline; its version is
 /// also the `ETag`.
+#[utoipa::path(get, path = "/tickets/{key}", tag = "tickets", security(("bearer" = [])),
+    params(("key" = String, Path, description = "The ticket key, `SUP-42`")),
+    responses(
+        (status = 200, description = "The ticket: its row's fields, `version`, description, custom fields, participants, SLA timers, `timeline` (mail in and out, comments, field changes, SLA events, trigger notes); the version is also the `ETag`", body = Object),
+        (status = 401, description = "No valid credentials", body = Problem),
+        (status = 404, description = "No such ticket in your queues", body = Problem),
+    ))]
 pub async fn show(
     State(services): State<Services>,
     Agent(agent): Agent,
@@ -142,33 +187,49 @@ pub async fn show(
 }
 
 /// `POST /tickets` body: a ticket opened by hand.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBody {
+    /// The queue (one of yours).
     queue: String,
+    /// The summary.
     summary: String,
+    /// What was asked.
     #[serde(default)]
     description: String,
+    /// Who asked.
     requester: RequesterBody,
+    /// `phone`, `chat`, `email`, `api`, ...
+    #[schema(value_type = String)]
     channel: Channel,
+    /// A priority level.
     priority: Option<String>,
+    /// A support line.
     line: Option<u8>,
+    /// Components.
     #[serde(default)]
     components: Vec<String>,
+    /// Tags.
     #[serde(default)]
     tags: Vec<String>,
+    /// An agent of the queue.
     assignee: Option<String>,
+    /// Custom fields by id, typed as the queue configures them.
     #[serde(default)]
+    #[schema(value_type = Object)]
     custom_fields: BTreeMap<String, Value>,
 }
 
 /// Who the hand-made ticket is for: an address, a name, a phone number
 /// (at least one).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequesterBody {
+    /// Their address.
     email: Option<String>,
+    /// Their name.
     name: Option<String>,
+    /// Their phone number.
     phone: Option<String>,
 }
 
@@ -177,6 +238,16 @@ pub struct RequesterBody {
 /// routing, triggers and SLA timers apply alike. 201 with the ticket and
 /// its `Location`; with an `Idempotency-Key` already used for the same
 /// values, 200 with the ticket it opened.
+#[utoipa::path(post, path = "/tickets", tag = "tickets", security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "The same key opens one ticket")),
+    request_body = CreateBody,
+    responses(
+        (status = 201, description = "Opened; `Location` names it", body = TicketRow),
+        (status = 200, description = "Opened before with this Idempotency-Key", body = TicketRow),
+        (status = 400, description = "Not the JSON this route takes", body = Problem),
+        (status = 401, description = "No valid credentials", body = Problem),
+        (status = 422, description = "A value the configuration does not allow", body = Problem),
+    ))]
 pub async fn create(
     State(services): State<Services>,
     Agent(agent): Agent,
@@ -233,18 +304,28 @@ pub async fn create(
 
 /// `PATCH /tickets/{key}` body: the fields to change. `assignee`, `line`
 /// and custom field values take `null` to clear.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeBody {
+    /// A status of the ticket's queue.
     status: Option<String>,
+    /// A priority level.
     priority: Option<String>,
+    /// An agent of the queue, or `null` to unassign.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     assignee: Option<Option<String>>,
+    /// A line of the queue, or `null`.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u8>)]
     line: Option<Option<u8>>,
+    /// The components (replaces them).
     components: Option<Vec<String>>,
+    /// The tags (replaces them).
     tags: Option<Vec<String>>,
+    /// Custom fields to set (`null` clears one).
     #[serde(default)]
+    #[schema(value_type = Object)]
     custom_fields: BTreeMap<String, Option<Value>>,
 }
 
@@ -261,6 +342,20 @@ where
 /// `PATCH /tickets/{key}` with `If-Match: <version>`: changes fields in one
 /// write, or none (412 with the current version as `ETag` when the ticket
 /// changed meanwhile).
+#[utoipa::path(patch, path = "/tickets/{key}", tag = "tickets", security(("bearer" = [])),
+    params(("key" = String, Path, description = "The ticket key"),
+           ("If-Match" = String, Header, description = "The version the change is based on (the ETag)")),
+    request_body = ChangeBody,
+    responses(
+        (status = 200, description = "Changed; the new version is the `ETag`", body = TicketRow),
+        (status = 400, description = "An unknown field or a wrong type", body = Problem),
+        (status = 401, description = "No valid credentials", body = Problem),
+        (status = 403, description = "Your role may not take a ticket someone else holds", body = Problem),
+        (status = 404, description = "No such ticket in your queues", body = Problem),
+        (status = 412, description = "Changed meanwhile: nothing written; the current version is the `ETag`", body = Problem),
+        (status = 422, description = "A value the configuration does not allow", body = Problem),
+        (status = 428, description = "No If-Match", body = Problem),
+    ))]
 pub async fn change(
     State(services): State<Services>,
     Agent(agent): Agent,
@@ -287,15 +382,30 @@ pub async fn change(
 }
 
 /// `POST /tickets/{key}/comments` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommentBody {
+    /// The text.
     body: String,
+    /// `true`: mailed to the requester and participants; `false`: an
+    /// internal note.
     public: bool,
 }
 
 /// `POST /tickets/{key}/comments`: an internal note, or a public answer
 /// mailed to the requester and participants.
+#[utoipa::path(post, path = "/tickets/{key}/comments", tag = "tickets", security(("bearer" = [])),
+    params(("key" = String, Path, description = "The ticket key"),
+           ("Idempotency-Key" = Option<String>, Header, description = "The same key comments once")),
+    request_body = CommentBody,
+    responses(
+        (status = 201, description = "Added (and mailed when public: `mail.state`)", body = TicketRow),
+        (status = 400, description = "Not the JSON this route takes", body = Problem),
+        (status = 401, description = "No valid credentials", body = Problem),
+        (status = 404, description = "No such ticket in your queues", body = Problem),
+        (status = 409, description = "The ticket is closed and its queue allows no such comment", body = Problem),
+        (status = 422, description = "An empty comment", body = Problem),
+    ))]
 pub async fn comment(
     State(services): State<Services>,
     Agent(agent): Agent,

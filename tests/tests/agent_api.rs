@@ -1084,3 +1084,78 @@ async fn a_closed_ticket_takes_internal_notes_only_and_a_public_answer_gets_409(
         .count();
     assert_eq!(comments, 1, "only the note is on the timeline");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_describes_every_route_and_every_described_route_answers() {
+    let desk = Desk::new().await;
+    let key = desk
+        .mail_in("jane@customer.example", "Printer on fire")
+        .await;
+    let token = desk.token("anna", "laptop").await;
+    let (status, _, document) = desk.get(None, "/openapi.json").await;
+    assert_eq!(status, StatusCode::OK, "the document needs no credentials");
+    assert!(
+        document["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        document["openapi"]
+    );
+    assert_eq!(document["servers"][0]["url"], "/api/v1");
+
+    let mut described = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            assert!(
+                operation["responses"]
+                    .as_object()
+                    .is_some_and(|r| r.contains_key("401")),
+                "{method} {path} says it may answer 401"
+            );
+            described.push(format!("{} {path}", method.to_uppercase()));
+        }
+    }
+    described.sort();
+    assert_eq!(
+        described,
+        [
+            "GET /tickets",
+            "GET /tickets/{key}",
+            "GET /views",
+            "PATCH /tickets/{key}",
+            "POST /tickets",
+            "POST /tickets/{key}/comments",
+        ],
+        "every route of the contract, and no other, is described"
+    );
+
+    // Each described operation is served: without credentials it answers
+    // 401 (not 404 or 405); with them, anything but 404 or 405.
+    for operation in &described {
+        let (method, path) = operation.split_once(' ').unwrap();
+        let url = desk.url(&path.replace("{key}", &key.to_string()));
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let anonymous = desk
+            .http
+            .request(method.clone(), &url)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "{operation}");
+        let signed_in = desk
+            .http
+            .request(method, &url)
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            ![StatusCode::NOT_FOUND, StatusCode::METHOD_NOT_ALLOWED].contains(&signed_in.status()),
+            "{operation}: {}",
+            signed_in.status()
+        );
+    }
+    let (status, _, body) = desk.get(Some(&token), "/no-such-route").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["status"], 404);
+}
