@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub mod cognito;
+mod contacts;
 pub mod openapi;
 pub mod problem;
 mod tickets;
@@ -77,6 +78,8 @@ pub fn routes() -> (Router<Api>, utoipa::openapi::OpenApi) {
         .routes(routes!(tickets::list, tickets::create))
         .routes(routes!(tickets::show, tickets::change))
         .routes(routes!(tickets::comment))
+        .routes(routes!(contacts::find))
+        .routes(routes!(contacts::show))
         .split_for_parts()
 }
 

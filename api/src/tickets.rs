@@ -163,7 +163,7 @@ fn field_of_query(text: &str) -> Option<String> {
 #[utoipa::path(get, path = "/tickets/{key}", tag = "tickets", security(("bearer" = [])),
     params(("key" = String, Path, description = "The ticket key, `SUP-42`")),
     responses(
-        (status = 200, description = "The ticket: its row's fields, `version`, description, custom fields, participants, SLA timers, `timeline` (mail in and out, comments, field changes, SLA events, trigger notes); the version is also the `ETag`", body = Object),
+        (status = 200, description = "The ticket: its row's fields, `version`, description, custom fields, participants, SLA timers, `timeline` (mail in and out, comments, field changes, SLA events, trigger notes), `requester_tickets` (their newest other tickets in your queues); the version is also the `ETag`", body = Object),
         (status = 401, description = "No valid credentials", body = Problem),
         (status = 404, description = "No such ticket in your queues", body = Problem),
     ))]
@@ -179,11 +179,48 @@ pub async fn show(
         .timeline(&key)
         .await
         .map_err(|e| ApiError::store(&e))?;
+    let others = requester_tickets(&services, &agent, &ticket).await?;
     let now = services.clock.now();
-    Ok(with_etag(
-        ticket.version,
-        Json(views::full(&ticket, &timeline, now)),
-    ))
+    let mut body = views::full(&ticket, &timeline, now);
+    if let Value::Object(fields) = &mut body {
+        fields.insert(
+            "requester_tickets".into(),
+            others.iter().map(|t| views::row(t, now)).collect(),
+        );
+    }
+    Ok(with_etag(ticket.version, Json(body)))
+}
+
+/// How many of the requester's other tickets a ticket shows.
+const OTHER_TICKETS_SHOWN: usize = 10;
+
+/// The requester's other tickets in the agent's queues, newest first.
+async fn requester_tickets(
+    services: &Services,
+    agent: &helpdesk::auth::Principal,
+    ticket: &helpdesk::domain::Ticket,
+) -> Result<Vec<helpdesk::domain::Ticket>, ApiError> {
+    let Some(email) = &ticket.requester.email else {
+        return Ok(Vec::new());
+    };
+    let queues: Vec<QueueKey> = services
+        .config
+        .queues_of(&agent.login)
+        .into_iter()
+        .cloned()
+        .collect();
+    let mut found = list::of_requester(
+        services.store.as_ref(),
+        &ListingRules::of(&services.config),
+        &queues,
+        std::slice::from_ref(email),
+        OTHER_TICKETS_SHOWN + 1,
+    )
+    .await
+    .map_err(|e| ApiError::store(&e))?;
+    found.retain(|t| t.key != ticket.key);
+    found.truncate(OTHER_TICKETS_SHOWN);
+    Ok(found)
 }
 
 /// `POST /tickets` body: a ticket opened by hand.

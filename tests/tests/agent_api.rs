@@ -1117,6 +1117,8 @@ async fn the_openapi_document_describes_every_route_and_every_described_route_an
     assert_eq!(
         described,
         [
+            "GET /contacts",
+            "GET /contacts/{id}",
             "GET /tickets",
             "GET /tickets/{key}",
             "GET /views",
@@ -1131,7 +1133,11 @@ async fn the_openapi_document_describes_every_route_and_every_described_route_an
     // 401 (not 404 or 405); with them, anything but 404 or 405.
     for operation in &described {
         let (method, path) = operation.split_once(' ').unwrap();
-        let url = desk.url(&path.replace("{key}", &key.to_string()));
+        let url = desk.url(
+            &path
+                .replace("{key}", &key.to_string())
+                .replace("{id}", "c_x"),
+        );
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let anonymous = desk
             .http
@@ -1149,13 +1155,83 @@ async fn the_openapi_document_describes_every_route_and_every_described_route_an
             .send()
             .await
             .unwrap();
+        let status = signed_in.status();
+        let body: Value =
+            serde_json::from_slice(&signed_in.bytes().await.unwrap()).unwrap_or(Value::Null);
+        // A 404 may say the resource is missing, never that the route is.
+        assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{operation}");
         assert!(
-            ![StatusCode::NOT_FOUND, StatusCode::METHOD_NOT_ALLOWED].contains(&signed_in.status()),
-            "{operation}: {}",
-            signed_in.status()
+            !body["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("no such route"),
+            "{operation}: {status} {body}"
         );
     }
     let (status, _, body) = desk.get(Some(&token), "/no-such-route").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(body["status"], 404);
+    assert!(
+        body["detail"].as_str().unwrap().contains("no such route"),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ticket_shows_the_requesters_other_tickets_and_a_contact_lists_theirs_in_your_queues() {
+    let desk = Desk::new().await;
+    let anna = desk.token("anna", "laptop").await;
+    let erik = desk.token("erik", "laptop").await;
+    let first = desk
+        .mail_in("Jane@Customer.example", "Printer on fire")
+        .await;
+    desk.app.clock.advance(chrono::Duration::minutes(1));
+    let second = desk
+        .mail_in("jane@customer.example", "Printer still on fire")
+        .await;
+    let other = desk.mail_in("max@customer.example", "Invoice").await;
+
+    let (_, _, shown) = desk.get(Some(&anna), &format!("/tickets/{first}")).await;
+    assert_eq!(
+        keys_of(&json!({ "tickets": shown["requester_tickets"] })),
+        vec![second.to_string()],
+        "her other ticket, not this one, not max's"
+    );
+
+    let (status, _, found) = desk
+        .get(Some(&anna), "/contacts?email=jane%40customer.example")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    let contacts = found["contacts"].as_array().unwrap();
+    assert_eq!(contacts.len(), 1);
+    let id = contacts[0]["id"].as_str().unwrap().to_owned();
+    let (status, _, contact) = desk.get(Some(&anna), &format!("/contacts/{id}")).await;
+    assert_eq!(status, StatusCode::OK, "{contact}");
+    assert_eq!(
+        keys_of(&contact),
+        vec![second.to_string(), first.to_string()],
+        "her tickets, newest first"
+    );
+    assert!(!keys_of(&contact).contains(&other.to_string()));
+
+    let (status, _, contact) = desk.get(Some(&erik), &format!("/contacts/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        keys_of(&contact).is_empty(),
+        "erik works in OPS only: {contact}"
+    );
+
+    let (status, _, none) = desk
+        .get(Some(&anna), "/contacts?email=nobody%40example.com")
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(none["contacts"], json!([]));
+    let (status, _, _) = desk.get(Some(&anna), "/contacts/c_nonexistent").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, body) = desk
+        .get(Some(&anna), "/contacts?email=not-an-address")
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(problem_field(&body), Some("email"));
+    let (status, _, _) = desk.get(None, &format!("/contacts/{id}")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }

@@ -576,6 +576,41 @@ pub async fn page(
     }
 }
 
+/// The newest tickets of the requesters `emails` in `queues` (a contact's
+/// tickets, a requester's other tickets): the requester listing of each
+/// address, merged newest first, at most `limit`.
+pub async fn of_requester(
+    store: &dyn TicketStore,
+    rules: &ListingRules,
+    queues: &[QueueKey],
+    emails: &[EmailAddress],
+    limit: usize,
+) -> Result<Vec<Ticket>, StoreError> {
+    let mut found: Vec<(String, Ticket)> = Vec::new();
+    for email in emails {
+        let request = ListRequest {
+            queues: queues.to_vec(),
+            filter: Filter::Listing {
+                listing: Listing::Facet {
+                    facet: Facet::Requester(email.as_str().to_lowercase()),
+                    open: false,
+                },
+                ascending: false,
+            },
+            limit,
+            after: None,
+        };
+        for ticket in page(store, rules, &request).await?.tickets {
+            if !found.iter().any(|(_, t)| t.key == ticket.key) {
+                found.push((listing::created_key(&ticket), ticket));
+            }
+        }
+    }
+    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found.truncate(limit);
+    Ok(found.into_iter().map(|(_, t)| t).collect())
+}
+
 /// A page of the basic indexes: one range per queue, merged newest first.
 async fn basic_page(
     store: &dyn TicketStore,
