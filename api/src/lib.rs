@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod cognito;
 mod contacts;
+mod files;
 pub mod openapi;
 pub mod problem;
 mod tickets;
@@ -70,7 +71,7 @@ impl FromRef<Api> for Services {
     }
 }
 
-/// The routes and their OpenAPI document: every route is registered
+/// The JSON routes and their OpenAPI document: every route is registered
 /// through `routes!`, which adds its `#[utoipa::path]` description.
 pub fn routes() -> (Router<Api>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
@@ -80,14 +81,33 @@ pub fn routes() -> (Router<Api>, utoipa::openapi::OpenApi) {
         .routes(routes!(tickets::comment))
         .routes(routes!(contacts::find))
         .routes(routes!(contacts::show))
+        .routes(routes!(files::download))
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .split_for_parts()
+}
+
+/// `POST /uploads` and its description: a body of up to the desk's
+/// largest attachment and some framing (several smaller files fit too).
+fn upload_routes(config: &helpdesk::config::Config) -> (Router<Api>, utoipa::openapi::OpenApi) {
+    let limit = config
+        .desk
+        .mail
+        .max_attachment_bytes
+        .saturating_add(files::FRAMING);
+    OpenApiRouter::new()
+        .routes(routes!(files::upload))
+        .layer(DefaultBodyLimit::max(limit))
         .split_for_parts()
 }
 
 /// The API's routes under `/api/v1`, with `GET /api/v1/openapi.json`.
 pub fn router(api: Api) -> Router {
-    let (routes, document) = routes();
+    let (json_routes, mut document) = routes();
+    let (uploads, uploads_document) = upload_routes(&api.services.config);
+    document.merge(uploads_document);
     let document = Arc::new(document);
-    let api = routes
+    let api = json_routes
+        .merge(uploads)
         .route(
             "/openapi.json",
             get(move || {
@@ -96,7 +116,6 @@ pub fn router(api: Api) -> Router {
             }),
         )
         .fallback(problem::not_found)
-        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .with_state(api);
     Router::new().nest("/api/v1", api)
 }

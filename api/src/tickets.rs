@@ -163,7 +163,7 @@ fn field_of_query(text: &str) -> Option<String> {
 #[utoipa::path(get, path = "/tickets/{key}", tag = "tickets", security(("bearer" = [])),
     params(("key" = String, Path, description = "The ticket key, `SUP-42`")),
     responses(
-        (status = 200, description = "The ticket: its row's fields, `version`, description, custom fields, participants, SLA timers, `timeline` (mail in and out, comments, field changes, SLA events, trigger notes), `requester_tickets` (their newest other tickets in your queues); the version is also the `ETag`", body = Object),
+        (status = 200, description = "The ticket: its row's fields, `version`, description, custom fields, participants, SLA timers, `timeline` (mail in and out, comments, field changes, SLA events, trigger notes), `requester_tickets` (their newest other tickets in your queues), `attachments` (each with its download `href`); the version is also the `ETag`", body = Object),
         (status = 401, description = "No valid credentials", body = Problem),
         (status = 404, description = "No such ticket in your queues", body = Problem),
     ))]
@@ -187,6 +187,7 @@ pub async fn show(
             "requester_tickets".into(),
             others.iter().map(|t| views::row(t, now)).collect(),
         );
+        fields.insert("attachments".into(), crate::files::listed(&key, &timeline));
     }
     Ok(with_etag(ticket.version, Json(body)))
 }
@@ -427,6 +428,27 @@ pub struct CommentBody {
     /// `true`: mailed to the requester and participants; `false`: an
     /// internal note.
     public: bool,
+    /// A public answer's recipients, instead of the requester and the
+    /// participants.
+    to: Option<Vec<String>>,
+    /// More recipients of a public answer; they become participants.
+    #[serde(default)]
+    cc: Vec<String>,
+    /// Ids of files uploaded with `POST /uploads`, attached to the comment
+    /// (and to the mail of a public answer).
+    #[serde(default)]
+    attachments: Vec<String>,
+}
+
+/// The addresses of `field`, each checked.
+fn addresses(field: &str, given: &[String]) -> Result<Vec<EmailAddress>, ApiError> {
+    given
+        .iter()
+        .map(|a| {
+            EmailAddress::parse(a.trim())
+                .map_err(|_| ApiError::invalid(field, format!("{a:?} is not an email address")))
+        })
+        .collect()
 }
 
 /// `POST /tickets/{key}/comments`: an internal note, or a public answer
@@ -441,7 +463,7 @@ pub struct CommentBody {
         (status = 401, description = "No valid credentials", body = Problem),
         (status = 404, description = "No such ticket in your queues", body = Problem),
         (status = 409, description = "The ticket is closed and its queue allows no such comment", body = Problem),
-        (status = 422, description = "An empty comment", body = Problem),
+        (status = 422, description = "An empty comment, an address that is not one, an attachment that is not an upload of yours", body = Problem),
     ))]
 pub async fn comment(
     State(services): State<Services>,
@@ -455,8 +477,28 @@ pub async fn comment(
     if body.body.trim().is_empty() {
         return Err(ApiError::invalid("body", "a comment has some text"));
     }
+    if !body.public && (body.to.is_some() || !body.cc.is_empty()) {
+        return Err(ApiError::invalid(
+            "public",
+            "an internal note is mailed to no one: to and cc are for public answers",
+        ));
+    }
+    let to = body
+        .to
+        .as_deref()
+        .map(|to| addresses("to", to))
+        .transpose()?;
+    if to.as_ref().is_some_and(Vec::is_empty) {
+        return Err(ApiError::invalid(
+            "to",
+            "name at least one recipient, or leave to out",
+        ));
+    }
     let update = AgentUpdate {
         comment: Some((body.public, body.body)),
+        to,
+        cc: addresses("cc", &body.cc)?,
+        attachments: body.attachments,
         idempotency_key: idempotency_key(&headers)?,
         ..AgentUpdate::default()
     };

@@ -301,6 +301,8 @@ NEEDS: dict[str, dict] = {
             ("dynamodb:Query", "index:gsi2"),
             ("dynamodb:Query", "index:gsi4"),
             ("s3:PutObject", "objects:attachments/"),
+            # Attachments downloaded, and uploads attached to a mailed answer.
+            ("s3:GetObject", "objects:attachments/"),
             ("ses:SendEmail", "ses:from-maildomain"),
             ("secretsmanager:GetSecretValue", "secret"),
         ],

@@ -1121,10 +1121,12 @@ async fn the_openapi_document_describes_every_route_and_every_described_route_an
             "GET /contacts/{id}",
             "GET /tickets",
             "GET /tickets/{key}",
+            "GET /tickets/{key}/attachments/{seq}",
             "GET /views",
             "PATCH /tickets/{key}",
             "POST /tickets",
             "POST /tickets/{key}/comments",
+            "POST /uploads",
         ],
         "every route of the contract, and no other, is described"
     );
@@ -1234,4 +1236,163 @@ async fn a_ticket_shows_the_requesters_other_tickets_and_a_contact_lists_theirs_
     assert_eq!(problem_field(&body), Some("email"));
     let (status, _, _) = desk.get(None, &format!("/contacts/{id}")).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// A `multipart/form-data` body of `files` (name, type, bytes) as `file`
+/// parts, and its content type.
+fn multipart(files: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "helpdesk-test-boundary-7d3f";
+    let mut body = Vec::new();
+    for (name, content_type, bytes) in files {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: {content_type}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn upload(desk: &Desk, token: &str, files: &[(&str, &str, &[u8])]) -> (StatusCode, Value) {
+    let (content_type, body) = multipart(files);
+    let response = desk
+        .http
+        .post(desk.url("/uploads"))
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let (status, _, body) = answer(response).await;
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_public_answer_goes_to_the_chosen_recipients_with_its_uploads_which_download_as_sent() {
+    let desk = Desk::new().await;
+    let anna = desk.token("anna", "laptop").await;
+    let boris = desk.token("boris", "laptop").await;
+    let key = desk
+        .mail_in("jane@customer.example", "Printer on fire")
+        .await;
+    let report: &[u8] = b"%PDF-1.7 the service report";
+    let (status, uploaded) = upload(
+        &desk,
+        &anna,
+        &[
+            ("report.pdf", "application/pdf", report),
+            ("Notiz ü.txt", "text/plain", b"check the fuser"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{uploaded}");
+    let ids: Vec<String> = uploaded["uploads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 2);
+
+    // Another agent cannot attach anna's uploads.
+    let path = format!("/tickets/{key}/comments");
+    let (status, _, body) = desk
+        .post(
+            &boris,
+            &path,
+            json!({ "body": "x", "public": false, "attachments": [ids[0]] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(problem_field(&body), Some("attachments"));
+
+    let sent_before = desk.app.sent().len();
+    let (status, _, body) = desk
+        .post(
+            &anna,
+            &path,
+            json!({
+                "body": "The report is attached.",
+                "public": true,
+                "to": ["jane@customer.example"],
+                "cc": ["boss@customer.example"],
+                "attachments": ids,
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let sent = desk.app.sent();
+    assert_eq!(sent.len(), sent_before + 1);
+    let mail = &sent.last().unwrap().1;
+    assert!(mail.contains("To: <jane@customer.example>"), "{mail}");
+    assert!(mail.contains("Cc: <boss@customer.example>"), "{mail}");
+    assert!(
+        mail.contains("report.pdf"),
+        "the report is attached: {mail}"
+    );
+    assert!(mail.contains("filename"), "{mail}");
+    assert!(
+        desk.app
+            .ticket(&key)
+            .await
+            .participants
+            .iter()
+            .any(|p| p.as_str() == "boss@customer.example"),
+        "a cc becomes a participant"
+    );
+
+    let (_, _, shown) = desk.get(Some(&anna), &format!("/tickets/{key}")).await;
+    let attachments = shown["attachments"].as_array().unwrap();
+    let pdf = attachments
+        .iter()
+        .find(|a| a["name"] == "report.pdf")
+        .unwrap();
+    let href = pdf["href"].as_str().unwrap();
+    let response = desk
+        .http
+        .get(format!("{}{href}", desk.base))
+        .bearer_auth(&anna)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/pdf");
+    assert!(
+        response.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(response.bytes().await.unwrap().as_ref(), report);
+
+    // erik (OPS) cannot download SUP's files; no credentials, no file.
+    let erik = desk.token("erik", "laptop").await;
+    for token in [Some(erik.as_str()), None] {
+        let mut request = desk.http.get(format!("{}{href}", desk.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let status = request.send().await.unwrap().status();
+        assert!(
+            [StatusCode::NOT_FOUND, StatusCode::UNAUTHORIZED].contains(&status),
+            "{status}"
+        );
+    }
+
+    // A file over the desk's attachment limit is refused whole.
+    let limit = desk.app.services.config.desk.mail.max_attachment_bytes;
+    let big = vec![b'x'; limit + 1];
+    let (status, body) = upload(
+        &desk,
+        &anna,
+        &[("big.bin", "application/octet-stream", &big)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
 }

@@ -609,6 +609,8 @@ async fn send_mail(
     let mail = |text: String, subject: String| TicketMail {
         ticket: change.after.key.clone(),
         to: vec![recipient.clone()],
+        cc: Vec::new(),
+        attachments: Vec::new(),
         subject,
         text,
         purpose: format!("trigger:{}", planned.id),

@@ -30,6 +30,10 @@ pub struct TicketMail {
     pub ticket: TicketKey,
     /// Recipients.
     pub to: Vec<EmailAddress>,
+    /// Copy recipients.
+    pub cc: Vec<EmailAddress>,
+    /// Files: name, media type, bytes.
+    pub attachments: Vec<(String, String, bytes::Bytes)>,
     /// Subject (the ticket key is added).
     pub subject: String,
     /// Plain-text body.
@@ -213,7 +217,12 @@ pub async fn send_ticket_mail(
     let outgoing = Outgoing {
         now,
         message_id,
-        recipients: mail.to.iter().map(ToString::to_string).collect(),
+        recipients: mail
+            .to
+            .iter()
+            .chain(&mail.cc)
+            .map(ToString::to_string)
+            .collect(),
         subject: outbound::subject_with_key(&mail.subject, &mail.ticket),
     };
     match suppression_reason(services, &mail, suppress_reason, now).await? {
@@ -302,7 +311,7 @@ async fn deliver(
             email: from_address.to_string(),
         },
         to: mail.to.iter().map(Address::from).collect(),
-        cc: Vec::new(),
+        cc: mail.cc.iter().map(Address::from).collect(),
         reply_to: reply_address(services, from_address, &mail.ticket).await?,
         subject: outgoing.subject.clone(),
         text: mail.text,
@@ -313,7 +322,7 @@ async fn deliver(
         ticket: Some(mail.ticket.clone()),
         automatic: mail.automatic,
         loop_header: (LOOP_HEADER.to_owned(), settings.instance.clone()),
-        attachments: Vec::new(),
+        attachments: mail.attachments,
         date: outgoing.now,
     };
     if !send_once(services, &outbound, &outgoing.recipients, outgoing.now).await? {

@@ -37,6 +37,13 @@ pub struct AgentUpdate {
     pub custom_fields: BTreeMap<String, Option<serde_json::Value>>,
     /// A comment: public (sent to the customer) or internal, and its text.
     pub comment: Option<(bool, String)>,
+    /// A public comment's recipients instead of the requester and the
+    /// participants.
+    pub to: Option<Vec<EmailAddress>>,
+    /// More recipients of a public comment (they become participants).
+    pub cc: Vec<EmailAddress>,
+    /// Uploads to attach to the comment, by id.
+    pub attachments: Vec<String>,
     /// Makes the update idempotent: the same key writes once.
     pub idempotency_key: Option<String>,
     /// The version the agent saw (`If-Match`): when the ticket changed
@@ -124,7 +131,14 @@ pub async fn update(
     let now = super::store_precision(services.clock.now());
     let claims = idempotency_claims(config, key, &update, now);
     let comment = comment_entry(services, key, &update).await?;
-    let write = |ticket: &mut Ticket| change(ticket, &update, comment.clone(), now);
+    let files = super::uploads::uploads_of(services, agent, &update.attachments).await?;
+    let attached: Vec<TimelineEvent> = files.iter().map(attachment_event).collect();
+    let write = |ticket: &mut Ticket| {
+        let mut events = change(ticket, &update, comment.clone(), now);
+        events.extend(attached.iter().cloned());
+        add_participants(ticket, &update.cc);
+        events
+    };
     let (ticket, _) = match update.expected_version {
         Some(expected) => {
             super::apply_at_version(store, config, key, (&actor, now), &claims, expected, write)
@@ -134,7 +148,15 @@ pub async fn update(
         None => super::apply(store, config, key, &actor, now, &claims, write).await?,
     };
     let mail = match &update.comment {
-        Some((true, body)) => answer_by_mail(services, &ticket, agent, body).await?,
+        Some((true, body)) => {
+            let answer = Answer {
+                body,
+                to: update.to.as_deref(),
+                cc: &update.cc,
+                files: &files,
+            };
+            answer_by_mail(services, &ticket, agent, answer).await?
+        }
         _ => None,
     };
     Ok(Updated { ticket, mail })
@@ -573,28 +595,79 @@ fn change(
 }
 
 /// Mails a public comment to the requester and participants.
+/// A public answer: its text, recipients and files.
+struct Answer<'a> {
+    body: &'a str,
+    /// Instead of the requester and participants.
+    to: Option<&'a [EmailAddress]>,
+    cc: &'a [EmailAddress],
+    files: &'a [super::uploads::Upload],
+}
+
+/// The timeline event of an attached upload.
+fn attachment_event(upload: &super::uploads::Upload) -> TimelineEvent {
+    TimelineEvent::AttachmentAdded {
+        file_name: upload.name.clone(),
+        content_type: upload.content_type.clone(),
+        size: upload.size,
+        blob_key: upload.blob_key.clone(),
+    }
+}
+
+/// Adds `cc` to the ticket's participants (the requester is not one; at
+/// most [`crate::domain::bounds::PARTICIPANTS_MAX`]).
+fn add_participants(ticket: &mut Ticket, cc: &[EmailAddress]) {
+    for address in cc {
+        let known = ticket.requester.email.as_ref() == Some(address)
+            || ticket.participants.contains(address);
+        if !known && ticket.participants.len() < crate::domain::bounds::PARTICIPANTS_MAX {
+            ticket.participants.push(address.clone());
+        }
+    }
+}
+
 async fn answer_by_mail(
     services: &Services,
     ticket: &Ticket,
     agent: &Principal,
-    body: &str,
+    answer: Answer<'_>,
 ) -> Result<Option<SendOutcome>, AgentError> {
-    let to: Vec<EmailAddress> = ticket
-        .requester
-        .email
-        .iter()
-        .chain(&ticket.participants)
-        .cloned()
-        .collect();
-    if to.is_empty() {
+    let to: Vec<EmailAddress> = match answer.to {
+        Some(to) => to.to_vec(),
+        None => ticket
+            .requester
+            .email
+            .iter()
+            .chain(
+                ticket
+                    .participants
+                    .iter()
+                    .filter(|p| !answer.cc.contains(p)),
+            )
+            .cloned()
+            .collect(),
+    };
+    if to.is_empty() && answer.cc.is_empty() {
         return Ok(None);
+    }
+    let mut attachments = Vec::with_capacity(answer.files.len());
+    for file in answer.files {
+        let bytes = services
+            .blobs
+            .get(&file.blob_key)
+            .await
+            .map_err(AgentError::Content)?
+            .ok_or_else(|| AgentError::Mail(format!("the upload {} is gone", file.name)))?;
+        attachments.push((file.name.clone(), file.content_type.clone(), bytes));
     }
     let (in_reply_to, references) = thread_of(services, &ticket.key).await?;
     let mail = TicketMail {
         ticket: ticket.key.clone(),
         to,
+        cc: answer.cc.to_vec(),
+        attachments,
         subject: ticket.summary.clone(),
-        text: body.to_owned(),
+        text: answer.body.to_owned(),
         purpose: format!("answer:{}", ticket.version),
         in_reply_to,
         references,

@@ -107,6 +107,8 @@ pub(super) async fn acknowledge(
     let acknowledgement = TicketMail {
         ticket: ticket.key.clone(),
         to: vec![requester.clone()],
+        cc: Vec::new(),
+        attachments: Vec::new(),
         subject: render_template("acknowledgement", &template.subject, &context)?,
         text: render_template("acknowledgement", &template.body, &context)?,
         purpose: format!("ack:{}", mail.message_id),
