@@ -6,12 +6,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
 
 use helpdesk::auth;
-use helpdesk::automation::feed;
+use std::sync::Arc;
+
+use helpdesk::automation::{feed, stream};
+use helpdesk::blobs::LocalBlobs;
 use helpdesk::clock::Clock;
 use helpdesk::domain::TicketKey;
 use helpdesk::mail::ingest::Ingested;
 use helpdesk_api::cognito::{CognitoSettings, CognitoVerifier};
-use helpdesk_tests::app::{TestApp, spawn_app};
+use helpdesk_tests::app::{TestApp, spawn_app, spawn_app_with};
+use helpdesk_tests::conformance::dynamodb_store;
+use helpdesk_tests::stream::StreamReader;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -20,6 +25,10 @@ struct Desk {
     app: TestApp,
     base: String,
     http: reqwest::Client,
+    /// The table's stream when the store is DynamoDB (the triggers run on
+    /// its records, as the ticket-triggers function does); SQLite's change
+    /// feed otherwise.
+    stream: Option<tokio::sync::Mutex<StreamReader>>,
 }
 
 impl Desk {
@@ -31,7 +40,31 @@ impl Desk {
             app,
             base,
             http: reqwest::Client::new(),
+            stream: None,
         }
+    }
+
+    /// A desk over a fresh DynamoDB table on moto (None, after saying so,
+    /// without moto).
+    async fn on_dynamodb() -> Option<Self> {
+        helpdesk::automation::webhook::install_crypto_provider();
+        let store = dynamodb_store().await?;
+        let endpoint = helpdesk_tests::moto::endpoint()?;
+        let table = store.table().to_owned();
+        let dir =
+            std::env::temp_dir().join(format!("helpdesk-api-{}", uuid::Uuid::new_v4().simple()));
+        let blob_dir = dir.join("blobs");
+        std::fs::create_dir_all(&blob_dir).unwrap();
+        let blobs = Arc::new(LocalBlobs::new(&blob_dir));
+        let app = spawn_app_with(Arc::new(store), blobs, dir, blob_dir);
+        let base = app.serve().await;
+        let stream = StreamReader::open(&endpoint, &table).await;
+        Some(Self {
+            app,
+            base,
+            http: reqwest::Client::new(),
+            stream: Some(tokio::sync::Mutex::new(stream)),
+        })
     }
 
     /// A desk that also signs agents in with a user pool on moto's
@@ -52,6 +85,7 @@ impl Desk {
             app,
             base,
             http: reqwest::Client::new(),
+            stream: None,
         };
         (desk, pool, client)
     }
@@ -84,8 +118,21 @@ impl Desk {
 
     /// Runs the triggers and SLA timers on every change so far.
     async fn settle(&self) {
-        let changes = self.app.store.change_feed().unwrap();
-        feed::drain(&self.app.services, changes).await.unwrap();
+        let Some(stream) = &self.stream else {
+            let changes = self.app.store.change_feed().unwrap();
+            feed::drain(&self.app.services, changes).await.unwrap();
+            return;
+        };
+        let mut stream = stream.lock().await;
+        for _ in 0..20 {
+            let batch = stream.next_batch().await;
+            if batch["Records"].as_array().unwrap().is_empty() {
+                return;
+            }
+            let (response, reports) = stream::handle_batch(&self.app.services, &batch).await;
+            assert!(response.batch_item_failures.is_empty(), "{reports:?}");
+        }
+        panic!("the stream never went quiet");
     }
 
     fn url(&self, path: &str) -> String {
@@ -1395,4 +1442,110 @@ async fn a_public_answer_goes_to_the_chosen_recipients_with_its_uploads_which_do
     )
     .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+}
+
+/// One agent's morning over HTTP, on whichever store `desk` has: the
+/// unassigned list, taking a ticket to line 2 (the trigger sets its
+/// status), a public answer mailed with threading headers, the customer's
+/// reply threading back, a colleague's stale change, another queue's agent.
+async fn support_morning(desk: Desk) {
+    let key = desk
+        .mail_in("jane@customer.example", "Printer on fire")
+        .await;
+    desk.settle().await;
+    let anna = desk.token("anna", "laptop").await;
+    let boris = desk.token("boris", "laptop").await;
+    let erik = desk.token("erik", "laptop").await;
+    let path = format!("/tickets/{key}");
+
+    let (status, _, list) = desk.get(Some(&anna), "/tickets?view=unassigned").await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(keys_of(&list), vec![key.to_string()]);
+
+    let (_, headers, shown) = desk.get(Some(&anna), &path).await;
+    let seen = shown["version"].as_u64().unwrap();
+    assert_eq!(headers[http::header::ETAG], format!("\"{seen}\"").as_str());
+    let (status, _, taken) = desk
+        .patch(
+            &anna,
+            &path,
+            Some(seen),
+            json!({ "assignee": "anna", "line": 2 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{taken}");
+    desk.settle().await;
+    let (_, _, after) = desk.get(Some(&anna), &path).await;
+    assert_eq!(
+        after["status"], "Second line",
+        "the Line 2 trigger ran: {after}"
+    );
+    let (_, _, list) = desk.get(Some(&anna), "/tickets?view=unassigned").await;
+    assert!(keys_of(&list).is_empty(), "taken: {list}");
+    let (_, _, mine) = desk.get(Some(&anna), "/tickets?view=mine").await;
+    assert_eq!(keys_of(&mine), vec![key.to_string()]);
+
+    // boris changes it from the version anna saw first: 412, nothing written.
+    let (status, headers, _) = desk
+        .patch(&boris, &path, Some(seen), json!({ "priority": "low" }))
+        .await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+    assert!(headers.contains_key(http::header::ETAG));
+    assert_eq!(desk.app.ticket(&key).await.priority, "normal");
+
+    let (status, _, answered) = desk
+        .post(
+            &anna,
+            &format!("{path}/comments"),
+            json!({ "body": "We are on it.", "public": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{answered}");
+    let answer_id = answered["mail"]["message_id"].as_str().unwrap().to_owned();
+    let sent = desk.app.sent();
+    let mail = &sent.last().unwrap().1;
+    assert!(mail.contains("In-Reply-To: <"), "{mail}");
+    assert!(mail.contains("We are on it."), "{mail}");
+    desk.settle().await;
+
+    // The customer answers the answer: it threads back onto the ticket.
+    let reply = format!(
+        "From: jane@customer.example\r\nTo: support@example.com\r\nSubject: Re: Printer on fire\r\nMessage-ID: <reply-{}@customer.example>\r\nIn-Reply-To: {answer_id}\r\nDate: Mon, 2 Mar 2026 10:00:00 +0000\r\n\r\nThanks, it is still smoking.\r\n",
+        uuid::Uuid::new_v4().simple()
+    );
+    let delivered = desk.app.deliver(reply.into_bytes()).await.unwrap();
+    assert!(
+        matches!(&delivered, Ingested::Reply { ticket, .. } if *ticket == key),
+        "the reply threads back: {delivered:?}"
+    );
+    let (_, _, after) = desk.get(Some(&anna), &path).await;
+    assert!(
+        after["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "email_in"
+                && e["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("still smoking"))),
+        "{after}"
+    );
+
+    let (status, _, _) = desk.get(Some(&erik), &path).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another queue's agent");
+    let (status, _, _) = desk.get(None, &path).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_support_morning_over_http_on_sqlite() {
+    support_morning(Desk::new().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_support_morning_over_http_on_dynamodb() {
+    let Some(desk) = Desk::on_dynamodb().await else {
+        return;
+    };
+    support_morning(desk).await;
 }
