@@ -190,7 +190,7 @@ conformance_cases! {
 /// module docs, checked.
 mod dynamodb_requests {
     use helpdesk::domain::ticket::entry_seq;
-    use helpdesk::domain::{Actor, Ticket, TimelineEntry, TimelineEvent};
+    use helpdesk::domain::{Actor, Ticket, TicketKey, TimelineEntry, TimelineEvent};
     use helpdesk::store::{
         ChangeFeedSource, ClaimStore, CounterStore, SlaDueIndex, StoreError, TicketQuery,
         TicketStore, TimelineStore, Written,
@@ -510,6 +510,107 @@ mod dynamodb_requests {
             );
             assert_eq!(after.total() - before.total(), 1 + batch_reads);
         }
+    }
+
+    #[tokio::test]
+    async fn a_listing_index_page_and_a_search_page_take_one_query_and_one_batch_read_and_a_count_one_query()
+     {
+        use helpdesk::store::listing::{Listing, ListingRules, Scope, SortKind};
+        use helpdesk::store::{Counted, ListingQuery, SearchQuery};
+        let Some(store) = dynamodb_store().await else {
+            return;
+        };
+        for minutes in 0..5 {
+            let key = store
+                .allocate_ticket_key(&queue("SUP"))
+                .await
+                .expect("a key");
+            let mut ticket = sample_ticket(key, at(minutes));
+            ticket.resolved_at = None;
+            ticket.summary = format!("Printer {minutes} on fire");
+            store
+                .create_ticket(&ticket, &creation_entries(&ticket), &[])
+                .await
+                .expect("created");
+        }
+        let open = Listing::Sorted(Scope::Open, SortKind::Updated);
+
+        let before = store.request_counts();
+        let page = store
+            .list_listing(&ListingQuery {
+                queue: queue("SUP"),
+                listing: open.clone(),
+                ascending: false,
+                after: None,
+                limit: 3,
+            })
+            .await
+            .expect("listed");
+        let after = store.request_counts();
+        assert_eq!(page.len(), 3);
+        assert_eq!(
+            (
+                after.query - before.query,
+                after.batch_get_item - before.batch_get_item
+            ),
+            (1, 1)
+        );
+        assert_eq!(after.total() - before.total(), 2);
+
+        let before = store.request_counts();
+        let found = store
+            .search_tickets(&SearchQuery {
+                queues: vec![queue("SUP")],
+                words: vec!["printer".to_owned()],
+                after: None,
+                limit: 3,
+            })
+            .await
+            .expect("searched");
+        let after = store.request_counts();
+        assert_eq!(found.tickets.len(), 3);
+        assert_eq!(
+            after.total() - before.total(),
+            2,
+            "one Query of the word, one batch read"
+        );
+
+        let before = store.request_counts();
+        let count = store
+            .count_tickets(&queue("SUP"), &Counted::Listing(open))
+            .await
+            .expect("counted");
+        assert_eq!(count, 5);
+        assert_eq!(store.request_counts().total() - before.total(), 1);
+
+        // A ticket's page: the ticket, its timeline, the requester's other
+        // tickets (one Query and one batch read).
+        let before = store.request_counts();
+        let shown = store
+            .get_ticket(&TicketKey::new(queue("SUP"), 1))
+            .await
+            .expect("read")
+            .expect("there");
+        store.timeline(&shown.key).await.expect("timeline");
+        let others = helpdesk::tickets::list::of_requester(
+            &store,
+            &ListingRules::default(),
+            &[queue("SUP")],
+            std::slice::from_ref(shown.requester.email.as_ref().expect("an address")),
+            11,
+        )
+        .await
+        .expect("their tickets");
+        assert_eq!(others.len(), 5);
+        let after = store.request_counts();
+        assert_eq!(
+            (
+                after.get_item - before.get_item,
+                after.query - before.query,
+                after.batch_get_item - before.batch_get_item
+            ),
+            (1, 2, 1)
+        );
     }
 
     #[tokio::test]
