@@ -196,3 +196,28 @@ fn sla_rules_with_broken_references_and_targets_are_reported_with_their_line() {
     }
     assert!(error.findings.iter().all(|f| f.line.is_some()), "{text}");
 }
+
+#[test]
+fn a_select_field_without_options_and_options_on_a_text_field_are_reported_with_their_line() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../config/helpdesk.yaml");
+    let example = std::fs::read_to_string(path).unwrap();
+    let broken = example.replacen(
+        "      customer_id: { label: Customer ID }\n",
+        "      customer_id: { label: Customer ID, options: [a, b] }\n      plan: { label: Plan, type: select }\n      tier: { label: Tier, type: select, options: [gold, gold] }\n",
+        1,
+    );
+    assert_ne!(
+        broken, example,
+        "the example has the field this test changes"
+    );
+    let error = helpdesk::config::load_str(&broken, "broken.yaml").unwrap_err();
+    let text = error.to_string();
+    for expected in [
+        "field customer_id is of type text and takes no options",
+        "select field plan has no options",
+        "select field tier lists an option twice",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing in:\n{text}");
+    }
+    assert!(error.findings.iter().all(|f| f.line.is_some()), "{text}");
+}

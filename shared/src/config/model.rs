@@ -512,8 +512,8 @@ impl CustomFieldType {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CustomField {
-    /// Its label.
-    pub label: String,
+    /// Its label (where it is, for findings about the field).
+    pub label: Spanned<String>,
     /// Its type.
     #[serde(rename = "type", default = "default_custom_type")]
     pub field_type: CustomFieldType,

@@ -97,6 +97,7 @@ fn check_queue(findings: &mut Vec<Finding>, key: &QueueKey, queue: &Queue, agent
         &statuses,
     );
     check_queue_mail(findings, key, queue, &statuses);
+    check_custom_fields(findings, key, queue);
     for member in &queue.team {
         check_name(
             findings,
@@ -156,6 +157,41 @@ fn check_form(
     check_rate_limits(findings, id, form);
     check_upload_limits(findings, id, form);
     check_routing(findings, id, form, queue, &fields, agents, priorities);
+}
+
+/// A `select` custom field offers at least one option, each once; other
+/// types take none.
+fn check_custom_fields(findings: &mut Vec<Finding>, key: &QueueKey, queue: &Queue) {
+    use super::model::CustomFieldType;
+    for (id, field) in &queue.custom_fields {
+        let at = &field.label.referenced;
+        let unique: BTreeSet<&str> = field.options.iter().map(String::as_str).collect();
+        if field.field_type == CustomFieldType::Select && field.options.is_empty() {
+            findings.push(
+                Finding::at(at, format!("queue {key}: select field {id} has no options"))
+                    .hint("add `options: [...]`, the values agents may choose"),
+            );
+        } else if field.field_type != CustomFieldType::Select && !field.options.is_empty() {
+            findings.push(
+                Finding::at(
+                    at,
+                    format!(
+                        "queue {key}: field {id} is of type {} and takes no options",
+                        field.field_type.as_str()
+                    ),
+                )
+                .hint("set `type: select` to offer these values, or remove `options`"),
+            );
+        } else if unique.len() != field.options.len() {
+            findings.push(
+                Finding::at(
+                    at,
+                    format!("queue {key}: select field {id} lists an option twice"),
+                )
+                .hint("each option once"),
+            );
+        }
+    }
 }
 
 /// Every choice field of form `id` offers at least one option.
