@@ -4,7 +4,9 @@
 //! behind API Gateway.
 //!
 //! Every route but the OpenAPI document takes `Authorization: Bearer
-//! <token>` ([`auth`]) before its handler runs; every error is an
+//! <token>` ([`auth`]) before its handler runs; every route is declared
+//! once, served and described from the same list (`declare_routes!`,
+//! [`document`]); every error is an
 //! `application/problem+json` document ([`problem`]) naming the field at
 //! fault. Handlers only translate: parse the request into a use case's
 //! input (`helpdesk::tickets::agent` for changes), call it, and shape its
@@ -26,8 +28,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use helpdesk::services::Services;
 use utoipa::OpenApi as _;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
 use crate::cognito::{CognitoSettings, CognitoVerifier};
 
@@ -71,48 +71,75 @@ impl FromRef<Api> for Services {
     }
 }
 
-/// The JSON routes and their OpenAPI document: every route is registered
-/// through `routes!`, which adds its `#[utoipa::path]` description.
-pub fn routes() -> (Router<Api>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
-        .routes(routes!(tickets::views))
-        .routes(routes!(tickets::list, tickets::create))
-        .routes(routes!(tickets::show, tickets::change))
-        .routes(routes!(tickets::comment))
-        .routes(routes!(contacts::find))
-        .routes(routes!(contacts::show))
-        .routes(routes!(files::download))
-        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
-        .split_for_parts()
+/// Declares routes once: `$served()` builds their axum router, and
+/// `$described` derives their OpenAPI description from the same list, so a
+/// route cannot be served without being described. The description is
+/// built only when `/openapi.json` is asked for (building it at start cost
+/// the function's cold start about a million instructions).
+macro_rules! declare_routes {
+    ($served:ident, $described:ident {
+        $($path:literal => $($method:ident($($handler:ident)::+)),+;)+
+    }) => {
+        fn $served() -> Router<Api> {
+            Router::new()$(
+                .route($path, axum::routing::MethodRouter::new()$(.$method($($handler)::+))+)
+            )+
+        }
+
+        #[derive(utoipa::OpenApi)]
+        #[openapi(paths($($($($handler)::+),+),+))]
+        struct $described;
+    };
 }
 
-/// `POST /uploads` and its description: a body of up to the desk's
-/// largest attachment and some framing (several smaller files fit too).
-fn upload_routes(config: &helpdesk::config::Config) -> (Router<Api>, utoipa::openapi::OpenApi) {
-    let limit = config
-        .desk
-        .mail
-        .max_attachment_bytes
-        .saturating_add(files::FRAMING);
-    OpenApiRouter::new()
-        .routes(routes!(files::upload))
-        .layer(DefaultBodyLimit::max(limit))
-        .split_for_parts()
+declare_routes!(json_routes, JsonRoutes {
+    "/views" => get(tickets::views);
+    "/tickets" => get(tickets::list), post(tickets::create);
+    "/tickets/{key}" => get(tickets::show), patch(tickets::change);
+    "/tickets/{key}/comments" => post(tickets::comment);
+    "/tickets/{key}/attachments/{seq}" => get(files::download);
+    "/contacts" => get(contacts::find);
+    "/contacts/{id}" => get(contacts::show);
+});
+
+// Uploads take a body of up to the desk's largest attachment and some
+// framing (several smaller files fit too).
+declare_routes!(upload_routes, UploadRoutes {
+    "/uploads" => post(files::upload);
+});
+
+/// The OpenAPI document: the fixed parts, then every declared route.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut document = openapi::ApiDoc::openapi();
+    document.merge(JsonRoutes::openapi());
+    document.merge(UploadRoutes::openapi());
+    document
 }
 
 /// The API's routes under `/api/v1`, with `GET /api/v1/openapi.json`.
 pub fn router(api: Api) -> Router {
-    let (json_routes, mut document) = routes();
-    let (uploads, uploads_document) = upload_routes(&api.services.config);
-    document.merge(uploads_document);
-    let document = Arc::new(document);
-    let api = json_routes
-        .merge(uploads)
+    let upload_limit = api
+        .services
+        .config
+        .desk
+        .mail
+        .max_attachment_bytes
+        .saturating_add(files::FRAMING);
+    let described = Arc::new(std::sync::OnceLock::new());
+    let api = json_routes()
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .merge(upload_routes().layer(DefaultBodyLimit::max(upload_limit)))
         .route(
             "/openapi.json",
             get(move || {
-                let document = Arc::clone(&document);
-                async move { Json(document.as_ref().clone()) }
+                let described = Arc::clone(&described);
+                async move {
+                    Json(
+                        described
+                            .get_or_init(|| serde_json::to_value(document()).unwrap_or_default())
+                            .clone(),
+                    )
+                }
             }),
         )
         .fallback(problem::not_found)

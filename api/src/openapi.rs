@@ -1,8 +1,8 @@
-//! The OpenAPI 3.1 document of the API, `GET /api/v1/openapi.json`: built
-//! from the handlers' `#[utoipa::path]` annotations by the router itself
-//! ([`crate::router`] registers every route through `utoipa_axum`'s
-//! `routes!`, so a route cannot exist without its description), with the
-//! shapes of the answers described here.
+//! The OpenAPI 3.1 document of the API, `GET /api/v1/openapi.json`: the
+//! fixed parts and the shapes of the answers here, the operations from the
+//! handlers' `#[utoipa::path]` annotations, gathered from the list the
+//! router is built from ([`crate::document`]), so a route cannot be served
+//! without being described.
 
 use serde::Serialize;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};

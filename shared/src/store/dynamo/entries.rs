@@ -16,7 +16,7 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Select, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, TransactWriteItem};
 
 use super::errors::sdk_error;
 use super::items::{self, Item, s};
@@ -163,31 +163,15 @@ impl DynamoStore {
             Counted::Listing(listing) => listing.partition(queue),
             Counted::Status(status) => keys::status_gsi4pk(queue, status),
         };
-        let mut count = 0_u64;
-        let mut start = None;
-        loop {
-            let turn = self.turn(&self.counters.query).await;
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(keys::GSI4)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", keys::GSI4PK)
-                .expression_attribute_values(":pk", s(partition.clone()))
-                .select(Select::Count)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| sdk_error("Query", e))?;
-            drop(turn);
-            count += u64::try_from(out.count)
-                .map_err(|_| StoreError::corrupt(format!("negative count {}", out.count)))?;
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(count);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI4)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", keys::GSI4PK)
+            .expression_attribute_values(":pk", s(partition));
+        self.count_matching(query).await
     }
 
     /// A page of the tickets whose summary has every word: the first

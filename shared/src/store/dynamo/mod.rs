@@ -50,8 +50,8 @@
 //! | operation | requests |
 //! |---|---|
 //! | allocate a ticket key | UpdateItem `ADD next :one` on the counter, `UPDATED_NEW` |
-//! | create a ticket | one consistent GetItem per idempotency claim (sent together; an existing record answers `Replayed` or `IdempotencyMismatch` and nothing is written), then one TransactWriteItems: Put ticket `attribute_not_exists(pk)`, Put its listing item, Put each entry, Put each claim's record `attribute_not_exists(pk)` |
-//! | update a ticket | one consistent GetItem per claim (as for a create, before the version is looked at), then one TransactWriteItems: Put ticket `version = :expected`, Put its listing item, Put each entry, Put each claim's record `attribute_not_exists(pk)` |
+//! | create a ticket | one consistent GetItem per idempotency claim (sent together; an existing record answers `Replayed` or `IdempotencyMismatch` and nothing is written), then one TransactWriteItems: Put ticket `attribute_not_exists(pk)`, Put its listing item, Put each entry, Put each listing index entry (`entries.rs`), Put each claim's record `attribute_not_exists(pk)` |
+//! | update a ticket | one consistent GetItem per claim (as for a create, before the version is looked at), one consistent GetItem of the stored ticket (the listing index entries it leaves; a version other than the expected one answers `VersionConflict` at once), then one TransactWriteItems: Put ticket `version = :expected`, Put its listing item, Put each entry, Put each listing index entry added or moved and Delete each one left, Put each claim's record `attribute_not_exists(pk)` |
 //! | read a ticket / contact / idempotency record / marker | consistent GetItem |
 //! | put a marker | PutItem `attribute_not_exists(pk)` with `ReturnValuesOnConditionCheckFailure=ALL_OLD` (the old item answers the stored value; a GetItem only when it is missing) |
 //! | delete a marker | DeleteItem |
@@ -62,6 +62,9 @@
 //! | tickets due for the SLA checker | per shard (8, sent together): Query `gsi3` on `gsi3pk = SLADUE#<n>` and `gsi3sk <= <until>#~`, ascending, up to the limit (eventually consistent; the checker reads each ticket consistently) |
 //! | list a queue | Query `gsi1` on `gsi1pk = QUEUE#..`, descending, below the cursor, until the limit (eventually consistent) |
 //! | list a queue by status, by assignee, or both | Query `gsi4` (or `gsi2` for both), descending, below the cursor, until the limit, then one consistent BatchGetItem per 100 tickets (`listing.rs`) |
+//! | list a listing of the listing index (open tickets in an order, a holder's open tickets, a facet value, all by last change) | Query `gsi4` on the partition, in the order asked, past the cursor, until the limit, then one consistent BatchGetItem per 100 tickets (`entries.rs`) |
+//! | search words | per queue: Query `gsi4` on the first word's partition (`W#<queue>#<word>`), descending, past the cursor, one more than the page, then one consistent BatchGetItem; the other words are checked on the tickets' summaries |
+//! | count a view or a status | Query `gsi4` on its partition, `Select=COUNT`, every page (eventually consistent) |
 //! | count a queue's tickets assigned to an agent | per distinct status (sent together): Query `gsi2` on `gsi2pk = ASSIGNEE#<queue>#<login>` and `begins_with(gsi2sk, "<status>#")`, `Select=COUNT`, every page (eventually consistent) |
 //! | find a contact by email | GetItem on the email item, then on the contact |
 //! | create a contact | TransactWriteItems: Put contact and one email item per address, all `attribute_not_exists(pk)` |
@@ -71,7 +74,7 @@
 //! | list the mail log | per day from the newest: Query `gsi1` on `gsi1pk = MAILLOG#<date>` and `gsi1sk` between the bounds, descending, until the limit (eventually consistent) |
 //!
 //! A ticket write is one transaction of at most 100 items: the ticket, its
-//! entries and its claims; a larger one is refused before anything is
+//! entries, its listing index changes and its claims; a larger one is refused before anything is
 //! sent, as is an item over DynamoDB's 400 KB (both permanent errors: the
 //! use cases keep items within [`crate::domain::bounds`], so either means a
 //! bound is missing, not that trying again would help). When a transaction is cancelled because a claim's record appeared
@@ -866,29 +869,38 @@ impl DynamoStore {
         partition: &str,
         status: &str,
     ) -> Result<u64, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI2)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :status)")
+            .expression_attribute_names("#pk", keys::GSI2PK)
+            .expression_attribute_names("#sk", keys::GSI2SK)
+            .expression_attribute_values(":pk", s(partition))
+            .expression_attribute_values(":status", s(keys::assignee_gsi2sk_prefix(status)));
+        self.count_matching(query).await
+    }
+
+    /// How many items `query` matches: `Select=COUNT`, page by page.
+    async fn count_matching(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    ) -> Result<u64, StoreError> {
         let mut count = 0_u64;
         let mut start = None;
         loop {
             let turn = self.turn(&self.counters.query).await;
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(keys::GSI2)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :status)")
-                .expression_attribute_names("#pk", keys::GSI2PK)
-                .expression_attribute_names("#sk", keys::GSI2SK)
-                .expression_attribute_values(":pk", s(partition))
-                .expression_attribute_values(":status", s(keys::assignee_gsi2sk_prefix(status)))
+            let out = query
+                .clone()
                 .select(Select::Count)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(|e| sdk_error("Query", e))?;
             drop(turn);
-            count += u64::try_from(out.count).map_err(|_| {
-                StoreError::corrupt(format!("negative count {} from gsi2", out.count))
-            })?;
+            count += u64::try_from(out.count)
+                .map_err(|_| StoreError::corrupt(format!("negative count {}", out.count)))?;
             start = out.last_evaluated_key;
             if start.is_none() {
                 return Ok(count);
