@@ -71,48 +71,50 @@ impl FromRef<Api> for Services {
     }
 }
 
-/// Declares routes once: `$served()` builds their axum router, and
-/// `$described` derives their OpenAPI description from the same list, so a
-/// route cannot be served without being described. The description is
-/// built only when `/openapi.json` is asked for (building it at start cost
-/// the function's cold start about a million instructions).
+/// Declares routes once, as `(router, describe)`: the axum router of the
+/// routes, and a function deriving their OpenAPI description from the same
+/// list, so a route cannot be served without being described. The
+/// description is built only when `/openapi.json` is asked for (building it
+/// at start cost the function's cold start about a million instructions).
 macro_rules! declare_routes {
-    ($served:ident, $described:ident {
-        $($path:literal => $($method:ident($($handler:ident)::+)),+;)+
-    }) => {
-        fn $served() -> Router<Api> {
-            Router::new()$(
-                .route($path, axum::routing::MethodRouter::new()$(.$method($($handler)::+))+)
-            )+
-        }
-
+    ($($path:literal => $($method:ident($($handler:ident)::+)),+;)+) => {{
         #[derive(utoipa::OpenApi)]
         #[openapi(paths($($($($handler)::+),+),+))]
-        struct $described;
-    };
+        struct Described;
+        let router: Router<Api> = Router::new()$(
+            .route($path, axum::routing::MethodRouter::new()$(.$method($($handler)::+))+)
+        )+;
+        let describe: fn() -> utoipa::openapi::OpenApi = <Described as utoipa::OpenApi>::openapi;
+        (router, describe)
+    }};
 }
 
-declare_routes!(json_routes, JsonRoutes {
-    "/views" => get(tickets::views);
-    "/tickets" => get(tickets::list), post(tickets::create);
-    "/tickets/{key}" => get(tickets::show), patch(tickets::change);
-    "/tickets/{key}/comments" => post(tickets::comment);
-    "/tickets/{key}/attachments/{seq}" => get(files::download);
-    "/contacts" => get(contacts::find);
-    "/contacts/{id}" => get(contacts::show);
-});
+/// The routes that take JSON (or nothing) and their description.
+fn json_routes() -> (Router<Api>, fn() -> utoipa::openapi::OpenApi) {
+    declare_routes! {
+        "/views" => get(tickets::views);
+        "/tickets" => get(tickets::list), post(tickets::create);
+        "/tickets/{key}" => get(tickets::show), patch(tickets::change);
+        "/tickets/{key}/comments" => post(tickets::comment);
+        "/tickets/{key}/attachments/{seq}" => get(files::download);
+        "/contacts" => get(contacts::find);
+        "/contacts/{id}" => get(contacts::show);
+    }
+}
 
-// Uploads take a body of up to the desk's largest attachment and some
-// framing (several smaller files fit too).
-declare_routes!(upload_routes, UploadRoutes {
-    "/uploads" => post(files::upload);
-});
+/// The upload route and its description: it takes a body of up to the
+/// desk's largest attachment and some framing (several smaller files fit).
+fn upload_routes() -> (Router<Api>, fn() -> utoipa::openapi::OpenApi) {
+    declare_routes! {
+        "/uploads" => post(files::upload);
+    }
+}
 
 /// The OpenAPI document: the fixed parts, then every declared route.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut document = openapi::ApiDoc::openapi();
-    document.merge(JsonRoutes::openapi());
-    document.merge(UploadRoutes::openapi());
+    document.merge(json_routes().1());
+    document.merge(upload_routes().1());
     document
 }
 
@@ -127,8 +129,9 @@ pub fn router(api: Api) -> Router {
         .saturating_add(files::FRAMING);
     let described = Arc::new(std::sync::OnceLock::new());
     let api = json_routes()
+        .0
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
-        .merge(upload_routes().layer(DefaultBodyLimit::max(upload_limit)))
+        .merge(upload_routes().0.layer(DefaultBodyLimit::max(upload_limit)))
         .route(
             "/openapi.json",
             get(move || {
