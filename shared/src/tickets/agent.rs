@@ -327,9 +327,6 @@ fn authorize(agent: &Principal, current: &Ticket, update: &AgentUpdate) -> Resul
     Ok(())
 }
 
-/// Refuses what the ticket's queue does not have: a status, a priority, an
-/// assignee who does not work in the queue, a line, a component, a custom
-/// field or a value of the wrong type.
 /// Refuses a comment that the queue's `closed_comments` policy does not
 /// allow on a ticket that is closed (and stays closed with this change).
 fn check_closed_comment(
@@ -363,6 +360,9 @@ fn check_closed_comment(
     }
 }
 
+/// Refuses what the ticket's queue does not have: a status, a priority, an
+/// assignee who does not work in the queue, a line, a component, a custom
+/// field or a value of the wrong type.
 fn check_values(
     config: &Config,
     queue_key: &QueueKey,
@@ -594,7 +594,6 @@ fn change(
     events
 }
 
-/// Mails a public comment to the requester and participants.
 /// A public answer: its text, recipients and files.
 struct Answer<'a> {
     body: &'a str,
@@ -626,6 +625,8 @@ fn add_participants(ticket: &mut Ticket, cc: &[EmailAddress]) {
     }
 }
 
+/// Mails a public comment to the requester and participants (or to whom
+/// `to` names), with its copies and files.
 async fn answer_by_mail(
     services: &Services,
     ticket: &Ticket,
