@@ -77,12 +77,7 @@ pub async fn show(
         .await
         .map_err(|e| ApiError::store(&e))?
         .ok_or_else(|| ApiError::not_found(format!("no contact {id:?}")))?;
-    let queues: Vec<_> = services
-        .config
-        .queues_of(&agent.login)
-        .into_iter()
-        .cloned()
-        .collect();
+    let queues = agent.queues(&services.config);
     let tickets = helpdesk::tickets::list::of_requester(
         services.store.as_ref(),
         &ListingRules::of(&services.config),

@@ -204,12 +204,7 @@ async fn requester_tickets(
     let Some(email) = &ticket.requester.email else {
         return Ok(Vec::new());
     };
-    let queues: Vec<QueueKey> = services
-        .config
-        .queues_of(&agent.login)
-        .into_iter()
-        .cloned()
-        .collect();
+    let queues = agent.queues(&services.config);
     let mut found = list::of_requester(
         services.store.as_ref(),
         &ListingRules::of(&services.config),

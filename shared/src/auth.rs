@@ -54,6 +54,11 @@ impl Principal {
         })
     }
 
+    /// The queues they work in (see [`Config::queues_of`]).
+    pub fn queues(&self, config: &Config) -> Vec<QueueKey> {
+        config.queues_of(&self.login).into_iter().cloned().collect()
+    }
+
     /// Whether they work in `queue` (see [`Config::works_in`]).
     pub fn works_in(&self, config: &Config, queue: &QueueKey) -> bool {
         config.works_in(&self.login, queue)

@@ -271,11 +271,7 @@ fn queues(
     agent: &Principal,
     wanted: &Wanted,
 ) -> Result<Vec<QueueKey>, AgentError> {
-    let mut queues: Vec<QueueKey> = config
-        .queues_of(&agent.login)
-        .into_iter()
-        .cloned()
-        .collect();
+    let mut queues = agent.queues(config);
     if let Some(name) = &wanted.queue {
         queues.retain(|q| q.as_str() == name);
         if queues.is_empty() {
