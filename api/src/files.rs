@@ -10,7 +10,8 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use helpdesk::domain::{TicketKey, TimelineEvent};
 use helpdesk::services::Services;
-use helpdesk::tickets::agent;
+use helpdesk::tickets::agent::AgentError;
+use helpdesk::tickets::read;
 use helpdesk::tickets::uploads::{self, UploadError};
 use http::{HeaderValue, StatusCode, header};
 use serde_json::{Value, json};
@@ -104,31 +105,25 @@ pub async fn download(
 ) -> Result<Response, ApiError> {
     let missing = || ApiError::not_found(format!("no attachment {seq} on {key}"));
     let ticket_key = TicketKey::parse(&key).map_err(|_| missing())?;
-    agent::visible_ticket(&services, &ticket_key, &agent).await?;
-    let timeline = services
-        .store
-        .timeline(&ticket_key)
+    let file = read::attachment(&services, &agent, &ticket_key, seq)
         .await
-        .map_err(|e| ApiError::store(&e))?;
-    let Some(TimelineEvent::AttachmentAdded {
-        file_name,
-        content_type,
-        blob_key,
-        ..
-    }) = timeline.into_iter().find(|e| e.seq == seq).map(|e| e.event)
-    else {
-        return Err(missing());
-    };
-    let bytes = services
-        .blobs
-        .get(&blob_key)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "an attachment could not be read");
-            ApiError::unavailable("the file cannot be read right now")
+        .map_err(|e| match e {
+            AgentError::Content(e) => {
+                tracing::error!(error = %e, "an attachment could not be read");
+                ApiError::unavailable("the file cannot be read right now")
+            }
+            other => other.into(),
         })?
         .ok_or_else(missing)?;
-    let mut response = bytes.into_response();
+    Ok(file_response(file))
+}
+
+/// A stored file as a download: its type, `Content-Disposition:
+/// attachment` with its name, `nosniff`, and a sandbox policy, so no file
+/// a customer sent runs as a page of the desk.
+pub fn file_response(file: read::File) -> Response {
+    let (file_name, content_type) = (file.name, file.content_type);
+    let mut response = file.bytes.into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -144,7 +139,7 @@ pub async fn download(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; sandbox"),
     );
-    Ok(response)
+    response
 }
 
 /// `attachment; filename="<ascii>"; filename*=UTF-8''<percent-encoded>`.

@@ -15,7 +15,7 @@
 pub mod auth;
 pub mod cognito;
 mod contacts;
-mod files;
+pub mod files;
 pub mod openapi;
 pub mod problem;
 mod tickets;

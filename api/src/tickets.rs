@@ -179,7 +179,9 @@ pub async fn show(
         .timeline(&key)
         .await
         .map_err(|e| ApiError::store(&e))?;
-    let others = requester_tickets(&services, &agent, &ticket).await?;
+    let others = helpdesk::tickets::read::requester_tickets(&services, &agent, &ticket)
+        .await
+        .map_err(|e| ApiError::store(&e))?;
     let now = services.clock.now();
     let mut body = views::full(&ticket, &timeline, now);
     if let Value::Object(fields) = &mut body {
@@ -190,33 +192,6 @@ pub async fn show(
         fields.insert("attachments".into(), crate::files::listed(&key, &timeline));
     }
     Ok(with_etag(ticket.version, Json(body)))
-}
-
-/// How many of the requester's other tickets a ticket shows.
-const OTHER_TICKETS_SHOWN: usize = 10;
-
-/// The requester's other tickets in the agent's queues, newest first.
-async fn requester_tickets(
-    services: &Services,
-    agent: &helpdesk::auth::Principal,
-    ticket: &helpdesk::domain::Ticket,
-) -> Result<Vec<helpdesk::domain::Ticket>, ApiError> {
-    let Some(email) = &ticket.requester.email else {
-        return Ok(Vec::new());
-    };
-    let queues = agent.queues(&services.config);
-    let mut found = list::of_requester(
-        services.store.as_ref(),
-        &ListingRules::of(&services.config),
-        &queues,
-        std::slice::from_ref(email),
-        OTHER_TICKETS_SHOWN + 1,
-    )
-    .await
-    .map_err(|e| ApiError::store(&e))?;
-    found.retain(|t| t.key != ticket.key);
-    found.truncate(OTHER_TICKETS_SHOWN);
-    Ok(found)
 }
 
 /// `POST /tickets` body: a ticket opened by hand.

@@ -4,7 +4,8 @@
 //! (what the `ticket-triggers` function does with the DynamoDB stream) and
 //! the SLA check every minute (what the `sla-check` function does on its
 //! EventBridge schedule). The agent API (`helpdesk_api`, `/api/v1`) is
-//! mounted beside the intake routes.
+//! mounted beside the intake routes, and the agent console
+//! (`helpdesk_console`) at `/`.
 
 use axum::Extension;
 use axum::Router;
@@ -41,8 +42,11 @@ pub fn router(api: helpdesk_api::Api) -> Router {
         )
         .route("/mail", post(mail).layer(DefaultBodyLimit::max(mail_limit)))
         .route("/health", get(|| async { "ok" }))
-        .with_state(services)
+        .with_state(services.clone())
         .merge(helpdesk_api::router(api))
+        .merge(helpdesk_console::router(helpdesk_console::Console::new(
+            services, false,
+        )))
 }
 
 /// Room for headers, text parts and MIME framing around the content.

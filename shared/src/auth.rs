@@ -7,6 +7,12 @@
 //! - **Passwords** for the console: argon2id PHC strings, never the
 //!   password; checked in constant time by argon2.
 //!
+//! - **Console sessions** (`hs_` and 43 characters, in an HttpOnly
+//!   cookie): opened after a password (or the identity provider) said yes,
+//!   kept as a marker under the cookie's SHA-256 with the agent, a CSRF
+//!   token and when it ends ([`SESSION_HOURS`] after sign-in); sign-out
+//!   deletes it.
+//!
 //! Either yields a [`Principal`]: the agent, their role from the
 //! configuration (an agent removed from the configuration can no longer
 //! sign in, whatever credentials they still hold), and how they signed in,
@@ -20,7 +26,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::{Config, Role};
 use crate::domain::{ApiToken, QueueKey, TokenHash};
-use crate::store::{CredentialStore, StoreError};
+use crate::store::{ClaimStore, CredentialStore, StoreError};
 
 /// What every personal API token starts with (so a leaked one is easy to
 /// recognise and to search for).
@@ -28,6 +34,12 @@ pub const TOKEN_PREFIX: &str = "hd_";
 
 /// The shortest password [`set_password`] accepts.
 pub const MIN_PASSWORD_CHARS: usize = 12;
+
+/// What every console session cookie starts with.
+pub const SESSION_PREFIX: &str = "hs_";
+
+/// How long a console session lasts after sign-in.
+pub const SESSION_HOURS: i64 = 12;
 
 /// The longest token label.
 const MAX_LABEL_CHARS: usize = 64;
@@ -164,12 +176,7 @@ pub async fn issue_token(
 ) -> Result<IssuedToken, AuthError> {
     known_agent(config, login)?;
     check_label(label)?;
-    let mut bytes = [0_u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| AuthError::Crypto(e.to_string()))?;
-    let secret = format!(
-        "{TOKEN_PREFIX}{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    );
+    let secret = random_secret(TOKEN_PREFIX)?;
     let token = ApiToken {
         login: login.to_owned(),
         label: label.to_owned(),
@@ -223,12 +230,143 @@ pub async fn authenticate_token(
 /// Whether `text` has the shape of a token this desk makes (so a JWT or
 /// junk is told apart without a store read).
 pub fn looks_like_token(text: &str) -> bool {
-    text.strip_prefix(TOKEN_PREFIX).is_some_and(|rest| {
+    looks_like(TOKEN_PREFIX, text)
+}
+
+/// Whether `text` is `prefix` and 43 characters of URL-safe base64.
+fn looks_like(prefix: &str, text: &str) -> bool {
+    text.strip_prefix(prefix).is_some_and(|rest| {
         rest.len() == 43
             && rest
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     })
+}
+
+/// A console session: who, the token its forms carry, when it ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The signed-in agent.
+    pub principal: Principal,
+    /// The token every state-changing form of the session carries.
+    pub csrf: String,
+    /// When it ends.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A session as its marker keeps it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredSession {
+    login: String,
+    csrf: String,
+    expires_at: DateTime<Utc>,
+}
+
+/// A new session: the cookie's value (never stored) and the session.
+pub struct OpenedSession {
+    /// The cookie's value.
+    pub secret: String,
+    /// The session.
+    pub session: Session,
+}
+
+impl std::fmt::Debug for OpenedSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenedSession")
+            .field("login", &self.session.principal.login)
+            .finish_non_exhaustive()
+    }
+}
+
+/// 32 random bytes as URL-safe base64 after `prefix`.
+fn random_secret(prefix: &str) -> Result<String, AuthError> {
+    let mut bytes = [0_u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| AuthError::Crypto(e.to_string()))?;
+    Ok(format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    ))
+}
+
+/// Opens a console session for `principal` (who has just proven who they
+/// are), ending [`SESSION_HOURS`] from `now`.
+pub async fn open_session(
+    store: &dyn ClaimStore,
+    principal: Principal,
+    now: DateTime<Utc>,
+) -> Result<OpenedSession, AuthError> {
+    let secret = random_secret(SESSION_PREFIX)?;
+    let csrf = random_secret("")?;
+    let expires_at = now + chrono::Duration::hours(SESSION_HOURS);
+    let stored = StoredSession {
+        login: principal.login.clone(),
+        csrf: csrf.clone(),
+        expires_at,
+    };
+    let value = serde_json::to_string(&stored).map_err(|e| AuthError::Crypto(e.to_string()))?;
+    let key = crate::keys::marker::session(&TokenHash::of(&secret));
+    if store
+        .put_marker(&key, &value, Some(expires_at))
+        .await?
+        .is_some()
+    {
+        return Err(AuthError::Crypto("a new session's key was taken".into()));
+    }
+    Ok(OpenedSession {
+        secret,
+        session: Session {
+            principal,
+            csrf,
+            expires_at,
+        },
+    })
+}
+
+/// The session a presented cookie value opens, while it lasts and its
+/// agent is still an agent of the configuration.
+pub async fn session(
+    config: &Config,
+    store: &dyn ClaimStore,
+    presented: &str,
+    now: DateTime<Utc>,
+) -> Result<Session, AuthError> {
+    if !looks_like(SESSION_PREFIX, presented) {
+        return Err(AuthError::Unauthenticated("not a session"));
+    }
+    let key = crate::keys::marker::session(&TokenHash::of(presented));
+    let stored = store
+        .get_marker(&key)
+        .await?
+        .and_then(|value| serde_json::from_str::<StoredSession>(&value).ok())
+        .ok_or(AuthError::Unauthenticated("unknown or ended session"))?;
+    if stored.expires_at <= now {
+        return Err(AuthError::Unauthenticated("the session has expired"));
+    }
+    let principal = Principal::of(config, &stored.login, Via::Session).ok_or(
+        AuthError::Unauthenticated("the session's agent is no longer an agent"),
+    )?;
+    Ok(Session {
+        principal,
+        csrf: stored.csrf,
+        expires_at: stored.expires_at,
+    })
+}
+
+/// Ends the session of a presented cookie value (nothing when there is
+/// none).
+pub async fn close_session(store: &dyn ClaimStore, presented: &str) -> Result<(), AuthError> {
+    if looks_like(SESSION_PREFIX, presented) {
+        let key = crate::keys::marker::session(&TokenHash::of(presented));
+        store.delete_marker(&key).await?;
+    }
+    Ok(())
+}
+
+/// Whether `presented` and `expected` are the same token, in time that
+/// does not depend on where they differ.
+pub fn same_token(presented: &str, expected: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    presented.len() == expected.len() && bool::from(presented.as_bytes().ct_eq(expected.as_bytes()))
 }
 
 /// Sets agent `login`'s console password (argon2id with a random salt).

@@ -14,6 +14,7 @@
 //! | claim | idempotency record | `suppressed:<message id>` | the note that a mail was suppressed |
 //! | claim | idempotency record | `attachments:<message id>` | a reply's attachments recorded once |
 //! | claim | idempotency record | `link:<ticket>:<follow-up>` | the back link of a follow-up ticket |
+//! | marker | marker | `session:<sha256 of the cookie>` | a console session: its agent, its CSRF token, when it ends |
 //! | marker | marker | `mail:<message id>` | the log entry of a mail not accepted, as versions before the mail log wrote it (read for 90 days; the spelling also names a mail log item on DynamoDB) |
 //! | marker | marker | `send:<message id>` | a message handed to the transport once |
 //! | marker | marker | `fx:<effect>`, `fxdone:<effect>` | a webhook or bus event under way, and delivered |
@@ -137,6 +138,13 @@ pub mod claim {
 
 /// Markers: small records written once under their key.
 pub mod marker {
+    use crate::domain::TokenHash;
+
+    /// A console session, by the SHA-256 of its cookie.
+    pub fn session(hash: &TokenHash) -> String {
+        format!("session:{}", hash.as_str())
+    }
+
     /// The log entry of a mail that did not become part of a ticket.
     pub fn mail_not_accepted(message_id: &str) -> String {
         format!("mail:{}", super::part(message_id))

@@ -89,6 +89,7 @@ conformance_cases! {
             timeline_entries_come_back_in_order_across_updates,
             the_entries_of_a_version_are_exactly_those_written_with_it,
             entries_after_a_version_come_back_in_order_and_only_those_of_later_versions,
+            timeline_pages_go_back_from_the_newest_entry_without_gaps,
         }
         contacts {
             a_contact_is_found_by_any_of_its_addresses,

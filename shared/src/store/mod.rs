@@ -522,6 +522,16 @@ pub trait TimelineStore: Send + Sync {
         key: &TicketKey,
         version: u64,
     ) -> Result<Vec<TimelineEntry>, StoreError>;
+
+    /// Up to `limit` of a ticket's newest timeline entries whose sequence
+    /// number is below `before` (all when `None`), newest first: the page
+    /// a person reads, whatever the timeline's length. One range read.
+    async fn timeline_page(
+        &self,
+        key: &TicketKey,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<TimelineEntry>, StoreError>;
 }
 
 /// Contacts and the addresses they own (an address has one owner).

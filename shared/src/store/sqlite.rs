@@ -1056,6 +1056,31 @@ impl TimelineStore for SqliteStore {
         })
         .await
     }
+
+    async fn timeline_page(
+        &self,
+        key: &TicketKey,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<TimelineEntry>, StoreError> {
+        let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let key = key.to_string();
+        self.in_read(move |tx| {
+            let mut stmt = tx
+                .prepare_cached(
+                    "SELECT doc FROM timeline WHERE ticket = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
+                )
+                .map_err(backend)?;
+            let docs = stmt
+                .query_map(params![key, before, limit], |row| row.get::<_, String>(0))
+                .map_err(backend)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(backend)?;
+            docs.iter().map(|doc| from_json(doc)).collect()
+        })
+        .await
+    }
 }
 
 #[async_trait]

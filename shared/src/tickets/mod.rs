@@ -10,6 +10,7 @@ pub mod agent;
 pub mod fit;
 pub mod list;
 pub mod open;
+pub mod read;
 pub mod uploads;
 pub mod views;
 

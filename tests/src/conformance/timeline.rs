@@ -141,3 +141,48 @@ pub async fn entries_after_a_version_come_back_in_order_and_only_those_of_later_
         Vec::new()
     );
 }
+
+/// A timeline page is the newest entries below a sequence number, newest
+/// first, as many as asked: paging back from the newest with each page's
+/// last entry gives the whole timeline reversed, and a neighbour's entries
+/// never show.
+pub async fn timeline_pages_go_back_from_the_newest_entry_without_gaps(store: Arc<dyn Store>) {
+    let ticket = create_sample(store.as_ref(), "SUP", at(0)).await;
+    let neighbour = create_sample(store.as_ref(), "SUP", at(1)).await;
+    let mut current = ticket.clone();
+    for count in [3, 0, 12, 1, 2] {
+        current = update_with(store.as_ref(), &current, count, |_| {}).await;
+    }
+    update_with(store.as_ref(), &neighbour, 2, |_| {}).await;
+    let mut whole = store.timeline(&ticket.key).await.unwrap();
+    whole.reverse();
+    assert!(whole.len() > 15, "{} entries", whole.len());
+
+    assert_eq!(
+        store.timeline_page(&ticket.key, None, 1_000).await.unwrap(),
+        whole
+    );
+    for size in [1, 4, 7] {
+        let mut paged = Vec::new();
+        let mut before = None;
+        loop {
+            let page = store
+                .timeline_page(&ticket.key, before, size)
+                .await
+                .unwrap();
+            assert!(page.len() <= size);
+            let Some(last) = page.last() else { break };
+            before = Some(last.seq);
+            paged.extend(page);
+        }
+        assert_eq!(paged, whole, "pages of {size}");
+    }
+    assert_eq!(
+        store.timeline_page(&ticket.key, Some(0), 10).await.unwrap(),
+        Vec::new()
+    );
+    assert_eq!(
+        store.timeline_page(&ticket.key, None, 0).await.unwrap(),
+        Vec::new()
+    );
+}

@@ -1178,6 +1178,53 @@ impl TimelineStore for DynamoStore {
         self.query_timeline(key, "sk >= :first", &[(":first", keys::timeline_sk(first))])
             .await
     }
+
+    async fn timeline_page(
+        &self,
+        key: &TicketKey,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<TimelineEntry>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        // Entries only, whatever else the ticket's partition holds: from
+        // the prefix up to the last sequence number wanted.
+        let last = match before {
+            Some(0) => return Ok(Vec::new()),
+            Some(before) => keys::timeline_sk(before - 1),
+            None => keys::timeline_sk(u64::MAX),
+        };
+        let mut entries = Vec::new();
+        let mut start = None;
+        loop {
+            let turn = self.turn(&self.counters.query).await;
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :last")
+                .expression_attribute_values(":pk", s(keys::ticket_pk(key)))
+                .expression_attribute_values(":first", s(keys::SK_TIMELINE_PREFIX.to_owned()))
+                .expression_attribute_values(":last", s(last.clone()))
+                .consistent_read(true)
+                .scan_index_forward(false)
+                .limit(i32::try_from(limit - entries.len()).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query", e))?;
+            drop(turn);
+            for item in out.items.unwrap_or_default() {
+                entries.push(items::timeline_from_item(item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() || entries.len() >= limit {
+                entries.truncate(limit);
+                return Ok(entries);
+            }
+        }
+    }
 }
 
 #[async_trait]

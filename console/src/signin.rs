@@ -1,0 +1,215 @@
+//! Signing in and out: `GET /signin` (the form), `POST /signin` (a
+//! password checked by `helpdesk::auth`, then a new session), `POST
+//! /signout` (the session ended, the cookie cleared).
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use helpdesk::auth::{self, AuthError};
+use http::{HeaderMap, StatusCode, header};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::session::{self, SignedIn};
+use crate::{Console, render};
+
+/// `GET /signin` parameters.
+#[derive(Debug, Default, Deserialize)]
+pub struct Shown {
+    next: Option<String>,
+    signed_out: Option<String>,
+}
+
+/// `GET /signin`: the sign-in form.
+pub async fn page(State(console): State<Console>, Query(shown): Query<Shown>) -> Response {
+    let notice = shown.signed_out.is_some().then_some("You are signed out.");
+    form(
+        &console,
+        StatusCode::OK,
+        "",
+        &next_of(shown.next.as_deref()),
+        None,
+        notice,
+    )
+}
+
+fn form(
+    console: &Console,
+    status: StatusCode,
+    login: &str,
+    next: &str,
+    problem: Option<&str>,
+    notice: Option<&str>,
+) -> Response {
+    render::page_with_status(
+        status,
+        "signin.html",
+        json!({
+            "desk": desk_name(console),
+            "login": login,
+            "next": next,
+            "problem": problem,
+            "notice": notice,
+        }),
+    )
+}
+
+/// The desk's name, for page titles.
+pub fn desk_name(console: &Console) -> String {
+    console
+        .services
+        .config
+        .desk
+        .name
+        .clone()
+        .unwrap_or_else(|| "Helpdesk".to_owned())
+}
+
+/// Where to go after signing in: a path of this desk only (never another
+/// site: `//host` and `\\host` are refused).
+fn next_of(next: Option<&str>) -> String {
+    match next {
+        Some(next)
+            if next.starts_with('/')
+                && !next.starts_with("//")
+                && !next.contains('\\')
+                && !next.starts_with("/signin") =>
+        {
+            next.to_owned()
+        }
+        _ => "/tickets?view=mine".to_owned(),
+    }
+}
+
+/// `POST /signin` body.
+#[derive(Debug, Deserialize)]
+pub struct Credentials {
+    login: String,
+    password: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// `POST /signin`: checks the password and opens a session.
+pub async fn submit(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Form(credentials): Form<Credentials>,
+) -> Response {
+    if let Err(refused) = session::check_form(&headers, None, "") {
+        return refused;
+    }
+    let services = &console.services;
+    let next = next_of(credentials.next.as_deref());
+    let login = credentials.login.trim();
+    let principal = match auth::authenticate_password(
+        &services.config,
+        services.store.as_ref(),
+        login,
+        &credentials.password,
+    )
+    .await
+    {
+        Ok(principal) => principal,
+        Err(AuthError::Store(e)) => {
+            tracing::error!(error = %e, "cannot check a console password");
+            return form(
+                &console,
+                StatusCode::SERVICE_UNAVAILABLE,
+                login,
+                &next,
+                Some("The desk cannot check passwords right now. Try again in a moment."),
+                None,
+            );
+        }
+        Err(_) => {
+            tracing::info!(login, "console sign-in refused");
+            return form(
+                &console,
+                StatusCode::UNAUTHORIZED,
+                login,
+                &next,
+                Some("Wrong login or password."),
+                None,
+            );
+        }
+    };
+    match auth::open_session(services.store.as_ref(), principal, services.clock.now()).await {
+        Ok(opened) => {
+            let mut response = Redirect::to(&next).into_response();
+            response.headers_mut().insert(
+                header::SET_COOKIE,
+                session::session_cookie(&opened.secret, console.secure_cookies),
+            );
+            response
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot open a console session");
+            form(
+                &console,
+                StatusCode::SERVICE_UNAVAILABLE,
+                login,
+                &next,
+                Some("The desk cannot open a session right now. Try again in a moment."),
+                None,
+            )
+        }
+    }
+}
+
+/// `POST /signout` body.
+#[derive(Debug, Deserialize)]
+pub struct SignOut {
+    csrf: String,
+}
+
+/// `POST /signout`: ends the session and clears the cookie.
+pub async fn sign_out(
+    State(console): State<Console>,
+    SignedIn(current): SignedIn,
+    headers: HeaderMap,
+    Form(form): Form<SignOut>,
+) -> Response {
+    if let Err(refused) = session::check_form(&headers, Some(&current), &form.csrf) {
+        return refused;
+    }
+    if let Some(presented) = session::cookie(&headers, session::COOKIE)
+        && let Err(e) = auth::close_session(console.services.store.as_ref(), presented).await
+    {
+        tracing::error!(error = %e, "cannot end a console session");
+        return render::error_page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Not signed out",
+            "The desk could not end your session. Try again in a moment.",
+        );
+    }
+    let mut response = Redirect::to("/signin?signed_out=1").into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        session::cleared_cookie(console.secure_cookies),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn after_sign_in_only_a_path_of_the_desk_is_followed() {
+        assert_eq!(next_of(Some("/tickets/SUP-1")), "/tickets/SUP-1");
+        for elsewhere in [
+            "//evil.example/",
+            "https://evil.example/",
+            "/\\evil",
+            "/signin?next=/x",
+        ] {
+            assert_eq!(
+                next_of(Some(elsewhere)),
+                "/tickets?view=mine",
+                "{elsewhere}"
+            );
+        }
+        assert_eq!(next_of(None), "/tickets?view=mine");
+    }
+}
