@@ -1,9 +1,13 @@
-# The project-local Python tools, shared by scripts/test and
-# scripts/build-lambdas (sourced, not run; needs ROOT set to the repository).
+# The project-local tools, shared by scripts/test and scripts/build-lambdas
+# (sourced, not run; needs ROOT set to the repository).
 #
-#   .venv      moto[server], cargo-lambda, cfn-lint, aws-sam-translator
+#   .venv      moto[server], cargo-lambda, cfn-lint, aws-sam-translator,
+#              aiosmtpd, selenium
 #   .venv-sam  aws-sam-cli, alone: it pins boto3 (and cfn-lint) itself,
 #              against moto's
+#   .cache/npm axe-core (the console's accessibility check), from npm
+#   Debian     chromium and chromium-driver (the console's browser), with
+#              apt-get when absent (as root, or through sudo -n)
 #
 # Each is installed once and re-used while its pins (and the Python version)
 # hold; a stamp file in the environment records what it was installed with.
@@ -18,6 +22,7 @@ PY_PINS=(
   "cfn-lint==1.58.0"
   "aws-sam-translator==1.115.0"
   "aiosmtpd==1.4.6"
+  "selenium==4.38.0"
 )
 VENV="$ROOT/.venv"
 SAM_PINS=(
@@ -74,4 +79,48 @@ run_sam() {
     AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
     AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true \
     "$SAM_VENV/bin/sam" "$@"
+}
+
+# The browser the console check drives: Debian's Chromium and its
+# ChromeDriver (same version), installed when either is absent.
+CHROMIUM=/usr/bin/chromium
+CHROMEDRIVER=/usr/bin/chromedriver
+ensure_browser() {
+  if [[ -x "$CHROMIUM" && -x "$CHROMEDRIVER" ]]; then
+    echo "chromium: $("$CHROMIUM" --version 2>/dev/null || echo present)"
+    return
+  fi
+  local sudo=()
+  if [[ "$(id -u)" != 0 ]]; then
+    if ! sudo -n true 2>/dev/null; then
+      echo "the console check needs Debian's chromium and chromium-driver: run 'apt-get install -y chromium chromium-driver' as root once" >&2
+      exit 1
+    fi
+    sudo=(sudo -n)
+  fi
+  echo "installing chromium and chromium-driver with apt-get (about 600 MB)"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null \
+    || { "${sudo[@]}" apt-get update -q >/dev/null && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; }
+  "$CHROMIUM" --version
+}
+
+# axe-core, pinned, in a project-local npm prefix (no package.json in the
+# repository; nothing global).
+AXE_VERSION=4.11.0
+AXE_PREFIX="$ROOT/.cache/npm"
+AXE_JS="$AXE_PREFIX/node_modules/axe-core/axe.min.js"
+ensure_axe() {
+  local installed
+  installed="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["version"])' "$AXE_PREFIX/node_modules/axe-core/package.json" 2>/dev/null || true)"
+  if [[ "$installed" == "$AXE_VERSION" && -f "$AXE_JS" ]]; then
+    echo "axe-core $AXE_VERSION: up to date"
+    return
+  fi
+  if ! command -v npm >/dev/null; then
+    echo "the console check needs npm (Node.js) to fetch axe-core" >&2
+    exit 1
+  fi
+  mkdir -p "$AXE_PREFIX"
+  npm install --prefix "$AXE_PREFIX" --no-audit --no-fund --no-save --silent "axe-core@$AXE_VERSION"
+  echo "axe-core $AXE_VERSION installed into ${AXE_PREFIX#"$ROOT"/}"
 }
