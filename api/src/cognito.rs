@@ -48,6 +48,10 @@ pub struct CognitoSettings {
     pub jwks_url: String,
     /// The app client id.
     pub client_id: String,
+    /// The pool's region (the part of its id before `_`).
+    pub region: String,
+    /// Where Cognito answers, when not at its own address (moto's server).
+    pub endpoint: Option<String>,
 }
 
 /// Why the Cognito settings cannot be used.
@@ -111,6 +115,8 @@ impl CognitoSettings {
             issuer,
             jwks_url: format!("{base}/{pool_id}/.well-known/jwks.json"),
             client_id: client_id.trim().to_owned(),
+            region: region.to_owned(),
+            endpoint: endpoint.map(|e| e.trim_end_matches('/').to_owned()),
         })
     }
 }
@@ -194,6 +200,11 @@ impl CognitoVerifier {
             http,
             keys: Mutex::new(Keys::default()),
         }))
+    }
+
+    /// The pool it checks tokens of.
+    pub fn settings(&self) -> &CognitoSettings {
+        &self.settings
     }
 
     /// Whether `credential` has the shape of a JWT (three dot-separated

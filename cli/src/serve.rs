@@ -42,11 +42,8 @@ pub fn router(api: helpdesk_api::Api) -> Router {
         )
         .route("/mail", post(mail).layer(DefaultBodyLimit::max(mail_limit)))
         .route("/health", get(|| async { "ok" }))
-        .with_state(services.clone())
-        .merge(helpdesk_api::router(api))
-        .merge(helpdesk_console::router(helpdesk_console::Console::new(
-            services, false,
-        )))
+        .with_state(services)
+        .merge(helpdesk_console::with_api(api))
 }
 
 /// Room for headers, text parts and MIME framing around the content.

@@ -8,7 +8,8 @@
 //! here reads or writes the store another way.
 //!
 //! Security, in one place each:
-//! - Sign-in ([`signin`]): a password checked by `helpdesk::auth`, then a
+//! - Sign-in ([`signin`]): a password checked by `helpdesk::auth` (locally)
+//!   or by the stack's Cognito user pool ([`cognito`], on AWS), then a
 //!   server-side session ([`session`]) in an HttpOnly, SameSite=Lax cookie
 //!   (Secure on AWS) that expires and that sign-out ends.
 //! - Every state-changing form carries the session's CSRF token, and a
@@ -19,6 +20,7 @@
 //!   ammonia right before it is shown ([`show`]).
 
 mod assets;
+pub mod cognito;
 mod create;
 mod list;
 pub mod render;
@@ -26,6 +28,8 @@ pub mod session;
 mod show;
 mod signin;
 mod ticket;
+
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -46,15 +50,32 @@ pub struct Console {
     pub services: Services,
     /// Whether cookies are `Secure` (served over HTTPS, as on AWS).
     pub secure_cookies: bool,
+    /// Sign-in with the user pool; `None`: the desk's own passwords.
+    pub cognito: Option<Arc<cognito::CognitoSignIn>>,
 }
 
 impl Console {
-    /// The console over `services`; `secure_cookies` when served over
-    /// HTTPS.
+    /// The console over `services`, signing agents in with the desk's own
+    /// passwords; `secure_cookies` when served over HTTPS.
     pub fn new(services: Services, secure_cookies: bool) -> Self {
         Self {
             services,
             secure_cookies,
+            cognito: None,
+        }
+    }
+
+    /// The console beside the agent API `api`: signed in with the API's
+    /// Cognito user pool when it has one (over HTTPS: `Secure` cookies),
+    /// with the desk's own passwords otherwise.
+    pub fn beside(api: &helpdesk_api::Api) -> Self {
+        match &api.cognito {
+            Some(verifier) => Self {
+                services: api.services.clone(),
+                secure_cookies: true,
+                cognito: Some(Arc::new(cognito::CognitoSignIn::new(Arc::clone(verifier)))),
+            },
+            None => Self::new(api.services.clone(), false),
         }
     }
 }
@@ -96,6 +117,14 @@ pub fn router(console: Console) -> Router {
         .fallback(not_found)
         .layer(axum::middleware::map_response(secure_headers))
         .with_state(console)
+}
+
+/// The agent API and the console beside it, as one router: what the
+/// `agent-api` function serves, and `helpdesk serve` beside its intake
+/// routes. The console signs in as [`Console::beside`] says.
+pub fn with_api(api: helpdesk_api::Api) -> Router {
+    let console = Console::beside(&api);
+    helpdesk_api::router(api).merge(router(console))
 }
 
 async fn home() -> Redirect {

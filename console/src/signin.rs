@@ -5,11 +5,12 @@
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use helpdesk::auth::{self, AuthError};
+use helpdesk::auth::{self, AuthError, Principal, Via};
 use http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::cognito::CognitoSignInError;
 use crate::session::{self, SignedIn};
 use crate::{Console, render};
 
@@ -102,27 +103,9 @@ pub async fn submit(
     let services = &console.services;
     let next = next_of(credentials.next.as_deref());
     let login = credentials.login.trim();
-    let principal = match auth::authenticate_password(
-        &services.config,
-        services.store.as_ref(),
-        login,
-        &credentials.password,
-    )
-    .await
-    {
+    let principal = match verify_credentials(&console, login, &credentials.password).await {
         Ok(principal) => principal,
-        Err(AuthError::Store(e)) => {
-            tracing::error!(error = %e, "cannot check a console password");
-            return form(
-                &console,
-                StatusCode::SERVICE_UNAVAILABLE,
-                login,
-                &next,
-                Some("The desk cannot check passwords right now. Try again in a moment."),
-                None,
-            );
-        }
-        Err(_) => {
+        Err(Refused::Wrong) => {
             tracing::info!(login, "console sign-in refused");
             return form(
                 &console,
@@ -130,6 +113,29 @@ pub async fn submit(
                 login,
                 &next,
                 Some("Wrong login or password."),
+                None,
+            );
+        }
+        Err(Refused::NewPassword) => {
+            return form(
+                &console,
+                StatusCode::UNAUTHORIZED,
+                login,
+                &next,
+                Some(
+                    "Your password must be changed before you can sign in; ask an administrator of the desk to set a new one.",
+                ),
+                None,
+            );
+        }
+        Err(Refused::Unavailable(reason)) => {
+            tracing::error!(%reason, "cannot check a console password");
+            return form(
+                &console,
+                StatusCode::SERVICE_UNAVAILABLE,
+                login,
+                &next,
+                Some("The desk cannot check passwords right now. Try again in a moment."),
                 None,
             );
         }
@@ -154,6 +160,49 @@ pub async fn submit(
                 None,
             )
         }
+    }
+}
+
+/// Why a sign-in did not succeed.
+enum Refused {
+    /// Wrong login or password (or not an agent of the desk).
+    Wrong,
+    /// The password must be changed first.
+    NewPassword,
+    /// The check itself failed.
+    Unavailable(String),
+}
+
+/// The agent `login` and `password` sign in: the desk's own password, or
+/// the user pool's when the desk signs in with Cognito.
+async fn verify_credentials(
+    console: &Console,
+    login: &str,
+    password: &str,
+) -> Result<Principal, Refused> {
+    let services = &console.services;
+    let Some(cognito) = &console.cognito else {
+        return match auth::authenticate_password(
+            &services.config,
+            services.store.as_ref(),
+            login,
+            password,
+        )
+        .await
+        {
+            Ok(principal) => Ok(principal),
+            Err(AuthError::Store(e)) => Err(Refused::Unavailable(e.to_string())),
+            Err(_) => Err(Refused::Wrong),
+        };
+    };
+    match cognito.sign_in(login, password, services.clock.now()).await {
+        Ok(user) => Principal::of(&services.config, &user, Via::Session).ok_or_else(|| {
+            tracing::info!(%user, "a user of the pool who is not an agent of the configuration");
+            Refused::Wrong
+        }),
+        Err(CognitoSignInError::Refused) => Err(Refused::Wrong),
+        Err(CognitoSignInError::NewPasswordRequired) => Err(Refused::NewPassword),
+        Err(CognitoSignInError::Unavailable(reason)) => Err(Refused::Unavailable(reason)),
     }
 }
 

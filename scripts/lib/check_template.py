@@ -289,6 +289,10 @@ NEEDS: dict[str, dict] = {
             "get_ticket", "idempotency_record", "increment_counter", "list_tickets",
             "put_marker", "timeline", "update_ticket", "count_tickets", "list_listing",
             "search_tickets",
+            # The console: a ticket page's newest entries and its SLA timers
+            # as of now, one attachment's entry, a local password (sessions
+            # are markers).
+            "timeline_page", "entries_after_version", "entries_of_version", "password_hash",
         ],
         "actions": [
             ("dynamodb:GetItem", "table"),

@@ -165,7 +165,7 @@ pub async fn cognito_client(endpoint: &str, pool: &str) -> String {
 }
 
 /// The password every test user of [`cognito_sign_in`] gets.
-const COGNITO_PASSWORD: &str = "Correct-Horse-9-battery";
+pub const COGNITO_PASSWORD: &str = "Correct-Horse-9-battery";
 
 /// Creates user `login` in `pool` (once) and signs them in through
 /// `client`: their (access token, ID token).

@@ -1549,3 +1549,67 @@ async fn a_support_morning_over_http_on_dynamodb() {
     };
     support_morning(desk).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_signs_agents_in_with_the_user_pool_and_refuses_wrong_passwords_and_strangers()
+{
+    let Some(endpoint) = helpdesk_tests::moto::endpoint() else {
+        return;
+    };
+    let (desk, pool, client) = Desk::with_cognito(&endpoint).await;
+    // Users of the pool: anna, an agent; zoe, whom the configuration
+    // does not list.
+    helpdesk_tests::moto::cognito_sign_in(&endpoint, &pool, &client, "anna").await;
+    helpdesk_tests::moto::cognito_sign_in(&endpoint, &pool, &client, "zoe").await;
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let sign_in = |login: &str, password: &str| {
+        let body = serde_urlencoded::to_string([
+            ("login", login),
+            ("password", password),
+            ("next", "/tickets?view=all"),
+        ])
+        .unwrap();
+        browser
+            .post(format!("{}/signin", desk.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+
+    for (login, password) in [
+        ("anna", "not her password 1"),
+        ("zoe", helpdesk_tests::moto::COGNITO_PASSWORD),
+        ("nobody", helpdesk_tests::moto::COGNITO_PASSWORD),
+    ] {
+        let refused = sign_in(login, password).await.unwrap();
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "{login}");
+        assert!(refused.headers().get("set-cookie").is_none(), "{login}");
+        let page = refused.text().await.unwrap();
+        assert!(page.contains("Wrong login or password."), "{login}: {page}");
+    }
+
+    let signed_in = sign_in("anna", helpdesk_tests::moto::COGNITO_PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    assert_eq!(signed_in.headers()["location"], "/tickets?view=all");
+    let cookie = signed_in.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/"] {
+        assert!(cookie.contains(attribute), "{attribute} in {cookie}");
+    }
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let list = browser
+        .get(format!("{}/tickets?view=all", desk.base))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(list.status(), StatusCode::OK);
+    assert!(list.text().await.unwrap().contains("Anna Petrova"));
+}

@@ -1,7 +1,8 @@
 //! The agent API Lambda function: API Gateway HTTP API v2 events for
-//! `/api/v1/{proxy+}` served by the same router as `helpdesk serve`'s
-//! (`helpdesk_api`), signed in with the stack's Cognito JWTs or personal
-//! API tokens.
+//! `/api/v1/{proxy+}` (the agent API, signed in with the stack's Cognito
+//! JWTs or personal API tokens) and for every other path but the forms'
+//! (the agent console, signed in with the user pool's passwords), served by
+//! the same routers as `helpdesk serve`'s (`helpdesk_console::with_api`).
 //!
 //! `main` builds the services once (configuration, store, blobs, mail)
 //! and the JWT verifier, then hands every event to the router.
@@ -16,5 +17,5 @@ async fn main() -> Result<(), Error> {
     telemetry::init(LogFormat::Json, "info");
     let services = Services::build(&Settings::from_env()?).await?;
     let api = helpdesk_api::Api::from_env(services)?;
-    run(helpdesk_api::router(api)).await
+    run(helpdesk_console::with_api(api)).await
 }
