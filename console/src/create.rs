@@ -102,7 +102,7 @@ pub async fn submit(
     }
     let csrf = given.get("csrf").map(String::as_str).unwrap_or_default();
     if let Err(refused) = session::check_form(&headers, Some(&session), csrf) {
-        return refused;
+        return refused.into_response();
     }
     let made = match draft(&given, components) {
         Ok(made) => made,

@@ -107,27 +107,34 @@ pub fn cleared_cookie(secure: bool) -> HeaderValue {
     }
 }
 
-/// Whether a state-changing request may go on: it came from a page of the
-/// desk (no cross-site `Sec-Fetch-Site`, an `Origin`, when sent, of this
-/// host) and carries the session's CSRF token. A 403 page otherwise.
-pub fn check_form(
-    headers: &HeaderMap,
-    session: Option<&Session>,
-    token: &str,
-) -> Result<(), Response> {
-    let refused = || {
+/// A form refused by [`check_form`]: answered with a 403 page.
+#[derive(Debug)]
+pub struct Refused;
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
         render::error_page(
             StatusCode::FORBIDDEN,
             "This form has expired",
             "The form was not sent from a page of this desk, or your session changed since the page was loaded. Go back, reload the page and try again.",
         )
-    };
+    }
+}
+
+/// Whether a state-changing request may go on: it came from a page of the
+/// desk (no cross-site `Sec-Fetch-Site`, an `Origin`, when sent, of this
+/// host) and carries the session's CSRF token.
+pub fn check_form(
+    headers: &HeaderMap,
+    session: Option<&Session>,
+    token: &str,
+) -> Result<(), Refused> {
     if !same_site(headers) {
-        return Err(refused());
+        return Err(Refused);
     }
     match session {
         Some(session) if auth::same_token(token, &session.csrf) => Ok(()),
-        Some(_) => Err(refused()),
+        Some(_) => Err(Refused),
         None => Ok(()),
     }
 }

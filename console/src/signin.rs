@@ -98,7 +98,7 @@ pub async fn submit(
     Form(credentials): Form<Credentials>,
 ) -> Response {
     if let Err(refused) = session::check_form(&headers, None, "") {
-        return refused;
+        return refused.into_response();
     }
     let services = &console.services;
     let next = next_of(credentials.next.as_deref());
@@ -209,6 +209,7 @@ async fn verify_credentials(
 /// `POST /signout` body.
 #[derive(Debug, Deserialize)]
 pub struct SignOut {
+    #[serde(default)]
     csrf: String,
 }
 
@@ -220,7 +221,7 @@ pub async fn sign_out(
     Form(form): Form<SignOut>,
 ) -> Response {
     if let Err(refused) = session::check_form(&headers, Some(&current), &form.csrf) {
-        return refused;
+        return refused.into_response();
     }
     if let Some(presented) = session::cookie(&headers, session::COOKIE)
         && let Err(e) = auth::close_session(console.services.store.as_ref(), presented).await

@@ -386,7 +386,7 @@ pub async fn take(
         Some(&session),
         first(&form, "csrf").unwrap_or_default(),
     ) {
-        return refused;
+        return refused.into_response();
     }
     let update = AgentUpdate {
         assignee: Some(Some(session.principal.login.clone())),
@@ -411,7 +411,7 @@ pub async fn fields(
         Some(&session),
         first(&form, "csrf").unwrap_or_default(),
     ) {
-        return refused;
+        return refused.into_response();
     }
     let Ok(ticket_key) = TicketKey::parse(&key) else {
         return not_found(&key);
@@ -596,7 +596,7 @@ pub async fn comment(
         Err(problem) => return problem.into_response(),
     };
     if let Err(refused) = session::check_form(&headers, Some(&session), &written.csrf) {
-        return refused;
+        return refused.into_response();
     }
     let draft = json!({ "body": written.body, "public": written.public, "to": written.to, "cc": written.cc });
     let problem = |text: String| Notice {

@@ -430,6 +430,8 @@ impl SqliteStore {
             tx.execute_batch(LISTING_SCHEMA).map_err(backend)?;
             tx.execute_batch(listing::SCHEMA).map_err(backend)?;
             listing::backfill(&tx, &ListingRules::default())?;
+            tx.execute_batch(listing::COUNTS_SCHEMA).map_err(backend)?;
+            listing::recount(&tx)?;
             tx.pragma_update(None, "user_version", fingerprint)
                 .map_err(backend)?;
             tx.commit().map_err(backend)?;
@@ -638,6 +640,7 @@ fn schema_fingerprint() -> i32 {
         credentials::SCHEMA,
         LISTING_SCHEMA,
         listing::SCHEMA,
+        listing::COUNTS_SCHEMA,
     ];
     for byte in parts.iter().flat_map(|part| part.bytes()) {
         hash ^= u32::from(byte);

@@ -16,7 +16,7 @@ use crate::domain::{Channel, EmailAddress, QueueKey, Ticket, TicketKey, Timeline
 use crate::keys;
 use crate::mail::send::{self, SendError, SendOutcome, TicketMail};
 use crate::services::Services;
-use crate::store::{ClaimPurpose, IdempotencyClaim, StoreError};
+use crate::store::{ClaimPurpose, IdempotencyClaim, StoreError, Written};
 
 /// What an agent does to a ticket. `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -139,7 +139,7 @@ pub async fn update(
         add_participants(ticket, &update.cc);
         events
     };
-    let (ticket, _) = match update.expected_version {
+    let (ticket, written) = match update.expected_version {
         Some(expected) => {
             super::apply_at_version(store, config, key, (&actor, now), &claims, expected, write)
                 .await
@@ -147,6 +147,12 @@ pub async fn update(
         }
         None => super::apply(store, config, key, &actor, now, &claims, write).await?,
     };
+    if let Written::Replayed(_) = written {
+        // The same request was applied before: nothing was written now,
+        // and its answer was mailed then (or its failure reported then).
+        let ticket = visible_ticket(services, key, agent).await?;
+        return Ok(Updated { ticket, mail: None });
+    }
     let mail = match &update.comment {
         Some((true, body)) => {
             let answer = Answer {

@@ -12,8 +12,14 @@
 //!   descending rowid gives the newest tickets first, each ticket's rows
 //!   together, and a page stops after its last ticket.
 //!
+//! - `listing_count` and `status_count`: how many entries each listing
+//!   partition holds and how many tickets each status of a queue, kept by
+//!   SQL triggers on `listing` and `tickets` in the same transaction as
+//!   the write, so the side bar's counts are one row each, whatever the
+//!   desk's size ([`COUNTS_SCHEMA`], [`recount`]).
+//!
 //! A file made before these tables gets them filled from every stored
-//! ticket and timeline entry when it is opened ([`backfill`]).
+//! ticket and timeline entry when it is opened ([`backfill`], [`recount`]).
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -144,6 +150,55 @@ fn put_text(tx: &Connection, rowid: i64, ticket: &Ticket, text: &str) -> Result<
     Ok(())
 }
 
+/// The counters and the triggers that keep them (an upsert of a listing
+/// entry that exists is an update, not an insert: it counts nothing).
+pub(super) const COUNTS_SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS listing_count (
+    part TEXT PRIMARY KEY,
+    n INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS listing_entry_added AFTER INSERT ON listing BEGIN
+    INSERT INTO listing_count (part, n) VALUES (new.part, 1)
+        ON CONFLICT (part) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS listing_entry_removed AFTER DELETE ON listing BEGIN
+    UPDATE listing_count SET n = n - 1 WHERE part = old.part;
+END;
+CREATE TABLE IF NOT EXISTS status_count (
+    queue TEXT NOT NULL,
+    status TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (queue, status)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS ticket_status_added AFTER INSERT ON tickets BEGIN
+    INSERT INTO status_count (queue, status, n) VALUES (new.queue, new.status, 1)
+        ON CONFLICT (queue, status) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS ticket_status_moved AFTER UPDATE OF status ON tickets
+    WHEN old.status IS NOT new.status BEGIN
+    UPDATE status_count SET n = n - 1 WHERE queue = old.queue AND status = old.status;
+    INSERT INTO status_count (queue, status, n) VALUES (new.queue, new.status, 1)
+        ON CONFLICT (queue, status) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS ticket_status_removed AFTER DELETE ON tickets BEGIN
+    UPDATE status_count SET n = n - 1 WHERE queue = old.queue AND status = old.status;
+END;
+"#;
+
+/// Counts every listing partition and every status afresh, from the rows
+/// themselves: run whenever the schema changes, so a file from before the
+/// counters (or from any earlier schema) starts exact.
+pub(super) fn recount(tx: &Connection) -> Result<(), StoreError> {
+    tx.execute_batch(
+        "DELETE FROM listing_count;
+         INSERT INTO listing_count (part, n) SELECT part, count(*) FROM listing GROUP BY part;
+         DELETE FROM status_count;
+         INSERT INTO status_count (queue, status, n)
+             SELECT queue, status, count(*) FROM tickets GROUP BY queue, status;",
+    )
+    .map_err(backend)
+}
+
 /// Fills both indexes from the stored tickets and timelines when they are
 /// empty but tickets exist (a file made before them).
 pub(super) fn backfill(tx: &Connection, rules: &ListingRules) -> Result<(), StoreError> {
@@ -232,15 +287,22 @@ pub(super) fn count(
     queue: &crate::domain::QueueKey,
     counted: &Counted,
 ) -> Result<u64, StoreError> {
-    let count: i64 = match counted {
+    let count: Option<i64> = match counted {
         Counted::Listing(listing) => tx
-            .prepare_cached("SELECT count(*) FROM listing WHERE part = ?1")
-            .and_then(|mut stmt| stmt.query_row(params![listing.partition(queue)], |r| r.get(0))),
+            .prepare_cached("SELECT n FROM listing_count WHERE part = ?1")
+            .and_then(|mut stmt| {
+                stmt.query_row(params![listing.partition(queue)], |r| r.get(0))
+                    .optional()
+            }),
         Counted::Status(status) => tx
-            .prepare_cached("SELECT count(*) FROM tickets WHERE queue = ?1 AND status = ?2")
-            .and_then(|mut stmt| stmt.query_row(params![queue.as_str(), status], |r| r.get(0))),
+            .prepare_cached("SELECT n FROM status_count WHERE queue = ?1 AND status = ?2")
+            .and_then(|mut stmt| {
+                stmt.query_row(params![queue.as_str(), status], |r| r.get(0))
+                    .optional()
+            }),
     }
     .map_err(backend)?;
+    let count = count.unwrap_or(0);
     u64::try_from(count).map_err(|_| StoreError::corrupt("negative count"))
 }
 
