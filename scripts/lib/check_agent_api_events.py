@@ -63,8 +63,11 @@ ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events" / "agent-api"
 PLACEHOLDER = re.compile(r"\{\{([^{}]+)\}\}")
 KNOWN = re.compile(
-    r"^(ticket|etag|etag@[\w.-]+|token:\w+|token:\w+:revoked|jwt:\w+|id-jwt:\w+|jwt:\w+:tampered|jwt:\w+:expired)$"
+    r"^(ticket|etag|etag@[\w.-]+|token:\w+|token:\w+:revoked|jwt:\w+|id-jwt:\w+|jwt:\w+:tampered|jwt:\w+:expired"
+    r"|password:\w+|session)$"
 )
+# The function's routes: the API, and the console at every other path.
+ROUTES = {"ANY /api/v1/{proxy+}", "GET /", "ANY /{proxy+}"}
 PASSWORD = "Lambda-check-9-password"
 SEED_MESSAGE_ID = "lambda-check-printer@customer.example"
 SEED_MAIL = (
@@ -91,8 +94,8 @@ def static_problems(expected: dict) -> list[str]:
             problems.append(f"{name}: listed in expected.json but missing")
             continue
         event = json.loads(path.read_text(encoding="utf-8"))
-        if event.get("version") != "2.0" or event.get("routeKey") != "ANY /api/v1/{proxy+}":
-            problems.append(f"{name}: not an HTTP API v2 request of ANY /api/v1/{{proxy+}}")
+        if event.get("version") != "2.0" or event.get("routeKey") not in ROUTES:
+            problems.append(f"{name}: not an HTTP API v2 request of {' or '.join(sorted(ROUTES))}")
         for found in PLACEHOLDER.findall(path.read_text(encoding="utf-8")):
             if not KNOWN.match(found):
                 problems.append(f"{name}: unknown placeholder {{{{{found}}}}}")
@@ -172,6 +175,9 @@ class Credentials:
             login, _, variant = rest.partition(":")
             if kind == "token":
                 self.made[name] = self.token(login, variant == "revoked")
+            elif kind == "password":
+                self.sign_in(login)
+                self.made[name] = PASSWORD
             elif kind == "id-jwt":
                 self.made[name] = self.sign_in(login)["IdToken"]
             elif variant == "expired":
@@ -213,12 +219,27 @@ def check_answer(step: dict, response: dict) -> list[str]:
         wrong = check_value(value, check)
         if wrong:
             problems.append(f"header {name} {wrong}")
+    if "cookies" in step:
+        wrong = check_value("; ".join(response.get("cookies") or []), step["cookies"])
+        if wrong:
+            problems.append(f"cookies {wrong}")
+    text = response_text(response)
+    for part in step.get("body_contains") or []:
+        if part not in text:
+            problems.append(f"the body does not contain {part!r}: {text[:300]!r}")
     body = response_json(response)
     for check in step.get("json") or []:
         wrong = check_value(lookup(body, check["path"]), check)
         if wrong:
             problems.append(f"{check['path']} {wrong}")
     return problems
+
+
+def response_text(response: dict) -> str:
+    body = response.get("body") or ""
+    if response.get("isBase64Encoded"):
+        body = base64.b64decode(body).decode("utf-8", errors="replace")
+    return body
 
 
 def sent_mail(args) -> list[email.message.EmailMessage]:
@@ -286,6 +307,10 @@ def main() -> int:
             want = json.loads(PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), json.dumps(step)))
             problems = [error] if response is None else check_answer(want, response)
             if response is not None:
+                for cookie in response.get("cookies") or []:
+                    pair = cookie.split(";", 1)[0]
+                    if pair.startswith("hd_session=") and pair != "hd_session=":
+                        values["session"] = pair
                 etag = response_headers(response).get("etag")
                 if etag:
                     values["etag"] = etag

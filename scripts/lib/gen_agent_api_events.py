@@ -29,6 +29,15 @@ before each `cargo lambda invoke`:
                          an hour ago
     {{etag}}             the ETag of the last answer that had one
     {{etag@FILE}}        the ETag of the answer to event FILE
+    {{password:LOGIN}}   LOGIN's password in the user pool (the user is
+                         made first when needed)
+    {{session}}          the console's session cookie (`hd_session=...`)
+                         of the last answer that set one
+
+The events from 15 on are the agent console's pages, which the same
+function serves at every other path (`GET /`, `ANY /{proxy+}`): sign in
+with the user pool's password, the list, the ticket page, and a page
+asked for without a session.
 
 Standard library only.
 """
@@ -113,6 +122,70 @@ def event(
     return out
 
 
+def console(
+    method: str,
+    path: str,
+    *,
+    query: dict | None = None,
+    form: str | None = None,
+    cookie: str | None = None,
+) -> dict:
+    """One HTTP API v2 request of a browser to the console at `path`
+    (cookies as API Gateway passes them: the `cookies` array)."""
+    route = "GET /" if path == "/" else "ANY /{proxy+}"
+    raw_query = urlencode(query or {})
+    all_headers = {
+        "accept": "text/html,application/xhtml+xml",
+        "accept-language": "en-GB,en;q=0.9",
+        "host": API_DOMAIN,
+        "user-agent": BROWSER_UA,
+        "x-forwarded-for": "198.51.100.7",
+        "x-forwarded-port": "443",
+        "x-forwarded-proto": "https",
+    }
+    if form is not None:
+        all_headers["content-type"] = "application/x-www-form-urlencoded"
+        all_headers["content-length"] = str(len(form.encode("utf-8")))
+        all_headers["origin"] = f"https://{API_DOMAIN}"
+        all_headers["sec-fetch-site"] = "same-origin"
+    out = {
+        "version": "2.0",
+        "routeKey": route,
+        "rawPath": path,
+        "rawQueryString": raw_query,
+    }
+    if cookie is not None:
+        out["cookies"] = [cookie]
+    out["headers"] = dict(sorted(all_headers.items()))
+    if query:
+        out["queryStringParameters"] = dict(query)
+    out["requestContext"] = {
+        "accountId": "123456789012",
+        "apiId": API_ID,
+        "domainName": API_DOMAIN,
+        "domainPrefix": API_ID,
+        "http": {
+            "method": method,
+            "path": path,
+            "protocol": "HTTP/1.1",
+            "sourceIp": "198.51.100.7",
+            "userAgent": BROWSER_UA,
+        },
+        "requestId": "Co" + hashlib.sha256(f"{method} {path} {cookie}".encode()).hexdigest()[:12] + "=",
+        "routeKey": route,
+        "stage": "$default",
+        "time": "21/Nov/2026:08:05:01 +0000",
+        "timeEpoch": TIME_EPOCH_MS + 300_000,
+    }
+    if path != "/":
+        out["pathParameters"] = {"proxy": path.lstrip("/")}
+    if form is not None:
+        out["body"] = form
+    out["isBase64Encoded"] = False
+    return out
+
+
+BROWSER_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/148.0 Safari/537.36"
 TICKET = "/tickets/{{ticket}}"
 
 EVENTS: dict[str, dict] = {
@@ -170,6 +243,16 @@ EVENTS: dict[str, dict] = {
     "12-revoked-token.json": event("GET", "/tickets", "{{token:boris:revoked}}"),
     "13-tampered-jwt.json": event("GET", "/tickets", "{{jwt:anna:tampered}}"),
     "14-expired-jwt.json": event("GET", "/tickets", "{{jwt:anna:expired}}"),
+    "15-console-sign-in.json": console(
+        "POST",
+        "/signin",
+        form="login=anna&password={{password:anna}}&next=%2Ftickets%3Fview%3Dmine",
+    ),
+    "16-console-list.json": console(
+        "GET", "/tickets", query={"view": "mine"}, cookie="{{session}}"
+    ),
+    "17-console-ticket.json": console("GET", TICKET, cookie="{{session}}"),
+    "18-console-without-session.json": console("GET", TICKET),
 }
 
 
