@@ -116,12 +116,18 @@
     get(link.getAttribute("href")).then(function (r) { return r.text(); }).then(function (html) {
       var doc = parse("<ol>" + html + "</ol>");
       var nodes = Array.prototype.slice.call(doc.querySelectorAll("ol > li"));
+      var first = null;
       nodes.forEach(function (node) {
-        item.parentNode.insertBefore(document.importNode(node, true), item);
+        var added = document.importNode(node, true);
+        item.parentNode.insertBefore(added, item);
+        if (!first && added.classList.contains("entry")) first = added;
       });
-      var first = item.previousElementSibling;
       item.remove();
-      if (first) first.focus && first.setAttribute("tabindex", "-1");
+      // The keyboard goes on where the older entries begin.
+      if (first) {
+        first.setAttribute("tabindex", "-1");
+        first.focus();
+      }
     }).catch(function () {});
   });
 

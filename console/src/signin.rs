@@ -103,6 +103,33 @@ pub async fn submit(
     let services = &console.services;
     let next = next_of(credentials.next.as_deref());
     let login = credentials.login.trim();
+    match auth::sign_in_allowed(services.store.as_ref(), login, services.clock.now()).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(login, "console sign-in attempts over the limit");
+            return form(
+                &console,
+                StatusCode::TOO_MANY_REQUESTS,
+                login,
+                &next,
+                Some(
+                    "Too many sign-in attempts for this login. Wait a quarter of an hour and try again.",
+                ),
+                None,
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot count a console sign-in attempt");
+            return form(
+                &console,
+                StatusCode::SERVICE_UNAVAILABLE,
+                login,
+                &next,
+                Some("The desk cannot check passwords right now. Try again in a moment."),
+                None,
+            );
+        }
+    }
     let principal = match verify_credentials(&console, login, &credentials.password).await {
         Ok(principal) => principal,
         Err(Refused::Wrong) => {

@@ -26,7 +26,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::{Config, Role};
 use crate::domain::{ApiToken, QueueKey, TokenHash};
-use crate::store::{ClaimStore, CredentialStore, StoreError};
+use crate::store::{ClaimStore, CounterStore, CredentialStore, StoreError};
 
 /// What every personal API token starts with (so a leaked one is easy to
 /// recognise and to search for).
@@ -286,6 +286,27 @@ fn random_secret(prefix: &str) -> Result<String, AuthError> {
         "{prefix}{}",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     ))
+}
+
+/// How many console sign-ins one login may try in [`SIGN_IN_WINDOW_MINUTES`]
+/// (right or wrong): plenty for a person, few for a password guesser.
+pub const SIGN_IN_ATTEMPTS: u64 = 20;
+
+/// The window of [`SIGN_IN_ATTEMPTS`].
+pub const SIGN_IN_WINDOW_MINUTES: i64 = 15;
+
+/// Counts a console sign-in attempt for `login` and answers whether it may
+/// be checked (at most [`SIGN_IN_ATTEMPTS`] per window and login).
+pub async fn sign_in_allowed(
+    store: &dyn CounterStore,
+    login: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let window_secs = SIGN_IN_WINDOW_MINUTES * 60;
+    let window = now.timestamp().div_euclid(window_secs);
+    let ends = DateTime::from_timestamp((window + 1) * window_secs, 0).unwrap_or(now);
+    let key = crate::keys::counter::sign_in_attempts(login, window);
+    Ok(store.increment_counter(&key, ends).await? <= SIGN_IN_ATTEMPTS)
 }
 
 /// Opens a console session for `principal` (who has just proven who they

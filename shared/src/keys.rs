@@ -24,6 +24,7 @@
 //! | counter | counter | `fxtry:<effect>` | attempts at one effect |
 //! | counter | counter | `rr:<queue>:<trigger>` | round-robin turns of a group |
 //! | counter | counter | `rate:ticket:<ticket>:<recipient>:<window>`, `rate:recipient:<recipient>:<window>` | automatic mails in a rate-limit window |
+//! | counter | counter | `rate:signin:<login>:<window>` | console sign-in attempts in a rate-limit window |
 //! | counter | counter | `rate:form:<form>:client:<address>:<window>`, `rate:form:<form>:email:<address>:<window>` | form posts in a rate-limit window |
 //!
 //! The spellings are stored data: changing one makes every earlier claim,
@@ -222,6 +223,14 @@ pub mod counter {
     pub fn form_email(form: &str, email: &EmailAddress, window: i64) -> String {
         let email = crate::mail::threading::base_address(email);
         format!("rate:form:{form}:email:{email}:{window}")
+    }
+
+    /// Console sign-in attempts for `login` in rate window `window`.
+    pub fn sign_in_attempts(login: &str, window: i64) -> String {
+        format!(
+            "rate:signin:{}:{window}",
+            super::part(&login.to_lowercase())
+        )
     }
 
     /// Automatic mails to `recipient` in rate window `window`.

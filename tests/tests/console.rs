@@ -399,6 +399,51 @@ async fn every_console_page_and_form_refuses_a_request_without_a_session() {
 }
 
 #[tokio::test]
+async fn a_login_tried_too_often_is_refused_for_the_window_even_with_its_password() {
+    let desk = Desk::new().await;
+    desk.set_password("anna").await;
+    let now = desk.app.clock.now();
+    // Someone guessed anna's password as often as a window allows.
+    for _ in 0..auth::SIGN_IN_ATTEMPTS {
+        assert!(
+            auth::sign_in_allowed(desk.app.store.as_ref(), "anna", now)
+                .await
+                .unwrap()
+        );
+    }
+    let refused = desk.sign_in("anna", PASSWORD, None).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("Too many sign-in attempts"),
+        "{}",
+        refused.body
+    );
+    assert!(refused.session_cookie().is_none());
+    // Another login is not held up; nor is anna once the window has passed.
+    assert!(
+        auth::sign_in_allowed(desk.app.store.as_ref(), "boris", now)
+            .await
+            .unwrap()
+    );
+    desk.app
+        .clock
+        .set(now + Duration::minutes(auth::SIGN_IN_WINDOW_MINUTES));
+    let signed_in = desk.sign_in("anna", PASSWORD, None).await;
+    assert_eq!(
+        signed_in.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        signed_in.body
+    );
+    assert!(signed_in.session_cookie().is_some());
+}
+
+#[tokio::test]
 async fn a_wrong_password_is_refused_and_the_right_one_opens_a_session_in_a_safe_cookie() {
     let desk = Desk::new().await;
     desk.set_password("anna").await;
