@@ -91,7 +91,9 @@ pub struct Credentials {
     next: Option<String>,
 }
 
-/// `POST /signin`: checks the password and opens a session.
+/// `POST /signin`: checks the password and opens a session: back to the
+/// page asked for with the session's cookie, or the form again saying why
+/// not.
 pub async fn submit(
     State(console): State<Console>,
     headers: HeaderMap,
@@ -100,74 +102,9 @@ pub async fn submit(
     if let Err(refused) = session::check_form(&headers, None, "") {
         return refused.into_response();
     }
-    let services = &console.services;
     let next = next_of(credentials.next.as_deref());
     let login = credentials.login.trim();
-    match auth::sign_in_allowed(services.store.as_ref(), login, services.clock.now()).await {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::warn!(login, "console sign-in attempts over the limit");
-            return form(
-                &console,
-                StatusCode::TOO_MANY_REQUESTS,
-                login,
-                &next,
-                Some(
-                    "Too many sign-in attempts for this login. Wait a quarter of an hour and try again.",
-                ),
-                None,
-            );
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot count a console sign-in attempt");
-            return form(
-                &console,
-                StatusCode::SERVICE_UNAVAILABLE,
-                login,
-                &next,
-                Some("The desk cannot check passwords right now. Try again in a moment."),
-                None,
-            );
-        }
-    }
-    let principal = match verify_credentials(&console, login, &credentials.password).await {
-        Ok(principal) => principal,
-        Err(Refused::Wrong) => {
-            tracing::info!(login, "console sign-in refused");
-            return form(
-                &console,
-                StatusCode::UNAUTHORIZED,
-                login,
-                &next,
-                Some("Wrong login or password."),
-                None,
-            );
-        }
-        Err(Refused::NewPassword) => {
-            return form(
-                &console,
-                StatusCode::UNAUTHORIZED,
-                login,
-                &next,
-                Some(
-                    "Your password must be changed before you can sign in; ask an administrator of the desk to set a new one.",
-                ),
-                None,
-            );
-        }
-        Err(Refused::Unavailable(reason)) => {
-            tracing::error!(%reason, "cannot check a console password");
-            return form(
-                &console,
-                StatusCode::SERVICE_UNAVAILABLE,
-                login,
-                &next,
-                Some("The desk cannot check passwords right now. Try again in a moment."),
-                None,
-            );
-        }
-    };
-    match auth::open_session(services.store.as_ref(), principal, services.clock.now()).await {
+    match sign_in(&console, login, &credentials.password).await {
         Ok(opened) => {
             let mut response = Redirect::to(&next).into_response();
             response.headers_mut().insert(
@@ -176,28 +113,75 @@ pub async fn submit(
             );
             response
         }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot open a console session");
-            form(
-                &console,
-                StatusCode::SERVICE_UNAVAILABLE,
-                login,
-                &next,
-                Some("The desk cannot open a session right now. Try again in a moment."),
-                None,
-            )
+        Err(refused) => {
+            let (status, text) = refused.said(login);
+            form(&console, status, login, &next, Some(text), None)
         }
     }
 }
 
 /// Why a sign-in did not succeed.
 enum Refused {
+    /// Too many attempts for this login in the window.
+    TooMany,
     /// Wrong login or password (or not an agent of the desk).
     Wrong,
     /// The password must be changed first.
     NewPassword,
     /// The check itself failed.
     Unavailable(String),
+}
+
+impl Refused {
+    /// The answer's status and what the page says (what went wrong is
+    /// logged here, once).
+    fn said(self, login: &str) -> (StatusCode, &'static str) {
+        match self {
+            Self::TooMany => {
+                tracing::warn!(login, "console sign-in attempts over the limit");
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many sign-in attempts for this login. Wait a quarter of an hour and try again.",
+                )
+            }
+            Self::Wrong => {
+                tracing::info!(login, "console sign-in refused");
+                (StatusCode::UNAUTHORIZED, "Wrong login or password.")
+            }
+            Self::NewPassword => (
+                StatusCode::UNAUTHORIZED,
+                "Your password must be changed before you can sign in; ask an administrator of the desk to set a new one.",
+            ),
+            Self::Unavailable(reason) => {
+                tracing::error!(%reason, "cannot check a console sign-in");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The desk cannot check passwords right now. Try again in a moment.",
+                )
+            }
+        }
+    }
+}
+
+/// Signs `login` in: counts the attempt, checks the password, opens a
+/// session.
+async fn sign_in(
+    console: &Console,
+    login: &str,
+    password: &str,
+) -> Result<auth::OpenedSession, Refused> {
+    let services = &console.services;
+    let store = services.store.as_ref();
+    let allowed = auth::sign_in_allowed(store, login, services.clock.now())
+        .await
+        .map_err(|e| Refused::Unavailable(e.to_string()))?;
+    if !allowed {
+        return Err(Refused::TooMany);
+    }
+    let principal = verify_credentials(console, login, password).await?;
+    auth::open_session(store, principal, services.clock.now())
+        .await
+        .map_err(|e| Refused::Unavailable(e.to_string()))
 }
 
 /// The agent `login` and `password` sign in: the desk's own password, or

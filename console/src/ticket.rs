@@ -576,7 +576,9 @@ async fn apply(
 }
 
 /// `POST /tickets/{key}/comments` (multipart): an answer or a note, with
-/// files.
+/// files. Read the form (keeping its files as uploads), check it came
+/// from this session's page, make the update, write it; what goes wrong
+/// comes back on the page with the text the agent wrote.
 pub async fn comment(
     State(console): State<Console>,
     SignedIn(session): SignedIn,
@@ -598,72 +600,22 @@ pub async fn comment(
     if let Err(refused) = session::check_form(&headers, Some(&session), &written.csrf) {
         return refused.into_response();
     }
-    let draft = json!({ "body": written.body, "public": written.public, "to": written.to, "cc": written.cc });
-    let problem = |text: String| Notice {
-        kind: "problem",
-        text,
-        draft: Some(draft.clone()),
-        ..Notice::default()
-    };
-    if written.body.trim().is_empty() {
-        return ticket_page(
-            &console,
-            &session,
-            &key,
-            Some(problem("Write something before sending.".into())),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
-    if let Some(message) = written.file_problem {
-        return ticket_page(
-            &console,
-            &session,
-            &key,
-            Some(problem(message)),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
-    let to = match addresses(&written.to) {
-        Ok(to) => to,
-        Err(message) => {
-            return ticket_page(
-                &console,
-                &session,
-                &key,
-                Some(problem(message)),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
-        }
-    };
-    let cc = match addresses(&written.cc) {
-        Ok(cc) => cc,
-        Err(message) => {
-            return ticket_page(
-                &console,
-                &session,
-                &key,
-                Some(problem(message)),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
-        }
-    };
-    if !written.public && (!to.is_empty() || !cc.is_empty()) {
-        return ticket_page(&console, &session, &key, Some(problem("An internal note is mailed to no one: leave To and Cc empty, or send a public answer.".into())), StatusCode::UNPROCESSABLE_ENTITY).await;
-    }
     let Ok(ticket_key) = TicketKey::parse(&key) else {
         return not_found(&key);
     };
-    let update = AgentUpdate {
-        comment: Some((written.public, written.body.clone())),
-        to: (!to.is_empty()).then_some(to),
-        cc,
-        attachments: written.uploads,
-        idempotency_key: written.idempotency,
-        ..AgentUpdate::default()
+    let draft = json!({ "body": written.body, "public": written.public, "to": written.to, "cc": written.cc });
+    let back = |text: String, status: StatusCode| {
+        let notice = Notice {
+            kind: "problem",
+            text,
+            draft: Some(draft.clone()),
+            ..Notice::default()
+        };
+        ticket_page(&console, &session, &key, Some(notice), status)
+    };
+    let update = match comment_update(&written) {
+        Ok(update) => update,
+        Err(problem) => return back(problem, StatusCode::UNPROCESSABLE_ENTITY).await,
     };
     match agent::update(&console.services, &ticket_key, &session.principal, update).await {
         Ok(updated) => {
@@ -692,27 +644,43 @@ pub async fn comment(
             .await
         }
         Err(AgentError::Invalid { field, message }) => {
-            ticket_page(
-                &console,
-                &session,
-                &key,
-                Some(problem(format!("Not sent: {field}: {message}"))),
+            back(
+                format!("Not sent: {field}: {message}"),
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await
         }
         Err(AgentError::Closed(message) | AgentError::Forbidden(message)) => {
-            ticket_page(
-                &console,
-                &session,
-                &key,
-                Some(problem(format!("Not sent: {message}"))),
-                StatusCode::CONFLICT,
-            )
-            .await
+            back(format!("Not sent: {message}"), StatusCode::CONFLICT).await
         }
         Err(e) => failed(&e),
     }
+}
+
+/// The update a comment form asks for, or what is wrong with it.
+fn comment_update(written: &Written) -> Result<AgentUpdate, String> {
+    if written.body.trim().is_empty() {
+        return Err("Write something before sending.".into());
+    }
+    if let Some(problem) = &written.file_problem {
+        return Err(problem.clone());
+    }
+    let to = addresses(&written.to)?;
+    let cc = addresses(&written.cc)?;
+    if !written.public && (!to.is_empty() || !cc.is_empty()) {
+        return Err(
+            "An internal note is mailed to no one: leave To and Cc empty, or send a public answer."
+                .into(),
+        );
+    }
+    Ok(AgentUpdate {
+        comment: Some((written.public, written.body.clone())),
+        to: (!to.is_empty()).then_some(to),
+        cc,
+        attachments: written.uploads.clone(),
+        idempotency_key: written.idempotency.clone(),
+        ..AgentUpdate::default()
+    })
 }
 
 /// A comment form as sent.

@@ -374,6 +374,20 @@ impl DynamoStore {
         sk_condition: &str,
         values: &[(&str, String)],
     ) -> Result<Vec<TimelineEntry>, StoreError> {
+        self.query_timeline_page(key, sk_condition, values, true, None)
+            .await
+    }
+
+    /// The timeline entries of `key` whose sort key meets `sk_condition`,
+    /// oldest first (`forward`) or newest first, at most `limit` of them.
+    async fn query_timeline_page(
+        &self,
+        key: &TicketKey,
+        sk_condition: &str,
+        values: &[(&str, String)],
+        forward: bool,
+        limit: Option<usize>,
+    ) -> Result<Vec<TimelineEntry>, StoreError> {
         let mut entries = Vec::new();
         let mut start = None;
         loop {
@@ -387,9 +401,13 @@ impl DynamoStore {
             for (name, value) in values {
                 query = query.expression_attribute_values(*name, s(value.clone()));
             }
+            if let Some(limit) = limit {
+                let left = limit.saturating_sub(entries.len());
+                query = query.limit(i32::try_from(left).unwrap_or(i32::MAX));
+            }
             let out = query
                 .consistent_read(true)
-                .scan_index_forward(true)
+                .scan_index_forward(forward)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
@@ -399,7 +417,11 @@ impl DynamoStore {
                 entries.push(items::timeline_from_item(item)?);
             }
             start = out.last_evaluated_key;
-            if start.is_none() {
+            let full = limit.is_some_and(|limit| entries.len() >= limit);
+            if start.is_none() || full {
+                if let Some(limit) = limit {
+                    entries.truncate(limit);
+                }
                 return Ok(entries);
             }
         }
@@ -1195,35 +1217,17 @@ impl TimelineStore for DynamoStore {
             Some(before) => keys::timeline_sk(before - 1),
             None => keys::timeline_sk(u64::MAX),
         };
-        let mut entries = Vec::new();
-        let mut start = None;
-        loop {
-            let turn = self.turn(&self.counters.query).await;
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :first AND :last")
-                .expression_attribute_values(":pk", s(keys::ticket_pk(key)))
-                .expression_attribute_values(":first", s(keys::SK_TIMELINE_PREFIX.to_owned()))
-                .expression_attribute_values(":last", s(last.clone()))
-                .consistent_read(true)
-                .scan_index_forward(false)
-                .limit(i32::try_from(limit - entries.len()).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| sdk_error("Query", e))?;
-            drop(turn);
-            for item in out.items.unwrap_or_default() {
-                entries.push(items::timeline_from_item(item)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() || entries.len() >= limit {
-                entries.truncate(limit);
-                return Ok(entries);
-            }
-        }
+        self.query_timeline_page(
+            key,
+            "sk BETWEEN :first AND :last",
+            &[
+                (":first", keys::SK_TIMELINE_PREFIX.to_owned()),
+                (":last", last),
+            ],
+            false,
+            Some(limit),
+        )
+        .await
     }
 }
 
