@@ -72,6 +72,7 @@ fn done_text(done: &str) -> Option<&'static str> {
     Some(match done {
         "taken" => "You have taken this ticket.",
         "saved" => "Saved.",
+        "unchanged" => "Nothing to save: no field was changed.",
         "answered" => "Your answer is saved and mailed.",
         "held" => "Your answer is saved; its mail was held (see the timeline for why).",
         "noted" => "Your internal note is saved.",
@@ -443,7 +444,22 @@ pub async fn fields(
             .await;
         }
     };
+    if unchanged(&update) {
+        return Redirect::to(&format!("/tickets/{key}?done=unchanged")).into_response();
+    }
     apply(&console, &session, &key, update, "saved", Some(form)).await
+}
+
+/// Whether `update` changes no field (a form saved as it was shown: nothing
+/// to write).
+fn unchanged(update: &AgentUpdate) -> bool {
+    update.status.is_none()
+        && update.priority.is_none()
+        && update.assignee.is_none()
+        && update.line.is_none()
+        && update.components.is_none()
+        && update.tags.is_none()
+        && update.custom_fields.is_empty()
 }
 
 /// The changes the fields form asks for: only the fields whose value
@@ -503,11 +519,13 @@ fn changes(
         let given = given.trim();
         let value = match (given, field.field_type) {
             ("", _) => None,
-            (n, CustomFieldType::Number) => {
-                Some(json!(n.parse::<f64>().map_err(|_| {
+            // A whole number stays one (5, not 5.0), as the API takes it.
+            (n, CustomFieldType::Number) => match n.parse::<i64>() {
+                Ok(whole) => Some(json!(whole)),
+                Err(_) => Some(json!(n.parse::<f64>().map_err(|_| {
                     format!("{}: {n:?} is not a number", field.label.value)
-                })?))
-            }
+                })?)),
+            },
             (text, _) => Some(json!(text)),
         };
         if value.as_ref() != ticket.custom_fields.get(id) {

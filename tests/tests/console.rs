@@ -1164,3 +1164,85 @@ async fn a_list_filter_stays_chosen_and_an_impossible_one_is_said_on_the_page() 
             .contains("<option selected>high</option>")
     );
 }
+
+#[tokio::test]
+async fn custom_fields_are_saved_typed_and_a_form_saved_unchanged_writes_nothing() {
+    let desk = Desk::new().await;
+    let key = desk.form_ticket("Where is my invoice?", "other").await;
+    let anna = desk.session("anna").await;
+    let path = format!("/tickets/{key}");
+    let shown = desk.get(Some(&anna), &path).await;
+    let csrf = shown.csrf();
+    let version = shown.input_after("data-fields", "version");
+    let ticket = desk.app.ticket(&key).await;
+    let fields = |score: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("version", version.clone()),
+            ("status", ticket.status.clone()),
+            ("priority", ticket.priority.clone()),
+            (
+                "line",
+                ticket.line.map(|l| l.to_string()).unwrap_or_default(),
+            ),
+            ("assignee", String::new()),
+            ("tags", String::new()),
+            ("cf.customer_id", "C-1042".to_owned()),
+            ("cf.topic", "other".to_owned()),
+            ("cf.feedback_score", score.to_owned()),
+        ]
+    };
+    let form = fields("5");
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let saved = desk
+        .post(Some(&anna), &format!("{path}/fields"), &form, &[])
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert!(
+        saved.location().ends_with("done=saved"),
+        "{}",
+        saved.location()
+    );
+    let after = desk.app.ticket(&key).await;
+    assert_eq!(after.custom_fields["customer_id"], json!("C-1042"));
+    assert_eq!(after.custom_fields["feedback_score"], json!(5));
+
+    // The same values again, from the page as it is now: nothing to write.
+    let shown = desk.get(Some(&anna), &path).await;
+    let again: Vec<(String, String)> = fields("5")
+        .into_iter()
+        .map(|(k, v)| {
+            (
+                k.to_owned(),
+                if k == "version" {
+                    shown.input_after("data-fields", "version")
+                } else {
+                    v
+                },
+            )
+        })
+        .collect();
+    let again: Vec<(&str, &str)> = again
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let unchanged = desk
+        .post(Some(&anna), &format!("{path}/fields"), &again, &[])
+        .await;
+    assert!(
+        unchanged.location().ends_with("done=unchanged"),
+        "{}",
+        unchanged.location()
+    );
+    assert_eq!(desk.app.ticket(&key).await.version, after.version);
+
+    // Not a number: said on the page, nothing written.
+    let form = fields("many");
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refused = desk
+        .post(Some(&anna), &format!("{path}/fields"), &form, &[])
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body.contains("is not a number"), "{}", refused.body);
+    assert_eq!(desk.app.ticket(&key).await.version, after.version);
+}
