@@ -3,7 +3,8 @@
 chromium and chromedriver) against a running `helpdesk serve`, as an agent
 would, and checks what they would notice:
 
-- sign in with the keyboard alone; open Unassigned; take a ticket; set
+- sign in with the keyboard alone; open Unassigned (a request that arrives
+  meanwhile appears on it); take a ticket; set
   line 2 and see the status become "Second line" (the trigger) on the page
   that stays open; another agent's change (through the API) shows without a
   reload; a stale edit is told plainly and changes nothing;
@@ -224,6 +225,12 @@ def main() -> None:
         check(int(count) >= 2, f"the side bar counts the unassigned tickets ({count})")
         axe(driver, axe_source, "the list")
         shot(driver, args.shots, "list")
+
+        # A new request arrives while the list is open.
+        mark_document(driver)
+        arrived = desk.post_form("Two-factor codes never arrive", "login", "kim@customer.org")
+        wait(driver, 15).until(lambda d: arrived in text_of(d, "[data-live=list]"))
+        check(same_document(driver), f"the open list shows {arrived}, which arrived meanwhile, without a reload")
 
         # A filter's link keeps it.
         driver.get(f"{base}/tickets?view=all&line=1")
