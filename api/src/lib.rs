@@ -18,6 +18,7 @@ mod contacts;
 pub mod files;
 pub mod openapi;
 pub mod problem;
+mod reports;
 mod tickets;
 pub mod views;
 
@@ -99,6 +100,7 @@ fn json_routes() -> (Router<Api>, fn() -> utoipa::openapi::OpenApi) {
         "/tickets/{key}/attachments/{seq}" => get(files::download);
         "/contacts" => get(contacts::find);
         "/contacts/{id}" => get(contacts::show);
+        "/reports/{name}" => get(reports::show);
     }
 }
 

@@ -9,6 +9,7 @@ pub mod listen;
 pub mod mail_log;
 pub mod mailgate;
 pub mod plan_report;
+pub mod report;
 pub mod serve;
 pub mod sla;
 pub mod tickets;

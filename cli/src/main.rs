@@ -15,7 +15,8 @@ use helpdesk::app::{
 use helpdesk::telemetry::{self, LogFormat};
 use helpdesk_cli::listen::Limits;
 use helpdesk_cli::{
-    agents, config_check, forms_test, mail_log, mailgate, serve, sla, tickets, triggers_test,
+    agents, config_check, forms_test, mail_log, mailgate, report, serve, sla, tickets,
+    triggers_test,
 };
 
 /// A serverless helpdesk, running locally over SQLite.
@@ -156,6 +157,9 @@ enum Command {
         #[command(subcommand)]
         command: sla::SlaCommand,
     },
+    /// A report of the queues' tickets (volume: created, resolved,
+    /// reopened and backlog per day, week or month).
+    Report(report::ReportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -249,6 +253,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sla { command } => {
             let services = Services::build(&settings(&cli.global)?).await?;
             sla::run(&services, command).await
+        }
+        Command::Report(args) => {
+            let services = Services::build(&settings(&cli.global)?).await?;
+            report::run(&services, args).await
         }
     }
 }

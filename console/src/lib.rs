@@ -24,6 +24,7 @@ pub mod cognito;
 mod create;
 mod list;
 pub mod render;
+mod reports;
 pub mod session;
 mod show;
 mod signin;
@@ -113,6 +114,8 @@ pub fn router(console: Console) -> Router {
         )
         .route("/tickets/{key}/attachments/{seq}", get(ticket::attachment))
         .route("/new", get(create::page).post(create::submit))
+        .route("/reports", get(reports::page))
+        .route("/reports/volume.csv", get(reports::csv))
         .route("/assets/{name}", get(assets::serve))
         .fallback(not_found)
         .layer(axum::middleware::map_response(secure_headers))

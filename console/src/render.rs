@@ -19,6 +19,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("ticket.html", include_str!("../templates/ticket.html")),
     ("entries.html", include_str!("../templates/entries.html")),
     ("new.html", include_str!("../templates/new.html")),
+    ("reports.html", include_str!("../templates/reports.html")),
     ("error.html", include_str!("../templates/error.html")),
 ];
 

@@ -13,7 +13,8 @@ would, and checks what they would notice:
   the open page within seconds (the time is printed);
 - a mail whose HTML holds a <script> and an onerror= image shows as text,
   and nothing of it runs;
-- a ticket opened by hand; the list's filter link keeps its filter;
+- a ticket opened by hand; the list's filter link keeps its filter; the
+  dashboard's chart;
 - axe-core finds no serious or critical violation on the list, the ticket
   page, the new-ticket page and the sign-in page;
 - screenshots of the list and the ticket page (laptop and phone width) in
@@ -343,6 +344,12 @@ def main() -> None:
         wait(driver).until(EC.url_contains("done=created"))
         check("Called about a refund" in driver.find_element(By.TAG_NAME, "h1").text and "via phone" in text_of(driver, "[data-live=summary]"),
               "a ticket opened by hand, on the phone channel")
+
+        # The dashboard: the volume chart of her queues, and its CSV.
+        driver.get(f"{base}/reports")
+        check(bool(driver.find_elements(By.CSS_SELECTOR, "figure.chart svg rect")), "the dashboard draws the volume chart")
+        axe(driver, axe_source, "the dashboard")
+        shot(driver, args.shots, "dashboard")
 
         # Phone width.
         driver.set_window_size(390, 844)

@@ -36,6 +36,7 @@ pub mod forms;
 pub mod intake;
 pub mod keys;
 pub mod mail;
+pub mod reports;
 pub mod secrets;
 pub mod services;
 pub mod sla;

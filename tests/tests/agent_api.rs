@@ -1166,6 +1166,7 @@ async fn the_openapi_document_describes_every_route_and_every_described_route_an
         [
             "GET /contacts",
             "GET /contacts/{id}",
+            "GET /reports/{name}",
             "GET /tickets",
             "GET /tickets/{key}",
             "GET /tickets/{key}/attachments/{seq}",
@@ -1185,7 +1186,8 @@ async fn the_openapi_document_describes_every_route_and_every_described_route_an
         let url = desk.url(
             &path
                 .replace("{key}", &key.to_string())
-                .replace("{id}", "c_x"),
+                .replace("{id}", "c_x")
+                .replace("{name}", "volume"),
         );
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let anonymous = desk
@@ -1612,4 +1614,48 @@ async fn the_console_signs_agents_in_with_the_user_pool_and_refuses_wrong_passwo
         .unwrap();
     assert_eq!(list.status(), StatusCode::OK);
     assert!(list.text().await.unwrap().contains("Anna Petrova"));
+}
+
+#[tokio::test]
+async fn the_volume_report_counts_the_agents_queues_only_and_names_what_it_cannot_use() {
+    let desk = Desk::new().await;
+    for subject in ["Printer on fire", "Invoice twice", "Cannot log in"] {
+        desk.mail_in("jane@customer.example", subject).await;
+    }
+    let anna = desk.token("anna", "reports").await;
+    let erik = desk.token("erik", "reports").await;
+    let today = desk.app.clock.now().date_naive().to_string();
+    let path = format!("/reports/volume?from={today}&to={today}");
+
+    let (status, _, body) = desk.get(Some(&anna), &path).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["report"], "volume");
+    assert_eq!(body["queues"], json!(["SUP"]));
+    assert_eq!(
+        body["rows"],
+        json!([{ "period": today, "created": 3, "resolved": 0, "reopened": 0, "backlog": 3 }])
+    );
+    // erik works in OPS: SUP's tickets are not his to count.
+    let (status, _, body) = desk.get(Some(&erik), &path).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["rows"][0]["created"], 0);
+    let (status, _, body) = desk.get(Some(&erik), &format!("{path}&queue=SUP")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["field"], "queue");
+
+    for (query, field) in [
+        ("by=year", "by"),
+        ("zone=Mars/Olympus", "zone"),
+        ("from=2026-12-31&to=2026-01-01", "from"),
+    ] {
+        let (status, _, body) = desk
+            .get(Some(&anna), &format!("/reports/volume?{query}"))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {body}");
+        assert_eq!(body["errors"][0]["field"], field, "{query}: {body}");
+    }
+    let (status, _, _) = desk.get(Some(&anna), "/reports/nonsense").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = desk.get(None, &path).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }

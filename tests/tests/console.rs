@@ -1246,3 +1246,53 @@ async fn custom_fields_are_saved_typed_and_a_form_saved_unchanged_writes_nothing
     assert!(refused.body.contains("is not a number"), "{}", refused.body);
     assert_eq!(desk.app.ticket(&key).await.version, after.version);
 }
+
+#[tokio::test]
+async fn the_dashboard_draws_the_volume_of_the_agents_queues_and_offers_it_as_csv() {
+    let desk = Desk::new().await;
+    desk.form_ticket("Where is my invoice?", "other").await;
+    desk.form_ticket("Cannot log in", "login").await;
+    let anna = desk.session("anna").await;
+    let today = desk.app.clock.now().date_naive().to_string();
+
+    let page = desk
+        .get(Some(&anna), &format!("/reports?from={today}&to={today}"))
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("<svg"), "{}", page.body);
+    assert!(
+        page.body.contains(&format!(
+            "<td>{today}</td><td>2</td><td>0</td><td>0</td><td>2</td>"
+        )),
+        "{}",
+        page.body
+    );
+
+    let csv = desk
+        .get(
+            Some(&anna),
+            &format!("/reports/volume.csv?from={today}&to={today}"),
+        )
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(
+        csv.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment"),
+    );
+    assert_eq!(
+        csv.body,
+        format!("period,created,resolved,reopened,backlog\n{today},2,0,0,2\n")
+    );
+
+    let refused = desk.get(Some(&anna), "/reports?by=year").await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.body.contains("day, week or month"),
+        "{}",
+        refused.body
+    );
+    let signed_out = desk.get(None, "/reports").await;
+    assert_eq!(signed_out.status, StatusCode::SEE_OTHER);
+}

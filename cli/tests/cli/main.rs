@@ -8,6 +8,7 @@ mod config_check;
 mod forms_test;
 mod mail_log;
 mod rate_limit;
+mod report;
 mod serve;
 mod serve_triggers;
 mod sla;

@@ -1567,10 +1567,12 @@ mod tests {
         {
             let store = SqliteStore::open(&path).unwrap();
             let conn = store.conn.lock().unwrap();
-            // The file as an earlier version left it: no listing columns or
-            // indexes, a schema fingerprint of its own.
+            // The file as an earlier version left it: no listing columns,
+            // indexes or counters, a schema fingerprint of its own.
             conn.execute_batch(
-                "DROP INDEX tickets_by_holder; DROP INDEX tickets_by_status;
+                "DROP TRIGGER ticket_status_added; DROP TRIGGER ticket_status_moved;
+                 DROP TRIGGER ticket_status_removed; DROP TABLE status_count;
+                 DROP INDEX tickets_by_holder; DROP INDEX tickets_by_status;
                  DROP INDEX tickets_by_holder_status;
                  ALTER TABLE tickets DROP COLUMN assignee;
                  ALTER TABLE tickets DROP COLUMN status;
@@ -1612,6 +1614,15 @@ mod tests {
             )
             .unwrap();
         assert_eq!(indexes, 3);
+        // The status counters start from the rows as they are.
+        let counts: Vec<(String, i64)> = conn
+            .prepare("SELECT status, n FROM status_count WHERE queue = 'SUP' ORDER BY status")
+            .unwrap()
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(counts, vec![("New".to_owned(), 1), ("Open".to_owned(), 1)]);
         drop(conn);
         drop(store);
         let _ = std::fs::remove_file(&path);

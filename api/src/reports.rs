@@ -1,0 +1,88 @@
+//! `/reports/{name}`: a report over the tickets of the agent's queues, the
+//! same JSON as `helpdesk report NAME --json`.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use chrono::NaiveDate;
+use helpdesk::domain::QueueKey;
+use helpdesk::reports::Asked;
+use helpdesk::reports::volume::{self, VolumeReport};
+use helpdesk::services::Services;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::auth::Agent;
+use crate::openapi::Problem;
+use crate::problem::ApiError;
+
+/// `GET /reports/{name}` parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ReportParams {
+    /// The first day, `YYYY-MM-DD` (default: 29 days before `to`).
+    #[param(value_type = Option<String>, format = Date)]
+    from: Option<NaiveDate>,
+    /// The last day, `YYYY-MM-DD` (default: today in `zone`).
+    #[param(value_type = Option<String>, format = Date)]
+    to: Option<NaiveDate>,
+    /// One of your queues (default: all of them).
+    queue: Option<String>,
+    /// `day` (default), `week` or `month`.
+    by: Option<String>,
+    /// The IANA zone whose calendar days the periods are (default `UTC`).
+    zone: Option<String>,
+}
+
+/// `GET /reports/{name}`: `volume` (created, resolved and reopened per
+/// period, and the backlog at each period's end) over your queues.
+#[utoipa::path(get, path = "/reports/{name}", tag = "reports", security(("bearer" = [])),
+    params(("name" = String, Path, description = "The report: `volume`"), ReportParams),
+    responses(
+        (status = 200, description = "`{report, from, to, by, zone, queues, rows: [{period, created, resolved, reopened, backlog}]}`", body = Object),
+        (status = 400, description = "An unknown parameter", body = Problem),
+        (status = 401, description = "No valid credentials", body = Problem),
+        (status = 404, description = "No such report", body = Problem),
+        (status = 422, description = "A value that cannot be used (a date, a period, a zone, a queue not yours)", body = Problem),
+    ))]
+pub async fn show(
+    State(services): State<Services>,
+    Agent(agent): Agent,
+    Path(name): Path<String>,
+    params: Result<Query<ReportParams>, QueryRejection>,
+) -> Result<Json<VolumeReport>, ApiError> {
+    if name != "volume" {
+        return Err(ApiError::not_found(format!(
+            "no report {name:?}; the reports are: volume"
+        )));
+    }
+    let Query(params) = params.map_err(|e| ApiError::malformed(None, e.body_text()))?;
+    let config = &services.config;
+    let mine = agent.queues(config);
+    let queues: Vec<QueueKey> = match &params.queue {
+        None => mine,
+        Some(wanted) => {
+            let queue = QueueKey::parse(wanted)
+                .ok()
+                .filter(|q| mine.contains(q))
+                .ok_or_else(|| {
+                    ApiError::invalid("queue", format!("{wanted:?} is not one of your queues"))
+                })?;
+            vec![queue]
+        }
+    };
+    let asked = Asked {
+        from: params.from,
+        to: params.to,
+        by: params.by,
+        zone: params.zone,
+    };
+    let span = asked
+        .span(services.clock.now())
+        .map_err(|(field, message)| ApiError::invalid(field, message))?;
+    volume::volume_of_queues(config, services.store.as_ref(), queues, span)
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::store(&e))
+}

@@ -1,0 +1,367 @@
+//! Metric events: what happened to a ticket that the team measures, each
+//! at its instant with the ticket's dimensions at that instant (queue,
+//! channel, status, line, priority, components, assignee, organization).
+//!
+//! They are derived from the timeline alone (and the ticket as it is now,
+//! for where the timeline starts), so they can always be recomputed: the
+//! ticket's state at creation is its current state with every recorded
+//! field change undone, newest first; then the timeline is replayed
+//! forward, each entry yielding its events.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::config::{Config, StatusCategory};
+use crate::domain::{
+    Actor, Channel, QueueKey, SlaEventKind, Ticket, TicketKey, TimelineEntry, TimelineEvent,
+};
+
+/// What the ticket looked like at an instant, as reports group it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Dimensions {
+    /// Its queue.
+    pub queue: QueueKey,
+    /// How it came in.
+    pub channel: Channel,
+    /// Its status.
+    pub status: String,
+    /// Its support line.
+    pub line: Option<u8>,
+    /// Its priority.
+    pub priority: String,
+    /// Its components.
+    pub components: Vec<String>,
+    /// Who held it.
+    pub assignee: Option<String>,
+    /// The requester's organization.
+    pub organization: Option<String>,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MetricKind {
+    /// The ticket was opened.
+    Created,
+    /// An agent answered the customer publicly (`first`: the ticket's
+    /// first such answer).
+    Answered {
+        /// The agent.
+        agent: String,
+        /// Whether it was the first public answer.
+        first: bool,
+    },
+    /// The ticket entered a status.
+    StatusEntered {
+        /// The status.
+        status: String,
+    },
+    /// The ticket left a status after `seconds` in it.
+    StatusLeft {
+        /// The status.
+        status: String,
+        /// Wall-clock seconds spent in it.
+        seconds: i64,
+    },
+    /// It entered a resolved or closed status from one that is neither.
+    Resolved,
+    /// It left a resolved or closed status for one that is neither.
+    Reopened,
+    /// It entered a closed status.
+    Closed,
+    /// Someone began to hold it.
+    Assigned {
+        /// Who.
+        agent: String,
+    },
+    /// Someone stopped holding it.
+    Unassigned {
+        /// Who.
+        agent: String,
+    },
+    /// Its line changed.
+    LineChanged {
+        /// The line before.
+        from: Option<u8>,
+        /// The line after.
+        to: Option<u8>,
+    },
+    /// A component was added.
+    ComponentAdded {
+        /// Which.
+        component: String,
+    },
+    /// A component was removed.
+    ComponentRemoved {
+        /// Which.
+        component: String,
+    },
+    /// An SLA timer was met, warned or breached.
+    Sla {
+        /// The metric (`first_response`, ...).
+        metric: String,
+        /// The rule in force.
+        rule: String,
+        /// What happened to it.
+        event: SlaEventKind,
+    },
+}
+
+/// One metric event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MetricEvent {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Which ticket.
+    pub ticket: TicketKey,
+    /// What.
+    #[serde(flatten)]
+    pub kind: MetricKind,
+    /// The ticket's dimensions just after.
+    pub dims: Dimensions,
+}
+
+/// The fields the timeline records changes of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct State {
+    status: String,
+    line: Option<u8>,
+    priority: String,
+    components: Vec<String>,
+    assignee: Option<String>,
+}
+
+impl State {
+    fn of(ticket: &Ticket) -> Self {
+        Self {
+            status: ticket.status.clone(),
+            line: ticket.line,
+            priority: ticket.priority.clone(),
+            components: ticket.components.clone(),
+            assignee: ticket.assignee.clone(),
+        }
+    }
+
+    /// Sets `field` to `value` (a field reports do not follow: nothing).
+    fn set(&mut self, field: &str, value: &Value) {
+        match field {
+            "status" => self.status = value.as_str().unwrap_or_default().to_owned(),
+            "line" => self.line = value.as_u64().and_then(|l| u8::try_from(l).ok()),
+            "priority" => self.priority = value.as_str().unwrap_or_default().to_owned(),
+            "components" => {
+                self.components = value
+                    .as_array()
+                    .map(|c| {
+                        c.iter()
+                            .filter_map(|c| c.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+            }
+            "assignee" => self.assignee = value.as_str().map(str::to_owned),
+            _ => {}
+        }
+    }
+}
+
+/// The ticket's state when it was opened: now, with every recorded change
+/// undone, newest first.
+fn initial_state(ticket: &Ticket, timeline: &[TimelineEntry]) -> State {
+    let mut state = State::of(ticket);
+    for entry in timeline.iter().rev() {
+        if let TimelineEvent::FieldChanged { field, old, .. } = &entry.event {
+            state.set(field, old);
+        }
+    }
+    state
+}
+
+/// The category of `status` in the ticket's queue (`Open` when the
+/// configuration no longer has it: counted as not done).
+fn category(config: &Config, queue: &QueueKey, status: &str) -> StatusCategory {
+    config
+        .queues
+        .get(queue)
+        .and_then(|q| q.category_of(status))
+        .unwrap_or(StatusCategory::Open)
+}
+
+/// The metric events of `ticket` (as it is now) and its whole `timeline`,
+/// in timeline order.
+pub fn metric_events(
+    config: &Config,
+    ticket: &Ticket,
+    timeline: &[TimelineEntry],
+) -> Vec<MetricEvent> {
+    let mut replay = Replay {
+        config,
+        ticket,
+        state: initial_state(ticket, timeline),
+        entered: ticket.created_at,
+        answered: false,
+        out: Vec::new(),
+    };
+    for entry in timeline {
+        replay.entry(entry);
+    }
+    replay.out
+}
+
+/// The forward replay of one ticket's timeline.
+struct Replay<'a> {
+    config: &'a Config,
+    ticket: &'a Ticket,
+    state: State,
+    /// When the current status was entered.
+    entered: DateTime<Utc>,
+    /// Whether an agent has answered publicly yet.
+    answered: bool,
+    out: Vec<MetricEvent>,
+}
+
+impl Replay<'_> {
+    fn emit(&mut self, at: DateTime<Utc>, kind: MetricKind) {
+        let dims = Dimensions {
+            queue: self.ticket.queue.clone(),
+            channel: self.ticket.channel,
+            status: self.state.status.clone(),
+            line: self.state.line,
+            priority: self.state.priority.clone(),
+            components: self.state.components.clone(),
+            assignee: self.state.assignee.clone(),
+            organization: self.ticket.requester.organization.clone(),
+        };
+        self.out.push(MetricEvent {
+            at,
+            ticket: self.ticket.key.clone(),
+            kind,
+            dims,
+        });
+    }
+
+    fn category(&self, status: &str) -> StatusCategory {
+        category(self.config, &self.ticket.queue, status)
+    }
+
+    fn entry(&mut self, entry: &TimelineEntry) {
+        let at = entry.at;
+        match &entry.event {
+            TimelineEvent::Created { .. } => self.created(at),
+            TimelineEvent::FieldChanged { field, old, new } => self.changed(at, field, old, new),
+            TimelineEvent::Comment { public: true, .. } => {
+                if let Actor::Agent { login, .. } = &entry.actor {
+                    let first = !self.answered;
+                    self.answered = true;
+                    let agent = login.clone();
+                    self.emit(at, MetricKind::Answered { agent, first });
+                }
+            }
+            TimelineEvent::Sla {
+                metric,
+                rule,
+                event,
+                ..
+            } if matches!(
+                event,
+                SlaEventKind::Met | SlaEventKind::Warned | SlaEventKind::Breached
+            ) =>
+            {
+                let kind = MetricKind::Sla {
+                    metric: metric.clone(),
+                    rule: rule.clone(),
+                    event: *event,
+                };
+                self.emit(at, kind);
+            }
+            _ => {}
+        }
+    }
+
+    fn created(&mut self, at: DateTime<Utc>) {
+        self.entered = at;
+        self.emit(at, MetricKind::Created);
+        let status = self.state.status.clone();
+        self.emit(
+            at,
+            MetricKind::StatusEntered {
+                status: status.clone(),
+            },
+        );
+        let category = self.category(&status);
+        if category.is_done() {
+            self.emit(at, MetricKind::Resolved);
+        }
+        if category == StatusCategory::Closed {
+            self.emit(at, MetricKind::Closed);
+        }
+        if let Some(agent) = self.state.assignee.clone() {
+            self.emit(at, MetricKind::Assigned { agent });
+        }
+        for component in self.state.components.clone() {
+            self.emit(at, MetricKind::ComponentAdded { component });
+        }
+    }
+
+    fn changed(&mut self, at: DateTime<Utc>, field: &str, old: &Value, new: &Value) {
+        let before = self.state.clone();
+        self.state.set(field, new);
+        match field {
+            "status" if before.status != self.state.status => self.status_moved(at, &before.status),
+            "assignee" if before.assignee != self.state.assignee => {
+                if let Some(agent) = before.assignee {
+                    self.emit(at, MetricKind::Unassigned { agent });
+                }
+                if let Some(agent) = self.state.assignee.clone() {
+                    self.emit(at, MetricKind::Assigned { agent });
+                }
+            }
+            "line" if before.line != self.state.line => {
+                let (from, to) = (before.line, self.state.line);
+                self.emit(at, MetricKind::LineChanged { from, to });
+            }
+            "components" => {
+                let was: BTreeSet<String> = before.components.into_iter().collect();
+                let is: BTreeSet<String> = self.state.components.iter().cloned().collect();
+                for component in is.difference(&was).cloned() {
+                    self.emit(at, MetricKind::ComponentAdded { component });
+                }
+                for component in was.difference(&is).cloned() {
+                    self.emit(at, MetricKind::ComponentRemoved { component });
+                }
+            }
+            _ => {}
+        }
+        let _ = old;
+    }
+
+    fn status_moved(&mut self, at: DateTime<Utc>, old: &str) {
+        let seconds = (at - self.entered).num_seconds();
+        self.entered = at;
+        self.emit(
+            at,
+            MetricKind::StatusLeft {
+                status: old.to_owned(),
+                seconds,
+            },
+        );
+        let new = self.state.status.clone();
+        self.emit(
+            at,
+            MetricKind::StatusEntered {
+                status: new.clone(),
+            },
+        );
+        let (was, is) = (self.category(old), self.category(&new));
+        match (was.is_done(), is.is_done()) {
+            (false, true) => self.emit(at, MetricKind::Resolved),
+            (true, false) => self.emit(at, MetricKind::Reopened),
+            _ => {}
+        }
+        if is == StatusCategory::Closed && was != StatusCategory::Closed {
+            self.emit(at, MetricKind::Closed);
+        }
+    }
+}

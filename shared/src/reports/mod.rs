@@ -1,0 +1,171 @@
+//! Reports: what the team measures, computed from one source of truth, the
+//! metric events ([`metrics`]) derived from each ticket's timeline.
+//!
+//! Pure but for [`gather`]: a report is a function of metric events, a
+//! date range, a period and the zone whose calendar days the periods are.
+//! Where the events come from (a store's timelines now, [`gather`];
+//! rollups kept as changes arrive later) is the caller's business.
+//!
+//! Built so far: [`volume`]. The other reports of the issue (assignee x
+//! status, breakdowns, response times, SLA, reopens, time in status,
+//! agents) follow on the same events.
+
+pub mod gather;
+pub mod metrics;
+pub mod volume;
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+
+use crate::calendar::TimeZone;
+
+/// How a report's rows group days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Period {
+    /// Each calendar day.
+    Day,
+    /// ISO weeks, Monday to Sunday.
+    Week,
+    /// Calendar months.
+    Month,
+}
+
+impl Period {
+    /// The period named `name` (`day`, `week`, `month`).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "day" => Some(Self::Day),
+            "week" => Some(Self::Week),
+            "month" => Some(Self::Month),
+            _ => None,
+        }
+    }
+
+    /// The first day of the period `date` is in.
+    pub fn start_of(self, date: NaiveDate) -> NaiveDate {
+        match self {
+            Self::Day => date,
+            Self::Week => date - Duration::days(i64::from(date.weekday().num_days_from_monday())),
+            Self::Month => date.with_day(1).unwrap_or(date),
+        }
+    }
+
+    /// The first day of the period after the one starting at `start`.
+    pub fn next(self, start: NaiveDate) -> NaiveDate {
+        match self {
+            Self::Day => start + Duration::days(1),
+            Self::Week => start + Duration::days(7),
+            Self::Month => {
+                let (year, month) = if start.month() == 12 {
+                    (start.year() + 1, 1)
+                } else {
+                    (start.year(), start.month() + 1)
+                };
+                NaiveDate::from_ymd_opt(year, month, 1).unwrap_or(start + Duration::days(31))
+            }
+        }
+    }
+
+    /// How a period starting at `start` is labelled: `2026-03-29`,
+    /// `2026-W13`, `2026-03`.
+    pub fn label(self, start: NaiveDate) -> String {
+        match self {
+            Self::Day => start.format("%Y-%m-%d").to_string(),
+            Self::Week => {
+                let week = start.iso_week();
+                format!("{}-W{:02}", week.year(), week.week())
+            }
+            Self::Month => start.format("%Y-%m").to_string(),
+        }
+    }
+}
+
+/// The days a report covers, both ends included, as calendar days of a
+/// zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DateRange {
+    /// The first day.
+    pub from: NaiveDate,
+    /// The last day.
+    pub to: NaiveDate,
+}
+
+impl DateRange {
+    /// The range of `from` to `to`, or `None` when `to` is before `from`.
+    pub fn new(from: NaiveDate, to: NaiveDate) -> Option<Self> {
+        (from <= to).then_some(Self { from, to })
+    }
+
+    /// The 30 days that end with `today`.
+    pub fn last_30_days(today: NaiveDate) -> Self {
+        Self {
+            from: today - Duration::days(29),
+            to: today,
+        }
+    }
+}
+
+/// The instant day `date` begins in `zone` (its first instant when
+/// midnight falls in a daylight-saving gap).
+pub fn start_of_day(zone: TimeZone, date: NaiveDate) -> DateTime<Utc> {
+    let midnight = date.and_hms_opt(0, 0, 0).unwrap_or_default();
+    zone.resolve(midnight).unwrap_or_else(|| midnight.and_utc())
+}
+
+/// The calendar day of `at` in `zone`.
+pub fn day_of(zone: TimeZone, at: DateTime<Utc>) -> NaiveDate {
+    zone.local(at).date()
+}
+
+/// What a report was asked for, as given (the CLI's options, the API's
+/// query string).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct Asked {
+    /// The first day (default: 29 days before `to`).
+    pub from: Option<NaiveDate>,
+    /// The last day (default: today in `zone`).
+    pub to: Option<NaiveDate>,
+    /// `day` (default), `week` or `month`.
+    pub by: Option<String>,
+    /// An IANA zone (default `UTC`).
+    pub zone: Option<String>,
+}
+
+/// A report's days, rows and zone, checked.
+#[derive(Debug, Clone, Copy)]
+pub struct Span {
+    /// The days.
+    pub range: DateRange,
+    /// How rows group them.
+    pub period: Period,
+    /// Whose calendar days they are.
+    pub zone: TimeZone,
+}
+
+impl Asked {
+    /// The span asked for, at `now`; what is wrong (naming the parameter)
+    /// otherwise.
+    pub fn span(&self, now: DateTime<Utc>) -> Result<Span, (&'static str, String)> {
+        let by = self.by.as_deref().unwrap_or("day");
+        let period = Period::parse(by).ok_or(("by", format!("{by:?}: day, week or month")))?;
+        let zone_name = self.zone.as_deref().unwrap_or("UTC");
+        let zone = TimeZone::parse(zone_name)
+            .map_err(|_| ("zone", format!("{zone_name:?} is not an IANA time zone")))?;
+        let to = self.to.unwrap_or_else(|| day_of(zone, now));
+        let range = match self.from {
+            Some(from) => DateRange::new(from, to).ok_or(("from", "is after to".to_owned()))?,
+            None => DateRange::last_30_days(to),
+        };
+        if (range.to - range.from).num_days() > MAX_DAYS {
+            return Err(("from", format!("a report covers at most {MAX_DAYS} days")));
+        }
+        Ok(Span {
+            range,
+            period,
+            zone,
+        })
+    }
+}
+
+/// The longest range a report covers (ten years of days).
+pub const MAX_DAYS: i64 = 3660;
