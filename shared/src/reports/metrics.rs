@@ -250,7 +250,7 @@ impl Replay<'_> {
         let at = entry.at;
         match &entry.event {
             TimelineEvent::Created { .. } => self.created(at),
-            TimelineEvent::FieldChanged { field, old, new } => self.changed(at, field, old, new),
+            TimelineEvent::FieldChanged { field, new, .. } => self.changed(at, field, new),
             TimelineEvent::Comment { public: true, .. } => {
                 if let Actor::Agent { login, .. } = &entry.actor {
                     let first = !self.answered;
@@ -305,7 +305,8 @@ impl Replay<'_> {
         }
     }
 
-    fn changed(&mut self, at: DateTime<Utc>, field: &str, old: &Value, new: &Value) {
+    /// A field changed to `new` (what it was comes from the replayed state).
+    fn changed(&mut self, at: DateTime<Utc>, field: &str, new: &Value) {
         let before = self.state.clone();
         self.state.set(field, new);
         match field {
@@ -334,7 +335,6 @@ impl Replay<'_> {
             }
             _ => {}
         }
-        let _ = old;
     }
 
     fn status_moved(&mut self, at: DateTime<Utc>, old: &str) {
