@@ -46,7 +46,11 @@ enum Step {
 fn step() -> impl Strategy<Value = (i64, Step)> {
     (
         // Whole hours often, so that changes fall on midnight exactly.
-        prop_oneof![1_i64..4_000, (1_i64..72).prop_map(|h| h * 60)],
+        prop_oneof![
+            1_i64..4_000,
+            (1_i64..72).prop_map(|h| h * 60),
+            (1_i64..5).prop_map(|d| d * 24 * 60),
+        ],
         prop_oneof![
             4 => (0..STATUSES.len()).prop_map(Step::Status),
             1 => prop::option::of(prop::sample::select(vec!["anna", "boris"])).prop_map(Step::Assign),
@@ -60,7 +64,11 @@ fn step() -> impl Strategy<Value = (i64, Step)> {
 /// and its steps.
 fn history() -> impl Strategy<Value = (i64, Vec<(i64, Step)>)> {
     (
-        prop_oneof![0_i64..60 * 24 * 70, (0_i64..24 * 70).prop_map(|h| h * 60)],
+        prop_oneof![
+            0_i64..60 * 24 * 70,
+            (0_i64..24 * 70).prop_map(|h| h * 60),
+            (0_i64..70).prop_map(|d| d * 24 * 60),
+        ],
         prop::collection::vec(step(), 0..12),
     )
 }
@@ -375,4 +383,221 @@ fn metric_events_follow_the_timeline_with_the_dimensions_of_their_instant() {
     assert_eq!(events[3].dims.line, None);
     assert_eq!(events[5].dims.line, Some(2));
     assert_eq!(events[9].dims.status, "Closed");
+}
+
+/// The value of `field` of a ticket just after `at` (`inclusive`) or just
+/// before it, read off its entries: the first change's old value before
+/// any change, the ticket's own value when it never changed.
+fn field_at(
+    ticket: &Ticket,
+    timeline: &[TimelineEntry],
+    field: &str,
+    at: DateTime<Utc>,
+    inclusive: bool,
+) -> serde_json::Value {
+    let current = match field {
+        "status" => serde_json::json!(ticket.status),
+        "line" => serde_json::json!(ticket.line),
+        "assignee" => serde_json::json!(ticket.assignee),
+        _ => unreachable!(),
+    };
+    let changes: Vec<(&DateTime<Utc>, &serde_json::Value, &serde_json::Value)> = timeline
+        .iter()
+        .filter_map(|e| match &e.event {
+            TimelineEvent::FieldChanged { field: f, old, new } if f == field => {
+                Some((&e.at, old, new))
+            }
+            _ => None,
+        })
+        .collect();
+    let mut value = changes
+        .first()
+        .map_or(current, |(_, old, _)| (*old).clone());
+    for (when, _, new) in changes {
+        if *when < at || (inclusive && *when == at) {
+            value = new.clone();
+        }
+    }
+    value
+}
+
+fn shown(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Null => "(none)".to_owned(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn brute_breakdown(
+    config: &Config,
+    tickets: &[(Ticket, Vec<TimelineEntry>)],
+    range: DateRange,
+    field: &str,
+) -> Vec<helpdesk::reports::breakdown::BreakdownRow> {
+    use std::collections::BTreeMap;
+    let end = berlin_midnight(range.to + Duration::days(1));
+    let within = |at: DateTime<Utc>| (range.from..=range.to).contains(&berlin_day(at));
+    let mut counts: BTreeMap<String, [u64; 3]> = BTreeMap::new();
+    for (ticket, timeline) in tickets {
+        if within(ticket.created_at) {
+            counts
+                .entry(shown(&field_at(
+                    ticket,
+                    timeline,
+                    field,
+                    ticket.created_at,
+                    false,
+                )))
+                .or_default()[0] += 1;
+        }
+        for entry in timeline {
+            if let TimelineEvent::FieldChanged { field: f, old, new } = &entry.event
+                && f == "status"
+                && within(entry.at)
+                && !done(config, old.as_str().unwrap())
+                && done(config, new.as_str().unwrap())
+            {
+                counts
+                    .entry(shown(&field_at(ticket, timeline, field, entry.at, true)))
+                    .or_default()[1] += 1;
+            }
+        }
+        if ticket.created_at < end
+            && !done(
+                config,
+                field_at(ticket, timeline, "status", end, false)
+                    .as_str()
+                    .unwrap(),
+            )
+        {
+            counts
+                .entry(shown(&field_at(ticket, timeline, field, end, false)))
+                .or_default()[2] += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .map(
+            |(value, [created, resolved, open])| helpdesk::reports::breakdown::BreakdownRow {
+                value,
+                created,
+                resolved,
+                open,
+            },
+        )
+        .collect()
+}
+
+fn brute_assignee_status(
+    config: &Config,
+    tickets: &[(Ticket, Vec<TimelineEntry>)],
+    range: DateRange,
+) -> Vec<helpdesk::reports::breakdown::AssigneeStatusRow> {
+    use std::collections::BTreeMap;
+    let end = berlin_midnight(range.to + Duration::days(1));
+    let mut rows: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
+    for (ticket, timeline) in tickets {
+        if ticket.created_at >= end {
+            continue;
+        }
+        let status = shown(&field_at(ticket, timeline, "status", end, false));
+        let assignee = shown(&field_at(ticket, timeline, "assignee", end, false));
+        let open = !done(config, &status);
+        let created = (range.from..=range.to).contains(&berlin_day(ticket.created_at));
+        if open || created {
+            let row = rows.entry((assignee, status)).or_default();
+            row.0 += u64::from(open);
+            row.1 += u64::from(created);
+        }
+    }
+    rows.into_iter()
+        .map(|((assignee, status), (open, created))| {
+            helpdesk::reports::breakdown::AssigneeStatusRow {
+                assignee,
+                status,
+                open,
+                created,
+            }
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
+
+    #[test]
+    fn breakdowns_and_the_assignee_status_table_match_the_timelines(
+        histories in prop::collection::vec(history(), 1..12),
+        from in 0_i64..80,
+        length in 0_i64..70,
+        field in prop::sample::select(vec!["line", "status", "assignee"]),
+    ) {
+        use helpdesk::reports::breakdown::{Field, assignee_status, breakdown};
+        let config = config();
+        let tickets: Vec<(Ticket, Vec<TimelineEntry>)> = histories
+            .iter()
+            .enumerate()
+            .map(|(i, (opened, steps))| build(&config, i as u64 + 1, *opened, steps))
+            .collect();
+        let events: Vec<_> = tickets
+            .iter()
+            .flat_map(|(ticket, timeline)| metric_events(&config, ticket, timeline))
+            .collect();
+        let first = berlin_day(window_start()) + Duration::days(from);
+        let range = DateRange::new(first, first + Duration::days(length)).unwrap();
+        let zone = TimeZone::parse("Europe/Berlin").unwrap();
+        prop_assert_eq!(
+            breakdown(&events, range, zone, Field::parse(field).unwrap()),
+            brute_breakdown(&config, &tickets, range, field)
+        );
+        prop_assert_eq!(
+            assignee_status(&events, range, zone),
+            brute_assignee_status(&config, &tickets, range)
+        );
+    }
+}
+
+#[test]
+fn a_ticket_opened_or_changed_at_the_ranges_last_midnight_counts_from_the_next_day() {
+    use helpdesk::reports::breakdown::{Field, assignee_status, breakdown};
+    let config = config();
+    // Opened at Berlin midnight on day 3 of the window, assigned a day
+    // later at midnight again.
+    let (ticket, timeline) = build(
+        &config,
+        1,
+        3 * 24 * 60,
+        &[(24 * 60, Step::Assign(Some("anna")))],
+    );
+    let events = metric_events(&config, &ticket, &timeline);
+    let zone = TimeZone::parse("Europe/Berlin").unwrap();
+    let opened = berlin_day(ticket.created_at);
+
+    // The range ending the day before: the ticket does not exist yet.
+    let before = DateRange::new(opened - Duration::days(2), opened - Duration::days(1)).unwrap();
+    assert!(breakdown(&events, before, zone, Field::Assignee).is_empty());
+    assert!(assignee_status(&events, before, zone).is_empty());
+
+    // The range ending on its first day: open, not yet assigned.
+    let first = DateRange::new(opened, opened).unwrap();
+    let rows = breakdown(&events, first, zone, Field::Assignee);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].value.as_str(), rows[0].created, rows[0].open),
+        ("(none)", 1, 1)
+    );
+    let cells = assignee_status(&events, first, zone);
+    assert_eq!(cells.len(), 1);
+    assert_eq!(
+        (cells[0].assignee.as_str(), cells[0].status.as_str()),
+        ("(none)", "New")
+    );
+
+    // A day later: anna's.
+    let second = DateRange::new(opened, opened + Duration::days(1)).unwrap();
+    let rows = breakdown(&events, second, zone, Field::Assignee);
+    let anna: Vec<_> = rows.iter().filter(|r| r.value == "anna").collect();
+    assert_eq!(anna.len(), 1);
+    assert_eq!(anna[0].open, 1);
 }

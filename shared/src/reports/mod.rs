@@ -6,10 +6,13 @@
 //! Where the events come from (a store's timelines now, [`gather`];
 //! rollups kept as changes arrive later) is the caller's business.
 //!
-//! Built so far: [`volume`]. The other reports of the issue (assignee x
-//! status, breakdowns, response times, SLA, reopens, time in status,
-//! agents) follow on the same events.
+//! Built so far: [`volume`] (with the CLI, the API and the console's
+//! dashboard), and [`breakdown`]'s breakdown by field and assignee x
+//! status (computed and tested, not yet offered by any face). The other
+//! reports (response times, SLA, reopens, time in status, agents) follow
+//! on the same events.
 
+pub mod breakdown;
 pub mod gather;
 pub mod metrics;
 pub mod volume;
