@@ -1,5 +1,6 @@
 //! `/reports/{name}`: a report over the tickets of the agent's queues, the
-//! same JSON as `helpdesk report NAME --json`.
+//! same document as `helpdesk report NAME --json`
+//! (`helpdesk::reports::run`).
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -7,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use chrono::NaiveDate;
 use helpdesk::domain::QueueKey;
 use helpdesk::reports::Asked;
-use helpdesk::reports::volume::{self, VolumeReport};
+use helpdesk::reports::run::{self, Document, Name, RunError};
 use helpdesk::services::Services;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -29,34 +30,38 @@ pub struct ReportParams {
     to: Option<NaiveDate>,
     /// One of your queues (default: all of them).
     queue: Option<String>,
-    /// `day` (default), `week` or `month`.
+    /// `volume`: `day` (default), `week` or `month`; `breakdown`: a field
+    /// (`component` by default, `channel`, `line`, `priority`,
+    /// `organization`, `assignee`, `status`).
     by: Option<String>,
     /// The IANA zone whose calendar days the periods are (default `UTC`).
     zone: Option<String>,
 }
 
 /// `GET /reports/{name}`: `volume` (created, resolved and reopened per
-/// period, and the backlog at each period's end) over your queues.
+/// period, and the backlog at each period's end), `breakdown` (created,
+/// resolved and open by a field's value) or `assignee-status` (open and
+/// created tickets by assignee x status), over your queues.
 #[utoipa::path(get, path = "/reports/{name}", tag = "reports", security(("bearer" = [])),
-    params(("name" = String, Path, description = "The report: `volume`"), ReportParams),
+    params(("name" = String, Path, description = "`volume`, `breakdown` or `assignee-status`"), ReportParams),
     responses(
-        (status = 200, description = "`{report, from, to, by, zone, queues, rows: [{period, created, resolved, reopened, backlog}]}`", body = Object),
+        (status = 200, description = "`{report, from, to, by, zone, queues, columns, rows: [{...}]}`; volume rows `{period, created, resolved, reopened, backlog}`", body = Object),
         (status = 400, description = "An unknown parameter", body = Problem),
         (status = 401, description = "No valid credentials", body = Problem),
         (status = 404, description = "No such report", body = Problem),
-        (status = 422, description = "A value that cannot be used (a date, a period, a zone, a queue not yours)", body = Problem),
+        (status = 422, description = "A value that cannot be used (a date, a grouping, a zone, a queue not yours)", body = Problem),
     ))]
 pub async fn show(
     State(services): State<Services>,
     Agent(agent): Agent,
     Path(name): Path<String>,
     params: Result<Query<ReportParams>, QueryRejection>,
-) -> Result<Json<VolumeReport>, ApiError> {
-    if name != "volume" {
+) -> Result<Json<Document>, ApiError> {
+    let Some(report) = Name::parse(&name) else {
         return Err(ApiError::not_found(format!(
-            "no report {name:?}; the reports are: volume"
+            "no report {name:?}; the reports are: volume, breakdown, assignee-status"
         )));
-    }
+    };
     let Query(params) = params.map_err(|e| ApiError::malformed(None, e.body_text()))?;
     let config = &services.config;
     let mine = agent.queues(config);
@@ -78,11 +83,10 @@ pub async fn show(
         by: params.by,
         zone: params.zone,
     };
-    let span = asked
-        .span(services.clock.now())
-        .map_err(|(field, message)| ApiError::invalid(field, message))?;
-    volume::volume_of_queues(config, services.store.as_ref(), queues, span)
-        .await
-        .map(Json)
-        .map_err(|e| ApiError::store(&e))
+    let now = services.clock.now();
+    match run::from_store(config, services.store.as_ref(), report, queues, &asked, now).await {
+        Ok(document) => Ok(Json(document)),
+        Err(RunError::Invalid(field, message)) => Err(ApiError::invalid(field, message)),
+        Err(RunError::Store(e)) => Err(ApiError::store(&e)),
+    }
 }

@@ -1,7 +1,7 @@
 //! `helpdesk report NAME`: a report over the metric events of the queues'
-//! tickets, as a table, JSON (`{"report", "from", "to", "by", "zone",
-//! "queues", "rows": [...]}`, as the API answers) or CSV. Built so far:
-//! `volume`.
+//! tickets (`helpdesk::reports::run`), as a table, JSON (`{"report",
+//! "from", "to", "by", "zone", "queues", "columns", "rows": [...]}`, as the
+//! API answers) or CSV.
 
 use std::process::ExitCode;
 
@@ -10,14 +10,31 @@ use clap::{Args, ValueEnum};
 use helpdesk::app::Services;
 use helpdesk::domain::QueueKey;
 use helpdesk::reports::Asked;
-use helpdesk::reports::volume::{self, VolumeReport};
+use helpdesk::reports::run::{self, Document, Name, RunError};
+use serde_json::Value;
 
 /// The reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReportName {
-    /// Created, resolved and reopened per period, and the backlog at each
-    /// period's end.
+    /// Created, resolved and reopened per period (--by day, week or
+    /// month), and the backlog at each period's end.
     Volume,
+    /// Created, resolved and open by a field's value (--by component,
+    /// channel, line, priority, organization, assignee or status).
+    Breakdown,
+    /// Open tickets at the end of the range, and those created in it, by
+    /// assignee x status.
+    AssigneeStatus,
+}
+
+impl From<ReportName> for Name {
+    fn from(name: ReportName) -> Self {
+        match name {
+            ReportName::Volume => Self::Volume,
+            ReportName::Breakdown => Self::Breakdown,
+            ReportName::AssigneeStatus => Self::AssigneeStatus,
+        }
+    }
 }
 
 /// `helpdesk report` options.
@@ -35,10 +52,11 @@ pub struct ReportArgs {
     /// Only this queue (default: every queue).
     #[arg(long)]
     queue: Option<QueueKey>,
-    /// Rows per day, week or month.
-    #[arg(long, default_value = "day")]
-    by: String,
-    /// The zone whose calendar days the periods are (IANA name).
+    /// What rows group by: day, week or month (volume; default day), a
+    /// field (breakdown; default component).
+    #[arg(long)]
+    by: Option<String>,
+    /// The zone whose calendar days the report counts (IANA name).
     #[arg(long, default_value = "UTC")]
     zone: String,
     /// Print JSON.
@@ -51,19 +69,6 @@ pub struct ReportArgs {
 
 /// Runs the report; exit 2 for options that cannot be used.
 pub async fn run(services: &Services, args: &ReportArgs) -> anyhow::Result<ExitCode> {
-    let asked = Asked {
-        from: args.from,
-        to: args.to,
-        by: Some(args.by.clone()),
-        zone: Some(args.zone.clone()),
-    };
-    let span = match asked.span(services.clock.now()) {
-        Ok(span) => span,
-        Err((option, problem)) => {
-            eprintln!("--{option}: {problem}");
-            return Ok(ExitCode::from(2));
-        }
-    };
     let queues: Vec<QueueKey> = match &args.queue {
         Some(queue) if services.config.queues.contains_key(queue) => vec![queue.clone()],
         Some(queue) => {
@@ -72,32 +77,77 @@ pub async fn run(services: &Services, args: &ReportArgs) -> anyhow::Result<ExitC
         }
         None => services.config.queues.keys().cloned().collect(),
     };
-    let report = match args.name {
-        ReportName::Volume => {
-            volume::volume_of_queues(&services.config, services.store.as_ref(), queues, span)
-                .await?
-        }
+    let asked = Asked {
+        from: args.from,
+        to: args.to,
+        by: args.by.clone(),
+        zone: Some(args.zone.clone()),
     };
-    print(args, &report)?;
+    let store = services.store.as_ref();
+    let now = services.clock.now();
+    let document = match run::from_store(
+        &services.config,
+        store,
+        args.name.into(),
+        queues,
+        &asked,
+        now,
+    )
+    .await
+    {
+        Ok(document) => document,
+        Err(RunError::Invalid(option, problem)) => {
+            eprintln!("--{option}: {problem}");
+            return Ok(ExitCode::from(2));
+        }
+        Err(RunError::Store(e)) => return Err(e.into()),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&document)?);
+    } else if args.csv {
+        print!("{}", document.csv());
+    } else {
+        print!("{}", table(&document));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print(args: &ReportArgs, report: &VolumeReport) -> anyhow::Result<()> {
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(report)?);
-    } else if args.csv {
-        print!("{}", volume::csv(&report.rows));
-    } else {
-        println!(
-            "{:<12} {:>8} {:>8} {:>8} {:>8}",
-            "period", "created", "resolved", "reopened", "backlog"
-        );
-        for r in &report.rows {
-            println!(
-                "{:<12} {:>8} {:>8} {:>8} {:>8}",
-                r.period, r.created, r.resolved, r.reopened, r.backlog
-            );
-        }
+/// The document as a text table: a column per field, as wide as its
+/// widest cell.
+fn table(document: &Document) -> String {
+    let cell = |value: &Value| match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    let rows: Vec<Vec<String>> = document
+        .rows
+        .iter()
+        .map(|row| document.columns.iter().map(|c| cell(&row[*c])).collect())
+        .collect();
+    let widths: Vec<usize> = document
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([c.len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        format!("{}\n", padded.join("  ").trim_end())
+    };
+    let mut out = line(document.columns.iter().map(|c| (*c).to_owned()).collect());
+    for row in rows {
+        out.push_str(&line(row));
     }
-    Ok(())
+    out
 }

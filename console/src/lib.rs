@@ -115,7 +115,7 @@ pub fn router(console: Console) -> Router {
         .route("/tickets/{key}/attachments/{seq}", get(ticket::attachment))
         .route("/new", get(create::page).post(create::submit))
         .route("/reports", get(reports::page))
-        .route("/reports/volume.csv", get(reports::csv))
+        .route("/reports/{file}", get(reports::csv))
         .route("/assets/{name}", get(assets::serve))
         .fallback(not_found)
         .layer(axum::middleware::map_response(secure_headers))

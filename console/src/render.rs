@@ -20,6 +20,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("entries.html", include_str!("../templates/entries.html")),
     ("new.html", include_str!("../templates/new.html")),
     ("reports.html", include_str!("../templates/reports.html")),
+    (
+        "report_table.html",
+        include_str!("../templates/report_table.html"),
+    ),
     ("error.html", include_str!("../templates/error.html")),
 ];
 

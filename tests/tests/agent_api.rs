@@ -1635,6 +1635,32 @@ async fn the_volume_report_counts_the_agents_queues_only_and_names_what_it_canno
         body["rows"],
         json!([{ "period": today, "created": 3, "resolved": 0, "reopened": 0, "backlog": 3 }])
     );
+    let (status, _, body) = desk
+        .get(
+            Some(&anna),
+            &format!("/reports/breakdown?from={today}&to={today}&by=channel"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["rows"],
+        json!([{ "value": "email", "created": 3, "resolved": 0, "open": 3 }])
+    );
+    let (status, _, body) = desk
+        .get(
+            Some(&anna),
+            &format!("/reports/assignee-status?from={today}&to={today}"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["columns"],
+        json!(["assignee", "status", "open", "created"])
+    );
+    assert_eq!(
+        body["rows"],
+        json!([{ "assignee": "(none)", "status": "New", "open": 3, "created": 3 }])
+    );
     // erik works in OPS: SUP's tickets are not his to count.
     let (status, _, body) = desk.get(Some(&erik), &path).await;
     assert_eq!(status, StatusCode::OK, "{body}");

@@ -1286,6 +1286,22 @@ async fn the_dashboard_draws_the_volume_of_the_agents_queues_and_offers_it_as_cs
         format!("period,created,resolved,reopened,backlog\n{today},2,0,0,2\n")
     );
 
+    let table = desk
+        .get(
+            Some(&anna),
+            &format!("/reports/assignee-status.csv?from={today}&to={today}"),
+        )
+        .await;
+    assert_eq!(table.status, StatusCode::OK);
+    assert!(
+        table.body.starts_with("assignee,status,open,created\n"),
+        "{}",
+        table.body
+    );
+    assert!(table.body.contains("(none),New,2,2\n"), "{}", table.body);
+    let missing = desk.get(Some(&anna), "/reports/nonsense.csv").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
     let refused = desk.get(Some(&anna), "/reports?by=year").await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(

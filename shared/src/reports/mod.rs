@@ -6,15 +6,15 @@
 //! Where the events come from (a store's timelines now, [`gather`];
 //! rollups kept as changes arrive later) is the caller's business.
 //!
-//! Built so far: [`volume`] (with the CLI, the API and the console's
-//! dashboard), and [`breakdown`]'s breakdown by field and assignee x
-//! status (computed and tested, not yet offered by any face). The other
-//! reports (response times, SLA, reopens, time in status, agents) follow
-//! on the same events.
+//! Built so far: [`volume`], and [`breakdown`]'s breakdown by a field and
+//! assignee x status; [`run`] makes any of them one document for the CLI,
+//! the API and the console. The other reports (response times, SLA,
+//! reopens, time in status, agents) follow on the same events.
 
 pub mod breakdown;
 pub mod gather;
 pub mod metrics;
+pub mod run;
 pub mod volume;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
@@ -128,29 +128,21 @@ pub struct Asked {
     pub from: Option<NaiveDate>,
     /// The last day (default: today in `zone`).
     pub to: Option<NaiveDate>,
-    /// `day` (default), `week` or `month`.
+    /// What rows group by: a period for `volume` (`day`, `week`,
+    /// `month`), a field for `breakdown`.
     pub by: Option<String>,
     /// An IANA zone (default `UTC`).
     pub zone: Option<String>,
 }
 
-/// A report's days, rows and zone, checked.
-#[derive(Debug, Clone, Copy)]
-pub struct Span {
-    /// The days.
-    pub range: DateRange,
-    /// How rows group them.
-    pub period: Period,
-    /// Whose calendar days they are.
-    pub zone: TimeZone,
-}
-
 impl Asked {
-    /// The span asked for, at `now`; what is wrong (naming the parameter)
-    /// otherwise.
-    pub fn span(&self, now: DateTime<Utc>) -> Result<Span, (&'static str, String)> {
-        let by = self.by.as_deref().unwrap_or("day");
-        let period = Period::parse(by).ok_or(("by", format!("{by:?}: day, week or month")))?;
+    /// The days asked for and the zone they are days of, at `now`; what
+    /// is wrong (naming the parameter) otherwise. `by` is each report's
+    /// own business.
+    pub fn range(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<(DateRange, TimeZone), (&'static str, String)> {
         let zone_name = self.zone.as_deref().unwrap_or("UTC");
         let zone = TimeZone::parse(zone_name)
             .map_err(|_| ("zone", format!("{zone_name:?} is not an IANA time zone")))?;
@@ -162,11 +154,7 @@ impl Asked {
         if (range.to - range.from).num_days() > MAX_DAYS {
             return Err(("from", format!("a report covers at most {MAX_DAYS} days")));
         }
-        Ok(Span {
-            range,
-            period,
-            zone,
-        })
+        Ok((range, zone))
     }
 }
 
