@@ -367,6 +367,22 @@ fn first<'a>(form: &'a BTreeMap<String, Vec<String>>, name: &str) -> Option<&'a 
     form.get(name).and_then(|v| v.first()).map(String::as_str)
 }
 
+/// An urlencoded form of this session's page (its CSRF token and origin
+/// checked), as its pairs.
+fn checked_form(
+    headers: &HeaderMap,
+    session: &Session,
+    body: &[u8],
+) -> Result<BTreeMap<String, Vec<String>>, session::Refused> {
+    let form = pairs(body);
+    session::check_form(
+        headers,
+        Some(session),
+        first(&form, "csrf").unwrap_or_default(),
+    )?;
+    Ok(form)
+}
+
 /// The version a form was made from.
 fn version_of(form: &BTreeMap<String, Vec<String>>) -> Option<u64> {
     first(form, "version").and_then(|v| v.parse().ok())
@@ -381,14 +397,10 @@ pub async fn take(
     headers: HeaderMap,
     RawForm(body): RawForm,
 ) -> Response {
-    let form = pairs(&body);
-    if let Err(refused) = session::check_form(
-        &headers,
-        Some(&session),
-        first(&form, "csrf").unwrap_or_default(),
-    ) {
-        return refused.into_response();
-    }
+    let form = match checked_form(&headers, &session, &body) {
+        Ok(form) => form,
+        Err(refused) => return refused.into_response(),
+    };
     let update = AgentUpdate {
         assignee: Some(Some(session.principal.login.clone())),
         expected_version: version_of(&form),
@@ -406,14 +418,10 @@ pub async fn fields(
     headers: HeaderMap,
     RawForm(body): RawForm,
 ) -> Response {
-    let form = pairs(&body);
-    if let Err(refused) = session::check_form(
-        &headers,
-        Some(&session),
-        first(&form, "csrf").unwrap_or_default(),
-    ) {
-        return refused.into_response();
-    }
+    let form = match checked_form(&headers, &session, &body) {
+        Ok(form) => form,
+        Err(refused) => return refused.into_response(),
+    };
     let Ok(ticket_key) = TicketKey::parse(&key) else {
         return not_found(&key);
     };

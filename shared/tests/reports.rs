@@ -12,7 +12,7 @@ use helpdesk::calendar::TimeZone;
 use helpdesk::config::Config;
 use helpdesk::domain::ticket::entry_seq;
 use helpdesk::domain::{Actor, Channel, QueueKey, Ticket, TicketKey, TimelineEntry, TimelineEvent};
-use helpdesk::reports::metrics::metric_events;
+use helpdesk::reports::metrics::{MetricEvent, metric_events};
 use helpdesk::reports::volume::{VolumeRow, volume};
 use helpdesk::reports::{DateRange, Period};
 use helpdesk::tickets::{TicketDraft, build_ticket};
@@ -167,6 +167,31 @@ fn build(
     (ticket, timeline)
 }
 
+/// The tickets of `histories` and their metric events.
+fn built(
+    config: &Config,
+    histories: &[(i64, Vec<(i64, Step)>)],
+) -> (Vec<(Ticket, Vec<TimelineEntry>)>, Vec<MetricEvent>) {
+    let tickets: Vec<(Ticket, Vec<TimelineEntry>)> = histories
+        .iter()
+        .enumerate()
+        .map(|(i, (opened, steps))| build(config, i as u64 + 1, *opened, steps))
+        .collect();
+    let events = tickets
+        .iter()
+        .flat_map(|(ticket, timeline)| metric_events(config, ticket, timeline))
+        .collect();
+    (tickets, events)
+}
+
+/// The Berlin days from `from` days after the window's start, `length`
+/// more.
+fn berlin_range(from: i64, length: i64) -> (DateRange, TimeZone) {
+    let first = berlin_day(window_start()) + Duration::days(from);
+    let range = DateRange::new(first, first + Duration::days(length)).unwrap();
+    (range, TimeZone::parse("Europe/Berlin").unwrap())
+}
+
 fn done(config: &Config, status: &str) -> bool {
     config.queues[&QueueKey::parse("SUP").unwrap()]
         .category_of(status)
@@ -275,18 +300,8 @@ proptest! {
         period in prop::sample::select(vec![Period::Day, Period::Week, Period::Month]),
     ) {
         let config = config();
-        let tickets: Vec<(Ticket, Vec<TimelineEntry>)> = histories
-            .iter()
-            .enumerate()
-            .map(|(i, (opened, steps))| build(&config, i as u64 + 1, *opened, steps))
-            .collect();
-        let events: Vec<_> = tickets
-            .iter()
-            .flat_map(|(ticket, timeline)| metric_events(&config, ticket, timeline))
-            .collect();
-        let first = berlin_day(window_start()) + Duration::days(from);
-        let range = DateRange::new(first, first + Duration::days(length)).unwrap();
-        let zone = TimeZone::parse("Europe/Berlin").unwrap();
+        let (tickets, events) = built(&config, &histories);
+        let (range, zone) = berlin_range(from, length);
         prop_assert_eq!(
             volume(&events, range, period, zone),
             brute_force(&config, &tickets, range, period)
@@ -535,18 +550,8 @@ proptest! {
     ) {
         use helpdesk::reports::breakdown::{Field, assignee_status, breakdown};
         let config = config();
-        let tickets: Vec<(Ticket, Vec<TimelineEntry>)> = histories
-            .iter()
-            .enumerate()
-            .map(|(i, (opened, steps))| build(&config, i as u64 + 1, *opened, steps))
-            .collect();
-        let events: Vec<_> = tickets
-            .iter()
-            .flat_map(|(ticket, timeline)| metric_events(&config, ticket, timeline))
-            .collect();
-        let first = berlin_day(window_start()) + Duration::days(from);
-        let range = DateRange::new(first, first + Duration::days(length)).unwrap();
-        let zone = TimeZone::parse("Europe/Berlin").unwrap();
+        let (tickets, events) = built(&config, &histories);
+        let (range, zone) = berlin_range(from, length);
         prop_assert_eq!(
             breakdown(&events, range, zone, Field::parse(field).unwrap()),
             brute_breakdown(&config, &tickets, range, field)
