@@ -30,22 +30,31 @@ pub struct ReportParams {
     to: Option<NaiveDate>,
     /// One of your queues (default: all of them).
     queue: Option<String>,
-    /// `volume`: `day` (default), `week` or `month`; `breakdown`: a field
-    /// (`component` by default, `channel`, `line`, `priority`,
-    /// `organization`, `assignee`, `status`).
+    /// `volume`: `day` (default), `week` or `month`; `breakdown`,
+    /// `reopens` and `time-in-status`: a field (`component`, `channel`,
+    /// `line`, `priority`, `organization`, `assignee`, `status`, `tag` or
+    /// a select custom field); `response-times`: `month` (default),
+    /// `assignee` or `channel`; `sla`: `rule` (default), `month` or
+    /// `assignee`.
     by: Option<String>,
-    /// The IANA zone whose calendar days the periods are (default `UTC`).
+    /// The IANA zone whose calendar days the periods are (default: the
+    /// desk's `desk.zone`, else `UTC`).
     zone: Option<String>,
 }
 
 /// `GET /reports/{name}`: `volume` (created, resolved and reopened per
 /// period, and the backlog at each period's end), `breakdown` (created,
-/// resolved and open by a field's value) or `assignee-status` (open and
-/// created tickets by assignee x status), over your queues.
+/// resolved and open by a field's value), `assignee-status` (open and
+/// created tickets by assignee x status), `response-times` (first
+/// response, next response and resolution: median, p90 and mean in
+/// business and calendar seconds), `sla` (timers met, breached, running;
+/// compliance), `reopens` (reopen rate and who reopened),
+/// `time-in-status` (business and calendar time per status) or `agents`
+/// (per agent), over your queues.
 #[utoipa::path(get, path = "/reports/{name}", tag = "reports", security(("bearer" = [])),
-    params(("name" = String, Path, description = "`volume`, `breakdown` or `assignee-status`"), ReportParams),
+    params(("name" = String, Path, description = "`volume`, `breakdown`, `assignee-status`, `response-times`, `sla`, `reopens`, `time-in-status` or `agents`"), ReportParams),
     responses(
-        (status = 200, description = "`{report, from, to, by, zone, queues, columns, rows: [{...}]}`; volume rows `{period, created, resolved, reopened, backlog}`", body = Object),
+        (status = 200, description = "`{report, from, to, by, zone, queues, columns, rows: [{...}]}`: one object per row with the `columns` as keys; volume rows `{period, created, resolved, reopened, backlog}`", body = Object),
         (status = 400, description = "An unknown parameter", body = Problem),
         (status = 401, description = "No valid credentials", body = Problem),
         (status = 404, description = "No such report", body = Problem),
@@ -58,8 +67,10 @@ pub async fn show(
     params: Result<Query<ReportParams>, QueryRejection>,
 ) -> Result<Json<Document>, ApiError> {
     let Some(report) = Name::parse(&name) else {
+        let names: Vec<&str> = Name::ALL.iter().map(|(n, _)| *n).collect();
         return Err(ApiError::not_found(format!(
-            "no report {name:?}; the reports are: volume, breakdown, assignee-status"
+            "no report {name:?}; the reports are: {}",
+            names.join(", ")
         )));
     };
     let Query(params) = params.map_err(|e| ApiError::malformed(None, e.body_text()))?;

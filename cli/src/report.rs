@@ -22,9 +22,25 @@ pub enum ReportName {
     /// Created, resolved and open by a field's value (--by component,
     /// channel, line, priority, organization, assignee or status).
     Breakdown,
-    /// Open tickets at the end of the range, and those created in it, by
-    /// assignee x status.
+    /// Open tickets at the end of the range, and those created in it
+    /// (as they are now), by assignee x status.
     AssigneeStatus,
+    /// First response, next response and resolution times in business
+    /// and calendar time: median, p90, mean (--by month, assignee or
+    /// channel).
+    ResponseTimes,
+    /// SLA timers met, breached and running, and the compliance, per
+    /// metric and rule (--by rule, month or assignee).
+    Sla,
+    /// Tickets resolved and reopened, who reopened them, the reopen rate
+    /// (--by a field; default assignee).
+    Reopens,
+    /// Business and calendar time spent in each status (--by a field,
+    /// such as a request type; default none).
+    TimeInStatus,
+    /// Per agent: tickets taken, answers, resolved, reopened, median first
+    /// response.
+    Agents,
 }
 
 impl From<ReportName> for Name {
@@ -33,6 +49,11 @@ impl From<ReportName> for Name {
             ReportName::Volume => Self::Volume,
             ReportName::Breakdown => Self::Breakdown,
             ReportName::AssigneeStatus => Self::AssigneeStatus,
+            ReportName::ResponseTimes => Self::ResponseTimes,
+            ReportName::Sla => Self::Sla,
+            ReportName::Reopens => Self::Reopens,
+            ReportName::TimeInStatus => Self::TimeInStatus,
+            ReportName::Agents => Self::Agents,
         }
     }
 }
@@ -53,12 +74,16 @@ pub struct ReportArgs {
     #[arg(long)]
     queue: Option<QueueKey>,
     /// What rows group by: day, week or month (volume; default day), a
-    /// field (breakdown; default component).
+    /// field (breakdown, reopens, time-in-status: component, channel,
+    /// line, priority, organization, assignee, status, tag or a select
+    /// custom field), month, assignee or channel (response-times), rule,
+    /// month or assignee (sla).
     #[arg(long)]
     by: Option<String>,
-    /// The zone whose calendar days the report counts (IANA name).
-    #[arg(long, default_value = "UTC")]
-    zone: String,
+    /// The zone whose calendar days the report counts (IANA name;
+    /// default: the configuration's `desk.zone`, else UTC).
+    #[arg(long)]
+    zone: Option<String>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -81,7 +106,7 @@ pub async fn run(services: &Services, args: &ReportArgs) -> anyhow::Result<ExitC
         from: args.from,
         to: args.to,
         by: args.by.clone(),
-        zone: Some(args.zone.clone()),
+        zone: args.zone.clone(),
     };
     let store = services.store.as_ref();
     let now = services.clock.now();

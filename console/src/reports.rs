@@ -2,7 +2,8 @@
 //! report's rows for spreadsheets. The same reports as `helpdesk report`
 //! and the API's `/reports/{name}` (`helpdesk::reports::run`), over the
 //! agent's queues: the volume drawn as inline SVG (no chart library, no
-//! external service), a breakdown, and the assignee x status table.
+//! external service), a breakdown, the assignee x status table, response
+//! times, SLA compliance, reopens, time in status and the agents' table.
 
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
@@ -10,8 +11,8 @@ use chrono::NaiveDate;
 use helpdesk::domain::QueueKey;
 use helpdesk::reports::Asked;
 use helpdesk::reports::gather::gather;
-use helpdesk::reports::metrics::MetricEvent;
 use helpdesk::reports::run::{Document, Name, RunError, document};
+use helpdesk::reports::tally::Tally;
 use http::{StatusCode, header};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -61,12 +62,12 @@ fn asked(params: &Params, by: Option<&str>) -> Result<Asked, Problem> {
     })
 }
 
-/// The agent's queues the parameters ask for, and their metric events.
-async fn events(
+/// The agent's queues the parameters ask for, and their tally.
+async fn tally(
     console: &Console,
     agent: &helpdesk::auth::Principal,
     params: &Params,
-) -> Result<(Vec<QueueKey>, Vec<MetricEvent>), Problem> {
+) -> Result<(Vec<QueueKey>, Tally), Problem> {
     let config = &console.services.config;
     let mine = agent.queues(config);
     let queues = match value(&params.queue) {
@@ -80,15 +81,12 @@ async fn events(
     };
     // What is asked is checked before anything is read.
     let now = console.services.clock.now();
-    document(
-        &[],
-        Name::Volume,
-        Vec::new(),
-        &asked(params, value(&params.by))?,
-        now,
-    )
-    .map_err(said)?;
-    let events = gather(config, console.services.store.as_ref(), &queues)
+    let asked = asked(params, value(&params.by))?;
+    let (_, zone) = asked
+        .range(now, config.report_zone())
+        .map_err(|(field, text)| invalid(format!("{field}: {text}")))?;
+    document(config, &Tally::new(), Name::Volume, Vec::new(), &asked, now).map_err(said)?;
+    let tally = gather(config, console.services.store.as_ref(), &queues, zone)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "a report could not be read");
@@ -97,7 +95,7 @@ async fn events(
                 "The tickets cannot be read right now.".to_owned(),
             )
         })?;
-    Ok((queues, events))
+    Ok((queues, tally))
 }
 
 fn said(e: RunError) -> Problem {
@@ -113,22 +111,86 @@ fn said(e: RunError) -> Problem {
     }
 }
 
-/// The dashboard's three reports.
+/// The `by` of report `name` on the dashboard: `by` groups the volume,
+/// `field` the breakdown; the others show their default grouping.
+fn by_of(name: Name, params: &Params) -> Option<&str> {
+    match name {
+        Name::Volume => value(&params.by),
+        Name::Breakdown => value(&params.field),
+        _ => None,
+    }
+}
+
+/// Every report, as the dashboard shows them.
 async fn dashboard(
     console: &Console,
     agent: &helpdesk::auth::Principal,
     params: &Params,
-) -> Result<[Document; 3], Problem> {
-    let (queues, events) = events(console, agent, params).await?;
+) -> Result<Vec<Document>, Problem> {
+    let (queues, tally) = tally(console, agent, params).await?;
     let now = console.services.clock.now();
-    let make = |name: Name, by: Option<&str>| -> Result<Document, Problem> {
-        document(&events, name, queues.clone(), &asked(params, by)?, now).map_err(said)
-    };
-    Ok([
-        make(Name::Volume, value(&params.by))?,
-        make(Name::Breakdown, value(&params.field))?,
-        make(Name::AssigneeStatus, None)?,
-    ])
+    let config = &console.services.config;
+    Name::ALL
+        .iter()
+        .map(|(_, name)| {
+            let asked = asked(params, by_of(*name, params))?;
+            document(config, &tally, *name, queues.clone(), &asked, now).map_err(said)
+        })
+        .collect()
+}
+
+/// A report's rows as the page shows them: durations in hours and
+/// minutes, shares as percentages, nothing as a dash.
+fn shown(report: &Document) -> Value {
+    let rows: Vec<Value> = report
+        .rows
+        .iter()
+        .map(|row| {
+            let cells: serde_json::Map<String, Value> = report
+                .columns
+                .iter()
+                .map(|c| (c.to_string(), Value::String(cell(c, &row[*c]))))
+                .collect();
+            Value::Object(cells)
+        })
+        .collect();
+    json!({ "report": report.report, "by": report.by, "from": report.from, "to": report.to,
+            "zone": report.zone, "columns": report.columns, "rows": rows })
+}
+
+/// One cell as shown.
+fn cell(column: &str, value: &Value) -> String {
+    let seconds = ["business", "calendar", "first_response"];
+    match value {
+        Value::Null => "—".to_owned(),
+        Value::Number(n) if column == "compliance" => format!("{n} %"),
+        Value::Number(n) if column.ends_with("rate") => n
+            .as_f64()
+            .map_or_else(|| n.to_string(), |r| format!("{:.1} %", r * 100.0)),
+        Value::Number(n)
+            if seconds.iter().any(|s| column.contains(s)) && column != "first_responses" =>
+        {
+            n.as_i64().map_or_else(|| n.to_string(), duration)
+        }
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Seconds as `3d 4h`, `2h 05m`, `12m` or `40s`.
+fn duration(seconds: i64) -> String {
+    let (d, h, m) = (seconds / 86_400, seconds / 3_600 % 24, seconds / 60 % 60);
+    if seconds < 0 {
+        format!("-{}", duration(-seconds))
+    } else if d > 0 {
+        format!("{d}d {h}h")
+    } else if h > 0 {
+        format!("{h}h {m:02}m")
+    } else if m > 0 {
+        format!("{m}m")
+    } else {
+        format!("{seconds}s")
+    }
 }
 
 /// `GET /reports`.
@@ -142,16 +204,17 @@ pub async fn page(
         Ok(reports) => (StatusCode::OK, Some(reports), None),
         Err((status, text)) => (status, None, Some(text)),
     };
+    let config = &console.services.config;
     let context = json!({
         "chrome": show::chrome(&console, &session),
         "params": params,
         "problem": problem,
         "volume": reports.as_ref().map(|r| &r[0]),
-        "breakdown": reports.as_ref().map(|r| &r[1]),
-        "assignees": reports.as_ref().map(|r| &r[2]),
+        "reports": reports.as_ref().map(|r| r.iter().map(shown).collect::<Vec<_>>()),
         "chart": reports.as_ref().map(|r| chart(&r[0].rows)),
         "query": query,
-        "fields": ["component", "channel", "line", "priority", "organization", "assignee", "status"],
+        "zone": value(&params.zone).map_or_else(|| config.report_zone().name().to_owned(), str::to_owned),
+        "fields": helpdesk::reports::breakdown::Field::names(config),
         "queues": session.principal.queues(&console.services.config).iter().map(ToString::to_string).collect::<Vec<_>>(),
     });
     render::page_with_status(status, "reports.html", context)
@@ -166,24 +229,21 @@ pub async fn csv(
     Query(params): Query<Params>,
 ) -> Response {
     let Some(name) = file.strip_suffix(".csv").and_then(Name::parse) else {
+        let names: Vec<&str> = Name::ALL.iter().map(|(n, _)| *n).collect();
         return render::error_page(
             StatusCode::NOT_FOUND,
             "No such report",
-            "The reports are volume, breakdown and assignee-status.",
+            &format!("The reports are {}.", names.join(", ")),
         );
     };
-    let by = match name {
-        Name::Volume => value(&params.by),
-        Name::Breakdown => value(&params.field),
-        Name::AssigneeStatus => None,
-    };
     let made = async {
-        let (queues, events) = events(&console, &session.principal, &params).await?;
+        let (queues, tally) = tally(&console, &session.principal, &params).await?;
         document(
-            &events,
+            &console.services.config,
+            &tally,
             name,
             queues,
-            &asked(&params, by)?,
+            &asked(&params, by_of(name, &params))?,
             console.services.clock.now(),
         )
         .map_err(said)

@@ -1,18 +1,21 @@
 //! Reports against a brute-force recomputation from the timelines: random
-//! ticket histories (openings, status moves with pauses, reopens, answers,
-//! assignments) around the daylight-saving changes of Europe/Berlin, and
-//! every figure of the `volume` report checked against counting the
-//! timelines directly, in another way (chrono-tz days, the status at each
-//! instant read off the entries), for days, weeks and months.
+//! ticket histories (openings, status moves by agents, customers and
+//! triggers, reopens, answers, customer messages, assignments, line
+//! changes, SLA timers) around the daylight-saving changes of
+//! Europe/Berlin, and every figure of every report checked against
+//! counting the timelines directly, in another way (chrono-tz days, each
+//! field at each instant read off the entries).
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone as _, Utc};
 use chrono_tz::Europe::Berlin;
 use helpdesk::calendar::TimeZone;
 use helpdesk::config::Config;
+use helpdesk::domain::SlaEventKind;
 use helpdesk::domain::ticket::entry_seq;
 use helpdesk::domain::{Actor, Channel, QueueKey, Ticket, TicketKey, TimelineEntry, TimelineEvent};
-use helpdesk::reports::metrics::{MetricEvent, metric_events};
+use helpdesk::reports::metrics::metric_events;
+use helpdesk::reports::tally::{Tally, add, tally};
 use helpdesk::reports::volume::{VolumeRow, volume};
 use helpdesk::reports::{DateRange, Period};
 use helpdesk::tickets::{TicketDraft, build_ticket};
@@ -34,14 +37,26 @@ const STATUSES: &[&str] = &[
     "Closed",
 ];
 
+/// Who moves a status.
+#[derive(Debug, Clone, Copy)]
+enum By {
+    Agent,
+    Customer,
+    Trigger,
+}
+
 /// One step of a history: after `minutes`, this happens.
 #[derive(Debug, Clone)]
 enum Step {
-    Status(usize),
+    Status(usize, By),
     Assign(Option<&'static str>),
-    Answer,
+    Answer(&'static str),
+    Customer,
     Line(Option<u8>),
+    Sla(&'static str, &'static str, SlaEventKind),
 }
+
+const AGENTS: [&str; 2] = ["anna", "boris"];
 
 fn step() -> impl Strategy<Value = (i64, Step)> {
     (
@@ -52,10 +67,29 @@ fn step() -> impl Strategy<Value = (i64, Step)> {
             (1_i64..5).prop_map(|d| d * 24 * 60),
         ],
         prop_oneof![
-            4 => (0..STATUSES.len()).prop_map(Step::Status),
-            1 => prop::option::of(prop::sample::select(vec!["anna", "boris"])).prop_map(Step::Assign),
-            1 => Just(Step::Answer),
+            4 => (
+                0..STATUSES.len(),
+                prop::sample::select(vec![By::Agent, By::Agent, By::Customer, By::Trigger])
+            )
+                .prop_map(|(i, by)| Step::Status(i, by)),
+            1 => prop::option::of(prop::sample::select(AGENTS.to_vec())).prop_map(Step::Assign),
+            2 => prop::sample::select(AGENTS.to_vec()).prop_map(Step::Answer),
+            1 => Just(Step::Customer),
             1 => prop::option::of(1_u8..=3).prop_map(Step::Line),
+            2 => (
+                prop::sample::select(vec!["first_response", "resolution"]),
+                prop::sample::select(vec!["Fast", "Slow"]),
+                prop::sample::select(vec![
+                    SlaEventKind::Started,
+                    SlaEventKind::Met,
+                    SlaEventKind::Breached,
+                    SlaEventKind::Stopped,
+                    SlaEventKind::Retargeted,
+                    SlaEventKind::Warned,
+                    SlaEventKind::Paused,
+                ]),
+            )
+                .prop_map(|(metric, rule, event)| Step::Sla(metric, rule, event)),
         ],
     )
 }
@@ -69,7 +103,7 @@ fn history() -> impl Strategy<Value = (i64, Vec<(i64, Step)>)> {
             (0_i64..24 * 70).prop_map(|h| h * 60),
             (0_i64..70).prop_map(|d| d * 24 * 60),
         ],
-        prop::collection::vec(step(), 0..12),
+        prop::collection::vec(step(), 0..16),
     )
 }
 
@@ -120,40 +154,77 @@ fn build(
     for (minutes, step) in steps {
         now += Duration::minutes(*minutes);
         ticket.version += 1;
-        let event = match step {
-            Step::Status(i) => {
+        let agent = |login: &str| Actor::Agent {
+            login: login.into(),
+            via: None,
+        };
+        let (actor, event) = match step {
+            Step::Status(i, by) => {
                 let old = std::mem::replace(&mut ticket.status, STATUSES[*i].to_owned());
-                TimelineEvent::FieldChanged {
+                let actor = match by {
+                    By::Agent => agent("anna"),
+                    By::Customer => Actor::Customer {
+                        email: "someone@example.com".parse().unwrap(),
+                    },
+                    By::Trigger => Actor::Trigger {
+                        name: "a rule".into(),
+                    },
+                };
+                let event = TimelineEvent::FieldChanged {
                     field: "status".into(),
                     old: old.into(),
                     new: ticket.status.clone().into(),
-                }
+                };
+                (actor, event)
             }
             Step::Assign(who) => {
                 let old = std::mem::replace(&mut ticket.assignee, who.map(str::to_owned));
-                TimelineEvent::FieldChanged {
+                let event = TimelineEvent::FieldChanged {
                     field: "assignee".into(),
                     old: serde_json::json!(old),
                     new: serde_json::json!(ticket.assignee),
-                }
+                };
+                (agent("anna"), event)
             }
             Step::Line(line) => {
                 let old = std::mem::replace(&mut ticket.line, *line);
-                TimelineEvent::FieldChanged {
+                let event = TimelineEvent::FieldChanged {
                     field: "line".into(),
                     old: serde_json::json!(old),
                     new: serde_json::json!(line),
-                }
+                };
+                (agent("anna"), event)
             }
-            Step::Answer => TimelineEvent::Comment {
-                public: true,
-                body: "answer".into(),
-                body_blob: None,
-            },
-        };
-        let actor = Actor::Agent {
-            login: "anna".into(),
-            via: None,
+            Step::Answer(who) => {
+                let event = TimelineEvent::Comment {
+                    public: true,
+                    body: "answer".into(),
+                    body_blob: None,
+                };
+                (agent(who), event)
+            }
+            Step::Customer => {
+                let actor = Actor::Customer {
+                    email: "someone@example.com".parse().unwrap(),
+                };
+                let event = TimelineEvent::Comment {
+                    public: true,
+                    body: "more".into(),
+                    body_blob: None,
+                };
+                (actor, event)
+            }
+            Step::Sla(metric, rule, kind) => {
+                let event = TimelineEvent::Sla {
+                    metric: (*metric).into(),
+                    rule: (*rule).into(),
+                    event: *kind,
+                    cycle: 1,
+                    business_seconds: 0,
+                    deadline: None,
+                };
+                (Actor::System, event)
+            }
         };
         timeline.push(TimelineEntry {
             ticket: key.clone(),
@@ -167,21 +238,25 @@ fn build(
     (ticket, timeline)
 }
 
-/// The tickets of `histories` and their metric events.
+/// The tickets of `histories` and the sum of their tallies in Berlin days.
 fn built(
     config: &Config,
     histories: &[(i64, Vec<(i64, Step)>)],
-) -> (Vec<(Ticket, Vec<TimelineEntry>)>, Vec<MetricEvent>) {
+) -> (Vec<(Ticket, Vec<TimelineEntry>)>, Tally) {
     let tickets: Vec<(Ticket, Vec<TimelineEntry>)> = histories
         .iter()
         .enumerate()
         .map(|(i, (opened, steps))| build(config, i as u64 + 1, *opened, steps))
         .collect();
-    let events = tickets
-        .iter()
-        .flat_map(|(ticket, timeline)| metric_events(config, ticket, timeline))
-        .collect();
-    (tickets, events)
+    let mut sum = Tally::new();
+    for (ticket, timeline) in &tickets {
+        add(&mut sum, &tally(config, berlin(), ticket, timeline), 1);
+    }
+    (tickets, sum)
+}
+
+fn berlin() -> TimeZone {
+    TimeZone::parse("Europe/Berlin").unwrap()
 }
 
 /// The Berlin days from `from` days after the window's start, `length`
@@ -300,10 +375,10 @@ proptest! {
         period in prop::sample::select(vec![Period::Day, Period::Week, Period::Month]),
     ) {
         let config = config();
-        let (tickets, events) = built(&config, &histories);
-        let (range, zone) = berlin_range(from, length);
+        let (tickets, tally) = built(&config, &histories);
+        let (range, _) = berlin_range(from, length);
         prop_assert_eq!(
-            volume(&events, range, period, zone),
+            volume(&tally, range, period),
             brute_force(&config, &tickets, range, period)
         );
     }
@@ -313,16 +388,15 @@ proptest! {
 fn a_reopened_ticket_counts_once_resolved_once_reopened_and_is_in_the_backlog_again() {
     let config = config();
     let steps = [
-        (60, Step::Status(6)),      // Resolved after an hour
-        (60 * 24, Step::Status(4)), // reopened a day later (In progress)
-        (60, Step::Answer),
+        (60, Step::Status(6, By::Agent)),      // Resolved after an hour
+        (60 * 24, Step::Status(4, By::Agent)), // reopened a day later (In progress)
+        (60, Step::Answer("anna")),
     ];
     let (ticket, timeline) = build(&config, 1, 60 * 24 * 31 + 9 * 60, &steps);
-    let events = metric_events(&config, &ticket, &timeline);
+    let tally = tally(&config, berlin(), &ticket, &timeline);
     let day = berlin_day(ticket.created_at);
     let range = DateRange::new(day, day + Duration::days(1)).unwrap();
-    let zone = TimeZone::parse("Europe/Berlin").unwrap();
-    let rows = volume(&events, range, Period::Day, zone);
+    let rows = volume(&tally, range, Period::Day);
     assert_eq!(rows.len(), 2);
     assert_eq!(
         (
@@ -350,10 +424,10 @@ fn metric_events_follow_the_timeline_with_the_dimensions_of_their_instant() {
     let config = config();
     let steps = [
         (10, Step::Assign(Some("anna"))),
-        (20, Step::Answer),
+        (20, Step::Answer("anna")),
         (30, Step::Line(Some(2))),
-        (40, Step::Answer),
-        (50, Step::Status(7)), // Closed
+        (40, Step::Answer("anna")),
+        (50, Step::Status(7, By::Agent)), // Closed
     ];
     let (ticket, timeline) = build(&config, 1, 0, &steps);
     let events = metric_events(&config, &ticket, &timeline);
@@ -513,17 +587,17 @@ fn brute_assignee_status(
     let end = berlin_midnight(range.to + Duration::days(1));
     let mut rows: BTreeMap<(String, String), (u64, u64)> = BTreeMap::new();
     for (ticket, timeline) in tickets {
-        if ticket.created_at >= end {
-            continue;
+        if ticket.created_at < end {
+            let status = shown(&field_at(ticket, timeline, "status", end, false));
+            let assignee = shown(&field_at(ticket, timeline, "assignee", end, false));
+            if !done(config, &status) {
+                rows.entry((assignee, status)).or_default().0 += 1;
+            }
         }
-        let status = shown(&field_at(ticket, timeline, "status", end, false));
-        let assignee = shown(&field_at(ticket, timeline, "assignee", end, false));
-        let open = !done(config, &status);
-        let created = (range.from..=range.to).contains(&berlin_day(ticket.created_at));
-        if open || created {
-            let row = rows.entry((assignee, status)).or_default();
-            row.0 += u64::from(open);
-            row.1 += u64::from(created);
+        // Created in the range: counted as the ticket is now.
+        if (range.from..=range.to).contains(&berlin_day(ticket.created_at)) {
+            let assignee = ticket.assignee.clone().unwrap_or_else(|| "(none)".into());
+            rows.entry((assignee, ticket.status.clone())).or_default().1 += 1;
         }
     }
     rows.into_iter()
@@ -550,14 +624,14 @@ proptest! {
     ) {
         use helpdesk::reports::breakdown::{Field, assignee_status, breakdown};
         let config = config();
-        let (tickets, events) = built(&config, &histories);
-        let (range, zone) = berlin_range(from, length);
+        let (tickets, tally) = built(&config, &histories);
+        let (range, _) = berlin_range(from, length);
         prop_assert_eq!(
-            breakdown(&events, range, zone, Field::parse(field).unwrap()),
+            breakdown(&tally, range, &Field::parse(field, &config).unwrap()),
             brute_breakdown(&config, &tickets, range, field)
         );
         prop_assert_eq!(
-            assignee_status(&events, range, zone),
+            assignee_status(&tally, range),
             brute_assignee_status(&config, &tickets, range)
         );
     }
@@ -575,34 +649,460 @@ fn a_ticket_opened_or_changed_at_the_ranges_last_midnight_counts_from_the_next_d
         3 * 24 * 60,
         &[(24 * 60, Step::Assign(Some("anna")))],
     );
-    let events = metric_events(&config, &ticket, &timeline);
-    let zone = TimeZone::parse("Europe/Berlin").unwrap();
+    let tally = tally(&config, berlin(), &ticket, &timeline);
     let opened = berlin_day(ticket.created_at);
 
     // The range ending the day before: the ticket does not exist yet.
     let before = DateRange::new(opened - Duration::days(2), opened - Duration::days(1)).unwrap();
-    assert!(breakdown(&events, before, zone, Field::Assignee).is_empty());
-    assert!(assignee_status(&events, before, zone).is_empty());
+    assert!(breakdown(&tally, before, &Field::Assignee).is_empty());
+    assert!(assignee_status(&tally, before).is_empty());
 
-    // The range ending on its first day: open, not yet assigned.
+    // The range ending on its first day: open, not yet assigned; created
+    // in the range and anna's now.
     let first = DateRange::new(opened, opened).unwrap();
-    let rows = breakdown(&events, first, zone, Field::Assignee);
+    let rows = breakdown(&tally, first, &Field::Assignee);
     assert_eq!(rows.len(), 1);
     assert_eq!(
         (rows[0].value.as_str(), rows[0].created, rows[0].open),
         ("(none)", 1, 1)
     );
-    let cells = assignee_status(&events, first, zone);
-    assert_eq!(cells.len(), 1);
-    assert_eq!(
-        (cells[0].assignee.as_str(), cells[0].status.as_str()),
-        ("(none)", "New")
-    );
+    let cells: Vec<(&str, &str, u64, u64)> = assignee_status(&tally, first)
+        .iter()
+        .map(|c| (c.assignee.as_str(), c.status.as_str(), c.open, c.created))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|(a, s, o, c)| (leak(a), leak(s), o, c))
+        .collect();
+    assert_eq!(cells, vec![("(none)", "New", 1, 0), ("anna", "New", 0, 1)]);
 
     // A day later: anna's.
     let second = DateRange::new(opened, opened + Duration::days(1)).unwrap();
-    let rows = breakdown(&events, second, zone, Field::Assignee);
+    let rows = breakdown(&tally, second, &Field::Assignee);
     let anna: Vec<_> = rows.iter().filter(|r| r.value == "anna").collect();
     assert_eq!(anna.len(), 1);
     assert_eq!(anna[0].open, 1);
+}
+
+fn leak(s: &str) -> &'static str {
+    Box::leak(s.to_owned().into_boxed_str())
+}
+
+// ---- response times, SLA, reopens, time in status, agents ----
+
+/// Nearest-rank percentile `p` (of 100) of sorted `values`.
+fn rank(values: &[i64], p: usize) -> i64 {
+    let n = values.len();
+    values[(p * n).div_ceil(100) - 1]
+}
+
+/// Mean rounded halves up.
+fn mean(values: &[i64]) -> i64 {
+    let sum: i64 = values.iter().sum();
+    (sum as f64 / values.len() as f64).round() as i64
+}
+
+fn office(config: &Config) -> helpdesk::calendar::Calendar {
+    config.calendar("office").unwrap().clone()
+}
+
+/// Every public answer of an agent: (instant, agent).
+fn answers(timeline: &[TimelineEntry]) -> Vec<(DateTime<Utc>, String)> {
+    timeline
+        .iter()
+        .filter_map(|e| match (&e.actor, &e.event) {
+            (Actor::Agent { login, .. }, TimelineEvent::Comment { public: true, .. }) => {
+                Some((e.at, login.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Each response sample: (metric, the day it counts on, business,
+/// calendar, agent, assignee then, channel).
+type Sample = (&'static str, NaiveDate, i64, i64, Option<String>, String);
+
+fn brute_samples(config: &Config, ticket: &Ticket, timeline: &[TimelineEntry]) -> Vec<Sample> {
+    let calendar = office(config);
+    let mut out = Vec::new();
+    let sample = |metric, from: DateTime<Utc>, to: DateTime<Utc>, agent: Option<String>| {
+        let assignee = shown(&field_at(ticket, timeline, "assignee", to, true));
+        (
+            metric,
+            berlin_day(to),
+            calendar.elapsed(from, to).num_seconds(),
+            (to - from).num_seconds(),
+            agent,
+            assignee,
+        )
+    };
+    let answers = answers(timeline);
+    if let Some((at, agent)) = answers.first() {
+        out.push(sample(
+            "first_response",
+            ticket.created_at,
+            *at,
+            Some(agent.clone()),
+        ));
+    }
+    // Each later answer: from the earliest customer message since the
+    // answer before it, if any.
+    for pair in answers.windows(2) {
+        let (previous, (at, agent)) = (pair[0].0, &pair[1]);
+        let asked = timeline.iter().find(|e| {
+            matches!(e.actor, Actor::Customer { .. })
+                && matches!(e.event, TimelineEvent::Comment { .. })
+                && e.at > previous
+                && e.at < *at
+        });
+        if let Some(asked) = asked {
+            out.push(sample("next_response", asked.at, *at, Some(agent.clone())));
+        }
+    }
+    // Resolved now: from the opening to the last entry into a done status.
+    if done(config, &ticket.status) {
+        let resolved = timeline.iter().rev().find_map(|e| match &e.event {
+            TimelineEvent::FieldChanged { field, old, new }
+                if field == "status"
+                    && !done(config, old.as_str().unwrap())
+                    && done(config, new.as_str().unwrap()) =>
+            {
+                Some(e.at)
+            }
+            _ => None,
+        });
+        if let Some(at) = resolved {
+            out.push(sample("resolution", ticket.created_at, at, None));
+        }
+    }
+    out
+}
+
+fn brute_response_times(
+    config: &Config,
+    tickets: &[(Ticket, Vec<TimelineEntry>)],
+    range: DateRange,
+    by: &str,
+) -> Vec<helpdesk::reports::response::ResponseRow> {
+    use std::collections::BTreeMap;
+    let order = |m: &str| {
+        ["first_response", "next_response", "resolution"]
+            .iter()
+            .position(|x| *x == m)
+            .unwrap()
+    };
+    type Durations = (Vec<i64>, Vec<i64>);
+    let mut groups: BTreeMap<(String, usize, &'static str), Durations> = BTreeMap::new();
+    for (ticket, timeline) in tickets {
+        for (metric, day, business, calendar, _, assignee) in
+            brute_samples(config, ticket, timeline)
+        {
+            if !range.contains(day) {
+                continue;
+            }
+            let group = match by {
+                "month" => day.format("%Y-%m").to_string(),
+                "assignee" => assignee,
+                _ => "email".to_owned(),
+            };
+            let entry = groups.entry((group, order(metric), metric)).or_default();
+            entry.0.push(business);
+            entry.1.push(calendar);
+        }
+    }
+    groups
+        .into_iter()
+        .map(|((group, _, metric), (mut b, mut c))| {
+            b.sort_unstable();
+            c.sort_unstable();
+            helpdesk::reports::response::ResponseRow {
+                group,
+                metric,
+                count: b.len() as u64,
+                median_business: rank(&b, 50),
+                p90_business: rank(&b, 90),
+                mean_business: mean(&b),
+                median_calendar: rank(&c, 50),
+                p90_calendar: rank(&c, 90),
+                mean_calendar: mean(&c),
+            }
+        })
+        .collect()
+}
+
+/// The SLA report the obvious way: met and breached events in the range;
+/// a metric's timer runs at an instant when its last start, retarget, met
+/// or stop before it was a start or retarget.
+fn brute_sla(
+    tickets: &[(Ticket, Vec<TimelineEntry>)],
+    range: DateRange,
+) -> Vec<helpdesk::reports::sla::SlaRow> {
+    use std::collections::BTreeMap;
+    let end = berlin_midnight(range.to + Duration::days(1));
+    let mut rows: BTreeMap<(String, String), (u64, u64, u64)> = BTreeMap::new();
+    for (_, timeline) in tickets {
+        let mut last: BTreeMap<&str, (&str, SlaEventKind)> = BTreeMap::new();
+        for entry in timeline {
+            if let TimelineEvent::Sla {
+                metric,
+                rule,
+                event,
+                ..
+            } = &entry.event
+            {
+                let row = rows.entry((metric.clone(), rule.clone())).or_default();
+                if range.contains(berlin_day(entry.at)) {
+                    match event {
+                        SlaEventKind::Met => row.0 += 1,
+                        SlaEventKind::Breached => row.1 += 1,
+                        _ => {}
+                    }
+                }
+                if entry.at < end
+                    && matches!(
+                        event,
+                        SlaEventKind::Started
+                            | SlaEventKind::Retargeted
+                            | SlaEventKind::Met
+                            | SlaEventKind::Stopped
+                    )
+                {
+                    last.insert(metric, (rule, *event));
+                }
+            }
+        }
+        for (metric, (rule, event)) in last {
+            if matches!(event, SlaEventKind::Started | SlaEventKind::Retargeted) {
+                rows.entry((metric.to_owned(), rule.to_owned()))
+                    .or_default()
+                    .2 += 1;
+            }
+        }
+    }
+    rows.into_iter()
+        .filter(|(_, (m, b, r))| m + b + r > 0)
+        .map(
+            |((metric, rule), (met, breached, running))| helpdesk::reports::sla::SlaRow {
+                group: "(all)".into(),
+                metric,
+                rule,
+                met,
+                breached,
+                running: Some(running),
+                compliance: (met + breached > 0)
+                    .then(|| (met as f64 * 1000.0 / (met + breached) as f64).round() / 10.0),
+            },
+        )
+        .collect()
+}
+
+/// Reopens by assignee the obvious way.
+fn brute_reopens(
+    config: &Config,
+    tickets: &[(Ticket, Vec<TimelineEntry>)],
+    range: DateRange,
+) -> Vec<helpdesk::reports::reopens::ReopenRow> {
+    use std::collections::BTreeMap;
+    // resolved, customer, agent, automation
+    let mut counts: BTreeMap<Option<String>, [u64; 4]> = BTreeMap::new();
+    counts.entry(None).or_default();
+    for (ticket, timeline) in tickets {
+        for entry in timeline {
+            let TimelineEvent::FieldChanged { field, old, new } = &entry.event else {
+                continue;
+            };
+            if field != "status" || !range.contains(berlin_day(entry.at)) {
+                continue;
+            }
+            let slot = match (
+                done(config, old.as_str().unwrap()),
+                done(config, new.as_str().unwrap()),
+            ) {
+                (false, true) => 0,
+                (true, false) => match entry.actor {
+                    Actor::Customer { .. } => 1,
+                    Actor::Agent { .. } => 2,
+                    _ => 3,
+                },
+                _ => continue,
+            };
+            let assignee = shown(&field_at(ticket, timeline, "assignee", entry.at, true));
+            counts.entry(None).or_default()[slot] += 1;
+            counts.entry(Some(assignee)).or_default()[slot] += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .map(|(value, [resolved, customer, agent, automation])| {
+            let reopened = customer + agent + automation;
+            helpdesk::reports::reopens::ReopenRow {
+                value: value.unwrap_or_else(|| "(all)".into()),
+                resolved,
+                reopened,
+                by_customer: customer,
+                by_agent: agent,
+                by_automation: automation,
+                rate: (resolved > 0)
+                    .then(|| (reopened as f64 * 1000.0 / resolved as f64).round() / 1000.0),
+            }
+        })
+        .collect()
+}
+
+/// Time in status by line the obvious way: each status change ends a
+/// stay that began at the change before it (or the opening).
+fn brute_stays(
+    config: &Config,
+    tickets: &[(Ticket, Vec<TimelineEntry>)],
+    range: DateRange,
+) -> Vec<helpdesk::reports::stays::StayRow> {
+    use std::collections::BTreeMap;
+    let calendar = office(config);
+    let mut sums: BTreeMap<(String, String), [i64; 3]> = BTreeMap::new();
+    for (ticket, timeline) in tickets {
+        let mut since = ticket.created_at;
+        for entry in timeline {
+            if let TimelineEvent::FieldChanged { field, old, new } = &entry.event
+                && field == "status"
+                && old != new
+            {
+                if range.contains(berlin_day(entry.at)) {
+                    let line = shown(&field_at(ticket, timeline, "line", entry.at, true));
+                    let sum = sums
+                        .entry((old.as_str().unwrap().to_owned(), line))
+                        .or_default();
+                    sum[0] += 1;
+                    sum[1] += calendar.elapsed(since, entry.at).num_seconds();
+                    sum[2] += (entry.at - since).num_seconds();
+                }
+                since = entry.at;
+            }
+        }
+    }
+    sums.into_iter()
+        .map(
+            |((status, value), [stays, business, wall])| helpdesk::reports::stays::StayRow {
+                status,
+                value,
+                stays: stays as u64,
+                business_seconds: business,
+                mean_business: (business as f64 / stays as f64).round() as i64,
+                calendar_seconds: wall,
+                mean_calendar: (wall as f64 / stays as f64).round() as i64,
+            },
+        )
+        .collect()
+}
+
+/// The agents' table the obvious way.
+fn brute_agents(
+    config: &Config,
+    tickets: &[(Ticket, Vec<TimelineEntry>)],
+    range: DateRange,
+) -> Vec<helpdesk::reports::agents::AgentRow> {
+    use std::collections::BTreeMap;
+    #[derive(Default)]
+    struct A {
+        taken: u64,
+        answers: u64,
+        resolved: u64,
+        reopened: u64,
+        first: Vec<i64>,
+    }
+    let mut agents: BTreeMap<String, A> = BTreeMap::new();
+    for (ticket, timeline) in tickets {
+        for entry in timeline.iter().filter(|e| range.contains(berlin_day(e.at))) {
+            match (&entry.actor, &entry.event) {
+                (Actor::Agent { login, .. }, TimelineEvent::Comment { public: true, .. }) => {
+                    agents.entry(login.clone()).or_default().answers += 1;
+                }
+                (_, TimelineEvent::FieldChanged { field, old, new })
+                    if field == "assignee" && old != new =>
+                {
+                    if let Some(agent) = new.as_str() {
+                        agents.entry(agent.to_owned()).or_default().taken += 1;
+                    }
+                }
+                (_, TimelineEvent::FieldChanged { field, old, new }) if field == "status" => {
+                    let holder = field_at(ticket, timeline, "assignee", entry.at, true);
+                    let Some(holder) = holder.as_str() else {
+                        continue;
+                    };
+                    match (
+                        done(config, old.as_str().unwrap()),
+                        done(config, new.as_str().unwrap()),
+                    ) {
+                        (false, true) => agents.entry(holder.to_owned()).or_default().resolved += 1,
+                        (true, false) => agents.entry(holder.to_owned()).or_default().reopened += 1,
+                        _ => {}
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (metric, day, business, _, agent, _) in brute_samples(config, ticket, timeline) {
+            if metric == "first_response" && range.contains(day) {
+                agents
+                    .entry(agent.unwrap())
+                    .or_default()
+                    .first
+                    .push(business);
+            }
+        }
+    }
+    agents
+        .into_iter()
+        .map(|(agent, mut a)| {
+            a.first.sort_unstable();
+            helpdesk::reports::agents::AgentRow {
+                agent,
+                taken: a.taken,
+                answers: a.answers,
+                resolved: a.resolved,
+                reopened: a.reopened,
+                reopen_rate: (a.resolved > 0)
+                    .then(|| (a.reopened as f64 * 1000.0 / a.resolved as f64).round() / 1000.0),
+                first_responses: a.first.len() as u64,
+                median_first_response: (!a.first.is_empty()).then(|| rank(&a.first, 50)),
+            }
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 150, ..ProptestConfig::default() })]
+
+    #[test]
+    fn response_times_sla_reopens_time_in_status_and_agents_match_the_timelines(
+        histories in prop::collection::vec(history(), 1..12),
+        from in 0_i64..80,
+        length in 0_i64..70,
+        by in prop::sample::select(vec!["month", "assignee", "channel"]),
+    ) {
+        use helpdesk::reports::breakdown::Field;
+        use helpdesk::reports::response::{ResponseBy, response_times};
+        let config = config();
+        let (tickets, tally) = built(&config, &histories);
+        let (range, _) = berlin_range(from, length);
+        prop_assert_eq!(
+            response_times(&tally, range, ResponseBy::parse(by).unwrap()),
+            brute_response_times(&config, &tickets, range, by)
+        );
+        prop_assert_eq!(
+            helpdesk::reports::sla::sla(&tally, range, helpdesk::reports::sla::SlaBy::Rule),
+            brute_sla(&tickets, range)
+        );
+        prop_assert_eq!(
+            helpdesk::reports::reopens::reopens(&tally, range, &Field::Assignee),
+            brute_reopens(&config, &tickets, range)
+        );
+        prop_assert_eq!(
+            helpdesk::reports::stays::time_in_status(&tally, range, Some(&Field::Line)),
+            brute_stays(&config, &tickets, range)
+        );
+        prop_assert_eq!(
+            helpdesk::reports::agents::agents(&tally, range),
+            brute_agents(&config, &tickets, range)
+        );
+    }
 }

@@ -901,6 +901,98 @@ async fn cognito_jwts_sign_agents_in_and_tampered_expired_foreign_or_unknown_one
     assert_eq!(status, StatusCode::UNAUTHORIZED, "expired: {body}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn response_times_sla_reopens_time_in_status_and_agents_follow_a_tickets_work() {
+    let desk = Desk::new().await;
+    let anna = desk.token("anna", "reports").await;
+    let minutes = chrono::Duration::minutes;
+    // Opened at 10:30 in Berlin on a Monday, inside office hours.
+    let key = desk
+        .mail_in("jane@customer.example", "Printer on fire")
+        .await;
+    desk.settle().await;
+    desk.app.clock.advance(minutes(20));
+    set(&desk, &anna, &key, json!({ "assignee": "anna" })).await;
+    desk.app.clock.advance(minutes(10));
+    let (status, _, body) = desk
+        .post(
+            &anna,
+            &format!("/tickets/{key}/comments"),
+            json!({ "body": "We are on it.", "public": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    desk.settle().await;
+    desk.app.clock.advance(minutes(30));
+    set(&desk, &anna, &key, json!({ "status": "Resolved" })).await;
+    desk.settle().await;
+    desk.app.clock.advance(minutes(5));
+    set(&desk, &anna, &key, json!({ "status": "In progress" })).await;
+    desk.settle().await;
+    let today = desk.app.clock.now().date_naive().to_string();
+    let report = |name: &str, by: &str| {
+        let path = format!("/reports/{name}?from={today}&to={today}{by}");
+        let desk = &desk;
+        let anna = anna.clone();
+        async move {
+            let (status, _, body) = desk.get(Some(&anna), &path).await;
+            assert_eq!(status, StatusCode::OK, "{path}: {body}");
+            body["rows"].clone()
+        }
+    };
+
+    // The first answer came 30 minutes after the mail, all in office
+    // hours; the resolution does not count while the ticket is reopened.
+    assert_eq!(
+        report("response-times", "&by=assignee").await,
+        json!([{ "group": "anna", "metric": "first_response", "count": 1,
+            "median_business": 1800, "p90_business": 1800, "mean_business": 1800,
+            "median_calendar": 1800, "p90_calendar": 1800, "mean_calendar": 1800 }])
+    );
+    assert_eq!(
+        report("agents", "").await,
+        json!([{ "agent": "anna", "taken": 1, "answers": 1, "resolved": 1, "reopened": 1,
+            "reopen_rate": 1.0, "first_responses": 1, "median_first_response": 1800 }])
+    );
+    let reopens = report("reopens", "").await;
+    assert_eq!(
+        reopens[0],
+        json!({ "value": "(all)", "resolved": 1, "reopened": 1, "by_customer": 0,
+            "by_agent": 1, "by_automation": 0, "rate": 1.0 })
+    );
+    let sla = report("sla", "").await;
+    let first = sla
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["metric"] == "first_response")
+        .unwrap_or_else(|| panic!("{sla}"));
+    assert_eq!(
+        (&first["met"], &first["breached"], &first["compliance"]),
+        (&json!(1), &json!(0), &json!(100.0)),
+        "{sla}"
+    );
+    // Five minutes in Resolved before the reopen.
+    let stays = report("time-in-status", "").await;
+    let resolved = stays
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["status"] == "Resolved")
+        .unwrap_or_else(|| panic!("{stays}"));
+    assert_eq!(
+        (
+            &resolved["stays"],
+            &resolved["calendar_seconds"],
+            &resolved["business_seconds"]
+        ),
+        (&json!(1), &json!(300), &json!(300)),
+        "{stays}"
+    );
+    let (status, _, body) = desk.get(Some(&anna), "/reports/agents?by=month").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+}
+
 /// Sets `body` on ticket `key` as `token`'s agent, at its current version.
 async fn set(desk: &Desk, token: &str, key: &TicketKey, body: Value) {
     let path = format!("/tickets/{key}");

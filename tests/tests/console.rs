@@ -1299,13 +1299,29 @@ async fn the_dashboard_draws_the_volume_of_the_agents_queues_and_offers_it_as_cs
         table.body
     );
     assert!(table.body.contains("(none),New,2,2\n"), "{}", table.body);
+    // Every report is on the page, each with its CSV.
+    for report in [
+        "breakdown",
+        "assignee-status",
+        "response-times",
+        "sla",
+        "reopens",
+        "time-in-status",
+        "agents",
+    ] {
+        assert!(
+            page.body.contains(&format!("/reports/{report}.csv?")),
+            "{report}: {}",
+            page.body
+        );
+    }
     let missing = desk.get(Some(&anna), "/reports/nonsense.csv").await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 
     let refused = desk.get(Some(&anna), "/reports?by=year").await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
-        refused.body.contains("day, week or month"),
+        refused.body.contains("day, week, month"),
         "{}",
         refused.body
     );

@@ -42,6 +42,15 @@ pub struct Config {
 }
 
 impl Config {
+    /// The zone whose calendar days reports count: `desk.zone`, else UTC.
+    pub fn report_zone(&self) -> crate::calendar::TimeZone {
+        self.desk
+            .zone
+            .as_ref()
+            .and_then(|z| crate::calendar::TimeZone::parse(&z.value).ok())
+            .unwrap_or(crate::calendar::TimeZone::UTC)
+    }
+
     /// The built calendar called `name`.
     pub fn calendar(&self, name: &str) -> Option<&Calendar> {
         self.built_calendars.get(name)
@@ -67,6 +76,9 @@ pub struct Desk {
     /// Mail settings shared by every queue.
     #[serde(default)]
     pub mail: MailSettings,
+    /// The IANA zone whose calendar days reports count (default UTC).
+    #[serde(default)]
+    pub zone: Option<Spanned<String>>,
 }
 
 /// A length of time written like `10m`, `2h 30m` or `1d`.
@@ -568,6 +580,10 @@ pub struct Queue {
     /// SLA rules: timers over business calendars.
     #[serde(default)]
     pub sla: Vec<crate::sla::SlaRule>,
+    /// The calendar whose business time reports measure the queue's
+    /// response times and time in status by (default: around the clock).
+    #[serde(default)]
+    pub calendar: Option<Spanned<String>>,
 }
 
 impl Queue {

@@ -37,8 +37,31 @@ pub fn validate(config: &Config) -> Vec<Finding> {
         &priorities,
     );
 
+    if let Some(zone) = &config.desk.zone
+        && crate::calendar::TimeZone::parse(&zone.value).is_err()
+    {
+        findings.push(
+            Finding::at(
+                &zone.referenced,
+                format!("desk.zone {:?} is not an IANA time zone", zone.value),
+            )
+            .hint("name one such as Europe/Berlin or America/New_York"),
+        );
+    }
+    let calendars: Vec<&str> = config.calendars.keys().map(String::as_str).collect();
     for (key, queue) in &config.queues {
         check_queue(&mut findings, key, queue, &agents);
+        if let Some(calendar) = &queue.calendar {
+            let place = format!("as the calendar of queue {key}");
+            check_name(
+                &mut findings,
+                calendar,
+                "calendar",
+                &place,
+                "calendars",
+                &calendars,
+            );
+        }
         findings.extend(crate::triggers::validate(config, key, &queue.triggers));
         findings.extend(crate::sla::validate::validate(config, key, queue));
     }

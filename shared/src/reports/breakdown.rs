@@ -1,19 +1,18 @@
 //! `breakdown` and `assignee-status`: tickets grouped by a field's value
-//! (each component of a ticket counts it once), and by assignee x status.
-//! Both read each ticket as it stood at the range's end.
+//! (each component or tag of a ticket counts it once), and by assignee x
+//! status.
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::metrics::{Dimensions, MetricEvent, MetricKind};
-use super::{DateRange, day_of, start_of_day};
-use crate::calendar::TimeZone;
-use crate::domain::TicketKey;
+use super::DateRange;
+use super::metrics::Dimensions;
+use super::tally::{Group, Key, Tally};
+use crate::config::{Config, CustomFieldType};
 
-/// What `breakdown` groups by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// What reports group tickets by.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Field {
     /// Each component (a ticket with two counts in both).
@@ -30,11 +29,28 @@ pub enum Field {
     Assignee,
     /// The status.
     Status,
+    /// Each tag.
+    Tag,
+    /// A custom field of type `select` (a request type, a topic).
+    Custom(String),
 }
 
 impl Field {
-    /// The field named `name`.
-    pub fn parse(name: &str) -> Option<Self> {
+    /// The fields every ticket has.
+    pub const BUILT_IN: [Self; 8] = [
+        Self::Component,
+        Self::Channel,
+        Self::Line,
+        Self::Priority,
+        Self::Organization,
+        Self::Assignee,
+        Self::Status,
+        Self::Tag,
+    ];
+
+    /// The field named `name`: a built-in one, or a `select` custom field
+    /// of a queue of `config` by its id.
+    pub fn parse(name: &str, config: &Config) -> Option<Self> {
         Some(match name {
             "component" => Self::Component,
             "channel" => Self::Channel,
@@ -43,22 +59,63 @@ impl Field {
             "organization" => Self::Organization,
             "assignee" => Self::Assignee,
             "status" => Self::Status,
-            _ => return None,
+            "tag" => Self::Tag,
+            custom => {
+                let select = config.queues.values().any(|q| {
+                    q.custom_fields
+                        .get(custom)
+                        .is_some_and(|f| f.field_type == CustomFieldType::Select)
+                });
+                return select.then(|| Self::Custom(custom.to_owned()));
+            }
         })
     }
 
+    /// The names `parse` takes, for messages: the built-in fields and the
+    /// `select` custom fields of `config`.
+    pub fn names(config: &Config) -> Vec<String> {
+        let mut names: Vec<String> = [
+            "component",
+            "channel",
+            "line",
+            "priority",
+            "organization",
+            "assignee",
+            "status",
+            "tag",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        for queue in config.queues.values() {
+            for (id, field) in &queue.custom_fields {
+                if field.field_type == CustomFieldType::Select && !names.contains(id) {
+                    names.push(id.clone());
+                }
+            }
+        }
+        names
+    }
+
     /// The values of this field in `dims` (`(none)` when it has none).
-    pub fn values(self, dims: &Dimensions) -> Vec<String> {
+    pub fn values(&self, dims: &Dimensions) -> Vec<String> {
         let none = || "(none)".to_owned();
+        let many = |values: &[String]| {
+            if values.is_empty() {
+                vec![none()]
+            } else {
+                values.to_vec()
+            }
+        };
         match self {
-            Self::Component if dims.components.is_empty() => vec![none()],
-            Self::Component => dims.components.clone(),
+            Self::Component => many(&dims.components),
+            Self::Tag => many(&dims.tags),
             Self::Channel => vec![dims.channel.as_str().to_owned()],
             Self::Line => vec![dims.line.map_or_else(none, |l| l.to_string())],
             Self::Priority => vec![dims.priority.clone()],
             Self::Organization => vec![dims.organization.clone().unwrap_or_else(none)],
             Self::Assignee => vec![dims.assignee.clone().unwrap_or_else(none)],
             Self::Status => vec![dims.status.clone()],
+            Self::Custom(id) => vec![dims.custom.get(id).cloned().unwrap_or_else(none)],
         }
     }
 }
@@ -85,111 +142,71 @@ pub struct AssigneeStatusRow {
     pub status: String,
     /// Tickets open at the range's end so.
     pub open: u64,
-    /// Tickets opened in the range, so at its end.
+    /// Tickets opened in the range, so now.
     pub created: u64,
 }
 
-/// A ticket at an instant: as it stood, whether it was open, and when it
-/// was opened.
-struct Standing<'a> {
-    dims: &'a Dimensions,
-    open: bool,
-    created: DateTime<Utc>,
-}
-
-/// Every ticket opened before `end`, as it stood just before `end`.
-fn standing_at(events: &[MetricEvent], end: DateTime<Utc>) -> BTreeMap<&TicketKey, Standing<'_>> {
-    let mut order: Vec<&MetricEvent> = events.iter().filter(|e| e.at < end).collect();
-    order.sort_by_key(|e| e.at);
-    let mut tickets: BTreeMap<&TicketKey, Standing<'_>> = BTreeMap::new();
-    for event in order {
-        let standing = tickets.entry(&event.ticket).or_insert(Standing {
-            dims: &event.dims,
-            open: false,
-            created: event.at,
-        });
-        standing.dims = &event.dims;
-        match event.kind {
-            MetricKind::Created | MetricKind::Reopened => standing.open = true,
-            MetricKind::Resolved => standing.open = false,
-            _ => {}
-        }
-    }
-    tickets
-}
-
-/// The instant after the range's last day.
-fn end_of(range: DateRange, zone: TimeZone) -> DateTime<Utc> {
-    start_of_day(zone, range.to + Duration::days(1))
-}
-
 /// The `breakdown` report by `field`, sorted by value.
-pub fn breakdown(
-    events: &[MetricEvent],
-    range: DateRange,
-    zone: TimeZone,
-    field: Field,
-) -> Vec<BreakdownRow> {
+pub fn breakdown(tally: &Tally, range: DateRange, field: &Field) -> Vec<BreakdownRow> {
     // Per value: created, resolved, open.
-    let mut counts: BTreeMap<String, [u64; 3]> = BTreeMap::new();
-    for event in events {
-        let slot = match event.kind {
-            MetricKind::Created => 0,
-            MetricKind::Resolved => 1,
+    let mut counts: BTreeMap<&str, [i64; 3]> = BTreeMap::new();
+    for ((day, key), n) in tally {
+        let (group, slot, within) = match key {
+            Key::Created(group) => (group, 0, range.contains(*day)),
+            Key::Resolved(group) => (group, 1, range.contains(*day)),
+            Key::Open(group) => (group, 2, *day <= range.to),
             _ => continue,
         };
-        if (range.from..=range.to).contains(&day_of(zone, event.at)) {
-            for value in field.values(&event.dims) {
-                counts.entry(value).or_default()[slot] += 1;
-            }
-        }
-    }
-    for standing in standing_at(events, end_of(range, zone)).values() {
-        if standing.open {
-            for value in field.values(standing.dims) {
-                counts.entry(value).or_default()[2] += 1;
-            }
+        if let Group::Value(f, value) = group
+            && f == field
+            && within
+        {
+            counts.entry(value).or_default()[slot] += n;
         }
     }
     counts
         .into_iter()
+        .filter(|(_, c)| c.iter().any(|n| *n != 0))
         .map(|(value, [created, resolved, open])| BreakdownRow {
-            value,
-            created,
-            resolved,
-            open,
+            value: value.to_owned(),
+            created: count(created),
+            resolved: count(resolved),
+            open: count(open),
         })
         .collect()
 }
 
-/// The `assignee-status` report, sorted by assignee and status.
-pub fn assignee_status(
-    events: &[MetricEvent],
-    range: DateRange,
-    zone: TimeZone,
-) -> Vec<AssigneeStatusRow> {
-    let mut rows: BTreeMap<(String, String), AssigneeStatusRow> = BTreeMap::new();
-    for standing in standing_at(events, end_of(range, zone)).values() {
-        let created = (range.from..=range.to).contains(&day_of(zone, standing.created));
-        if !standing.open && !created {
-            continue;
+/// A sum of counters as a count (never below zero).
+pub(crate) fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// The `assignee-status` report, sorted by assignee and status: tickets
+/// open at the range's end, and tickets opened in the range by their
+/// assignee and status now.
+pub fn assignee_status(tally: &Tally, range: DateRange) -> Vec<AssigneeStatusRow> {
+    let mut counts: BTreeMap<(Option<&str>, &str), [i64; 2]> = BTreeMap::new();
+    for ((day, key), n) in tally {
+        match key {
+            Key::OpenAs { assignee, status } if *day <= range.to => {
+                counts.entry((assignee.as_deref(), status)).or_default()[0] += n;
+            }
+            Key::CreatedNowAs { assignee, status } if range.contains(*day) => {
+                counts.entry((assignee.as_deref(), status)).or_default()[1] += n;
+            }
+            _ => {}
         }
-        let assignee = standing
-            .dims
-            .assignee
-            .clone()
-            .unwrap_or_else(|| "(none)".to_owned());
-        let status = standing.dims.status.clone();
-        let row = rows
-            .entry((assignee.clone(), status.clone()))
-            .or_insert(AssigneeStatusRow {
-                assignee,
-                status,
-                open: 0,
-                created: 0,
-            });
-        row.open += u64::from(standing.open);
-        row.created += u64::from(created);
     }
-    rows.into_values().collect()
+    let mut rows: Vec<AssigneeStatusRow> = counts
+        .into_iter()
+        .filter(|(_, c)| c.iter().any(|n| *n != 0))
+        .map(|((assignee, status), [open, created])| AssigneeStatusRow {
+            assignee: assignee.unwrap_or("(none)").to_owned(),
+            status: status.to_owned(),
+            open: count(open),
+            created: count(created),
+        })
+        .collect();
+    rows.sort_by(|a, b| (&a.assignee, &a.status).cmp(&(&b.assignee, &b.status)));
+    rows
 }

@@ -1,10 +1,10 @@
-//! The metric events of a queue, gathered from the store: every ticket of
-//! the queue, page by page, and each one's timeline. The effectful edge of
-//! the reports, and for now their only source: it reads every ticket, so
-//! it is for local desks and for recomputing; the rollups that serve
-//! reports at scale come next.
+//! The tally of a queue, gathered from the store: every ticket of the
+//! queue, page by page, and each one's timeline. The effectful edge of the
+//! reports that reads every ticket: for local desks, and for recomputing
+//! kept rollups.
 
-use super::metrics::{MetricEvent, metric_events};
+use super::tally::{Tally, add, tally};
+use crate::calendar::TimeZone;
 use crate::config::Config;
 use crate::domain::QueueKey;
 use crate::store::{ListPosition, StoreError, TicketQuery, TicketStore, TimelineStore};
@@ -12,16 +12,17 @@ use crate::store::{ListPosition, StoreError, TicketQuery, TicketStore, TimelineS
 /// Tickets read per page.
 const PAGE: usize = 500;
 
-/// The metric events of every ticket of `queues`.
+/// The tally of every ticket of `queues`, in days of `zone`.
 pub async fn gather<S>(
     config: &Config,
     store: &S,
     queues: &[QueueKey],
-) -> Result<Vec<MetricEvent>, StoreError>
+    zone: TimeZone,
+) -> Result<Tally, StoreError>
 where
     S: TicketStore + TimelineStore + ?Sized,
 {
-    let mut events = Vec::new();
+    let mut sum = Tally::new();
     for queue in queues {
         let mut after = None;
         loop {
@@ -32,7 +33,7 @@ where
             let page = store.list_tickets(&query).await?;
             for ticket in &page {
                 let timeline = store.timeline(&ticket.key).await?;
-                events.extend(metric_events(config, ticket, &timeline));
+                add(&mut sum, &tally(config, zone, ticket, &timeline), 1);
             }
             match page.last() {
                 Some(last) if page.len() == PAGE => after = Some(ListPosition::of(last)),
@@ -40,5 +41,5 @@ where
             }
         }
     }
-    Ok(events)
+    Ok(sum)
 }

@@ -8,13 +8,13 @@
 //! field change undone, newest first; then the timeline is replayed
 //! forward, each entry yielding its events.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::config::{Config, StatusCategory};
+use crate::config::{Config, CustomFieldType, StatusCategory};
 use crate::domain::{
     Actor, Channel, QueueKey, SlaEventKind, Ticket, TicketKey, TimelineEntry, TimelineEvent,
 };
@@ -38,6 +38,35 @@ pub struct Dimensions {
     pub assignee: Option<String>,
     /// The requester's organization.
     pub organization: Option<String>,
+    /// Its tags.
+    pub tags: Vec<String>,
+    /// Its custom fields of type `select` that have a value, as text.
+    pub custom: BTreeMap<String, String>,
+}
+
+/// Who made a change, as reports tell them apart.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Who {
+    /// The requester or another customer (a reply by mail).
+    Customer,
+    /// A team member.
+    Agent,
+    /// Triggers, SLA timers, the desk itself.
+    Automation,
+}
+
+impl Who {
+    /// Who `actor` is.
+    pub fn of(actor: &Actor) -> Self {
+        match actor {
+            Actor::Customer { .. } => Self::Customer,
+            Actor::Agent { .. } => Self::Agent,
+            Actor::System | Actor::Trigger { .. } => Self::Automation,
+        }
+    }
 }
 
 /// What happened.
@@ -69,7 +98,13 @@ pub enum MetricKind {
     /// It entered a resolved or closed status from one that is neither.
     Resolved,
     /// It left a resolved or closed status for one that is neither.
-    Reopened,
+    Reopened {
+        /// Who reopened it.
+        by: Who,
+    },
+    /// The customer wrote (a mail or a comment of a person, after the
+    /// ticket was opened).
+    CustomerWrote,
     /// It entered a closed status.
     Closed,
     /// Someone began to hold it.
@@ -99,7 +134,11 @@ pub enum MetricKind {
         /// Which.
         component: String,
     },
-    /// An SLA timer was met, warned or breached.
+    /// Another field reports group by changed (priority, tags, a
+    /// `select` custom field).
+    Regrouped,
+    /// An SLA timer started, was met, warned, breached, stopped or
+    /// retargeted.
     Sla {
         /// The metric (`first_response`, ...).
         metric: String,
@@ -132,16 +171,48 @@ struct State {
     priority: String,
     components: Vec<String>,
     assignee: Option<String>,
+    tags: Vec<String>,
+    /// Each `select` custom field of the queue, with its value.
+    custom: BTreeMap<String, Option<String>>,
+}
+
+/// A custom field's value as report text (`None`: no value).
+fn custom_text(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// A JSON array of strings (anything else: empty).
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|c| {
+            c.iter()
+                .filter_map(|c| c.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 impl State {
-    fn of(ticket: &Ticket) -> Self {
+    fn of(ticket: &Ticket, selects: &BTreeSet<&str>) -> Self {
         Self {
             status: ticket.status.clone(),
             line: ticket.line,
             priority: ticket.priority.clone(),
             components: ticket.components.clone(),
             assignee: ticket.assignee.clone(),
+            tags: ticket.tags.clone(),
+            custom: selects
+                .iter()
+                .map(|id| {
+                    let value = ticket.custom_fields.get(*id).and_then(custom_text);
+                    ((*id).to_owned(), value)
+                })
+                .collect(),
         }
     }
 
@@ -151,26 +222,24 @@ impl State {
             "status" => self.status = value.as_str().unwrap_or_default().to_owned(),
             "line" => self.line = value.as_u64().and_then(|l| u8::try_from(l).ok()),
             "priority" => self.priority = value.as_str().unwrap_or_default().to_owned(),
-            "components" => {
-                self.components = value
-                    .as_array()
-                    .map(|c| {
-                        c.iter()
-                            .filter_map(|c| c.as_str().map(str::to_owned))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-            }
+            "components" => self.components = strings(value),
+            "tags" => self.tags = strings(value),
             "assignee" => self.assignee = value.as_str().map(str::to_owned),
-            _ => {}
+            other => {
+                if let Some(id) = other.strip_prefix("custom_fields.")
+                    && let Some(slot) = self.custom.get_mut(id)
+                {
+                    *slot = custom_text(value);
+                }
+            }
         }
     }
 }
 
 /// The ticket's state when it was opened: now, with every recorded change
 /// undone, newest first.
-fn initial_state(ticket: &Ticket, timeline: &[TimelineEntry]) -> State {
-    let mut state = State::of(ticket);
+fn initial_state(ticket: &Ticket, selects: &BTreeSet<&str>, timeline: &[TimelineEntry]) -> State {
+    let mut state = State::of(ticket, selects);
     for entry in timeline.iter().rev() {
         if let TimelineEvent::FieldChanged { field, old, .. } = &entry.event {
             state.set(field, old);
@@ -189,6 +258,22 @@ fn category(config: &Config, queue: &QueueKey, status: &str) -> StatusCategory {
         .unwrap_or(StatusCategory::Open)
 }
 
+/// The ids of the `select` custom fields of `queue`: the custom fields
+/// reports group by (a free-text field would make a group per ticket).
+pub fn select_fields<'a>(config: &'a Config, queue: &QueueKey) -> BTreeSet<&'a str> {
+    config
+        .queues
+        .get(queue)
+        .map(|q| {
+            q.custom_fields
+                .iter()
+                .filter(|(_, f)| f.field_type == CustomFieldType::Select)
+                .map(|(id, _)| id.as_str())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The metric events of `ticket` (as it is now) and its whole `timeline`,
 /// in timeline order.
 pub fn metric_events(
@@ -196,10 +281,11 @@ pub fn metric_events(
     ticket: &Ticket,
     timeline: &[TimelineEntry],
 ) -> Vec<MetricEvent> {
+    let selects = select_fields(config, &ticket.queue);
     let mut replay = Replay {
         config,
         ticket,
-        state: initial_state(ticket, timeline),
+        state: initial_state(ticket, &selects, timeline),
         entered: ticket.created_at,
         answered: false,
         out: Vec::new(),
@@ -222,17 +308,33 @@ struct Replay<'a> {
     out: Vec<MetricEvent>,
 }
 
+/// Whether `entry` is a person outside the team writing to the ticket.
+fn customer_wrote(entry: &TimelineEntry) -> bool {
+    match (&entry.actor, &entry.event) {
+        (Actor::Customer { .. }, TimelineEvent::Comment { public: true, .. }) => true,
+        (Actor::Customer { .. }, TimelineEvent::EmailIn { automatic, .. }) => automatic.is_empty(),
+        _ => false,
+    }
+}
+
 impl Replay<'_> {
     fn emit(&mut self, at: DateTime<Utc>, kind: MetricKind) {
+        let state = &self.state;
         let dims = Dimensions {
             queue: self.ticket.queue.clone(),
             channel: self.ticket.channel,
-            status: self.state.status.clone(),
-            line: self.state.line,
-            priority: self.state.priority.clone(),
-            components: self.state.components.clone(),
-            assignee: self.state.assignee.clone(),
+            status: state.status.clone(),
+            line: state.line,
+            priority: state.priority.clone(),
+            components: state.components.clone(),
+            assignee: state.assignee.clone(),
             organization: self.ticket.requester.organization.clone(),
+            tags: state.tags.clone(),
+            custom: state
+                .custom
+                .iter()
+                .filter_map(|(id, v)| Some((id.clone(), v.clone()?)))
+                .collect(),
         };
         self.out.push(MetricEvent {
             at,
@@ -250,8 +352,12 @@ impl Replay<'_> {
         let at = entry.at;
         match &entry.event {
             TimelineEvent::Created { .. } => self.created(at),
-            TimelineEvent::FieldChanged { field, new, .. } => self.changed(at, field, new),
-            TimelineEvent::Comment { public: true, .. } => {
+            TimelineEvent::FieldChanged { field, new, .. } => {
+                self.changed(at, field, new, Who::of(&entry.actor));
+            }
+            TimelineEvent::Comment { public: true, .. }
+                if matches!(entry.actor, Actor::Agent { .. }) =>
+            {
                 if let Actor::Agent { login, .. } = &entry.actor {
                     let first = !self.answered;
                     self.answered = true;
@@ -264,17 +370,16 @@ impl Replay<'_> {
                 rule,
                 event,
                 ..
-            } if matches!(
-                event,
-                SlaEventKind::Met | SlaEventKind::Warned | SlaEventKind::Breached
-            ) =>
-            {
+            } if !matches!(event, SlaEventKind::Paused | SlaEventKind::Resumed) => {
                 let kind = MetricKind::Sla {
                     metric: metric.clone(),
                     rule: rule.clone(),
                     event: *event,
                 };
                 self.emit(at, kind);
+            }
+            _ if customer_wrote(entry) && at > self.ticket.created_at => {
+                self.emit(at, MetricKind::CustomerWrote);
             }
             _ => {}
         }
@@ -306,11 +411,13 @@ impl Replay<'_> {
     }
 
     /// A field changed to `new` (what it was comes from the replayed state).
-    fn changed(&mut self, at: DateTime<Utc>, field: &str, new: &Value) {
+    fn changed(&mut self, at: DateTime<Utc>, field: &str, new: &Value, by: Who) {
         let before = self.state.clone();
         self.state.set(field, new);
         match field {
-            "status" if before.status != self.state.status => self.status_moved(at, &before.status),
+            "status" if before.status != self.state.status => {
+                self.status_moved(at, &before.status, by);
+            }
             "assignee" if before.assignee != self.state.assignee => {
                 if let Some(agent) = before.assignee {
                     self.emit(at, MetricKind::Unassigned { agent });
@@ -333,11 +440,12 @@ impl Replay<'_> {
                     self.emit(at, MetricKind::ComponentRemoved { component });
                 }
             }
+            _ if before != self.state => self.emit(at, MetricKind::Regrouped),
             _ => {}
         }
     }
 
-    fn status_moved(&mut self, at: DateTime<Utc>, old: &str) {
+    fn status_moved(&mut self, at: DateTime<Utc>, old: &str, by: Who) {
         let seconds = (at - self.entered).num_seconds();
         self.entered = at;
         self.emit(
@@ -357,7 +465,7 @@ impl Replay<'_> {
         let (was, is) = (self.category(old), self.category(&new));
         match (was.is_done(), is.is_done()) {
             (false, true) => self.emit(at, MetricKind::Resolved),
-            (true, false) => self.emit(at, MetricKind::Reopened),
+            (true, false) => self.emit(at, MetricKind::Reopened { by }),
             _ => {}
         }
         if is == StatusCategory::Closed && was != StatusCategory::Closed {

@@ -1,20 +1,25 @@
 //! Reports: what the team measures, computed from one source of truth, the
 //! metric events ([`metrics`]) derived from each ticket's timeline.
 //!
-//! Pure but for [`gather`]: a report is a function of metric events, a
-//! date range, a period and the zone whose calendar days the periods are.
-//! Where the events come from (a store's timelines now, [`gather`];
-//! rollups kept as changes arrive later) is the caller's business.
-//!
-//! Built so far: [`volume`], and [`breakdown`]'s breakdown by a field and
-//! assignee x status; [`run`] makes any of them one document for the CLI,
-//! the API and the console. The other reports (response times, SLA,
-//! reopens, time in status, agents) follow on the same events.
+//! Each ticket's metric events become its [`tally`]: counters by day (of
+//! the zone reports count in) and key. A report is a pure function of the
+//! sum of the tallies of its queues and a date range: [`volume`],
+//! [`breakdown`] (and assignee x status), [`response`] times, [`sla`],
+//! [`reopens`], time in status ([`stays`]) and [`agents`]; [`run`] makes
+//! any of them one document for the CLI, the API and the console. Where
+//! the tallies come from (the store's timelines, [`gather`]; rollups kept
+//! as tickets change) is the caller's business.
 
+pub mod agents;
 pub mod breakdown;
 pub mod gather;
 pub mod metrics;
+pub mod reopens;
+pub mod response;
 pub mod run;
+pub mod sla;
+pub mod stays;
+pub mod tally;
 pub mod volume;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
@@ -99,6 +104,26 @@ impl DateRange {
         (from <= to).then_some(Self { from, to })
     }
 
+    /// Whether `day` is one of the range's days.
+    pub fn contains(self, day: NaiveDate) -> bool {
+        (self.from..=self.to).contains(&day)
+    }
+
+    /// The range's periods: each one's label, its first and last day
+    /// within the range.
+    pub fn periods(self, period: Period) -> Vec<(String, NaiveDate, NaiveDate)> {
+        let mut out = Vec::new();
+        let mut start = period.start_of(self.from);
+        while start <= self.to {
+            let next = period.next(start);
+            let first = start.max(self.from);
+            let last = (next - Duration::days(1)).min(self.to);
+            out.push((period.label(start), first, last));
+            start = next;
+        }
+        out
+    }
+
     /// The 30 days that end with `today`.
     pub fn last_30_days(today: NaiveDate) -> Self {
         Self {
@@ -131,21 +156,24 @@ pub struct Asked {
     /// What rows group by: a period for `volume` (`day`, `week`,
     /// `month`), a field for `breakdown`.
     pub by: Option<String>,
-    /// An IANA zone (default `UTC`).
+    /// An IANA zone (default: the desk's report zone).
     pub zone: Option<String>,
 }
 
 impl Asked {
-    /// The days asked for and the zone they are days of, at `now`; what
-    /// is wrong (naming the parameter) otherwise. `by` is each report's
-    /// own business.
+    /// The days asked for and the zone they are days of (`zone` unless
+    /// asked), at `now`; what is wrong (naming the parameter) otherwise.
+    /// `by` is each report's own business.
     pub fn range(
         &self,
         now: DateTime<Utc>,
+        zone: TimeZone,
     ) -> Result<(DateRange, TimeZone), (&'static str, String)> {
-        let zone_name = self.zone.as_deref().unwrap_or("UTC");
-        let zone = TimeZone::parse(zone_name)
-            .map_err(|_| ("zone", format!("{zone_name:?} is not an IANA time zone")))?;
+        let zone = match self.zone.as_deref() {
+            None => zone,
+            Some(name) => TimeZone::parse(name)
+                .map_err(|_| ("zone", format!("{name:?} is not an IANA time zone")))?,
+        };
         let to = self.to.unwrap_or_else(|| day_of(zone, now));
         let range = match self.from {
             Some(from) => DateRange::new(from, to).ok_or(("from", "is after to".to_owned()))?,

@@ -7,16 +7,21 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::agents::agents;
 use super::breakdown::{Field, assignee_status, breakdown};
 use super::gather::gather;
-use super::metrics::MetricEvent;
+use super::reopens::reopens;
+use super::response::{ResponseBy, response_times};
+use super::sla::{SlaBy, sla};
+use super::stays::time_in_status;
+use super::tally::Tally;
 use super::volume::volume;
-use super::{Asked, Period};
+use super::{Asked, DateRange, Period};
 use crate::config::Config;
 use crate::domain::QueueKey;
 use crate::store::{StoreError, TicketStore, TimelineStore};
 
-/// The reports built so far.
+/// The reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Name {
     /// Created, resolved, reopened and backlog per period.
@@ -25,14 +30,29 @@ pub enum Name {
     Breakdown,
     /// Open and created tickets by assignee x status.
     AssigneeStatus,
+    /// First response, next response and resolution times.
+    ResponseTimes,
+    /// SLA timers met, breached and running, by rule.
+    Sla,
+    /// Reopens and the reopen rate.
+    Reopens,
+    /// Time spent in each status.
+    TimeInStatus,
+    /// Each agent's work.
+    Agents,
 }
 
 impl Name {
     /// Every report, as named.
-    pub const ALL: [(&'static str, Self); 3] = [
+    pub const ALL: [(&'static str, Self); 8] = [
         ("volume", Self::Volume),
         ("breakdown", Self::Breakdown),
         ("assignee-status", Self::AssigneeStatus),
+        ("response-times", Self::ResponseTimes),
+        ("sla", Self::Sla),
+        ("reopens", Self::Reopens),
+        ("time-in-status", Self::TimeInStatus),
+        ("agents", Self::Agents),
     ];
 
     /// The report named `name`.
@@ -54,6 +74,69 @@ impl Name {
             Self::Volume => &["period", "created", "resolved", "reopened", "backlog"],
             Self::Breakdown => &["value", "created", "resolved", "open"],
             Self::AssigneeStatus => &["assignee", "status", "open", "created"],
+            Self::ResponseTimes => &[
+                "group",
+                "metric",
+                "count",
+                "median_business",
+                "p90_business",
+                "mean_business",
+                "median_calendar",
+                "p90_calendar",
+                "mean_calendar",
+            ],
+            Self::Sla => &[
+                "group",
+                "metric",
+                "rule",
+                "met",
+                "breached",
+                "running",
+                "compliance",
+            ],
+            Self::Reopens => &[
+                "value",
+                "resolved",
+                "reopened",
+                "by_customer",
+                "by_agent",
+                "by_automation",
+                "rate",
+            ],
+            Self::TimeInStatus => &[
+                "status",
+                "value",
+                "stays",
+                "business_seconds",
+                "mean_business",
+                "calendar_seconds",
+                "mean_calendar",
+            ],
+            Self::Agents => &[
+                "agent",
+                "taken",
+                "answers",
+                "resolved",
+                "reopened",
+                "reopen_rate",
+                "first_responses",
+                "median_first_response",
+            ],
+        }
+    }
+
+    /// What `by` may be for this report, and what it is when not given
+    /// (`None`: the report takes no `by`).
+    pub fn groupings(self, config: &Config) -> (Vec<String>, Option<&'static str>) {
+        let names = |n: &[&str]| n.iter().map(|s| (*s).to_owned()).collect();
+        match self {
+            Self::Volume => (names(&["day", "week", "month"]), Some("day")),
+            Self::Breakdown => (Field::names(config), Some("component")),
+            Self::Reopens => (Field::names(config), Some("assignee")),
+            Self::TimeInStatus => (Field::names(config), None),
+            Self::ResponseTimes => (names(&["month", "assignee", "channel"]), Some("month")),
+            Self::Sla => (names(&["rule", "month", "assignee"]), Some("rule")),
+            Self::AssigneeStatus | Self::Agents => (Vec::new(), None),
         }
     }
 }
@@ -135,8 +218,8 @@ pub enum RunError {
     Store(#[from] StoreError),
 }
 
-/// Report `name` of `queues` as `asked`, at `now`: their metric events
-/// gathered from the store, then [`document`].
+/// Report `name` of `queues` as `asked`, at `now`: their tickets'
+/// tallies gathered from the store, then [`document`].
 pub async fn from_store<S>(
     config: &Config,
     store: &S,
@@ -149,64 +232,88 @@ where
     S: TicketStore + TimelineStore + ?Sized,
 {
     // What is asked is checked before anything is read.
-    document(&[], name, Vec::new(), asked, now)?;
-    let events = gather(config, store, &queues).await?;
-    document(&events, name, queues, asked, now)
+    let (_, zone) = asked
+        .range(now, config.report_zone())
+        .map_err(|(f, m)| RunError::Invalid(f, m))?;
+    document(config, &Tally::new(), name, Vec::new(), asked, now)?;
+    let tally = gather(config, store, &queues, zone).await?;
+    document(config, &tally, name, queues, asked, now)
 }
 
-/// Report `name` over `events` (those of `queues`) as `asked`, at `now`.
+/// `by` as report `name` takes it: its default when not given, refused
+/// when the report takes none or another.
+fn grouping(config: &Config, name: Name, by: Option<&str>) -> Result<Option<String>, RunError> {
+    let (allowed, default) = name.groupings(config);
+    match by {
+        None => Ok(default.map(str::to_owned)),
+        Some(by) if allowed.iter().any(|a| a == by) => Ok(Some(by.to_owned())),
+        Some(by) if allowed.is_empty() => Err(RunError::Invalid(
+            "by",
+            format!("{by:?}: {} takes no grouping", name.as_str()),
+        )),
+        Some(by) => Err(RunError::Invalid(
+            "by",
+            format!("{by:?}: {}", allowed.join(", ")),
+        )),
+    }
+}
+
+/// The rows of report `name` over `tally`, grouped `by` (checked).
+fn rows(
+    config: &Config,
+    tally: &Tally,
+    name: Name,
+    range: DateRange,
+    by: Option<&str>,
+) -> Vec<Value> {
+    let field = || by.and_then(|by| Field::parse(by, config));
+    match name {
+        Name::Volume => {
+            let period = by.and_then(Period::parse).unwrap_or(Period::Day);
+            values(&volume(tally, range, period))
+        }
+        Name::Breakdown => values(&breakdown(
+            tally,
+            range,
+            &field().unwrap_or(Field::Component),
+        )),
+        Name::AssigneeStatus => values(&assignee_status(tally, range)),
+        Name::ResponseTimes => {
+            let by = by.and_then(ResponseBy::parse).unwrap_or(ResponseBy::Month);
+            values(&response_times(tally, range, by))
+        }
+        Name::Sla => values(&sla(
+            tally,
+            range,
+            by.and_then(SlaBy::parse).unwrap_or(SlaBy::Rule),
+        )),
+        Name::Reopens => values(&reopens(tally, range, &field().unwrap_or(Field::Assignee))),
+        Name::TimeInStatus => values(&time_in_status(tally, range, field().as_ref())),
+        Name::Agents => values(&agents(tally, range)),
+    }
+}
+
+/// Report `name` over `tally` (that of `queues`) as `asked`, at `now`.
 pub fn document(
-    events: &[MetricEvent],
+    config: &Config,
+    tally: &Tally,
     name: Name,
     queues: Vec<QueueKey>,
     asked: &Asked,
     now: DateTime<Utc>,
 ) -> Result<Document, RunError> {
-    let (range, zone) = asked.range(now).map_err(|(f, m)| RunError::Invalid(f, m))?;
-    let by = asked.by.as_deref();
-    let (by, rows) = match name {
-        Name::Volume => {
-            let by = by.unwrap_or("day");
-            let period = Period::parse(by).ok_or(RunError::Invalid(
-                "by",
-                format!("{by:?}: day, week or month"),
-            ))?;
-            (
-                Some(by.to_owned()),
-                values(&volume(events, range, period, zone)),
-            )
-        }
-        Name::Breakdown => {
-            let by = by.unwrap_or("component");
-            let field = Field::parse(by).ok_or(RunError::Invalid(
-                "by",
-                format!(
-                    "{by:?}: component, channel, line, priority, organization, assignee or status"
-                ),
-            ))?;
-            (
-                Some(by.to_owned()),
-                values(&breakdown(events, range, zone, field)),
-            )
-        }
-        Name::AssigneeStatus => {
-            if let Some(by) = by {
-                return Err(RunError::Invalid(
-                    "by",
-                    format!("{by:?}: assignee-status groups by assignee and status only"),
-                ));
-            }
-            (None, values(&assignee_status(events, range, zone)))
-        }
-    };
+    let (range, zone) = asked
+        .range(now, config.report_zone())
+        .map_err(|(f, m)| RunError::Invalid(f, m))?;
+    let by = grouping(config, name, asked.by.as_deref())?;
     Ok(Document {
         report: name.as_str(),
         from: range.from,
         to: range.to,
+        rows: rows(config, tally, name, range, by.as_deref()),
         by,
         zone: zone.name(),
         queues,
         columns: name.columns(),
-        rows,
     })
 }

@@ -4,12 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::Serialize;
 
-use super::metrics::{MetricEvent, MetricKind};
-use super::{DateRange, Period, day_of, start_of_day};
-use crate::calendar::TimeZone;
+use super::breakdown::count;
+use super::tally::{Group, Key, Tally};
+use super::{DateRange, Period};
 
 /// One period of the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -27,80 +27,51 @@ pub struct VolumeRow {
     pub backlog: u64,
 }
 
-/// The periods of `range`: each one's label, its first and last day
-/// within the range.
-fn periods(range: DateRange, period: Period) -> Vec<(String, NaiveDate, NaiveDate)> {
-    let mut out = Vec::new();
-    let mut start = period.start_of(range.from);
-    while start <= range.to {
-        let next = period.next(start);
-        let first = start.max(range.from);
-        let last = (next - Duration::days(1)).min(range.to);
-        out.push((period.label(start), first, last));
-        start = next;
-    }
-    out
-}
-
-/// How an event changes the number of open tickets.
-fn open_delta(kind: &MetricKind) -> i64 {
-    match kind {
-        MetricKind::Created | MetricKind::Reopened => 1,
-        MetricKind::Resolved => -1,
-        _ => 0,
-    }
-}
-
-/// The report over `events` (any order, any tickets), for the days of
-/// `range` in `zone`, one row per `period`.
-pub fn volume(
-    events: &[MetricEvent],
-    range: DateRange,
-    period: Period,
-    zone: TimeZone,
-) -> Vec<VolumeRow> {
-    let mut changes: Vec<(DateTime<Utc>, i64)> = events
-        .iter()
-        .map(|e| (e.at, open_delta(&e.kind)))
-        .filter(|(_, delta)| *delta != 0)
-        .collect();
-    changes.sort_by_key(|(at, _)| *at);
-    // Created, resolved and reopened per calendar day of the range.
-    let mut days: BTreeMap<NaiveDate, [u64; 3]> = BTreeMap::new();
-    for event in events {
-        let slot = match event.kind {
-            MetricKind::Created => 0,
-            MetricKind::Resolved => 1,
-            MetricKind::Reopened => 2,
+/// The report over `tally` (any tickets), for the days of `range`, one
+/// row per `period`.
+pub fn volume(tally: &Tally, range: DateRange, period: Period) -> Vec<VolumeRow> {
+    // Created, resolved, reopened per day of the range; the change of the
+    // open tickets per day up to its end.
+    let mut days: BTreeMap<NaiveDate, [i64; 3]> = BTreeMap::new();
+    let mut open: BTreeMap<NaiveDate, i64> = BTreeMap::new();
+    for ((day, key), n) in tally {
+        let slot = match key {
+            Key::Created(Group::All) => 0,
+            Key::Resolved(Group::All) => 1,
+            Key::Reopened(Group::All, _) => 2,
+            Key::Open(Group::All) => {
+                if *day <= range.to {
+                    *open.entry(*day).or_default() += n;
+                }
+                continue;
+            }
             _ => continue,
         };
-        let day = day_of(zone, event.at);
-        if (range.from..=range.to).contains(&day) {
-            days.entry(day).or_default()[slot] += 1;
+        if range.contains(*day) {
+            days.entry(*day).or_default()[slot] += n;
         }
     }
-    let mut open: i64 = 0;
-    let mut applied = 0;
-    periods(range, period)
+    let mut backlog: i64 = 0;
+    let mut changes = open.into_iter().peekable();
+    range
+        .periods(period)
         .into_iter()
         .map(|(label, first, last)| {
-            let mut sums = [0_u64; 3];
+            let mut sums = [0_i64; 3];
             for counts in days.range(first..=last).map(|(_, c)| c) {
                 for (sum, count) in sums.iter_mut().zip(counts) {
                     *sum += count;
                 }
             }
-            let end = start_of_day(zone, last + Duration::days(1));
-            while applied < changes.len() && changes[applied].0 < end {
-                open += changes[applied].1;
-                applied += 1;
+            while let Some((_, n)) = changes.next_if(|(day, _)| *day <= last) {
+                backlog += n;
             }
             VolumeRow {
                 period: label,
-                created: sums[0],
-                resolved: sums[1],
-                reopened: sums[2],
-                backlog: u64::try_from(open).unwrap_or(0),
+                created: count(sums[0]),
+                resolved: count(sums[1]),
+                reopened: count(sums[2]),
+                backlog: count(backlog),
             }
         })
         .collect()

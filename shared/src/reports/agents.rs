@@ -1,0 +1,94 @@
+//! `agents`: per agent, tickets taken, public answers, tickets resolved
+//! and reopened while they held them, and their median first response (in
+//! business time, over the first answers they wrote). Customer ratings
+//! join this report when the desk asks for them.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::DateRange;
+use super::breakdown::{Field, count};
+use super::reopens::rate;
+use super::response::spread;
+use super::tally::{Group, Key, Response, Tally};
+
+/// One agent's figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentRow {
+    /// The agent's login.
+    pub agent: String,
+    /// Times they began to hold a ticket.
+    pub taken: u64,
+    /// Their public answers.
+    pub answers: u64,
+    /// Tickets resolved while they held them.
+    pub resolved: u64,
+    /// Tickets reopened while they held them.
+    pub reopened: u64,
+    /// Reopened / resolved, to three decimals.
+    pub reopen_rate: Option<f64>,
+    /// First answers they wrote.
+    pub first_responses: u64,
+    /// The median of those, in business seconds.
+    pub median_first_response: Option<i64>,
+}
+
+/// What is summed per agent.
+#[derive(Default)]
+struct Sums {
+    taken: i64,
+    answers: i64,
+    resolved: i64,
+    reopened: i64,
+    first: BTreeMap<i64, i64>,
+}
+
+/// The `agents` report over the days of `range`, sorted by login.
+pub fn agents(tally: &Tally, range: DateRange) -> Vec<AgentRow> {
+    let mut sums: BTreeMap<&str, Sums> = BTreeMap::new();
+    for ((day, key), n) in tally {
+        if !range.contains(*day) {
+            continue;
+        }
+        match key {
+            Key::Taken(agent) => sums.entry(agent).or_default().taken += n,
+            Key::Answered(agent) => sums.entry(agent).or_default().answers += n,
+            Key::Resolved(Group::Value(Field::Assignee, agent)) if agent != "(none)" => {
+                sums.entry(agent).or_default().resolved += n;
+            }
+            Key::Reopened(Group::Value(Field::Assignee, agent), _) if agent != "(none)" => {
+                sums.entry(agent).or_default().reopened += n;
+            }
+            Key::Response {
+                metric: Response::First,
+                business,
+                agent: Some(agent),
+                ..
+            } => {
+                *sums
+                    .entry(agent)
+                    .or_default()
+                    .first
+                    .entry(*business)
+                    .or_default() += n
+            }
+            _ => {}
+        }
+    }
+    sums.into_iter()
+        .map(|(agent, s)| {
+            let (resolved, reopened) = (count(s.resolved), count(s.reopened));
+            AgentRow {
+                agent: agent.to_owned(),
+                taken: count(s.taken),
+                answers: count(s.answers),
+                resolved,
+                reopened,
+                reopen_rate: rate(reopened, resolved),
+                first_responses: count(s.first.values().sum()),
+                median_first_response: spread(&s.first).map(|s| s.median),
+            }
+        })
+        .collect()
+}
