@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use helpdesk::domain::QueueKey;
 use helpdesk::reports::Asked;
-use helpdesk::reports::gather::gather;
+use helpdesk::reports::keep;
 use helpdesk::reports::run::{Document, Name, RunError, document};
 use helpdesk::reports::tally::Tally;
 use http::{StatusCode, header};
@@ -82,11 +82,18 @@ async fn tally(
     // What is asked is checked before anything is read.
     let now = console.services.clock.now();
     let asked = asked(params, value(&params.by))?;
-    let (_, zone) = asked
+    let (range, zone) = asked
         .range(now, config.report_zone())
         .map_err(|(field, text)| invalid(format!("{field}: {text}")))?;
-    document(config, &Tally::new(), Name::Volume, Vec::new(), &asked, now).map_err(said)?;
-    let tally = gather(config, console.services.store.as_ref(), &queues, zone)
+    let mut classes = Vec::new();
+    for (_, name) in Name::ALL {
+        let asked = self::asked(params, by_of(name, params))?;
+        let report =
+            document(config, &Tally::new(), name, Vec::new(), &asked, now).map_err(said)?;
+        classes.extend(keep::classes(config, name, report.by.as_deref()));
+    }
+    let store = console.services.store.as_ref();
+    let tally = keep::read(config, store, &queues, &classes, zone, range.to)
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "a report could not be read");

@@ -209,6 +209,9 @@ NEEDS: dict[str, dict] = {
     # SLA notifications and sla::refresh (entries after a version: Query);
     # a record it gives up on (and the rest of its batch) archived as
     # failed-stream-records/<sequence number>-<event id>.json (BlobStore::put).
+    # Reports: each changed ticket's rollups from its timeline (GetItem,
+    # Query, a transaction of a Put and Updates) and the write's metric
+    # events as metrics/day=<date>/<ticket>-v<version>.jsonl (BlobStore::put).
     # Invoked by the stream mapping (stream reads, failures to its queue:
     # these come from the template's AWS::Lambda::EventSourceMapping, and
     # are checked against it rather than the code).
@@ -233,6 +236,8 @@ NEEDS: dict[str, dict] = {
             "count_assigned", "delete_marker", "entries_after_version", "entries_of_version",
             "get_marker", "get_ticket", "idempotency_record", "increment_counter",
             "put_marker", "update_ticket",
+            # The report rollups of every changed ticket, from its timeline.
+            "timeline", "keep_counters",
         ],
         "actions": [
             ("dynamodb:GetItem", "table"),
@@ -244,6 +249,7 @@ NEEDS: dict[str, dict] = {
             ("ses:SendEmail", "ses:from-maildomain"),
             ("events:PutEvents", "bus"),
             ("s3:PutObject", "objects:failed-stream-records/"),
+            ("s3:PutObject", "objects:metrics/"),
             ("secretsmanager:GetSecretValue", "secret"),
             ("dynamodb:DescribeStream", "stream"),
             ("dynamodb:GetRecords", "stream"),
@@ -293,6 +299,9 @@ NEEDS: dict[str, dict] = {
             # as of now, one attachment's entry, a local password (sessions
             # are markers).
             "timeline_page", "entries_after_version", "entries_of_version", "password_hash",
+            # Reports: the rollups (kept by ticket-triggers; a store with a
+            # change feed, SQLite, catches them up itself).
+            "rollups", "keep_counters", "change_feed",
         ],
         "actions": [
             ("dynamodb:GetItem", "table"),
@@ -605,7 +614,7 @@ class Resources:
         self.known["stream"] = template.get_att(table, "StreamArn")
         self.known["streams"] = f"{table_arn}/stream/*"
         self.known["bucket"] = bucket_arn
-        for prefix in ("raw/", "attachments/", "failed-stream-records/", "other/"):
+        for prefix in ("raw/", "attachments/", "failed-stream-records/", "metrics/", "other/"):
             self.known[f"objects:{prefix}"] = f"{bucket_arn}/{prefix}*"
         self.domain = domain
         self.known["ses:identities"] = f"{ses}{domain}"

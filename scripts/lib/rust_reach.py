@@ -112,7 +112,7 @@ PORTS = {
 # them and has no methods of its own, so its methods are theirs.
 STORE_TRAITS = {
     "TicketStore", "TimelineStore", "ContactStore", "ClaimStore", "CounterStore",
-    "SlaDueIndex", "MailLogStore", "CredentialStore", "ChangeFeedSource",
+    "SlaDueIndex", "MailLogStore", "CredentialStore", "RollupStore", "ChangeFeedSource",
 }
 
 # Configuration keys whose value names an environment variable the code

@@ -141,6 +141,10 @@ pub mod claim {
 pub mod marker {
     use crate::domain::TokenHash;
 
+    /// The local report rollups have been kept since the first report (the
+    /// change feed's `rollups` cursor keeps them since).
+    pub const ROLLUPS_KEPT: &str = "rollups:kept";
+
     /// A console session, by the SHA-256 of its cookie.
     pub fn session(hash: &TokenHash) -> String {
         format!("session:{}", hash.as_str())

@@ -9,7 +9,7 @@ use helpdesk::auth;
 use std::sync::Arc;
 
 use helpdesk::automation::{feed, stream};
-use helpdesk::blobs::LocalBlobs;
+use helpdesk::blobs::{BlobStore, LocalBlobs};
 use helpdesk::clock::Clock;
 use helpdesk::domain::TicketKey;
 use helpdesk::mail::ingest::Ingested;
@@ -29,6 +29,8 @@ struct Desk {
     /// its records, as the ticket-triggers function does); SQLite's change
     /// feed otherwise.
     stream: Option<tokio::sync::Mutex<StreamReader>>,
+    /// The DynamoDB table, on DynamoDB.
+    table: Option<String>,
 }
 
 impl Desk {
@@ -41,6 +43,7 @@ impl Desk {
             base,
             http: reqwest::Client::new(),
             stream: None,
+            table: None,
         }
     }
 
@@ -64,7 +67,33 @@ impl Desk {
             base,
             http: reqwest::Client::new(),
             stream: Some(tokio::sync::Mutex::new(stream)),
+            table: Some(table),
         })
+    }
+
+    /// A desk over a fresh DynamoDB table and S3 bucket on moto, as
+    /// deployed (None, after saying so, without moto).
+    async fn on_aws() -> Option<(Self, Arc<dyn BlobStore>)> {
+        helpdesk::automation::webhook::install_crypto_provider();
+        let store = dynamodb_store().await?;
+        let endpoint = helpdesk_tests::moto::endpoint()?;
+        let table = store.table().to_owned();
+        let dir =
+            std::env::temp_dir().join(format!("helpdesk-api-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let blobs: Arc<dyn BlobStore> =
+            Arc::new(helpdesk_tests::moto::s3_blobs(&endpoint, "").await);
+        let app = spawn_app_with(Arc::new(store), Arc::clone(&blobs), dir.clone(), dir);
+        let base = app.serve().await;
+        let stream = StreamReader::open(&endpoint, &table).await;
+        let desk = Self {
+            app,
+            base,
+            http: reqwest::Client::new(),
+            stream: Some(tokio::sync::Mutex::new(stream)),
+            table: Some(table),
+        };
+        Some((desk, blobs))
     }
 
     /// A desk that also signs agents in with a user pool on moto's
@@ -86,6 +115,7 @@ impl Desk {
             base,
             http: reqwest::Client::new(),
             stream: None,
+            table: None,
         };
         (desk, pool, client)
     }
@@ -902,8 +932,145 @@ async fn cognito_jwts_sign_agents_in_and_tampered_expired_foreign_or_unknown_one
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn response_times_sla_reopens_time_in_status_and_agents_follow_a_tickets_work() {
-    let desk = Desk::new().await;
+async fn response_times_sla_reopens_time_in_status_and_agents_follow_a_tickets_work_on_sqlite() {
+    reports_follow_a_tickets_work(Desk::new().await).await;
+}
+
+/// On DynamoDB the reports read the rollups the stream's function keeps;
+/// every stream record delivered a second time changes none of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn response_times_sla_reopens_time_in_status_and_agents_follow_a_tickets_work_on_dynamodb() {
+    let Some(desk) = Desk::on_dynamodb().await else {
+        return;
+    };
+    let before = reports_follow_a_tickets_work(desk).await;
+    let desk = before.0;
+    let endpoint = helpdesk_tests::moto::endpoint().unwrap();
+    let table = desk.table.clone().unwrap();
+    let mut again = StreamReader::open(&endpoint, &table).await;
+    let mut redelivered = 0;
+    for _ in 0..20 {
+        let batch = again.next_batch().await;
+        let records = batch["Records"].as_array().unwrap().len();
+        if records == 0 {
+            break;
+        }
+        redelivered += records;
+        let (response, reports) = stream::handle_batch(&desk.app.services, &batch).await;
+        assert!(response.batch_item_failures.is_empty(), "{reports:?}");
+    }
+    assert!(
+        redelivered > 4,
+        "the whole stream again: {redelivered} records"
+    );
+    assert_eq!(report_rows(&desk, &before.1).await, before.2);
+}
+
+/// Each write's metric events are in the bucket as JSON lines under the
+/// day of the write, one object per ticket version; the stream delivered
+/// again writes the same objects with the same lines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_writes_metric_events_land_in_the_bucket_as_json_lines_once() {
+    let Some((desk, blobs)) = Desk::on_aws().await else {
+        return;
+    };
+    let anna = desk.token("anna", "export").await;
+    let key = desk
+        .mail_in("jane@customer.example", "Printer on fire")
+        .await;
+    desk.settle().await;
+    desk.app.clock.advance(chrono::Duration::minutes(30));
+    let (status, _, body) = desk
+        .post(
+            &anna,
+            &format!("/tickets/{key}/comments"),
+            json!({ "body": "We are on it.", "public": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    desk.settle().await;
+    let answered = desk.app.ticket(&key).await;
+    let created = read_if_any(&blobs, &key, 1).await;
+    assert_eq!(created[0]["kind"], "created", "{created:?}");
+    assert_eq!(created[0]["ticket"], key.to_string());
+    assert_eq!(created[0]["queue"], "SUP");
+    assert_eq!(created[0]["channel"], "email");
+    assert_eq!(created[0]["status"], "New");
+    let mut answer = None;
+    for version in 2..=answered.version {
+        if let Some(line) = read_if_any(&blobs, &key, version)
+            .await
+            .into_iter()
+            .find(|l| l["kind"] == "answered")
+        {
+            answer = Some((version, line));
+        }
+    }
+    let (version, answer) = answer.expect("an answered event in some version's object");
+    assert_eq!(answer["detail"]["agent"], "anna");
+    assert_eq!(answer["detail"]["first"], "true");
+    assert_eq!(answer["at"], "2026-03-02T10:00:00.000Z");
+
+    // The whole stream again: the same objects, the same lines.
+    let endpoint = helpdesk_tests::moto::endpoint().unwrap();
+    let mut again = StreamReader::open(&endpoint, desk.table.as_deref().unwrap()).await;
+    for _ in 0..20 {
+        let batch = again.next_batch().await;
+        if batch["Records"].as_array().unwrap().is_empty() {
+            break;
+        }
+        let (response, reports) = stream::handle_batch(&desk.app.services, &batch).await;
+        assert!(response.batch_item_failures.is_empty(), "{reports:?}");
+    }
+    assert_eq!(read_if_any(&blobs, &key, 1).await, created);
+    assert_eq!(
+        read_if_any(&blobs, &key, version)
+            .await
+            .into_iter()
+            .filter(|l| l["kind"] == "answered")
+            .count(),
+        1
+    );
+}
+
+/// The lines of version `version`'s object, none when there is none.
+async fn read_if_any(blobs: &Arc<dyn BlobStore>, key: &TicketKey, version: u64) -> Vec<Value> {
+    let object = format!("metrics/day=2026-03-02/{key}-v{version}.jsonl");
+    match blobs.get(&object).await.unwrap() {
+        None => Vec::new(),
+        Some(bytes) => String::from_utf8(bytes.to_vec())
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
+    }
+}
+
+/// Every report of today, as anna sees them.
+async fn report_rows(desk: &Desk, anna: &str) -> Vec<Value> {
+    let today = desk.app.clock.now().date_naive().to_string();
+    let mut out = Vec::new();
+    for name in [
+        "volume",
+        "breakdown",
+        "assignee-status",
+        "response-times",
+        "sla",
+        "reopens",
+        "time-in-status",
+        "agents",
+    ] {
+        let path = format!("/reports/{name}?from={today}&to={today}");
+        let (status, _, body) = desk.get(Some(anna), &path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        out.push(body["rows"].clone());
+    }
+    out
+}
+
+/// A ticket answered, resolved and reopened, and what each report says of
+/// it; answers the desk, anna's token and every report's rows.
+async fn reports_follow_a_tickets_work(desk: Desk) -> (Desk, String, Vec<Value>) {
     let anna = desk.token("anna", "reports").await;
     let minutes = chrono::Duration::minutes;
     // Opened at 10:30 in Berlin on a Monday, inside office hours.
@@ -991,6 +1158,8 @@ async fn response_times_sla_reopens_time_in_status_and_agents_follow_a_tickets_w
     );
     let (status, _, body) = desk.get(Some(&anna), "/reports/agents?by=month").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let rows = report_rows(&desk, &anna).await;
+    (desk, anna, rows)
 }
 
 /// Sets `body` on ticket `key` as `token`'s agent, at its current version.

@@ -124,6 +124,13 @@ conformance_cases! {
             a_logged_message_reads_back_and_a_release_replaces_it,
             the_log_lists_newest_first_between_two_instants_by_outcome_within_the_limit,
         }
+        rollups {
+            keeping_a_tickets_counters_adds_them_and_keeping_them_again_changes_nothing,
+            keeping_new_counters_adds_only_the_difference,
+            rollups_are_read_by_queue_class_and_up_to_a_day,
+            concurrent_keeping_of_one_tickets_counters_counts_them_once,
+            a_repair_adds_to_the_rollups_and_leaves_the_kept_counters,
+        }
         sla_due {
             tickets_with_a_running_sla_timer_are_due_once_their_time_has_passed_earliest_first_within_the_limit,
             a_write_that_stops_the_timer_takes_the_ticket_out_of_the_due_index_and_one_that_moves_the_deadline_moves_it,

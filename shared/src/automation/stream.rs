@@ -245,11 +245,25 @@ async fn process_record(services: &Services, record: &RawRecord) -> RecordReport
             };
         }
     };
+    let written = after.clone();
     match process(services, before, after).await {
-        Ok(outcome) => RecordReport::Processed {
-            id,
-            outcome: Box::new(outcome),
-        },
+        Ok(outcome) => {
+            // The report rollups and the metric export follow every write
+            // (the local desk keeps its rollups from its change feed).
+            let (store, blobs) = (services.store.as_ref(), services.blobs.as_ref());
+            let followed =
+                crate::reports::keep::follow_write(&services.config, store, blobs, &written).await;
+            if let Err(e) = followed {
+                return RecordReport::Failed {
+                    id,
+                    error: format!("reports of {}: {e}", written.key),
+                };
+            }
+            RecordReport::Processed {
+                id,
+                outcome: Box::new(outcome),
+            }
+        }
         Err(e) => RecordReport::Failed {
             id,
             error: e.to_string(),

@@ -156,6 +156,8 @@ pub struct MetricEvent {
     pub at: DateTime<Utc>,
     /// Which ticket.
     pub ticket: TicketKey,
+    /// The timeline entry it comes from (its `seq`).
+    pub entry: u64,
     /// What.
     #[serde(flatten)]
     pub kind: MetricKind,
@@ -288,9 +290,11 @@ pub fn metric_events(
         state: initial_state(ticket, &selects, timeline),
         entered: ticket.created_at,
         answered: false,
+        seq: 0,
         out: Vec::new(),
     };
     for entry in timeline {
+        replay.seq = entry.seq;
         replay.entry(entry);
     }
     replay.out
@@ -305,6 +309,8 @@ struct Replay<'a> {
     entered: DateTime<Utc>,
     /// Whether an agent has answered publicly yet.
     answered: bool,
+    /// The entry being replayed.
+    seq: u64,
     out: Vec<MetricEvent>,
 }
 
@@ -339,6 +345,7 @@ impl Replay<'_> {
         self.out.push(MetricEvent {
             at,
             ticket: self.ticket.key.clone(),
+            entry: self.seq,
             kind,
             dims,
         });

@@ -12,7 +12,9 @@
 
 pub mod agents;
 pub mod breakdown;
+pub mod export;
 pub mod gather;
+pub mod keep;
 pub mod metrics;
 pub mod reopens;
 pub mod response;

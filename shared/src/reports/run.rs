@@ -9,7 +9,6 @@ use serde_json::Value;
 
 use super::agents::agents;
 use super::breakdown::{Field, assignee_status, breakdown};
-use super::gather::gather;
 use super::reopens::reopens;
 use super::response::{ResponseBy, response_times};
 use super::sla::{SlaBy, sla};
@@ -19,7 +18,7 @@ use super::volume::volume;
 use super::{Asked, DateRange, Period};
 use crate::config::Config;
 use crate::domain::QueueKey;
-use crate::store::{StoreError, TicketStore, TimelineStore};
+use crate::store::{Store, StoreError};
 
 /// The reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,25 +217,24 @@ pub enum RunError {
     Store(#[from] StoreError),
 }
 
-/// Report `name` of `queues` as `asked`, at `now`: their tickets'
-/// tallies gathered from the store, then [`document`].
-pub async fn from_store<S>(
+/// Report `name` of `queues` as `asked`, at `now`: the tally of the
+/// classes it reads ([`super::keep::read`]: rollups, or every timeline
+/// for another zone than the desk's), then [`document`].
+pub async fn from_store(
     config: &Config,
-    store: &S,
+    store: &dyn Store,
     name: Name,
     queues: Vec<QueueKey>,
     asked: &Asked,
     now: DateTime<Utc>,
-) -> Result<Document, RunError>
-where
-    S: TicketStore + TimelineStore + ?Sized,
-{
+) -> Result<Document, RunError> {
     // What is asked is checked before anything is read.
-    let (_, zone) = asked
+    let (range, zone) = asked
         .range(now, config.report_zone())
         .map_err(|(f, m)| RunError::Invalid(f, m))?;
-    document(config, &Tally::new(), name, Vec::new(), asked, now)?;
-    let tally = gather(config, store, &queues, zone).await?;
+    let by = grouping(config, name, asked.by.as_deref())?;
+    let classes = super::keep::classes(config, name, by.as_deref());
+    let tally = super::keep::read(config, store, &queues, &classes, zone, range.to).await?;
     document(config, &tally, name, queues, asked, now)
 }
 

@@ -1,6 +1,7 @@
 //! The storage port: small traits by capability ([`TicketStore`],
 //! [`TimelineStore`], [`ContactStore`], [`ClaimStore`], [`CounterStore`],
-//! [`SlaDueIndex`], [`MailLogStore`], [`CredentialStore`], [`ChangeFeed`]),
+//! [`SlaDueIndex`], [`MailLogStore`], [`CredentialStore`], [`RollupStore`],
+//! [`ChangeFeed`]),
 //! gathered by [`Store`], with two real
 //! implementations: [`sqlite::SqliteStore`] (embedded, the local default) and
 //! [`dynamo::DynamoStore`] (single-table DynamoDB with a stream).
@@ -22,6 +23,10 @@
 //! - every ticket write keeps the ticket's place in the SLA due index
 //!   (its earliest warning or breach), so the checker reads only what is
 //!   due;
+//! - a queue's rollups are the sum of the counters kept for its tickets:
+//!   keeping a ticket's counters adds the difference from those kept before
+//!   in the same atomic write, so keeping the same counters again changes
+//!   nothing;
 //! - an agent's token label is unique, a revoked token is gone at once,
 //!   and no credential can be read back as the secret it was made from;
 //! - no read on a request path scans a whole table.
@@ -659,6 +664,74 @@ pub trait CredentialStore: Send + Sync {
     async fn password_hash(&self, login: &str) -> Result<Option<String>, StoreError>;
 }
 
+/// One counter of a queue's report rollups: its class (what a report
+/// reads it for), its day, its key (as text) and its value.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Counter {
+    /// What reports read it for (`created:all`, `response`, ...).
+    pub class: String,
+    /// The day it counts on.
+    pub day: chrono::NaiveDate,
+    /// What it counts, as text.
+    pub key: String,
+    /// Its value.
+    pub n: i64,
+}
+
+/// What must be added to rollups that hold `old` so that they hold `new`
+/// instead (zero differences left out), sorted.
+pub fn counter_difference(old: &[Counter], new: &[Counter]) -> Vec<Counter> {
+    let mut sums: std::collections::BTreeMap<(&str, chrono::NaiveDate, &str), i64> =
+        std::collections::BTreeMap::new();
+    for (counters, sign) in [(old, -1), (new, 1)] {
+        for c in counters {
+            *sums.entry((&c.class, c.day, &c.key)).or_insert(0) += sign * c.n;
+        }
+    }
+    sums.into_iter()
+        .filter(|(_, n)| *n != 0)
+        .map(|((class, day, key), n)| Counter {
+            class: class.to_owned(),
+            day,
+            key: key.to_owned(),
+            n,
+        })
+        .collect()
+}
+
+/// Report rollups: per queue, counters by class, day and key, kept as the
+/// sum of the counters kept for each of its tickets.
+#[async_trait]
+pub trait RollupStore: Send + Sync {
+    /// Keeps `counters` as ticket `ticket`'s (of `queue`), adding their
+    /// difference from those kept for it before to the queue's rollups, in
+    /// one atomic write; answers how many counters differed (0: they were
+    /// kept already, nothing is written).
+    async fn keep_counters(
+        &self,
+        queue: &QueueKey,
+        ticket: &TicketKey,
+        counters: &[Counter],
+    ) -> Result<usize, StoreError>;
+
+    /// The counters of `queue`'s rollups in `classes` on days up to `to`
+    /// (those at zero may be left out).
+    async fn rollups(
+        &self,
+        queue: &QueueKey,
+        classes: &[String],
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<Counter>, StoreError>;
+
+    /// Adds `counters` to `queue`'s rollups without changing what is kept
+    /// for any ticket: a repair, after rollups and kept counters drifted.
+    async fn adjust_rollups(
+        &self,
+        queue: &QueueKey,
+        counters: &[Counter],
+    ) -> Result<(), StoreError>;
+}
+
 /// Whether a store keeps its own change feed.
 pub trait ChangeFeedSource: Send + Sync {
     /// The store's own change feed, when it has one (SQLite). DynamoDB has
@@ -680,6 +753,7 @@ pub trait Store:
     + SlaDueIndex
     + MailLogStore
     + CredentialStore
+    + RollupStore
     + ChangeFeedSource
 {
 }
@@ -693,6 +767,7 @@ impl<T> Store for T where
         + SlaDueIndex
         + MailLogStore
         + CredentialStore
+        + RollupStore
         + ChangeFeedSource
 {
 }

@@ -62,6 +62,7 @@ mod credentials;
 mod feed;
 mod listing;
 mod mail_log;
+mod rollups;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -426,6 +427,7 @@ impl SqliteStore {
             tx.execute_batch(SCHEMA).map_err(backend)?;
             tx.execute_batch(feed::SCHEMA).map_err(backend)?;
             tx.execute_batch(credentials::SCHEMA).map_err(backend)?;
+            tx.execute_batch(rollups::SCHEMA).map_err(backend)?;
             add_listing_columns(&tx)?;
             tx.execute_batch(LISTING_SCHEMA).map_err(backend)?;
             tx.execute_batch(listing::SCHEMA).map_err(backend)?;
@@ -638,6 +640,7 @@ fn schema_fingerprint() -> i32 {
         SCHEMA,
         feed::SCHEMA,
         credentials::SCHEMA,
+        rollups::SCHEMA,
         LISTING_SCHEMA,
         listing::SCHEMA,
         listing::COUNTS_SCHEMA,

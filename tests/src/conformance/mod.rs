@@ -8,7 +8,7 @@
 //! claims and markers), [`counters`] (ticket keys and counters),
 //! [`credentials`] (API tokens and password hashes), [`listing`] (the
 //! listing index and search),
-//! [`sla_due`] and [`feed`] (the change feed, SQLite only). Every case is
+//! [`rollups`] (report rollups), [`sla_due`] and [`feed`] (the change feed, SQLite only). Every case is
 //! re-exported here too, as `conformance::<case>`. This module holds what
 //! the cases share: the store constructors and the helpers that build
 //! tickets, entries, claims and SLA timers.
@@ -42,6 +42,7 @@ pub mod credentials;
 pub mod feed;
 pub mod listing;
 pub mod mail_log;
+pub mod rollups;
 pub mod sla_due;
 pub mod tickets;
 pub mod timeline;
@@ -52,6 +53,7 @@ pub use counters::*;
 pub use credentials::*;
 pub use feed::*;
 pub use listing::*;
+pub use rollups::*;
 pub use sla_due::*;
 pub use tickets::*;
 pub use timeline::*;

@@ -65,6 +65,8 @@ pub(super) const SK_MARKER: &str = "MARK";
 pub(super) const SK_COUNT: &str = "COUNT";
 /// Sort key of a ticket's listing item (its place in the status listing).
 pub(super) const SK_LISTING: &str = "LISTING";
+/// Sort key of the counters kept for a ticket's report rollups.
+pub(super) const SK_KEPT_COUNTERS: &str = "ROLLUP";
 /// Sort key of a mail log entry.
 pub(super) const SK_MAIL_LOG: &str = "MAILLOG";
 
@@ -88,6 +90,31 @@ pub(super) mod item_type {
     pub(in crate::store::dynamo) const MAIL_LOG: &str = "mail_log";
     /// A ticket's listing item.
     pub(in crate::store::dynamo) const LISTING: &str = "listing";
+    /// Report rollups, and the counters kept for a ticket.
+    pub(in crate::store::dynamo) const ROLLUP: &str = "rollup";
+}
+
+/// `ROLLUP#SUP#created:all`: the partition of one class of a queue's
+/// report rollups, an item per day (and shard).
+pub(super) fn rollup_pk(queue: &QueueKey, class: &str) -> String {
+    format!("ROLLUP#{queue}#{class}")
+}
+
+/// How many items each day of the `response` class is spread over: it
+/// holds a counter per distinct response time, so a busy day has many.
+pub(super) const RESPONSE_SHARDS: u32 = 8;
+
+/// `2026-03-02#3`: a day's rollup item of a class (the shard of `key`
+/// among [`RESPONSE_SHARDS`] for the `response` class, else 0).
+pub(super) fn rollup_sk(day: chrono::NaiveDate, class: &str, key: &str) -> String {
+    let shard = if class == "response" {
+        key.bytes().fold(0x811c_9dc5_u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        }) % RESPONSE_SHARDS
+    } else {
+        0
+    };
+    format!("{day}#{shard}")
 }
 
 /// `TICKET#SUP-17`: the partition of a ticket and its timeline.

@@ -95,6 +95,7 @@ mod items;
 mod keys;
 mod listing;
 mod mail_log;
+mod rollups;
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
