@@ -12,7 +12,6 @@ use helpdesk::domain::QueueKey;
 use helpdesk::reports::Asked;
 use helpdesk::reports::keep;
 use helpdesk::reports::run::{Document, Name, RunError, document};
-use helpdesk::reports::tally::Tally;
 use http::{StatusCode, header};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -67,7 +66,7 @@ async fn tally(
     console: &Console,
     agent: &helpdesk::auth::Principal,
     params: &Params,
-) -> Result<(Vec<QueueKey>, Tally), Problem> {
+) -> Result<(Vec<QueueKey>, Vec<helpdesk::reports::tally::Entry>), Problem> {
     let config = &console.services.config;
     let mine = agent.queues(config);
     let queues = match value(&params.queue) {
@@ -88,8 +87,7 @@ async fn tally(
     let mut classes = Vec::new();
     for (_, name) in Name::ALL {
         let asked = self::asked(params, by_of(name, params))?;
-        let report =
-            document(config, &Tally::new(), name, Vec::new(), &asked, now).map_err(said)?;
+        let report = document(config, &[], name, Vec::new(), &asked, now).map_err(said)?;
         classes.extend(keep::classes(config, name, report.by.as_deref()));
     }
     let store = console.services.store.as_ref();

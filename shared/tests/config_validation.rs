@@ -221,3 +221,25 @@ fn a_select_field_without_options_and_options_on_a_text_field_are_reported_with_
     }
     assert!(error.findings.iter().all(|f| f.line.is_some()), "{text}");
 }
+
+#[test]
+fn a_report_zone_and_a_queue_calendar_that_do_not_exist_are_reported() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../config/helpdesk.yaml");
+    let example = std::fs::read_to_string(path).unwrap();
+    let broken = example
+        .replacen("  # zone: Europe/Berlin ", "  zone: Europe/Berlni ", 1)
+        .replacen(
+            "    calendar: office\n    # SLA",
+            "    calendar: ofice\n    # SLA",
+            1,
+        );
+    assert_ne!(broken, example);
+    let error = helpdesk::config::load_str(&broken, "broken.yaml").unwrap_err();
+    let text = error.to_string();
+    for expected in [
+        "desk.zone \"Europe/Berlni\" is not an IANA time zone",
+        "unknown calendar \"ofice\" as the calendar of queue SUP",
+    ] {
+        assert!(text.contains(expected), "{expected:?} in {text}");
+    }
+}

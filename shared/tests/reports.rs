@@ -15,7 +15,7 @@ use helpdesk::domain::SlaEventKind;
 use helpdesk::domain::ticket::entry_seq;
 use helpdesk::domain::{Actor, Channel, QueueKey, Ticket, TicketKey, TimelineEntry, TimelineEvent};
 use helpdesk::reports::metrics::metric_events;
-use helpdesk::reports::tally::{Tally, add, tally};
+use helpdesk::reports::tally::{Entry, Key, Tally, add, entries, tally};
 use helpdesk::reports::volume::{VolumeRow, volume};
 use helpdesk::reports::{DateRange, Period};
 use helpdesk::tickets::{TicketDraft, build_ticket};
@@ -242,7 +242,7 @@ fn build(
 fn built(
     config: &Config,
     histories: &[(i64, Vec<(i64, Step)>)],
-) -> (Vec<(Ticket, Vec<TimelineEntry>)>, Tally) {
+) -> (Vec<(Ticket, Vec<TimelineEntry>)>, Vec<Entry>) {
     let tickets: Vec<(Ticket, Vec<TimelineEntry>)> = histories
         .iter()
         .enumerate()
@@ -252,7 +252,7 @@ fn built(
     for (ticket, timeline) in &tickets {
         add(&mut sum, &tally(config, berlin(), ticket, timeline), 1);
     }
-    (tickets, sum)
+    (tickets, entries(sum))
 }
 
 fn berlin() -> TimeZone {
@@ -377,6 +377,10 @@ proptest! {
         let config = config();
         let (tickets, tally) = built(&config, &histories);
         let (range, _) = berlin_range(from, length);
+        // Every key reads back from the text the store keeps.
+        for ((_, key), _) in &tally {
+            prop_assert_eq!(Key::decode(&key.encode()), Some(key.clone()));
+        }
         prop_assert_eq!(
             volume(&tally, range, period),
             brute_force(&config, &tickets, range, period)
@@ -393,7 +397,7 @@ fn a_reopened_ticket_counts_once_resolved_once_reopened_and_is_in_the_backlog_ag
         (60, Step::Answer("anna")),
     ];
     let (ticket, timeline) = build(&config, 1, 60 * 24 * 31 + 9 * 60, &steps);
-    let tally = tally(&config, berlin(), &ticket, &timeline);
+    let tally = entries(tally(&config, berlin(), &ticket, &timeline));
     let day = berlin_day(ticket.created_at);
     let range = DateRange::new(day, day + Duration::days(1)).unwrap();
     let rows = volume(&tally, range, Period::Day);
@@ -649,7 +653,7 @@ fn a_ticket_opened_or_changed_at_the_ranges_last_midnight_counts_from_the_next_d
         3 * 24 * 60,
         &[(24 * 60, Step::Assign(Some("anna")))],
     );
-    let tally = tally(&config, berlin(), &ticket, &timeline);
+    let tally = entries(tally(&config, berlin(), &ticket, &timeline));
     let opened = berlin_day(ticket.created_at);
 
     // The range ending the day before: the ticket does not exist yet.
@@ -1105,4 +1109,49 @@ proptest! {
             brute_agents(&config, &tickets, range)
         );
     }
+}
+
+#[test]
+fn keys_of_every_kind_read_back_from_their_text_and_a_separator_in_a_value_becomes_a_space() {
+    use helpdesk::reports::breakdown::Field;
+    use helpdesk::reports::tally::{Group, Outcome, Response};
+    let keys = [
+        Key::Created(Group::Value(
+            Field::Custom("topic".into()),
+            "billing".into(),
+        )),
+        Key::Open(Group::Value(Field::Tag, "=~*".into())),
+        Key::OpenAs {
+            assignee: Some(String::new()),
+            status: "New".into(),
+        },
+        Key::CreatedNowAs {
+            assignee: None,
+            status: "In progress".into(),
+        },
+        Key::Response {
+            metric: Response::Next,
+            business: -5,
+            calendar: 7,
+            agent: None,
+            assignee: Some("anna".into()),
+            channel: Channel::Phone,
+        },
+        Key::Sla {
+            metric: "resolution".into(),
+            rule: "Resolution".into(),
+            outcome: Outcome::Breached,
+            assignee: None,
+        },
+        Key::StayWallSeconds {
+            status: "Need info".into(),
+            group: Group::All,
+        },
+    ];
+    for key in keys {
+        assert_eq!(Key::decode(&key.encode()), Some(key));
+    }
+    let odd = Key::Taken("a\u{1f}b".into());
+    assert_eq!(Key::decode(&odd.encode()), Some(Key::Taken("a b".into())));
+    assert_eq!(Key::decode("nonsense"), None);
 }

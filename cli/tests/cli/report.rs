@@ -109,7 +109,7 @@ fn report_rebuild_finds_nothing_to_repair_after_reports_and_repairs_a_broken_rol
     // wrong until a rebuild repairs it and says so.
     let db = rusqlite::Connection::open(dir.join("helpdesk.db")).unwrap();
     let gone = db
-        .execute("DELETE FROM rollups WHERE class = 'created:all'", [])
+        .execute("DELETE FROM rollup_days WHERE class = 'created:all'", [])
         .unwrap();
     assert_eq!(gone, 1, "one day's created counter");
     drop(db);

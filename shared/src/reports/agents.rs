@@ -11,7 +11,7 @@ use super::DateRange;
 use super::breakdown::{Field, count};
 use super::reopens::rate;
 use super::response::spread;
-use super::tally::{Group, Key, Response, Tally};
+use super::tally::{Entry, Group, Key, Response};
 
 /// One agent's figures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -41,11 +41,11 @@ struct Sums {
     answers: i64,
     resolved: i64,
     reopened: i64,
-    first: BTreeMap<i64, i64>,
+    first: Vec<(i64, i64)>,
 }
 
 /// The `agents` report over the days of `range`, sorted by login.
-pub fn agents(tally: &Tally, range: DateRange) -> Vec<AgentRow> {
+pub fn agents(tally: &[Entry], range: DateRange) -> Vec<AgentRow> {
     let mut sums: BTreeMap<&str, Sums> = BTreeMap::new();
     for ((day, key), n) in tally {
         if !range.contains(*day) {
@@ -65,19 +65,12 @@ pub fn agents(tally: &Tally, range: DateRange) -> Vec<AgentRow> {
                 business,
                 agent: Some(agent),
                 ..
-            } => {
-                *sums
-                    .entry(agent)
-                    .or_default()
-                    .first
-                    .entry(*business)
-                    .or_default() += n
-            }
+            } => sums.entry(agent).or_default().first.push((*business, *n)),
             _ => {}
         }
     }
     sums.into_iter()
-        .map(|(agent, s)| {
+        .map(|(agent, mut s)| {
             let (resolved, reopened) = (count(s.resolved), count(s.reopened));
             AgentRow {
                 agent: agent.to_owned(),
@@ -86,8 +79,8 @@ pub fn agents(tally: &Tally, range: DateRange) -> Vec<AgentRow> {
                 resolved,
                 reopened,
                 reopen_rate: rate(reopened, resolved),
-                first_responses: count(s.first.values().sum()),
-                median_first_response: spread(&s.first).map(|s| s.median),
+                first_responses: count(s.first.iter().map(|(_, n)| n).sum()),
+                median_first_response: spread(&mut s.first).map(|s| s.median),
             }
         })
         .collect()

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::DateRange;
 use super::metrics::Dimensions;
-use super::tally::{Group, Key, Tally};
+use super::tally::{Entry, Group, Key};
 use crate::config::{Config, CustomFieldType};
 
 /// What reports group tickets by.
@@ -147,7 +147,7 @@ pub struct AssigneeStatusRow {
 }
 
 /// The `breakdown` report by `field`, sorted by value.
-pub fn breakdown(tally: &Tally, range: DateRange, field: &Field) -> Vec<BreakdownRow> {
+pub fn breakdown(tally: &[Entry], range: DateRange, field: &Field) -> Vec<BreakdownRow> {
     // Per value: created, resolved, open.
     let mut counts: BTreeMap<&str, [i64; 3]> = BTreeMap::new();
     for ((day, key), n) in tally {
@@ -184,7 +184,7 @@ pub(crate) fn count(n: i64) -> u64 {
 /// The `assignee-status` report, sorted by assignee and status: tickets
 /// open at the range's end, and tickets opened in the range by their
 /// assignee and status now.
-pub fn assignee_status(tally: &Tally, range: DateRange) -> Vec<AssigneeStatusRow> {
+pub fn assignee_status(tally: &[Entry], range: DateRange) -> Vec<AssigneeStatusRow> {
     let mut counts: BTreeMap<(Option<&str>, &str), [i64; 2]> = BTreeMap::new();
     for ((day, key), n) in tally {
         match key {

@@ -25,15 +25,15 @@ use serde::Serialize;
 use super::breakdown::Field;
 use super::gather::gather;
 use super::run::Name;
-use super::tally::{Group, Key, Tally, add, tally};
+use super::tally::{Entry, Group, Key, Tally, add, entries, tally};
 use crate::blobs::{BlobError, BlobStore};
 use crate::calendar::TimeZone;
 use crate::config::Config;
 use crate::domain::{QueueKey, Ticket, TicketKey, TimelineEntry};
 use crate::keys;
 use crate::store::{
-    ChangeFeed, Counter, ListPosition, RollupStore, Store, StoreError, TicketQuery, TicketStore,
-    TimelineStore, counter_difference,
+    ChangeFeed, Counter, ListPosition, RollupDay, RollupStore, Store, StoreError, TicketQuery,
+    TicketStore, TimelineStore, counter_difference,
 };
 
 /// The feed cursor of the local rollups.
@@ -73,7 +73,7 @@ pub fn class_of(key: &Key) -> String {
         Key::CreatedNowAs { .. } => "created_now_as".to_owned(),
         Key::Taken(_) => "taken".to_owned(),
         Key::Answered(_) => "answered".to_owned(),
-        Key::Response { .. } => "response".to_owned(),
+        Key::Response { metric, .. } => format!("response:{}", metric.as_str()),
         Key::Sla { .. } => "sla".to_owned(),
         Key::SlaRunning { .. } => "sla_running".to_owned(),
         Key::Stays { group, .. }
@@ -100,7 +100,11 @@ pub fn classes(config: &Config, name: Name, by: Option<&str>) -> Vec<String> {
             &field.unwrap_or(Field::Component),
         ),
         Name::AssigneeStatus => owned(&["open_as", "created_now_as"]),
-        Name::ResponseTimes => owned(&["response"]),
+        Name::ResponseTimes => owned(&[
+            "response:first_response",
+            "response:next_response",
+            "response:resolution",
+        ]),
         Name::Sla => owned(&["sla", "sla_running"]),
         Name::Reopens => {
             let mut classes = all(&["resolved", "reopened"]);
@@ -115,7 +119,7 @@ pub fn classes(config: &Config, name: Name, by: Option<&str>) -> Vec<String> {
             None => all(&["stays"]),
         },
         Name::Agents => {
-            let mut classes = owned(&["taken", "answered", "response"]);
+            let mut classes = owned(&["taken", "answered", "response:first_response"]);
             classes.extend(of(&["resolved", "reopened"], &Field::Assignee));
             classes
         }
@@ -126,26 +130,68 @@ pub fn classes(config: &Config, name: Name, by: Option<&str>) -> Vec<String> {
 pub fn counters(tally: &Tally) -> Vec<Counter> {
     tally
         .iter()
-        .filter_map(|((day, key), n)| {
-            Some(Counter {
-                class: class_of(key),
-                day: *day,
-                key: serde_json::to_string(key).ok()?,
-                n: *n,
-            })
+        .map(|((day, key), n)| Counter {
+            class: class_of(key),
+            day: *day,
+            key: key.encode(),
+            n: *n,
         })
         .collect()
 }
 
-/// Counters read back as a tally.
-pub fn tally_of(counters: &[Counter]) -> Result<Tally, StoreError> {
-    let mut out = Tally::new();
-    for c in counters {
-        let key: Key = serde_json::from_str(&c.key)
-            .map_err(|e| StoreError::corrupt(format!("a rollup key {:?}: {e}", c.key)))?;
-        *out.entry((c.day, key)).or_insert(0) += c.n;
+/// The counters of `days` as entries.
+pub fn entries_of(days: &[RollupDay]) -> Result<Vec<Entry>, StoreError> {
+    let mut out = Vec::new();
+    for day in days {
+        for entry in day.entries() {
+            let (key, n) = entry?;
+            let key = Key::decode(key).ok_or_else(|| {
+                StoreError::corrupt(format!(
+                    "a rollup key {key:?}; `helpdesk report rebuild` makes them again"
+                ))
+            })?;
+            out.push(((day.day, key), n));
+        }
     }
-    out.retain(|_, n| *n != 0);
+    Ok(out)
+}
+
+/// [`entries_of`] on every core: a year of response times is some
+/// hundreds of thousands of keys to decode.
+fn entries_in_parallel(days: &[RollupDay]) -> Result<Vec<Entry>, StoreError> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let size: usize = days.iter().map(|d| d.lines.len()).sum();
+    if threads < 2 || size < 1 << 20 {
+        return entries_of(days);
+    }
+    // Parts of about equal text, in order.
+    let mut parts = Vec::with_capacity(threads);
+    let (mut start, mut taken) = (0, 0);
+    for (i, day) in days.iter().enumerate() {
+        taken += day.lines.len();
+        if taken * threads >= size * (parts.len() + 1) {
+            parts.push(&days[start..=i]);
+            start = i + 1;
+        }
+    }
+    parts.push(&days[start..]);
+    let decoded: Vec<Result<Vec<Entry>, StoreError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| scope.spawn(move || entries_of(part)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(StoreError::backend("decoding rollups panicked")))
+            })
+            .collect()
+    });
+    let mut out = Vec::new();
+    for part in decoded {
+        out.extend(part?);
+    }
     Ok(out)
 }
 
@@ -260,9 +306,9 @@ pub async fn catch_up(
     }
 }
 
-/// The tally of `queues` in `classes` up to `to`, in days of `zone`: from
-/// the rollups when `zone` is the desk's (brought up to date first where
-/// the store has a change feed), else gathered from every timeline.
+/// The counters of `queues` in `classes` up to `to`, in days of `zone`:
+/// from the rollups when `zone` is the desk's (brought up to date first
+/// where the store has a change feed), else gathered from every timeline.
 pub async fn read(
     config: &Config,
     store: &dyn Store,
@@ -270,19 +316,18 @@ pub async fn read(
     classes: &[String],
     zone: TimeZone,
     to: NaiveDate,
-) -> Result<Tally, StoreError> {
+) -> Result<Vec<Entry>, StoreError> {
     if zone != config.report_zone() {
-        return gather(config, store, queues, zone).await;
+        return Ok(entries(gather(config, store, queues, zone).await?));
     }
     if let Some(feed) = store.change_feed() {
         catch_up(config, store, feed).await?;
     }
-    let mut sum = Tally::new();
+    let mut days = Vec::new();
     for queue in queues {
-        let counters = store.rollups(queue, classes, to).await?;
-        add(&mut sum, &tally_of(&counters)?, 1);
+        days.extend(store.rollups(queue, classes, to).await?);
     }
-    Ok(sum)
+    entries_in_parallel(&days)
 }
 
 /// What a rebuild found and did.
@@ -311,7 +356,7 @@ pub async fn rebuild(
         classes.extend(every_class(config));
         classes.sort();
         classes.dedup();
-        let stored = store.rollups(queue, &classes, last_day()).await?;
+        let stored = RollupDay::counters(&store.rollups(queue, &classes, last_day()).await?)?;
         let repair = counter_difference(&stored, &expected);
         if !repair.is_empty() {
             tracing::warn!(queue = %queue, counters = repair.len(), "rollups repaired");

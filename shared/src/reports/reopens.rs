@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::DateRange;
 use super::breakdown::{Field, count};
 use super::metrics::Who;
-use super::tally::{Group, Key, Tally};
+use super::tally::{Entry, Group, Key};
 
 /// One value's reopens.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -38,7 +38,7 @@ pub(crate) fn rate(reopened: u64, resolved: u64) -> Option<f64> {
 
 /// The `reopens` report by `field`: every ticket first (`(all)`), then
 /// each value, sorted.
-pub fn reopens(tally: &Tally, range: DateRange, field: &Field) -> Vec<ReopenRow> {
+pub fn reopens(tally: &[Entry], range: DateRange, field: &Field) -> Vec<ReopenRow> {
     // Per value: resolved, by customer, by agent, by automation.
     let mut counts: BTreeMap<Option<&str>, [i64; 4]> = BTreeMap::new();
     for ((day, key), n) in tally {

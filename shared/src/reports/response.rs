@@ -4,11 +4,9 @@
 //! opening to the resolution it is in now (a reopened ticket counts again
 //! when it is resolved again, on that day).
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
-use super::tally::{Key, Response, Tally};
+use super::tally::{Entry, Key, Response};
 use super::{DateRange, Period};
 
 /// What response times are grouped by.
@@ -47,22 +45,23 @@ pub struct Spread {
     pub mean: i64,
 }
 
-/// The spread of `values` (each value with how often it occurs), or
-/// `None` when there are none.
-pub fn spread(values: &BTreeMap<i64, i64>) -> Option<Spread> {
-    let n: i64 = values.values().sum();
+/// The spread of `values` (each value with how often it occurs, in any
+/// order; sorted here), or `None` when there are none.
+pub fn spread(values: &mut [(i64, i64)]) -> Option<Spread> {
+    values.sort_unstable();
+    let n: i64 = values.iter().map(|(_, c)| c).sum();
     if n <= 0 {
         return None;
     }
     let at_rank = |rank: i64| {
         let mut seen = 0;
-        for (value, count) in values {
+        for (value, count) in values.iter() {
             seen += count;
             if seen >= rank {
                 return *value;
             }
         }
-        values.keys().next_back().copied().unwrap_or(0)
+        values.last().map_or(0, |(v, _)| *v)
     };
     let sum: i128 = values
         .iter()
@@ -104,13 +103,17 @@ pub struct ResponseRow {
     pub mean_calendar: i64,
 }
 
-/// The business and calendar durations of one group and metric.
-type Samples = (BTreeMap<i64, i64>, BTreeMap<i64, i64>);
+/// One response as the report sums it: business seconds, seconds, and
+/// how many responses took exactly that.
+type Sample = (i64, i64, i64);
 
 /// The `response-times` report: the responses (answers, resolutions) of
 /// the days of `range`, by `by`, each group's metrics in turn.
-pub fn response_times(tally: &Tally, range: DateRange, by: ResponseBy) -> Vec<ResponseRow> {
-    let mut groups: BTreeMap<(String, Response), Samples> = BTreeMap::new();
+pub fn response_times(tally: &[Entry], range: DateRange, by: ResponseBy) -> Vec<ResponseRow> {
+    // Per group and metric: (business, calendar, count) of each response.
+    // Groups are few: found by a linear search, without allocating.
+    let mut groups: Vec<(String, Response, Vec<Sample>)> = Vec::new();
+    let mut month: Option<(chrono::NaiveDate, String)> = None;
     for ((day, key), n) in tally {
         let Key::Response {
             metric,
@@ -126,23 +129,41 @@ pub fn response_times(tally: &Tally, range: DateRange, by: ResponseBy) -> Vec<Re
         if !range.contains(*day) {
             continue;
         }
-        let group = match by {
-            ResponseBy::Month => Period::Month.label(Period::Month.start_of(*day)),
-            ResponseBy::Assignee => assignee.clone().unwrap_or_else(|| "(none)".to_owned()),
-            ResponseBy::Channel => channel.as_str().to_owned(),
+        let group: &str = match by {
+            ResponseBy::Month => {
+                if month.as_ref().is_none_or(|(d, _)| d != day) {
+                    let label = Period::Month.label(Period::Month.start_of(*day));
+                    month = Some((*day, label));
+                }
+                month.as_ref().map_or("", |(_, label)| label.as_str())
+            }
+            ResponseBy::Assignee => assignee.as_deref().unwrap_or("(none)"),
+            ResponseBy::Channel => channel.as_str(),
         };
-        let samples = groups.entry((group, *metric)).or_default();
-        *samples.0.entry(*business).or_default() += n;
-        *samples.1.entry(*calendar).or_default() += n;
+        let at = match groups
+            .iter()
+            .position(|(g, m, _)| m == metric && g == group)
+        {
+            Some(at) => at,
+            None => {
+                groups.push((group.to_owned(), *metric, Vec::new()));
+                groups.len() - 1
+            }
+        };
+        groups[at].2.push((*business, *calendar, *n));
     }
+    groups.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
     groups
         .into_iter()
-        .filter_map(|((group, metric), (business, calendar))| {
-            let (b, c) = (spread(&business)?, spread(&calendar)?);
+        .filter_map(|(group, metric, samples)| {
+            let mut business: Vec<(i64, i64)> = samples.iter().map(|(b, _, n)| (*b, *n)).collect();
+            let mut calendar: Vec<(i64, i64)> = samples.iter().map(|(_, c, n)| (*c, *n)).collect();
+            let count: i64 = samples.iter().map(|(_, _, n)| n).sum();
+            let (b, c) = (spread(&mut business)?, spread(&mut calendar)?);
             Some(ResponseRow {
                 group,
                 metric: metric.as_str(),
-                count: super::breakdown::count(business.values().sum()),
+                count: super::breakdown::count(count),
                 median_business: b.median,
                 p90_business: b.p90,
                 mean_business: b.mean,

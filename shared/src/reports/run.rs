@@ -13,7 +13,7 @@ use super::reopens::reopens;
 use super::response::{ResponseBy, response_times};
 use super::sla::{SlaBy, sla};
 use super::stays::time_in_status;
-use super::tally::Tally;
+use super::tally::Entry;
 use super::volume::volume;
 use super::{Asked, DateRange, Period};
 use crate::config::Config;
@@ -259,7 +259,7 @@ fn grouping(config: &Config, name: Name, by: Option<&str>) -> Result<Option<Stri
 /// The rows of report `name` over `tally`, grouped `by` (checked).
 fn rows(
     config: &Config,
-    tally: &Tally,
+    tally: &[Entry],
     name: Name,
     range: DateRange,
     by: Option<&str>,
@@ -294,7 +294,7 @@ fn rows(
 /// Report `name` over `tally` (that of `queues`) as `asked`, at `now`.
 pub fn document(
     config: &Config,
-    tally: &Tally,
+    tally: &[Entry],
     name: Name,
     queues: Vec<QueueKey>,
     asked: &Asked,

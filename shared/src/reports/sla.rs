@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::breakdown::count;
-use super::tally::{Key, Outcome, Tally};
+use super::tally::{Entry, Key, Outcome};
 use super::{DateRange, Period};
 
 /// What SLA figures are grouped by, beside metric and rule.
@@ -63,7 +63,7 @@ pub(crate) fn percent(part: u64, whole: u64) -> Option<f64> {
 type Cell<'a> = (String, &'a str, &'a str);
 
 /// The `sla` report over the days of `range`, by `by`.
-pub fn sla(tally: &Tally, range: DateRange, by: SlaBy) -> Vec<SlaRow> {
+pub fn sla(tally: &[Entry], range: DateRange, by: SlaBy) -> Vec<SlaRow> {
     let month_of = |day| Period::Month.label(Period::Month.start_of(day));
     // Per group, metric and rule: met, breached, running.
     let mut rows: BTreeMap<Cell<'_>, [i64; 2]> = BTreeMap::new();

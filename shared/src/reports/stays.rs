@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::DateRange;
 use super::breakdown::{Field, count};
-use super::tally::{Group, Key, Tally};
+use super::tally::{Entry, Group, Key};
 
 /// One status (of one value).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -40,7 +40,7 @@ fn mean(sum: i64, n: i64) -> i64 {
 }
 
 /// The `time-in-status` report, by `field` when given.
-pub fn time_in_status(tally: &Tally, range: DateRange, field: Option<&Field>) -> Vec<StayRow> {
+pub fn time_in_status(tally: &[Entry], range: DateRange, field: Option<&Field>) -> Vec<StayRow> {
     // Per status and value: stays, business seconds, seconds.
     let mut sums: BTreeMap<(&str, &str), [i64; 3]> = BTreeMap::new();
     for ((day, key), n) in tally {

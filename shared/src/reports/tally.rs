@@ -159,6 +159,15 @@ pub enum Key {
 /// Counters by day and key.
 pub type Tally = BTreeMap<(NaiveDate, Key), i64>;
 
+/// One counter as reports read it: a key may come more than once (from
+/// several queues, say), and reports add them up.
+pub type Entry = ((NaiveDate, Key), i64);
+
+/// A tally's counters as entries.
+pub fn entries(tally: Tally) -> Vec<Entry> {
+    tally.into_iter().collect()
+}
+
 /// Adds `other` to `into`, dropping counters that come to zero.
 pub fn add(into: &mut Tally, other: &Tally, sign: i64) {
     for (key, n) in other {
@@ -404,5 +413,274 @@ impl Tallier {
             self.count(opened, key, 1);
         }
         self.out
+    }
+}
+
+/// The separator of a key's fields in its text.
+const SEP: char = '\u{1f}';
+
+/// Every channel, for reading one back by name.
+const CHANNELS: [Channel; 7] = [
+    Channel::Form,
+    Channel::Email,
+    Channel::Api,
+    Channel::Chat,
+    Channel::Phone,
+    Channel::Import,
+    Channel::Automation,
+];
+
+/// A key's text, written field by field.
+struct Writer(String);
+
+impl Writer {
+    fn field(&mut self, text: &str) {
+        if !self.0.is_empty() {
+            self.0.push(SEP);
+        }
+        // The separator cannot be part of a value (a tag, a status), nor
+        // can a line break or a tab (a store keeps a day's keys as lines).
+        self.0.extend(text.chars().map(|c| {
+            if matches!(c, SEP | '\n' | '\r' | '\t') {
+                ' '
+            } else {
+                c
+            }
+        }));
+    }
+
+    fn maybe(&mut self, text: Option<&str>) {
+        match text {
+            None => self.field("~"),
+            Some(text) => self.field(&format!("={text}")),
+        }
+    }
+
+    fn group(&mut self, group: &Group) {
+        match group {
+            Group::All => self.field("*"),
+            Group::Value(Field::Custom(id), value) => {
+                self.field(&format!("custom:{id}"));
+                self.field(value);
+            }
+            Group::Value(field, value) => {
+                let name = serde_json::to_value(field)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                self.field(&name);
+                self.field(value);
+            }
+        }
+    }
+}
+
+/// A key's text, read field by field.
+struct Reader<'a>(std::str::Split<'a, char>);
+
+impl<'a> Reader<'a> {
+    fn field(&mut self) -> Option<&'a str> {
+        self.0.next()
+    }
+
+    fn text(&mut self) -> Option<String> {
+        self.field().map(str::to_owned)
+    }
+
+    fn number(&mut self) -> Option<i64> {
+        self.field()?.parse().ok()
+    }
+
+    fn maybe(&mut self) -> Option<Option<String>> {
+        match self.field()? {
+            "~" => Some(None),
+            text => text.strip_prefix('=').map(|t| Some(t.to_owned())),
+        }
+    }
+
+    fn group(&mut self) -> Option<Group> {
+        let name = self.field()?;
+        if name == "*" {
+            return Some(Group::All);
+        }
+        let field = match name.strip_prefix("custom:") {
+            Some(id) => Field::Custom(id.to_owned()),
+            None => serde_json::from_value(serde_json::Value::String(name.to_owned())).ok()?,
+        };
+        Some(Group::Value(field, self.text()?))
+    }
+}
+
+impl Key {
+    /// The key as text: a tag and its fields, separated by U+001F, on one
+    /// line without tabs (such characters in a value become spaces). What
+    /// the store keeps; [`Key::decode`] reads it back.
+    pub fn encode(&self) -> String {
+        let mut w = Writer(String::new());
+        match self {
+            Self::Created(g) | Self::Resolved(g) | Self::Open(g) => {
+                w.field(match self {
+                    Self::Created(_) => "c",
+                    Self::Resolved(_) => "r",
+                    _ => "O",
+                });
+                w.group(g);
+            }
+            Self::Reopened(g, who) => {
+                w.field("o");
+                w.field(match who {
+                    Who::Customer => "c",
+                    Who::Agent => "a",
+                    Who::Automation => "x",
+                });
+                w.group(g);
+            }
+            Self::OpenAs { assignee, status } | Self::CreatedNowAs { assignee, status } => {
+                w.field(if matches!(self, Self::OpenAs { .. }) {
+                    "A"
+                } else {
+                    "N"
+                });
+                w.maybe(assignee.as_deref());
+                w.field(status);
+            }
+            Self::Taken(agent) | Self::Answered(agent) => {
+                w.field(if matches!(self, Self::Taken(_)) {
+                    "t"
+                } else {
+                    "a"
+                });
+                w.field(agent);
+            }
+            Self::Response {
+                metric,
+                business,
+                calendar,
+                agent,
+                assignee,
+                channel,
+            } => {
+                w.field("R");
+                w.field(match metric {
+                    Response::First => "f",
+                    Response::Next => "n",
+                    Response::Resolution => "r",
+                });
+                w.field(&business.to_string());
+                w.field(&calendar.to_string());
+                w.maybe(agent.as_deref());
+                w.maybe(assignee.as_deref());
+                w.field(channel.as_str());
+            }
+            Self::Sla {
+                metric,
+                rule,
+                outcome,
+                assignee,
+            } => {
+                w.field("S");
+                w.field(metric);
+                w.field(rule);
+                w.field(match outcome {
+                    Outcome::Met => "m",
+                    Outcome::Breached => "b",
+                });
+                w.maybe(assignee.as_deref());
+            }
+            Self::SlaRunning { metric, rule } => {
+                w.field("s");
+                w.field(metric);
+                w.field(rule);
+            }
+            Self::Stays { status, group }
+            | Self::StaySeconds { status, group }
+            | Self::StayWallSeconds { status, group } => {
+                w.field(match self {
+                    Self::Stays { .. } => "y",
+                    Self::StaySeconds { .. } => "Y",
+                    _ => "W",
+                });
+                w.field(status);
+                w.group(group);
+            }
+        }
+        w.0
+    }
+
+    /// The key of text written by [`Key::encode`] (`None`: not such text).
+    pub fn decode(text: &str) -> Option<Self> {
+        let mut r = Reader(text.split(SEP));
+        let key = match r.field()? {
+            "c" => Self::Created(r.group()?),
+            "r" => Self::Resolved(r.group()?),
+            "O" => Self::Open(r.group()?),
+            "o" => {
+                let who = match r.field()? {
+                    "c" => Who::Customer,
+                    "a" => Who::Agent,
+                    "x" => Who::Automation,
+                    _ => return None,
+                };
+                Self::Reopened(r.group()?, who)
+            }
+            tag @ ("A" | "N") => {
+                let (assignee, status) = (r.maybe()?, r.text()?);
+                if tag == "A" {
+                    Self::OpenAs { assignee, status }
+                } else {
+                    Self::CreatedNowAs { assignee, status }
+                }
+            }
+            "t" => Self::Taken(r.text()?),
+            "a" => Self::Answered(r.text()?),
+            "R" => {
+                let metric = match r.field()? {
+                    "f" => Response::First,
+                    "n" => Response::Next,
+                    "r" => Response::Resolution,
+                    _ => return None,
+                };
+                let (business, calendar) = (r.number()?, r.number()?);
+                let (agent, assignee) = (r.maybe()?, r.maybe()?);
+                let channel = r.field()?;
+                let channel = CHANNELS.into_iter().find(|c| c.as_str() == channel)?;
+                Self::Response {
+                    metric,
+                    business,
+                    calendar,
+                    agent,
+                    assignee,
+                    channel,
+                }
+            }
+            "S" => {
+                let (metric, rule) = (r.text()?, r.text()?);
+                let outcome = match r.field()? {
+                    "m" => Outcome::Met,
+                    "b" => Outcome::Breached,
+                    _ => return None,
+                };
+                Self::Sla {
+                    metric,
+                    rule,
+                    outcome,
+                    assignee: r.maybe()?,
+                }
+            }
+            "s" => Self::SlaRunning {
+                metric: r.text()?,
+                rule: r.text()?,
+            },
+            tag @ ("y" | "Y" | "W") => {
+                let (status, group) = (r.text()?, r.group()?);
+                match tag {
+                    "y" => Self::Stays { status, group },
+                    "Y" => Self::StaySeconds { status, group },
+                    _ => Self::StayWallSeconds { status, group },
+                }
+            }
+            _ => return None,
+        };
+        r.field().is_none().then_some(key)
     }
 }

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::breakdown::count;
-use super::tally::{Group, Key, Tally};
+use super::tally::{Entry, Group, Key};
 use super::{DateRange, Period};
 
 /// One period of the report.
@@ -29,7 +29,7 @@ pub struct VolumeRow {
 
 /// The report over `tally` (any tickets), for the days of `range`, one
 /// row per `period`.
-pub fn volume(tally: &Tally, range: DateRange, period: Period) -> Vec<VolumeRow> {
+pub fn volume(tally: &[Entry], range: DateRange, period: Period) -> Vec<VolumeRow> {
     // Created, resolved, reopened per day of the range; the change of the
     // open tickets per day up to its end.
     let mut days: BTreeMap<NaiveDate, [i64; 3]> = BTreeMap::new();

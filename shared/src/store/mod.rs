@@ -678,6 +678,47 @@ pub struct Counter {
     pub n: i64,
 }
 
+/// One day of one class of a queue's rollups, as read: its counters as
+/// lines of `<n>\t<key>` (a key holds no tab or line break), left as text
+/// so that a reader decodes only what it uses, where it likes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollupDay {
+    /// The class.
+    pub class: String,
+    /// The day.
+    pub day: chrono::NaiveDate,
+    /// The counters, a line each.
+    pub lines: String,
+}
+
+impl RollupDay {
+    /// Each counter's key and value.
+    pub fn entries(&self) -> impl Iterator<Item = Result<(&str, i64), StoreError>> + '_ {
+        self.lines.lines().map(|line| {
+            line.split_once('\t')
+                .and_then(|(n, key)| Some((key, n.parse().ok()?)))
+                .ok_or_else(|| StoreError::corrupt(format!("a rollup line {line:?}")))
+        })
+    }
+
+    /// The counters of `days`.
+    pub fn counters(days: &[Self]) -> Result<Vec<Counter>, StoreError> {
+        let mut out = Vec::new();
+        for day in days {
+            for entry in day.entries() {
+                let (key, n) = entry?;
+                out.push(Counter {
+                    class: day.class.clone(),
+                    day: day.day,
+                    key: key.to_owned(),
+                    n,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// What must be added to rollups that hold `old` so that they hold `new`
 /// instead (zero differences left out), sorted.
 pub fn counter_difference(old: &[Counter], new: &[Counter]) -> Vec<Counter> {
@@ -714,14 +755,14 @@ pub trait RollupStore: Send + Sync {
         counters: &[Counter],
     ) -> Result<usize, StoreError>;
 
-    /// The counters of `queue`'s rollups in `classes` on days up to `to`
-    /// (those at zero may be left out).
+    /// `queue`'s rollups in `classes` on days up to `to` (counters at zero
+    /// may be left out; a day may come in several parts).
     async fn rollups(
         &self,
         queue: &QueueKey,
         classes: &[String],
         to: chrono::NaiveDate,
-    ) -> Result<Vec<Counter>, StoreError>;
+    ) -> Result<Vec<RollupDay>, StoreError>;
 
     /// Adds `counters` to `queue`'s rollups without changing what is kept
     /// for any ticket: a repair, after rollups and kept counters drifted.

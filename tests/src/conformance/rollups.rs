@@ -34,10 +34,11 @@ async fn sums(
     to: u32,
 ) -> BTreeMap<(String, u32, String), i64> {
     let classes: Vec<String> = classes.iter().map(|c| (*c).to_owned()).collect();
-    let counters = store
+    let days = store
         .rollups(&queue("SUP"), &classes, day(to))
         .await
         .expect("rollups read");
+    let counters = helpdesk::store::RollupDay::counters(&days).expect("rollups decode");
     let mut out = BTreeMap::new();
     for c in counters {
         use chrono::Datelike;

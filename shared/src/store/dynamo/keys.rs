@@ -100,14 +100,14 @@ pub(super) fn rollup_pk(queue: &QueueKey, class: &str) -> String {
     format!("ROLLUP#{queue}#{class}")
 }
 
-/// How many items each day of the `response` class is spread over: it
+/// How many items each day of a `response...` class is spread over: it
 /// holds a counter per distinct response time, so a busy day has many.
 pub(super) const RESPONSE_SHARDS: u32 = 8;
 
 /// `2026-03-02#3`: a day's rollup item of a class (the shard of `key`
-/// among [`RESPONSE_SHARDS`] for the `response` class, else 0).
+/// among [`RESPONSE_SHARDS`] for the `response...` classes, else 0).
 pub(super) fn rollup_sk(day: chrono::NaiveDate, class: &str, key: &str) -> String {
-    let shard = if class == "response" {
+    let shard = if class.starts_with("response") {
         key.bytes().fold(0x811c_9dc5_u32, |h, b| {
             (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
         }) % RESPONSE_SHARDS

@@ -23,7 +23,7 @@ use super::errors::sdk_error;
 use super::items::{self, Item, s};
 use super::{DynamoStore, MAX_TRANSACTION_ITEMS, Transaction, build_error, keys};
 use crate::domain::{QueueKey, TicketKey};
-use crate::store::{Counter, RollupStore, StoreError, counter_difference};
+use crate::store::{Counter, RollupDay, RollupStore, StoreError, counter_difference};
 
 /// The prefix of a counter's attribute name.
 const COUNTER_PREFIX: &str = "c:";
@@ -79,7 +79,7 @@ fn adding(counters: &[&Counter]) -> Expression {
 }
 
 /// The counters of one day item read back (those at zero left out).
-fn counters_of(item: &Item, class: &str) -> Result<Vec<Counter>, StoreError> {
+fn counters_of(item: &Item, class: &str) -> Result<RollupDay, StoreError> {
     let sk = match item.get(keys::SK) {
         Some(AttributeValue::S(sk)) => sk,
         _ => return Err(StoreError::corrupt("a rollup item without a sort key")),
@@ -89,11 +89,14 @@ fn counters_of(item: &Item, class: &str) -> Result<Vec<Counter>, StoreError> {
         .next()
         .and_then(|d| d.parse().ok())
         .ok_or_else(|| StoreError::corrupt(format!("a rollup item at {sk:?}")))?;
-    let mut out = Vec::new();
+    let mut lines = String::new();
     for (name, value) in item {
         let Some(key) = name.strip_prefix(COUNTER_PREFIX) else {
             continue;
         };
+        if key.contains(['\n', '\r', '\t']) {
+            return Err(StoreError::corrupt(format!("a rollup key {key:?}")));
+        }
         let n: i64 = match value {
             AttributeValue::N(n) => n
                 .parse()
@@ -101,15 +104,14 @@ fn counters_of(item: &Item, class: &str) -> Result<Vec<Counter>, StoreError> {
             _ => return Err(StoreError::corrupt("a rollup counter that is not a number")),
         };
         if n != 0 {
-            out.push(Counter {
-                class: class.to_owned(),
-                day,
-                key: key.to_owned(),
-                n,
-            });
+            lines.push_str(&format!("{n}\t{key}\n"));
         }
     }
-    Ok(out)
+    Ok(RollupDay {
+        class: class.to_owned(),
+        day,
+        lines,
+    })
 }
 
 impl DynamoStore {
@@ -233,7 +235,7 @@ impl RollupStore for DynamoStore {
         queue: &QueueKey,
         classes: &[String],
         to: NaiveDate,
-    ) -> Result<Vec<Counter>, StoreError> {
+    ) -> Result<Vec<RollupDay>, StoreError> {
         let mut out = Vec::new();
         let last = format!("{to}#~");
         for class in classes {
@@ -254,7 +256,7 @@ impl RollupStore for DynamoStore {
                     .map_err(|e| sdk_error("Query", e))?;
                 drop(turn);
                 for item in page.items() {
-                    out.extend(counters_of(item, class)?);
+                    out.push(counters_of(item, class)?);
                 }
                 start = page.last_evaluated_key;
                 if start.is_none() {
