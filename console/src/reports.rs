@@ -80,14 +80,14 @@ async fn tally(
     };
     // What is asked is checked before anything is read.
     let now = console.services.clock.now();
-    let asked = asked(params, value(&params.by))?;
-    let (range, zone) = asked
+    let wanted = asked(params, value(&params.by))?;
+    let (range, zone) = wanted
         .range(now, config.report_zone())
         .map_err(|(field, text)| invalid(format!("{field}: {text}")))?;
     let mut classes = Vec::new();
     for (_, name) in Name::ALL {
-        let asked = self::asked(params, by_of(name, params))?;
-        let report = document(config, &[], name, Vec::new(), &asked, now).map_err(said)?;
+        let wanted = asked(params, by_of(name, params))?;
+        let report = document(config, &[], name, Vec::new(), &wanted, now).map_err(said)?;
         classes.extend(keep::classes(config, name, report.by.as_deref()));
     }
     let store = console.services.store.as_ref();
@@ -138,8 +138,8 @@ async fn dashboard(
     Name::ALL
         .iter()
         .map(|(_, name)| {
-            let asked = asked(params, by_of(*name, params))?;
-            document(config, &tally, *name, queues.clone(), &asked, now).map_err(said)
+            let wanted = asked(params, by_of(*name, params))?;
+            document(config, &tally, *name, queues.clone(), &wanted, now).map_err(said)
         })
         .collect()
 }
@@ -160,7 +160,97 @@ fn shown(report: &Document) -> Value {
         })
         .collect();
     json!({ "report": report.report, "by": report.by, "from": report.from, "to": report.to,
-            "zone": report.zone, "columns": report.columns, "rows": rows })
+            "zone": report.zone, "columns": report.columns, "rows": rows, "bars": bars(report) })
+}
+
+/// One bar: its label, the number it is as long as, how that number reads.
+type Bar = (String, f64, String);
+
+/// What a report's bar chart draws, with the chart's caption.
+fn bar_source(report: &Document) -> Option<(&'static str, Vec<Bar>)> {
+    let text = |row: &Value, column: &str| row[column].as_str().unwrap_or_default().to_owned();
+    let float = |row: &Value, column: &str| row[column].as_f64();
+    let rows = report.rows.iter();
+    let (caption, bars) = match report.report {
+        "breakdown" => (
+            "Open at the end of the range, per value",
+            rows.filter_map(|r| {
+                let n = float(r, "open")?;
+                Some((text(r, "value"), n, cell("open", &r["open"])))
+            })
+            .collect(),
+        ),
+        "response-times" => (
+            "Median first response in business time",
+            rows.filter(|r| r["metric"] == "first_response")
+                .filter_map(|r| {
+                    let n = float(r, "median_business")?;
+                    Some((
+                        text(r, "group"),
+                        n,
+                        cell("median_business", &r["median_business"]),
+                    ))
+                })
+                .collect(),
+        ),
+        "sla" => (
+            "Compliance per rule",
+            rows.filter_map(|r| {
+                let n = float(r, "compliance")?;
+                let label = format!("{} {}", text(r, "group"), text(r, "rule"));
+                Some((label, n, cell("compliance", &r["compliance"])))
+            })
+            .collect(),
+        ),
+        "agents" => (
+            "Tickets resolved per agent",
+            rows.filter_map(|r| {
+                let n = float(r, "resolved")?;
+                Some((text(r, "agent"), n, cell("resolved", &r["resolved"])))
+            })
+            .collect(),
+        ),
+        _ => return None,
+    };
+    Some((caption, bars))
+}
+
+/// A horizontal bar chart of the report's main figure (inline SVG), or
+/// nothing for a report without one or without rows.
+fn bars(report: &Document) -> Option<Value> {
+    const ROW: f64 = 22.0;
+    const LABEL: f64 = 180.0;
+    const PLOT: f64 = 440.0;
+    let (caption, source) = bar_source(report)?;
+    if source.is_empty() {
+        return None;
+    }
+    let top = source
+        .iter()
+        .map(|(_, n, _)| *n)
+        .fold(0.0, f64::max)
+        .max(1.0);
+    let items: Vec<Value> = source
+        .iter()
+        .enumerate()
+        .map(|(i, (label, n, text))| {
+            let y = i as f64 * ROW;
+            let w = (n / top * PLOT).max(1.0);
+            let short: String = if label.chars().count() > 26 {
+                label.chars().take(25).chain(['…']).collect()
+            } else {
+                label.clone()
+            };
+            json!({ "label": label, "short": short, "text": text, "y": y, "text_y": y + 15.0,
+                    "x": LABEL, "w": w, "after": LABEL + w + 6.0 })
+        })
+        .collect();
+    Some(json!({
+        "caption": caption,
+        "width": LABEL + PLOT + 90.0,
+        "height": source.len() as f64 * ROW,
+        "items": items,
+    }))
 }
 
 /// One cell as shown.

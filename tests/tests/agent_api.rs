@@ -945,20 +945,7 @@ async fn response_times_sla_reopens_time_in_status_and_agents_follow_a_tickets_w
     };
     let before = reports_follow_a_tickets_work(desk).await;
     let desk = before.0;
-    let endpoint = helpdesk_tests::moto::endpoint().unwrap();
-    let table = desk.table.clone().unwrap();
-    let mut again = StreamReader::open(&endpoint, &table).await;
-    let mut redelivered = 0;
-    for _ in 0..20 {
-        let batch = again.next_batch().await;
-        let records = batch["Records"].as_array().unwrap().len();
-        if records == 0 {
-            break;
-        }
-        redelivered += records;
-        let (response, reports) = stream::handle_batch(&desk.app.services, &batch).await;
-        assert!(response.batch_item_failures.is_empty(), "{reports:?}");
-    }
+    let redelivered = deliver_the_stream_again(&desk).await;
     assert!(
         redelivered > 4,
         "the whole stream again: {redelivered} records"
@@ -1012,16 +999,7 @@ async fn each_writes_metric_events_land_in_the_bucket_as_json_lines_once() {
     assert_eq!(answer["at"], "2026-03-02T10:00:00.000Z");
 
     // The whole stream again: the same objects, the same lines.
-    let endpoint = helpdesk_tests::moto::endpoint().unwrap();
-    let mut again = StreamReader::open(&endpoint, desk.table.as_deref().unwrap()).await;
-    for _ in 0..20 {
-        let batch = again.next_batch().await;
-        if batch["Records"].as_array().unwrap().is_empty() {
-            break;
-        }
-        let (response, reports) = stream::handle_batch(&desk.app.services, &batch).await;
-        assert!(response.batch_item_failures.is_empty(), "{reports:?}");
-    }
+    deliver_the_stream_again(&desk).await;
     assert_eq!(read_if_any(&blobs, &key, 1).await, created);
     assert_eq!(
         read_if_any(&blobs, &key, version)
@@ -1031,6 +1009,25 @@ async fn each_writes_metric_events_land_in_the_bucket_as_json_lines_once() {
             .count(),
         1
     );
+}
+
+/// Hands every record of the desk's table stream, from its start, to the
+/// triggers' batch handler once more; answers how many there were.
+async fn deliver_the_stream_again(desk: &Desk) -> usize {
+    let endpoint = helpdesk_tests::moto::endpoint().unwrap();
+    let mut again = StreamReader::open(&endpoint, desk.table.as_deref().unwrap()).await;
+    let mut records = 0;
+    for _ in 0..20 {
+        let batch = again.next_batch().await;
+        let count = batch["Records"].as_array().unwrap().len();
+        if count == 0 {
+            break;
+        }
+        records += count;
+        let (response, reports) = stream::handle_batch(&desk.app.services, &batch).await;
+        assert!(response.batch_item_failures.is_empty(), "{reports:?}");
+    }
+    records
 }
 
 /// The lines of version `version`'s object, none when there is none.

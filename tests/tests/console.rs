@@ -1299,6 +1299,13 @@ async fn the_dashboard_draws_the_volume_of_the_agents_queues_and_offers_it_as_cs
         table.body
     );
     assert!(table.body.contains("(none),New,2,2\n"), "{}", table.body);
+    // The breakdown is drawn too: a bar per component, named in its title.
+    assert!(
+        page.body
+            .contains("Open at the end of the range, per value"),
+        "{}",
+        page.body
+    );
     // Every report is on the page, each with its CSV.
     for report in [
         "breakdown",

@@ -23,7 +23,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::breakdown::Field;
-use super::gather::gather;
+use super::gather::{TicketPages, gather};
 use super::run::Name;
 use super::tally::{Entry, Group, Key, Tally, add, entries, tally};
 use crate::blobs::{BlobError, BlobStore};
@@ -32,8 +32,8 @@ use crate::config::Config;
 use crate::domain::{QueueKey, Ticket, TicketKey, TimelineEntry};
 use crate::keys;
 use crate::store::{
-    ChangeFeed, Counter, ListPosition, RollupDay, RollupStore, Store, StoreError, TicketQuery,
-    TicketStore, TimelineStore, counter_difference,
+    ChangeFeed, Counter, RollupDay, RollupStore, Store, StoreError, TicketStore, TimelineStore,
+    counter_difference,
 };
 
 /// The feed cursor of the local rollups.
@@ -376,19 +376,12 @@ async fn keep_all(
     queue: &QueueKey,
     rebuilt: &mut Rebuilt,
 ) -> Result<Tally, StoreError> {
-    const PAGE: usize = 500;
     let zone = config.report_zone();
     let mut sum = Tally::new();
-    let mut after = None;
-    loop {
-        let query = TicketQuery {
-            after,
-            ..TicketQuery::newest(queue.clone(), PAGE)
-        };
-        let page = store.list_tickets(&query).await?;
-        for ticket in &page {
-            let timeline = store.timeline(&ticket.key).await?;
-            let tally = tally(config, zone, ticket, &timeline);
+    let mut pages = TicketPages::of(store, queue);
+    while let Some(page) = pages.next_page().await? {
+        for (ticket, timeline) in &page {
+            let tally = tally(config, zone, ticket, timeline);
             let changed = store
                 .keep_counters(queue, &ticket.key, &counters(&tally))
                 .await?;
@@ -396,11 +389,8 @@ async fn keep_all(
             rebuilt.tickets_changed += usize::from(changed > 0);
             add(&mut sum, &tally, 1);
         }
-        match page.last() {
-            Some(last) if page.len() == PAGE => after = Some(ListPosition::of(last)),
-            _ => return Ok(sum),
-        }
     }
+    Ok(sum)
 }
 
 /// The last day rollups can hold (their days are compared as text).
