@@ -6,7 +6,10 @@
 //! for where the timeline starts), so they can always be recomputed: the
 //! ticket's state at creation is its current state with every recorded
 //! field change undone, newest first; then the timeline is replayed
-//! forward, each entry yielding its events.
+//! forward one write (one version) at a time: every field change of the
+//! write is applied first, so each event of a write carries the ticket as
+//! the write left it (an assignee and a status set together credit the new
+//! assignee with the resolution).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,6 +18,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::{Config, CustomFieldType, StatusCategory};
+use crate::domain::ticket::ENTRIES_PER_VERSION;
 use crate::domain::{
     Actor, Channel, QueueKey, SlaEventKind, Ticket, TicketKey, TimelineEntry, TimelineEvent,
 };
@@ -238,6 +242,14 @@ impl State {
     }
 }
 
+impl State {
+    /// Whether `after` groups the ticket otherwise than `self` by a field
+    /// that has no event of its own (priority, tags, `select` fields).
+    fn regroups(&self, after: &State) -> bool {
+        self.priority != after.priority || self.tags != after.tags || self.custom != after.custom
+    }
+}
+
 /// The ticket's state when it was opened: now, with every recorded change
 /// undone, newest first.
 fn initial_state(ticket: &Ticket, selects: &BTreeSet<&str>, timeline: &[TimelineEntry]) -> State {
@@ -293,9 +305,9 @@ pub fn metric_events(
         seq: 0,
         out: Vec::new(),
     };
-    for entry in timeline {
-        replay.seq = entry.seq;
-        replay.entry(entry);
+    let version = |entry: &TimelineEntry| entry.seq / ENTRIES_PER_VERSION;
+    for write in timeline.chunk_by(|a, b| version(a) == version(b)) {
+        replay.write(write);
     }
     replay.out
 }
@@ -320,6 +332,30 @@ fn customer_wrote(entry: &TimelineEntry) -> bool {
         (Actor::Customer { .. }, TimelineEvent::Comment { public: true, .. }) => true,
         (Actor::Customer { .. }, TimelineEvent::EmailIn { automatic, .. }) => automatic.is_empty(),
         _ => false,
+    }
+}
+
+/// The fields whose change a write tells once each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Told {
+    Status,
+    Assignee,
+    Line,
+    Components,
+    /// Any other field (told once, as a regrouping, when one it changed
+    /// is a field reports group by).
+    Other,
+}
+
+impl Told {
+    fn of(field: &str) -> Self {
+        match field {
+            "status" => Self::Status,
+            "assignee" => Self::Assignee,
+            "line" => Self::Line,
+            "components" => Self::Components,
+            _ => Self::Other,
+        }
     }
 }
 
@@ -355,13 +391,34 @@ impl Replay<'_> {
         category(self.config, &self.ticket.queue, status)
     }
 
+    /// Replays the entries of one write: its field changes first, then
+    /// each entry's events in order, with the state the write left.
+    fn write(&mut self, entries: &[TimelineEntry]) {
+        let before = self.state.clone();
+        for entry in entries {
+            if let TimelineEvent::FieldChanged { field, new, .. } = &entry.event {
+                self.state.set(field, new);
+            }
+        }
+        let mut told = BTreeSet::new();
+        for entry in entries {
+            self.seq = entry.seq;
+            match &entry.event {
+                TimelineEvent::FieldChanged { field, .. } => {
+                    let field = Told::of(field);
+                    if told.insert(field) {
+                        self.changed(entry.at, field, &before, Who::of(&entry.actor));
+                    }
+                }
+                _ => self.entry(entry),
+            }
+        }
+    }
+
     fn entry(&mut self, entry: &TimelineEntry) {
         let at = entry.at;
         match &entry.event {
             TimelineEvent::Created { .. } => self.created(at),
-            TimelineEvent::FieldChanged { field, new, .. } => {
-                self.changed(at, field, new, Who::of(&entry.actor));
-            }
             TimelineEvent::Comment { public: true, .. }
                 if matches!(entry.actor, Actor::Agent { .. }) =>
             {
@@ -417,37 +474,38 @@ impl Replay<'_> {
         }
     }
 
-    /// A field changed to `new` (what it was comes from the replayed state).
-    fn changed(&mut self, at: DateTime<Utc>, field: &str, new: &Value, by: Who) {
-        let before = self.state.clone();
-        self.state.set(field, new);
+    /// `field` changed in a write (from what it was `before` the write to
+    /// what the write left).
+    fn changed(&mut self, at: DateTime<Utc>, field: Told, before: &State, by: Who) {
         match field {
-            "status" if before.status != self.state.status => {
+            Told::Status if before.status != self.state.status => {
                 self.status_moved(at, &before.status, by);
             }
-            "assignee" if before.assignee != self.state.assignee => {
-                if let Some(agent) = before.assignee {
+            Told::Assignee if before.assignee != self.state.assignee => {
+                if let Some(agent) = before.assignee.clone() {
                     self.emit(at, MetricKind::Unassigned { agent });
                 }
                 if let Some(agent) = self.state.assignee.clone() {
                     self.emit(at, MetricKind::Assigned { agent });
                 }
             }
-            "line" if before.line != self.state.line => {
+            Told::Line if before.line != self.state.line => {
                 let (from, to) = (before.line, self.state.line);
                 self.emit(at, MetricKind::LineChanged { from, to });
             }
-            "components" => {
-                let was: BTreeSet<String> = before.components.into_iter().collect();
-                let is: BTreeSet<String> = self.state.components.iter().cloned().collect();
-                for component in is.difference(&was).cloned() {
+            Told::Components => {
+                let was: BTreeSet<&String> = before.components.iter().collect();
+                let is: BTreeSet<&String> = self.state.components.iter().collect();
+                let added: Vec<String> = is.difference(&was).map(|c| (*c).clone()).collect();
+                let removed: Vec<String> = was.difference(&is).map(|c| (*c).clone()).collect();
+                for component in added {
                     self.emit(at, MetricKind::ComponentAdded { component });
                 }
-                for component in was.difference(&is).cloned() {
+                for component in removed {
                     self.emit(at, MetricKind::ComponentRemoved { component });
                 }
             }
-            _ if before != self.state => self.emit(at, MetricKind::Regrouped),
+            Told::Other if before.regroups(&self.state) => self.emit(at, MetricKind::Regrouped),
             _ => {}
         }
     }
