@@ -17,7 +17,6 @@
 //! `BENCH_ROUNDS=N` measures N requests of each kind (default 200).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
@@ -28,33 +27,8 @@ use helpdesk::store::listing::ListingRules;
 use helpdesk::tickets::list::{self, Wanted};
 use helpdesk::tickets::{TicketDraft, build_ticket};
 
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// A small deterministic generator (xorshift), so every run seeds the same
-/// tickets.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[(self.next() % items.len() as u64) as usize]
-    }
-}
+mod common;
+use common::{Rng, env_number, percentile, workspace};
 
 const WORDS: &[&str] = &[
     "printer", "invoice", "login", "password", "refund", "error", "slow", "crash", "export",
@@ -258,10 +232,6 @@ async fn seed_heavy(
         }
     }
     unreachable!()
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 fn report(name: &str, times: Vec<Duration>, rows: usize) {

@@ -15,17 +15,15 @@ use std::time::{Duration, Instant};
 use helpdesk::app::{BlobChoice, Services, Settings, StoreChoice};
 use helpdesk::intake::{self, FormRequest};
 
+mod common;
+use common::percentile;
+
 fn body(i: usize) -> String {
     let topic = ["billing", "login", "outage", "other"][i % 4];
     format!(
         r#"{{"name":"Customer {i}","email":"customer{}@example.org","subject":"Request {i}","message":"Something about request number {i}.\nThanks!","topic":"{topic}","customer_id":"C-{i}"}}"#,
         i % 500
     )
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index]
 }
 
 fn report(name: &str, mut latencies: Vec<Duration>, elapsed: Duration) {

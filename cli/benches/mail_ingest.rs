@@ -18,9 +18,8 @@ use std::time::{Duration, Instant};
 use helpdesk::app::{BlobChoice, Services, Settings, StoreChoice};
 use helpdesk::mail::ingest::{self, Ingested};
 
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+mod common;
+use common::{percentile, workspace};
 
 fn generate(n: usize) -> Option<(PathBuf, serde_json::Value)> {
     let script = workspace().join("../shared/bench/gen_mail_corpus.py");
@@ -53,10 +52,6 @@ fn files(dir: &Path) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 fn report(name: &str, mut latencies: Vec<Duration>, elapsed: Duration) {

@@ -13,8 +13,7 @@
 //! Run with `cargo bench -p helpdesk-cli --bench reports`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use helpdesk::app::{BlobChoice, Services, Settings, StoreChoice};
@@ -27,37 +26,8 @@ use helpdesk::reports::run::{Name, from_store};
 use helpdesk::tickets::{TicketDraft, build_ticket};
 use serde_json::json;
 
-fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// A small deterministic generator (xorshift), so every run seeds the same
-/// history.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
-    }
-}
+mod common;
+use common::{Rng, env_number, percentile, workspace};
 
 const AGENTS: &[&str] = &["anna", "boris", "carla", "dmitri"];
 const PRIORITIES: &[&str] = &["critical", "high", "normal", "normal", "low"];
@@ -231,12 +201,6 @@ async fn seed(services: &Services, count: usize, start: DateTime<Utc>) {
     );
 }
 
-fn percentile(times: &mut [Duration], p: f64) -> Duration {
-    times.sort();
-    let rank = ((p * times.len() as f64).ceil() as usize).clamp(1, times.len());
-    times[rank - 1]
-}
-
 fn main() {
     let tickets = env_number("BENCH_TICKETS", 100_000);
     let rounds = env_number("BENCH_ROUNDS", 20);
@@ -318,8 +282,9 @@ fn main() {
                 times.push(began.elapsed());
                 rows = document.rows.len();
             }
-            let p50 = percentile(&mut times, 0.5);
-            let worst = *times.iter().max().unwrap();
+            times.sort();
+            let p50 = percentile(&times, 0.5);
+            let worst = percentile(&times, 1.0);
             println!(
                 "{name:<18} {:>7.2} ms {:>7.2} ms {rows:>6}",
                 p50.as_secs_f64() * 1e3,

@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use helpdesk::domain::QueueKey;
 use helpdesk::reports::Asked;
 use helpdesk::reports::keep;
-use helpdesk::reports::run::{Document, Name, RunError, document};
+use helpdesk::reports::run::{Checked, Document, Name, RunError};
 use http::{StatusCode, header};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -61,12 +61,29 @@ fn asked(params: &Params, by: Option<&str>) -> Result<Asked, Problem> {
     })
 }
 
-/// The agent's queues the parameters ask for, and their tally.
-async fn tally(
+/// What the dashboard reads: the agent's queues the parameters ask for,
+/// every report as asked (checked), and their tally.
+struct Read {
+    queues: Vec<QueueKey>,
+    reports: Vec<Checked>,
+    tally: Vec<helpdesk::reports::tally::Entry>,
+}
+
+impl Read {
+    /// The document of the report named `name`.
+    fn document(&self, config: &helpdesk::config::Config, name: Name) -> Option<Document> {
+        let checked = self.reports.iter().find(|c| c.name == name)?;
+        Some(checked.document(config, &self.tally, self.queues.clone()))
+    }
+}
+
+/// The agent's queues `params` ask for, every report as they ask it, and
+/// the tally all of them read.
+async fn read(
     console: &Console,
     agent: &helpdesk::auth::Principal,
     params: &Params,
-) -> Result<(Vec<QueueKey>, Vec<helpdesk::reports::tally::Entry>), Problem> {
+) -> Result<Read, Problem> {
     let config = &console.services.config;
     let mine = agent.queues(config);
     let queues = match value(&params.queue) {
@@ -80,27 +97,28 @@ async fn tally(
     };
     // What is asked is checked before anything is read.
     let now = console.services.clock.now();
-    let wanted = asked(params, value(&params.by))?;
-    let (range, zone) = wanted
-        .range(now, config.report_zone())
-        .map_err(|(field, text)| invalid(format!("{field}: {text}")))?;
-    let mut classes = Vec::new();
-    for (_, name) in Name::ALL {
-        let wanted = asked(params, by_of(name, params))?;
-        let report = document(config, &[], name, Vec::new(), &wanted, now).map_err(said)?;
-        classes.extend(keep::classes(config, name, report.by.as_deref()));
-    }
+    let reports = Name::ALL
+        .iter()
+        .map(|(_, name)| {
+            let wanted = asked(params, by_of(*name, params))?;
+            Checked::of(config, *name, &wanted, now).map_err(said)
+        })
+        .collect::<Result<Vec<Checked>, Problem>>()?;
+    let classes: Vec<String> = reports.iter().flat_map(|c| c.classes(config)).collect();
+    // Every report is asked the same days in the same zone.
+    let Some(first) = reports.first() else {
+        return Err(invalid("there is no report to show".to_owned()));
+    };
+    let (zone, to) = (first.zone, first.range.to);
     let store = console.services.store.as_ref();
-    let tally = keep::read(config, store, &queues, &classes, zone, range.to)
+    let tally = keep::read(config, store, &queues, &classes, zone, to)
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "a report could not be read");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "The tickets cannot be read right now.".to_owned(),
-            )
-        })?;
-    Ok((queues, tally))
+        .map_err(|e| said(RunError::Store(e)))?;
+    Ok(Read {
+        queues,
+        reports,
+        tally,
+    })
 }
 
 fn said(e: RunError) -> Problem {
@@ -132,16 +150,13 @@ async fn dashboard(
     agent: &helpdesk::auth::Principal,
     params: &Params,
 ) -> Result<Vec<Document>, Problem> {
-    let (queues, tally) = tally(console, agent, params).await?;
-    let now = console.services.clock.now();
+    let read = read(console, agent, params).await?;
     let config = &console.services.config;
-    Name::ALL
+    Ok(read
+        .reports
         .iter()
-        .map(|(_, name)| {
-            let wanted = asked(params, by_of(*name, params))?;
-            document(config, &tally, *name, queues.clone(), &wanted, now).map_err(said)
-        })
-        .collect()
+        .map(|c| c.document(config, &read.tally, read.queues.clone()))
+        .collect())
 }
 
 /// A report's rows as the page shows them: durations in hours and
@@ -332,16 +347,9 @@ pub async fn csv(
         );
     };
     let made = async {
-        let (queues, tally) = tally(&console, &session.principal, &params).await?;
-        document(
-            &console.services.config,
-            &tally,
-            name,
-            queues,
-            &asked(&params, by_of(name, &params))?,
-            console.services.clock.now(),
-        )
-        .map_err(said)
+        let read = read(&console, &session.principal, &params).await?;
+        read.document(&console.services.config, name)
+            .ok_or_else(|| invalid(format!("{name:?} is not asked")))
     };
     match made.await {
         Ok(report) => (

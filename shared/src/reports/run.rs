@@ -16,6 +16,7 @@ use super::stays::time_in_status;
 use super::tally::Entry;
 use super::volume::volume;
 use super::{Asked, DateRange, Period};
+use crate::calendar::TimeZone;
 use crate::config::Config;
 use crate::domain::QueueKey;
 use crate::store::{Store, StoreError};
@@ -217,9 +218,65 @@ pub enum RunError {
     Store(#[from] StoreError),
 }
 
-/// Report `name` of `queues` as `asked`, at `now`: the tally of the
-/// classes it reads ([`super::keep::read`]: rollups, or every timeline
-/// for another zone than the desk's), then [`document`].
+/// A report request, checked against the report and the configuration
+/// before anything is read: the days, their zone, the grouping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    /// The report.
+    pub name: Name,
+    /// Its days.
+    pub range: DateRange,
+    /// The zone they are days of.
+    pub zone: TimeZone,
+    /// What rows group by (the report's default when not asked).
+    pub by: Option<String>,
+}
+
+impl Checked {
+    /// Report `name` as `asked` at `now`, or what is wrong with it
+    /// (naming the parameter).
+    pub fn of(
+        config: &Config,
+        name: Name,
+        asked: &Asked,
+        now: DateTime<Utc>,
+    ) -> Result<Self, RunError> {
+        let (range, zone) = asked
+            .range(now, config.report_zone())
+            .map_err(|(f, m)| RunError::Invalid(f, m))?;
+        let by = grouping(config, name, asked.by.as_deref())?;
+        Ok(Self {
+            name,
+            range,
+            zone,
+            by,
+        })
+    }
+
+    /// The tally classes it reads.
+    pub fn classes(&self, config: &Config) -> Vec<String> {
+        super::keep::classes(config, self.name, self.by.as_deref())
+    }
+
+    /// The report over `tally` (that of `queues`).
+    pub fn document(&self, config: &Config, tally: &[Entry], queues: Vec<QueueKey>) -> Document {
+        let by = self.by.as_deref();
+        Document {
+            report: self.name.as_str(),
+            from: self.range.from,
+            to: self.range.to,
+            rows: rows(config, tally, self.name, self.range, by),
+            by: self.by.clone(),
+            zone: self.zone.name(),
+            queues,
+            columns: self.name.columns(),
+        }
+    }
+}
+
+/// Report `name` of `queues` as `asked`, at `now`: checked, the tally of
+/// the classes it reads ([`super::keep::read`]: rollups, or every
+/// timeline for another zone than the desk's), then its document.
 pub async fn from_store(
     config: &Config,
     store: &dyn Store,
@@ -228,14 +285,11 @@ pub async fn from_store(
     asked: &Asked,
     now: DateTime<Utc>,
 ) -> Result<Document, RunError> {
-    // What is asked is checked before anything is read.
-    let (range, zone) = asked
-        .range(now, config.report_zone())
-        .map_err(|(f, m)| RunError::Invalid(f, m))?;
-    let by = grouping(config, name, asked.by.as_deref())?;
-    let classes = super::keep::classes(config, name, by.as_deref());
-    let tally = super::keep::read(config, store, &queues, &classes, zone, range.to).await?;
-    document(config, &tally, name, queues, asked, now)
+    let checked = Checked::of(config, name, asked, now)?;
+    let classes = checked.classes(config);
+    let (zone, to) = (checked.zone, checked.range.to);
+    let tally = super::keep::read(config, store, &queues, &classes, zone, to).await?;
+    Ok(checked.document(config, &tally, queues))
 }
 
 /// `by` as report `name` takes it: its default when not given, refused
@@ -289,29 +343,4 @@ fn rows(
         Name::TimeInStatus => values(&time_in_status(tally, range, field().as_ref())),
         Name::Agents => values(&agents(tally, range)),
     }
-}
-
-/// Report `name` over `tally` (that of `queues`) as `asked`, at `now`.
-pub fn document(
-    config: &Config,
-    tally: &[Entry],
-    name: Name,
-    queues: Vec<QueueKey>,
-    asked: &Asked,
-    now: DateTime<Utc>,
-) -> Result<Document, RunError> {
-    let (range, zone) = asked
-        .range(now, config.report_zone())
-        .map_err(|(f, m)| RunError::Invalid(f, m))?;
-    let by = grouping(config, name, asked.by.as_deref())?;
-    Ok(Document {
-        report: name.as_str(),
-        from: range.from,
-        to: range.to,
-        rows: rows(config, tally, name, range, by.as_deref()),
-        by,
-        zone: zone.name(),
-        queues,
-        columns: name.columns(),
-    })
 }
