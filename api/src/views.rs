@@ -73,6 +73,7 @@ pub fn full(ticket: &Ticket, timeline: &[TimelineEntry], now: DateTime<Utc>) -> 
         fields.insert("first_response_at".into(), json!(ticket.first_response_at));
         fields.insert("resolved_at".into(), json!(ticket.resolved_at));
         fields.insert("reopen_count".into(), json!(ticket.reopen_count));
+        fields.insert("satisfaction".into(), json!(ticket.satisfaction));
         fields.insert("sla_timers".into(), json!(ticket.sla.timers));
         fields.insert("timeline".into(), json!(timeline));
     }

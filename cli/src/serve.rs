@@ -41,9 +41,46 @@ pub fn router(api: helpdesk_api::Api) -> Router {
             any(form).layer(DefaultBodyLimit::max(form_limit)),
         )
         .route("/mail", post(mail).layer(DefaultBodyLimit::max(mail_limit)))
+        .route(
+            "/csat/{token}",
+            any(csat).layer(DefaultBodyLimit::max(CSAT_BODY_LIMIT)),
+        )
         .route("/health", get(|| async { "ok" }))
         .with_state(services)
         .merge(helpdesk_console::with_api(api))
+}
+
+/// The largest rating page post: a score and a comment of at most
+/// 2 KiB, urlencoded (up to 9 bytes a character), with room to spare.
+const CSAT_BODY_LIMIT: usize = 64 * 1024;
+
+/// The rating page (`helpdesk::csat::page`), as the form intake function
+/// serves it on AWS.
+async fn csat(
+    State(services): State<Services>,
+    Path(token): Path<String>,
+    method: Method,
+    uri: axum::http::Uri,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    use helpdesk::csat::page::{self, PageRequest};
+    let Ok(body) = body else {
+        return (
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "The answer is too long.",
+        )
+            .into_response();
+    };
+    let request = PageRequest {
+        method,
+        token,
+        query: uri.query().map(str::to_owned),
+        body,
+    };
+    let (parts, body) = page::serve_rating_page(&services, request)
+        .await
+        .into_parts();
+    (parts, body).into_response()
 }
 
 /// Room for headers, text parts and MIME framing around the content.

@@ -242,6 +242,18 @@ pub fn entry(entry: &TimelineEntry, key: &TicketKey, config: &Config) -> Value {
             "subject": display::line(subject),
             "reason": display::line(reason),
         }),
+        TimelineEvent::Rated {
+            score,
+            comment,
+            previous,
+        } => json!({
+            "class": if score.satisfied() { "public" } else { "warning" },
+            "title": match previous {
+                None => format!("Rated: {}", score.label()),
+                Some(was) => format!("Rating changed from {} to {}", was.label(), score.label()),
+            },
+            "text": comment.as_deref().map(display::text),
+        }),
         TimelineEvent::TriggerNote {
             kind,
             triggers,

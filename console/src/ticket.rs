@@ -153,6 +153,10 @@ fn ticket_view(console: &Console, ticket: &Ticket) -> Value {
         "tags": ticket.tags,
         "channel": ticket.channel.as_str(),
         "version": ticket.version,
+        "rating": ticket.satisfaction.rating.as_ref().map(|r| json!({
+            "label": r.score.label(),
+            "satisfied": r.score.satisfied(),
+        })),
         "created": show::when(ticket.created_at),
         "updated": show::when(ticket.updated_at),
         "requester": {

@@ -100,6 +100,7 @@ fn change() -> Change {
         reopen_count: 0,
         trigger_depth: 0,
         sla: Default::default(),
+        satisfaction: Default::default(),
         version: 3,
     };
     let mut after = before.clone();

@@ -30,6 +30,7 @@ pub mod blocking;
 pub mod calendar;
 pub mod clock;
 pub mod config;
+pub mod csat;
 pub mod display;
 pub mod domain;
 pub mod forms;

@@ -11,9 +11,9 @@ use chrono::{DateTime, Duration, NaiveDate, TimeZone as _, Utc};
 use chrono_tz::Europe::Berlin;
 use helpdesk::calendar::TimeZone;
 use helpdesk::config::Config;
-use helpdesk::domain::SlaEventKind;
 use helpdesk::domain::ticket::entry_seq;
 use helpdesk::domain::{Actor, Channel, QueueKey, Ticket, TicketKey, TimelineEntry, TimelineEvent};
+use helpdesk::domain::{Rating, Score, SlaEventKind};
 use helpdesk::reports::metrics::metric_events;
 use helpdesk::reports::tally::{Entry, Key, Tally, add, entries, tally};
 use helpdesk::reports::volume::{VolumeRow, volume};
@@ -54,6 +54,7 @@ enum Step {
     Customer,
     Line(Option<u8>),
     Sla(&'static str, &'static str, SlaEventKind),
+    Rate(Score),
 }
 
 const AGENTS: [&str; 2] = ["anna", "boris"];
@@ -78,6 +79,8 @@ fn step() -> impl Strategy<Value = (i64, Step)> {
             2 => prop::sample::select(AGENTS.to_vec()).prop_map(Step::Answer),
             1 => Just(Step::Customer),
             1 => prop::option::of(1_u8..=3).prop_map(Step::Line),
+            1 => prop::sample::select(vec![Score::Good, Score::Bad, Score::Stars(2), Score::Stars(5)])
+                .prop_map(Step::Rate),
             2 => (
                 prop::sample::select(vec!["first_response", "resolution"]),
                 prop::sample::select(vec!["Fast", "Slow"]),
@@ -128,6 +131,7 @@ impl Step {
             Step::Line(_) => Some("line"),
             Step::Answer(_) => Some("answer"),
             Step::Sla(..) => Some("sla"),
+            Step::Rate(_) => Some("rating"),
             Step::Customer => None,
         }
     }
@@ -243,6 +247,23 @@ fn build(
                     public: true,
                     body: "more".into(),
                     body_blob: None,
+                };
+                (actor, event)
+            }
+            Step::Rate(score) => {
+                let previous = ticket.satisfaction.rating.as_ref().map(|r| r.score);
+                ticket.satisfaction.rating = Some(Rating {
+                    score: *score,
+                    comment: None,
+                    at: now,
+                });
+                let actor = Actor::Customer {
+                    email: "someone@example.com".parse().unwrap(),
+                };
+                let event = TimelineEvent::Rated {
+                    score: *score,
+                    comment: None,
+                    previous,
                 };
                 (actor, event)
             }
@@ -1071,6 +1092,8 @@ fn brute_agents(
         resolved: u64,
         reopened: u64,
         first: Vec<i64>,
+        ratings: u64,
+        satisfied: u64,
     }
     let mut agents: BTreeMap<String, A> = BTreeMap::new();
     for (ticket, timeline) in tickets {
@@ -1103,6 +1126,20 @@ fn brute_agents(
                 _ => {}
             }
         }
+        // A ticket's rating counts as it stands, on the day last given,
+        // for whoever held the ticket then.
+        let last_rating = timeline.iter().rev().find_map(|e| match &e.event {
+            TimelineEvent::Rated { score, .. } => Some((e.at, *score)),
+            _ => None,
+        });
+        if let Some((at, score)) = last_rating
+            && range.contains(berlin_day(at))
+            && let Some(holder) = field_at(ticket, timeline, "assignee", at, true).as_str()
+        {
+            let a = agents.entry(holder.to_owned()).or_default();
+            a.ratings += 1;
+            a.satisfied += u64::from(score.satisfied());
+        }
         for (metric, day, business, _, agent, _) in brute_samples(config, ticket, timeline) {
             if metric == "first_response" && range.contains(day) {
                 agents
@@ -1127,6 +1164,10 @@ fn brute_agents(
                     .then(|| (a.reopened as f64 * 1000.0 / a.resolved as f64).round() / 1000.0),
                 first_responses: a.first.len() as u64,
                 median_first_response: (!a.first.is_empty()).then(|| rank(&a.first, 50)),
+                ratings: a.ratings,
+                satisfied: a.satisfied,
+                csat: (a.ratings > 0)
+                    .then(|| (a.satisfied as f64 * 1000.0 / a.ratings as f64).round() / 1000.0),
             }
         })
         .collect()
@@ -1200,6 +1241,14 @@ fn keys_of_every_kind_read_back_from_their_text_and_a_separator_in_a_value_becom
             metric: "resolution".into(),
             rule: "Resolution".into(),
             outcome: Outcome::Breached,
+            assignee: None,
+        },
+        Key::Rated {
+            score: Score::Stars(4),
+            assignee: Some("anna".into()),
+        },
+        Key::Rated {
+            score: Score::Bad,
             assignee: None,
         },
         Key::StayWallSeconds {

@@ -55,6 +55,7 @@ fn ticket() -> Ticket {
         reopen_count: 0,
         trigger_depth: 0,
         sla: Default::default(),
+        satisfaction: Default::default(),
         version: 1,
     }
 }

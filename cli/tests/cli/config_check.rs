@@ -16,7 +16,7 @@ fn config_check_accepts_the_example_config() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("OK"), "{stdout}");
     assert!(
-        stdout.contains("6 triggers, 3 SLA rules, 1 calendars"),
+        stdout.contains("7 triggers, 3 SLA rules, 1 calendars"),
         "{stdout}"
     );
 }
@@ -140,7 +140,7 @@ fn config_compile_writes_a_snapshot_that_the_next_start_reads() {
         .output()
         .unwrap();
     assert!(check.status.success());
-    assert!(String::from_utf8_lossy(&check.stdout).contains("6 triggers, 3 SLA rules"));
+    assert!(String::from_utf8_lossy(&check.stdout).contains("7 triggers, 3 SLA rules"));
 }
 
 #[test]

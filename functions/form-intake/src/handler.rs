@@ -1,12 +1,25 @@
-//! Turns a Lambda HTTP event into a [`FormRequest`] and the use case's
-//! answer back into a Lambda response.
+//! Turns a Lambda HTTP event into a [`FormRequest`] (or, under `/csat/`, a
+//! rating page request) and the use case's answer back into a Lambda
+//! response.
 
 use helpdesk::app::Services;
+use helpdesk::csat::page::{self, PageRequest};
 use helpdesk::intake::{self, FormRequest, form_id_from_path};
 use lambda_http::{Body, Error, Request, RequestExt, Response};
 
 /// Handles one HTTP API v2 or Function URL event.
 pub async fn handle(services: &Services, event: Request) -> Result<Response<Body>, Error> {
+    if let Some(token) = event.uri().path().strip_prefix("/csat/") {
+        let request = PageRequest {
+            method: event.method().clone(),
+            token: token.to_owned(),
+            query: event.uri().query().map(str::to_owned),
+            body: body_bytes(event.body()),
+        };
+        let response = page::serve_rating_page(services, request).await;
+        log_server_error("csat", response.status());
+        return Ok(lambda_response(response));
+    }
     let form_id = event
         .path_parameters_ref()
         .and_then(|params| params.first("form_id"))
@@ -15,12 +28,7 @@ pub async fn handle(services: &Services, event: Request) -> Result<Response<Body
         .unwrap_or_default();
     let client = client_address(&event);
     let (parts, body) = event.into_parts();
-    let body = match body {
-        Body::Empty => bytes::Bytes::new(),
-        Body::Text(text) => bytes::Bytes::from(text),
-        Body::Binary(data) => bytes::Bytes::from(data),
-        _ => bytes::Bytes::new(),
-    };
+    let body = body_bytes(&body);
     let request = FormRequest {
         method: parts.method,
         form_id,
@@ -31,6 +39,20 @@ pub async fn handle(services: &Services, event: Request) -> Result<Response<Body
     let form = request.form_id.clone();
     let response = intake::handle(services, request).await;
     log_server_error(&form, response.status());
+    Ok(lambda_response(response))
+}
+
+/// An event's body as bytes.
+fn body_bytes(body: &Body) -> bytes::Bytes {
+    match body {
+        Body::Text(text) => bytes::Bytes::from(text.clone()),
+        Body::Binary(data) => bytes::Bytes::from(data.clone()),
+        _ => bytes::Bytes::new(),
+    }
+}
+
+/// A use case's answer as a Lambda response (text when it is UTF-8).
+fn lambda_response(response: http::Response<bytes::Bytes>) -> Response<Body> {
     let (parts, body) = response.into_parts();
     let body = if body.is_empty() {
         Body::Empty
@@ -40,7 +62,7 @@ pub async fn handle(services: &Services, event: Request) -> Result<Response<Body
             Err(e) => Body::Binary(e.into_bytes()),
         }
     };
-    Ok(Response::from_parts(parts, body))
+    Response::from_parts(parts, body)
 }
 
 /// One error line for every 5xx answer, with `status` among its fields:

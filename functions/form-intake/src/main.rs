@@ -1,5 +1,6 @@
 //! The form intake Lambda function: API Gateway HTTP API v2 and Function URL
-//! events for `POST /forms/{form_id}` become tickets.
+//! events for `POST /forms/{form_id}` become tickets; `/csat/{token}` is
+//! the customers' rating page.
 //!
 //! `main` builds the services once (configuration, store, blob store) and
 //! hands each event to [`handler::handle`].

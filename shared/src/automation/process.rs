@@ -7,7 +7,9 @@
 //!    claim and effect ids);
 //! 2. the SLA notifications of those warnings and breaches
 //!    ([`crate::sla::notify`]), through the same once-only executor;
-//! 3. the SLA timers ([`crate::sla::refresh`]), unless the write is an
+//! 3. the satisfaction survey, when the write moved the ticket into a
+//!    status that asks for a rating ([`crate::csat::ask::follow_for_rating`]);
+//! 4. the SLA timers ([`crate::sla::refresh`]), unless the write is an
 //!    SLA write itself.
 //!
 //! Each step is safe to repeat, so a temporary failure anywhere makes the
@@ -15,6 +17,7 @@
 
 use super::engine::{AutomationError, EffectStatus, Outcome, carry_out, react};
 use super::source::change_from_parts;
+use crate::csat;
 use crate::domain::{Actor, Ticket, TimelineEvent, TriggerNoteKind};
 use crate::keys;
 use crate::services::Services;
@@ -76,6 +79,13 @@ pub async fn process(
     if let Some(why) = retry {
         return Err(AutomationError::Temporary(why));
     }
+
+    csat::ask::follow_for_rating(services, change.before.as_ref(), &change.after)
+        .await
+        .map_err(|e| match e {
+            csat::ask::AskError::Store(e) => e.into(),
+            csat::ask::AskError::Send(e) => AutomationError::Temporary(e.to_string()),
+        })?;
 
     if sla::track::needs_refresh(services, &change.after) {
         sla::refresh(services, &change.after.key, change.depth).await?;

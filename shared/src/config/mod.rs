@@ -15,3 +15,4 @@ pub mod validate;
 pub use error::{ConfigError, Finding};
 pub use load::{load, load_str};
 pub use model::*;
+pub use validate::public_url;

@@ -79,6 +79,10 @@ pub struct Desk {
     /// The IANA zone whose calendar days reports count (default UTC).
     #[serde(default)]
     pub zone: Option<Spanned<String>>,
+    /// The desk's public base URL (`https://help.example.com`), where the
+    /// pages customers open from mail live (the rating page, `/csat/...`).
+    #[serde(default)]
+    pub public_url: Option<Spanned<String>>,
 }
 
 /// A length of time written like `10m`, `2h 30m` or `1d`.
@@ -584,6 +588,41 @@ pub struct Queue {
     /// response times and time in status by (default: around the clock).
     #[serde(default)]
     pub calendar: Option<Spanned<String>>,
+
+    /// Asking requesters to rate the help once their ticket is resolved.
+    #[serde(default)]
+    pub csat: Option<Csat>,
+}
+
+/// A queue's satisfaction survey: when a ticket enters one of `on`, its
+/// requester gets one mail (after `delay`, if the ticket is still in such
+/// a status then) with a link per score to the desk's rating page. Never
+/// for tickets opened by automatic mail.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Csat {
+    /// The statuses whose entry asks, such as `[Resolved]`.
+    pub on: Vec<Spanned<String>>,
+    /// How long after entering one the mail goes out (default: at once).
+    #[serde(default)]
+    pub delay: Option<Span>,
+    /// The answers offered: `good_bad` (default) or `five` (1 to 5).
+    #[serde(default)]
+    pub scale: crate::domain::Scale,
+    /// How long the links work after the mail went out (default 30 days).
+    #[serde(default = "default_csat_expiry")]
+    pub expires: Span,
+}
+
+fn default_csat_expiry() -> Span {
+    Span(std::time::Duration::from_secs(30 * 24 * 3600))
+}
+
+impl Csat {
+    /// Whether entering `status` asks.
+    pub fn asks_on(&self, status: &str) -> bool {
+        self.on.iter().any(|s| s.value == status)
+    }
 }
 
 impl Queue {

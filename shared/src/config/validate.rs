@@ -62,6 +62,9 @@ pub fn validate(config: &Config) -> Vec<Finding> {
                 &calendars,
             );
         }
+        if let Some(csat) = &queue.csat {
+            check_csat(&mut findings, config, key, queue, csat);
+        }
         findings.extend(crate::triggers::validate(config, key, &queue.triggers));
         findings.extend(crate::sla::validate::validate(config, key, queue));
     }
@@ -70,6 +73,59 @@ pub fn validate(config: &Config) -> Vec<Finding> {
     }
     findings.sort_by_key(|f| (f.line, f.column));
     findings
+}
+
+/// A queue's survey: statuses it has, a public URL to link to.
+fn check_csat(
+    findings: &mut Vec<Finding>,
+    config: &Config,
+    key: &QueueKey,
+    queue: &Queue,
+    csat: &crate::config::Csat,
+) {
+    let statuses: Vec<&str> = queue.statuses.iter().map(|s| s.name.as_str()).collect();
+    let place = format!("in csat.on of queue {key}");
+    for status in &csat.on {
+        let plural = format!("statuses of queue {key}");
+        check_name(findings, status, "status", &place, &plural, &statuses);
+    }
+    match &config.desk.public_url {
+        None => {
+            if let Some(first) = csat.on.first() {
+                findings.push(
+                    Finding::at(
+                        &first.referenced,
+                        format!("queue {key} asks for ratings but desk.public_url is not set"),
+                    )
+                    .hint("set desk.public_url to where customers reach the desk, such as https://help.example.com (the rating links point there)"),
+                );
+            }
+        }
+        Some(url) if public_url(&url.value).is_none() => findings.push(
+            Finding::at(
+                &url.referenced,
+                format!(
+                    "desk.public_url {:?} is not an http or https URL",
+                    url.value
+                ),
+            )
+            .hint("write it like https://help.example.com, without a path or query"),
+        ),
+        Some(_) => {}
+    }
+}
+
+/// `text` as the desk's public base URL (`http(s)://host[:port][/path]`,
+/// no user, query or fragment), without a trailing slash.
+pub fn public_url(text: &str) -> Option<&str> {
+    let url = reqwest::Url::parse(text).ok()?;
+    let fine = matches!(url.scheme(), "http" | "https")
+        && url.host().is_some()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.query().is_none()
+        && url.fragment().is_none();
+    fine.then(|| text.trim_end_matches('/'))
 }
 
 /// Reports `value` unless it is one of `known`. `what` names the kind

@@ -33,6 +33,9 @@ pub const NOTE_INLINE: usize = 512;
 /// The most reasons for left-out mail parts listed on an entry.
 pub const SKIPPED_LISTED: usize = 20;
 
+/// The most bytes of the comment kept with a satisfaction rating.
+pub const RATING_COMMENT: usize = 2 * 1024;
+
 /// The most participants a ticket has.
 pub const PARTICIPANTS_MAX: usize = 50;
 

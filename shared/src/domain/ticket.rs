@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::bounds::BlobRef;
 use super::contact::ContactId;
 use super::ids::{EmailAddress, QueueKey, TicketKey};
+use super::satisfaction::Satisfaction;
 use super::sla::SlaState;
 
 /// Where a request came from.
@@ -134,8 +135,23 @@ pub struct Ticket {
     /// and checker, never a field triggers compare or set.
     #[serde(default, skip_serializing_if = "SlaState::is_empty")]
     pub sla: SlaState,
+    /// Its satisfaction survey: due, asked, rated.
+    #[serde(default, skip_serializing_if = "Satisfaction::is_empty")]
+    pub satisfaction: Satisfaction,
     /// Optimistic-locking version, 1 for a new ticket.
     pub version: u64,
+}
+
+impl Ticket {
+    /// The earliest instant something timed is due on the ticket (an SLA
+    /// warning or breach, its satisfaction survey): its place in the due
+    /// index the checker reads.
+    pub fn next_due(&self) -> Option<DateTime<Utc>> {
+        [self.sla.next_due(), self.satisfaction.ask_at]
+            .into_iter()
+            .flatten()
+            .min()
+    }
 }
 
 fn is_zero(depth: &u8) -> bool {

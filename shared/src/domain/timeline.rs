@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::bounds::BlobRef;
 use super::ids::{EmailAddress, TicketKey};
+use super::satisfaction::Score;
 use super::sla::SlaEventKind;
 use super::ticket::Channel;
 
@@ -196,6 +197,18 @@ pub enum TimelineEvent {
         /// The deadline in force afterwards, while running.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         deadline: Option<DateTime<Utc>>,
+    },
+    /// The requester rated the help (`rating_received`): a later rating
+    /// replaces an earlier one.
+    Rated {
+        /// The score.
+        score: Score,
+        /// What they added, up to [`super::bounds::RATING_COMMENT`] bytes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+        /// The score it replaces, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous: Option<Score>,
     },
     /// Another ticket was linked to this one.
     Linked {

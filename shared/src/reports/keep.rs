@@ -79,6 +79,7 @@ pub fn class_of(key: &Key) -> String {
         Key::Stays { group, .. }
         | Key::StaySeconds { group, .. }
         | Key::StayWallSeconds { group, .. } => group_class("stays", group),
+        Key::Rated { .. } => "rated".to_owned(),
     }
 }
 
@@ -119,7 +120,7 @@ pub fn classes(config: &Config, name: Name, by: Option<&str>) -> Vec<String> {
             None => all(&["stays"]),
         },
         Name::Agents => {
-            let mut classes = owned(&["taken", "answered", "response:first_response"]);
+            let mut classes = owned(&["taken", "answered", "response:first_response", "rated"]);
             classes.extend(of(&["resolved", "reopened"], &Field::Assignee));
             classes
         }

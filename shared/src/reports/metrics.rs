@@ -20,7 +20,7 @@ use serde_json::Value;
 use crate::config::{Config, CustomFieldType, StatusCategory};
 use crate::domain::ticket::ENTRIES_PER_VERSION;
 use crate::domain::{
-    Actor, Channel, QueueKey, SlaEventKind, Ticket, TicketKey, TimelineEntry, TimelineEvent,
+    Actor, Channel, QueueKey, Score, SlaEventKind, Ticket, TicketKey, TimelineEntry, TimelineEvent,
 };
 
 /// What the ticket looked like at an instant, as reports group it.
@@ -150,6 +150,12 @@ pub enum MetricKind {
         rule: String,
         /// What happened to it.
         event: SlaEventKind,
+    },
+    /// The requester rated the help (`rating_received`); a later rating
+    /// replaces it.
+    Rated {
+        /// Their score.
+        score: Score,
     },
 }
 
@@ -441,6 +447,9 @@ impl Replay<'_> {
                     event: *event,
                 };
                 self.emit(at, kind);
+            }
+            TimelineEvent::Rated { score, .. } => {
+                self.emit(at, MetricKind::Rated { score: *score });
             }
             _ if customer_wrote(entry) && at > self.ticket.created_at => {
                 self.emit(at, MetricKind::CustomerWrote);

@@ -121,6 +121,9 @@ impl Name {
                 "reopen_rate",
                 "first_responses",
                 "median_first_response",
+                "ratings",
+                "satisfied",
+                "csat",
             ],
         }
     }

@@ -20,7 +20,7 @@ use super::day_of;
 use super::metrics::{Dimensions, MetricEvent, MetricKind, Who, metric_events};
 use crate::calendar::{Calendar, TimeZone};
 use crate::config::Config;
-use crate::domain::{Channel, SlaEventKind, Ticket, TimelineEntry};
+use crate::domain::{Channel, Score, SlaEventKind, Ticket, TimelineEntry};
 
 /// What a counter is grouped by: everything, or one value of a field.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -154,6 +154,14 @@ pub enum Key {
         /// The group of the ticket then.
         group: Group,
     },
+    /// Tickets whose rating as it stands was given this day, by score
+    /// and the ticket's assignee then.
+    Rated {
+        /// The score.
+        score: Score,
+        /// The ticket's assignee when it was rated.
+        assignee: Option<String>,
+    },
 }
 
 /// Counters by day and key.
@@ -219,6 +227,7 @@ pub fn tally(
         timers: BTreeMap::new(),
         waiting: None,
         resolution: None,
+        rating: None,
         out: Tally::new(),
     };
     for event in &events {
@@ -245,6 +254,8 @@ struct Tallier {
     waiting: Option<DateTime<Utc>>,
     /// The resolution the ticket is in (when and as it stood).
     resolution: Option<(DateTime<Utc>, Dimensions)>,
+    /// The rating as it stands (when, and its counter).
+    rating: Option<(DateTime<Utc>, Key)>,
     out: Tally,
 }
 
@@ -318,6 +329,13 @@ impl Tallier {
                 }
                 self.waiting = None;
                 self.answered = true;
+            }
+            MetricKind::Rated { score } => {
+                let key = Key::Rated {
+                    score: *score,
+                    assignee: dims.assignee.clone(),
+                };
+                self.rating = Some((at, key));
             }
             MetricKind::CustomerWrote if self.answered && self.waiting.is_none() => {
                 self.waiting = Some(at);
@@ -403,6 +421,9 @@ impl Tallier {
     fn finish(mut self, last: Option<&MetricEvent>) -> Tally {
         if let Some((at, dims)) = self.resolution.take() {
             self.sample(Response::Resolution, self.opened, at, None, &dims);
+        }
+        if let Some((at, key)) = self.rating.take() {
+            self.count(at, key, 1);
         }
         if let Some(last) = last {
             let key = Key::CreatedNowAs {
@@ -603,6 +624,11 @@ impl Key {
                 w.field(status);
                 w.group(group);
             }
+            Self::Rated { score, assignee } => {
+                w.field("g");
+                w.field(&score.to_string());
+                w.maybe(assignee.as_deref());
+            }
         }
         w.0
     }
@@ -679,6 +705,10 @@ impl Key {
                     _ => Self::StayWallSeconds { status, group },
                 }
             }
+            "g" => Self::Rated {
+                score: Score::parse(r.field()?)?,
+                assignee: r.maybe()?,
+            },
             _ => return None,
         };
         r.field().is_none().then_some(key)

@@ -2,7 +2,8 @@
 //! EventBridge schedule; `helpdesk serve` in process): it reads the due
 //! index for tickets with a warning or breach due by now, earliest first,
 //! and refreshes each (see [`super::track`]), which records what fell due
-//! at its exact instant. It never reads a ticket that is not due.
+//! at its exact instant; a satisfaction survey that fell due is asked
+//! first ([`crate::csat::ask::rating_due`]). It never reads a ticket that is not due.
 //!
 //! - **Twice or late.** A schedule that fires twice runs two checkers;
 //!   their writes race on the ticket's version and the loser's fold finds
@@ -39,6 +40,9 @@ pub struct CheckReport {
     pub warnings: usize,
     /// Breaches recorded.
     pub breaches: usize,
+    /// Satisfaction surveys that fell due (asked, or dropped because the
+    /// ticket moved on).
+    pub surveys: usize,
     /// Tickets that failed (left due for the next run), with the error.
     pub failed: Vec<String>,
     /// Whether the run got through everything due (false: its budget ran
@@ -90,6 +94,15 @@ pub async fn check(services: &Services, budget: Duration) -> Result<CheckReport,
             }
             done.insert(key.clone());
             report.tickets += 1;
+            // A satisfaction survey due keeps a ticket in the index too.
+            match crate::csat::ask::rating_due(services, &key).await {
+                Ok(crate::csat::ask::Asked::No) => {}
+                Ok(_) => report.surveys += 1,
+                Err(e) => {
+                    tracing::error!(ticket = %key, error = %e, "a due rating request failed; the ticket stays due");
+                    report.failed.push(format!("{key}: {e}"));
+                }
+            }
             match refresh(services, &key, 0).await {
                 Ok(refreshed @ Refreshed::Written { .. }) => count(&mut report, &refreshed),
                 Ok(_) => again += 1,

@@ -450,6 +450,7 @@ mod tests {
             reopen_count: 0,
             trigger_depth: 0,
             sla: Default::default(),
+            satisfaction: Default::default(),
             version: 1,
         }
     }

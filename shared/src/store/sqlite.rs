@@ -225,7 +225,7 @@ const SLA_DUE: &str = "SELECT ticket, due_us FROM sla_due WHERE due_us <= ?1
 /// out when nothing is due; part of every ticket write's transaction.
 fn index_sla_due(tx: &Connection, ticket: &Ticket) -> Result<(), StoreError> {
     let key = ticket.key.to_string();
-    match ticket.sla.next_due() {
+    match ticket.next_due() {
         Some(due) => tx
             .prepare_cached(
                 "INSERT INTO sla_due (ticket, due_us) VALUES (?1, ?2)

@@ -137,6 +137,7 @@ pub fn build_ticket(
         reopen_count: 0,
         trigger_depth: 0,
         sla: Default::default(),
+        satisfaction: Default::default(),
         version: 1,
     })
 }

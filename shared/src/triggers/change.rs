@@ -95,6 +95,11 @@ pub enum ChangeEvent {
         /// The timer.
         metric: String,
     },
+    /// The requester rated the help.
+    RatingReceived {
+        /// Their score.
+        score: crate::domain::Score,
+    },
 }
 
 impl ChangeEvent {
@@ -108,6 +113,7 @@ impl ChangeEvent {
             Self::EmailSent => EventKind::EmailSent,
             Self::SlaWarning { .. } => EventKind::SlaWarning,
             Self::SlaBreach { .. } => EventKind::SlaBreach,
+            Self::RatingReceived { .. } => EventKind::RatingReceived,
         }
     }
 }
@@ -146,6 +152,9 @@ impl Change {
                 }),
                 TimelineEvent::EmailIn { .. } => events.push(ChangeEvent::EmailReceived),
                 TimelineEvent::EmailOut { .. } => events.push(ChangeEvent::EmailSent),
+                TimelineEvent::Rated { score, .. } => {
+                    events.push(ChangeEvent::RatingReceived { score: *score });
+                }
                 _ => {}
             }
         }
@@ -175,6 +184,7 @@ impl Change {
                 TimelineEvent::Comment { .. } => EventKind::CommentAdded.bit(),
                 TimelineEvent::EmailIn { .. } => EventKind::EmailReceived.bit(),
                 TimelineEvent::EmailOut { .. } => EventKind::EmailSent.bit(),
+                TimelineEvent::Rated { .. } => EventKind::RatingReceived.bit(),
                 _ => 0,
             };
         }

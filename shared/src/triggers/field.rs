@@ -27,6 +27,7 @@ pub const FIELD_NAMES: &[&str] = &[
     "requester.name",
     "channel",
     "reopen_count",
+    "rating",
 ];
 
 /// A ticket field.
@@ -62,6 +63,9 @@ pub enum Field<'a> {
     Channel,
     /// `reopen_count`.
     ReopenCount,
+    /// `rating`: the requester's score as it stands (`good`, `bad`, `1`
+    /// to `5`; empty before one). Not compared: a rating is its own event.
+    Rating,
     /// `custom.ID`: a custom field.
     Custom(&'a str),
 }
@@ -102,6 +106,7 @@ impl<'a> Field<'a> {
             "requester.name" => Self::RequesterName,
             "channel" => Self::Channel,
             "reopen_count" => Self::ReopenCount,
+            "rating" => Self::Rating,
             other => match other.strip_prefix("custom.") {
                 Some(id) if !id.is_empty() => Self::Custom(id),
                 _ => return None,
@@ -127,6 +132,7 @@ impl<'a> Field<'a> {
             Self::RequesterName => "requester.name",
             Self::Channel => "channel",
             Self::ReopenCount => "reopen_count",
+            Self::Rating => "rating",
             Self::Custom(id) => return Cow::Owned(format!("custom.{id}")),
         })
     }
@@ -168,6 +174,13 @@ impl<'a> Field<'a> {
             Self::RequesterName => opt(ticket.requester.name.as_deref()),
             Self::Channel => text(ticket.channel.as_str()),
             Self::ReopenCount => FieldValue::One(Cow::Owned(ticket.reopen_count.to_string())),
+            Self::Rating => ticket
+                .satisfaction
+                .rating
+                .as_ref()
+                .map_or(FieldValue::Empty, |r| {
+                    FieldValue::One(Cow::Owned(r.score.to_string()))
+                }),
             Self::Custom(id) => ticket
                 .custom_fields
                 .get(id)
@@ -195,6 +208,11 @@ impl<'a> Field<'a> {
             Self::RequesterName => opt(ticket.requester.name.as_deref()),
             Self::Channel => Value::String(ticket.channel.as_str().to_owned()),
             Self::ReopenCount => Value::from(ticket.reopen_count),
+            Self::Rating => ticket
+                .satisfaction
+                .rating
+                .as_ref()
+                .map_or(Value::Null, |r| Value::String(r.score.to_string())),
             Self::Custom(id) => ticket.custom_fields.get(id).cloned().unwrap_or(Value::Null),
         }
     }
@@ -217,6 +235,10 @@ impl<'a> Field<'a> {
             Self::RequesterName => a.requester.name != b.requester.name,
             Self::Channel => a.channel != b.channel,
             Self::ReopenCount => a.reopen_count != b.reopen_count,
+            Self::Rating => {
+                let score = |t: &Ticket| t.satisfaction.rating.as_ref().map(|r| r.score);
+                score(a) != score(b)
+            }
             Self::Custom(id) => self.value(a) != Field::Custom(id).value(b),
         }
     }

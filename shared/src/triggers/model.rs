@@ -57,11 +57,13 @@ pub enum EventKind {
     SlaWarning,
     /// An SLA timer ran out.
     SlaBreach,
+    /// The requester rated the help (or changed their rating).
+    RatingReceived,
 }
 
 impl EventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EventKind; 7] = [
+    pub const ALL: [EventKind; 8] = [
         Self::Created,
         Self::FieldsChanged,
         Self::CommentAdded,
@@ -69,6 +71,7 @@ impl EventKind {
         Self::EmailSent,
         Self::SlaWarning,
         Self::SlaBreach,
+        Self::RatingReceived,
     ];
 
     /// The name used in the config file.
@@ -81,6 +84,7 @@ impl EventKind {
             Self::EmailSent => "email_sent",
             Self::SlaWarning => "sla_warning",
             Self::SlaBreach => "sla_breach",
+            Self::RatingReceived => "rating_received",
         }
     }
 

@@ -158,6 +158,7 @@ pub fn sample_ticket(key: TicketKey, created_at: DateTime<Utc>) -> Ticket {
         reopen_count: 1,
         trigger_depth: 0,
         sla: Default::default(),
+        satisfaction: Default::default(),
         version: 1,
     }
 }

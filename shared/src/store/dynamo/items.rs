@@ -172,7 +172,7 @@ pub(super) fn ticket_item(ticket: &Ticket) -> Result<Item, StoreError> {
     );
     item.insert(keys::GSI4PK.to_owned(), s(holder));
     item.insert(keys::GSI4SK.to_owned(), s(created));
-    if let Some(due) = ticket.sla.next_due() {
+    if let Some(due) = ticket.next_due() {
         item.insert(
             keys::GSI3PK.to_owned(),
             s(keys::sla_due_gsi3pk(keys::sla_due_shard(&ticket.key))),
@@ -422,6 +422,7 @@ mod tests {
             reopen_count: 0,
             trigger_depth: 0,
             sla: Default::default(),
+            satisfaction: Default::default(),
             version: 1,
         }
     }
