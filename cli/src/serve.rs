@@ -3,7 +3,8 @@
 //! runs the trigger engine and SLA timers over the store's change feed
 //! (what the `ticket-triggers` function does with the DynamoDB stream) and
 //! the SLA check every minute (what the `sla-check` function does on its
-//! EventBridge schedule). The agent API (`helpdesk_api`, `/api/v1`) is
+//! EventBridge schedule). The rating page (`/csat/{token}`) is the form
+//! intake function's on AWS. The agent API (`helpdesk_api`, `/api/v1`) is
 //! mounted beside the intake routes, and the agent console
 //! (`helpdesk_console`) at `/`.
 

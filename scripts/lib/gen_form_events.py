@@ -94,6 +94,51 @@ def http_api_event(
     }
 
 
+def rating_page_event(*, token: str, request_id: str, time: str, source_ip: str) -> dict:
+    """An API Gateway HTTP API (payload 2.0) GET of the rating page,
+    ANY /csat/{token}, as a customer's browser opens a survey link."""
+    path = f"/csat/{token}"
+    time_epoch = epoch_millis(time)
+    user_agent = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+    headers = {
+        "accept": "text/html,application/xhtml+xml",
+        "host": API_DOMAIN,
+        "user-agent": user_agent,
+        "x-amzn-trace-id": trace_id(request_id, time_epoch),
+        "x-forwarded-for": source_ip,
+        "x-forwarded-port": "443",
+        "x-forwarded-proto": "https",
+    }
+    return {
+        "version": "2.0",
+        "routeKey": "ANY /csat/{token}",
+        "rawPath": path,
+        "rawQueryString": "score=good",
+        "queryStringParameters": {"score": "good"},
+        "headers": dict(sorted(headers.items())),
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": API_ID,
+            "domainName": API_DOMAIN,
+            "domainPrefix": API_ID,
+            "http": {
+                "method": "GET",
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": user_agent,
+            },
+            "requestId": request_id,
+            "routeKey": "ANY /csat/{token}",
+            "stage": "$default",
+            "time": time,
+            "timeEpoch": time_epoch,
+        },
+        "pathParameters": {"token": token},
+        "isBase64Encoded": False,
+    }
+
+
 def function_url_event(
     *,
     form_id: str,
@@ -536,6 +581,16 @@ def build_events() -> dict[str, dict]:
         base64_body=False,
         request_id="Tq1mBcU9FiAEJ0Q=",
         time="21/Nov/2026:08:05:10 +0000",
+        source_ip="203.0.113.24",
+    )
+
+    # 13. The rating page with a link whose signature is made up: the form
+    # intake function serves /csat/{token} and refuses it (404, an HTML
+    # page that keeps the token to itself).
+    events["apigw-v2-csat-forged-link.json"] = rating_page_event(
+        token="SUP-1.1799277699.AAAAAAAAAAAAAAAAAAAAAA",
+        request_id="Tq1kLmN2FiAEJ9z=",
+        time="21/Nov/2026:08:06:10 +0000",
         source_ip="203.0.113.24",
     )
 

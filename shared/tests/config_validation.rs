@@ -243,3 +243,30 @@ fn a_report_zone_and_a_queue_calendar_that_do_not_exist_are_reported() {
         assert!(text.contains(expected), "{expected:?} in {text}");
     }
 }
+
+#[test]
+fn a_survey_on_an_unknown_status_or_without_a_public_url_is_reported() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../config/helpdesk.yaml");
+    let example = std::fs::read_to_string(path).unwrap();
+    let broken = example
+        .replacen("csat: { on: [Resolved]", "csat: { on: [Resolvd]", 1)
+        .replacen("  public_url: http://127.0.0.1:8080\n", "", 1);
+    assert_ne!(broken, example);
+    let error = helpdesk::config::load_str(&broken, "broken.yaml").unwrap_err();
+    let text = error.to_string();
+    for expected in [
+        "unknown status \"Resolvd\" in csat.on of queue SUP",
+        "queue SUP asks for ratings but desk.public_url is not set",
+    ] {
+        assert!(text.contains(expected), "{expected:?} in {text}");
+    }
+    let odd = example.replacen(
+        "public_url: http://127.0.0.1:8080",
+        "public_url: ftp://help.example.com?x=1",
+        1,
+    );
+    let text = helpdesk::config::load_str(&odd, "odd.yaml")
+        .unwrap_err()
+        .to_string();
+    assert!(text.contains("is not an http or https URL"), "{text}");
+}

@@ -1116,7 +1116,8 @@ async fn reports_follow_a_tickets_work(desk: Desk) -> (Desk, String, Vec<Value>)
     assert_eq!(
         report("agents", "").await,
         json!([{ "agent": "anna", "taken": 1, "answers": 1, "resolved": 1, "reopened": 1,
-            "reopen_rate": 1.0, "first_responses": 1, "median_first_response": 1800 }])
+            "reopen_rate": 1.0, "first_responses": 1, "median_first_response": 1800,
+            "ratings": 0, "satisfied": 0, "csat": null }])
     );
     let reopens = report("reopens", "").await;
     assert_eq!(

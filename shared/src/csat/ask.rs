@@ -74,25 +74,23 @@ pub async fn follow_for_rating(
     }
 }
 
-/// For the checker: asks now when `key`'s survey is due and the ticket is
-/// still in a status that asks; forgets it otherwise.
-pub async fn rating_due(services: &Services, key: &TicketKey) -> Result<Asked, AskError> {
+/// For the checker, with the ticket as it read it: asks now when the
+/// survey is due and the ticket is still in a status that asks; forgets it
+/// otherwise.
+pub async fn rating_due(services: &Services, ticket: &Ticket) -> Result<Asked, AskError> {
     let now = tickets::store_precision(services.clock.now());
-    let Some(ticket) = services.store.get_ticket(key).await? else {
-        return Ok(Asked::No);
-    };
     let Some(ask_at) = ticket.satisfaction.ask_at else {
         return Ok(Asked::No);
     };
     if ask_at > now {
         return Ok(Asked::No);
     }
-    match survey_of(services, &ticket) {
+    match survey_of(services, ticket) {
         Some(csat) if csat.asks_on(&ticket.status) && ticket.satisfaction.asked_at.is_none() => {
-            ask_for_rating(services, &ticket, csat).await
+            ask_for_rating(services, ticket, csat).await
         }
         _ => {
-            settle_survey(services, key, |s| s.ask_at = None).await?;
+            settle_survey(services, &ticket.key, |s| s.ask_at = None).await?;
             Ok(Asked::Dropped)
         }
     }

@@ -94,16 +94,20 @@ pub async fn check(services: &Services, budget: Duration) -> Result<CheckReport,
             }
             done.insert(key.clone());
             report.tickets += 1;
-            // A satisfaction survey due keeps a ticket in the index too.
-            match crate::csat::ask::rating_due(services, &key).await {
-                Ok(crate::csat::ask::Asked::No) => {}
-                Ok(_) => report.surveys += 1,
-                Err(e) => {
-                    tracing::error!(ticket = %key, error = %e, "a due rating request failed; the ticket stays due");
-                    report.failed.push(format!("{key}: {e}"));
+            let refreshed = refresh(services, &key, 0).await;
+            // A satisfaction survey due keeps a ticket in the index too:
+            // asked (or dropped) from the ticket the refresh read.
+            if let Some(ticket) = refreshed.as_ref().ok().and_then(Refreshed::ticket) {
+                match crate::csat::ask::rating_due(services, ticket).await {
+                    Ok(crate::csat::ask::Asked::No) => {}
+                    Ok(_) => report.surveys += 1,
+                    Err(e) => {
+                        tracing::error!(ticket = %key, error = %e, "a due rating request failed; the ticket stays due");
+                        report.failed.push(format!("{key}: {e}"));
+                    }
                 }
             }
-            match refresh(services, &key, 0).await {
+            match refreshed {
                 Ok(refreshed @ Refreshed::Written { .. }) => count(&mut report, &refreshed),
                 Ok(_) => again += 1,
                 Err(e) => {

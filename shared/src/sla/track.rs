@@ -28,8 +28,9 @@ const ATTEMPTS: usize = 8;
 pub enum Refreshed {
     /// The ticket does not exist (any more).
     Gone,
-    /// Its queue has no SLA rules and it has no timers.
-    NoRules,
+    /// Its queue has no SLA rules and it has no timers (the ticket as
+    /// read).
+    NoRules(Box<Ticket>),
     /// The timers were up to date; nothing written.
     Unchanged(Box<Ticket>),
     /// Written as the ticket's next version.
@@ -42,6 +43,16 @@ pub enum Refreshed {
 }
 
 impl Refreshed {
+    /// The ticket as it is after the refresh, when it exists.
+    pub fn ticket(&self) -> Option<&Ticket> {
+        match self {
+            Self::Gone => None,
+            Self::NoRules(ticket) | Self::Unchanged(ticket) | Self::Written { ticket, .. } => {
+                Some(ticket)
+            }
+        }
+    }
+
     /// The metric events written, if any.
     pub fn entries(&self) -> &[TimelineEntry] {
         match self {
@@ -66,10 +77,10 @@ pub async fn refresh(
             return Ok(Refreshed::Gone);
         };
         let Some(queue) = services.config.queues.get(&stored.queue) else {
-            return Ok(Refreshed::NoRules);
+            return Ok(Refreshed::NoRules(Box::new(stored)));
         };
         if queue.sla.is_empty() && stored.sla.timers.is_empty() {
-            return Ok(Refreshed::NoRules);
+            return Ok(Refreshed::NoRules(Box::new(stored)));
         }
         let rules = Rules {
             queue,
