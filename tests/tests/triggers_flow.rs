@@ -629,3 +629,47 @@ async fn a_trigger_mail_goes_out_once_and_is_on_the_timeline() {
     redeliver(&app, seen).await;
     assert_eq!(app.outbox.list().unwrap().len(), 1);
 }
+
+const ANSWER_PUBLICLY: &str = r#"
+- name: Tell the requester billing has it
+  on: [fields_changed]
+  when: { field: assignee, became: anna }
+  do:
+    - comment: { public: true, template: "Billing has your request {{ ticket.key }} now." }
+    - comment: { template: "Told the requester." }
+"#;
+
+#[tokio::test]
+async fn a_triggers_public_comment_is_mailed_to_the_requester_once_and_an_internal_one_is_not() {
+    let receiver = WebhookReceiver::start().await;
+    let app = sqlite_app(&receiver, ANSWER_PUBLICLY);
+    let key = app.post_json("support", billing_request()).await.ticket();
+    let seen = drain_capturing(&app).await;
+    let mails = app.sent();
+    assert_eq!(mails.len(), 1, "the public comment only: {mails:?}");
+    let raw = &mails[0].1;
+    assert!(raw.contains("To: <jane.doe@customer.org>"), "{raw}");
+    assert!(
+        raw.contains(&format!("Billing has your request {key} now.")),
+        "{raw}"
+    );
+    assert!(!raw.contains("Told the requester"), "{raw}");
+    let timeline = app.store.timeline(&key).await.unwrap();
+    let comments = timeline
+        .iter()
+        .filter(|e| matches!(e.event, TimelineEvent::Comment { public: true, .. }))
+        .count();
+    let sent: Vec<_> = timeline
+        .iter()
+        .filter(|e| matches!(e.event, TimelineEvent::EmailOut { .. }))
+        .collect();
+    assert_eq!((comments, sent.len()), (1, 1));
+    assert!(
+        matches!(&sent[0].actor, Actor::Trigger { name } if name == "Tell the requester billing has it")
+    );
+
+    // Every change delivered again: still one mail.
+    redeliver(&app, seen).await;
+    drain(&app).await;
+    assert_eq!(app.outbox.list().unwrap().len(), 1);
+}

@@ -456,9 +456,10 @@ fn entries_for(
         .collect()
 }
 
-/// Carries out one side effect other than a comment (comments are part of
-/// the write); `None` for a comment. Also used for SLA notifications,
-/// which are effects with ids of their own.
+/// Carries out one side effect: a public comment (written with the
+/// triggers' write) is mailed to the requester and participants, an
+/// internal one needs nothing more (`None`). Also used for SLA
+/// notifications, which are effects with ids of their own.
 pub(crate) async fn carry_out(
     services: &Services,
     change: &Change,
@@ -474,7 +475,11 @@ pub(crate) async fn carry_out(
         })
     };
     match &planned.effect {
-        Effect::Comment { .. } => Ok(None),
+        Effect::Comment { public: false, .. } => Ok(None),
+        Effect::Comment { public: true, body } => {
+            let status = mail_public_comment(services, change, planned, body).await?;
+            Ok(status.and_then(|status| report("email", status)))
+        }
         Effect::Email { to, subject, body } => {
             let status = send_mail(services, change, planned, to, subject, body).await?;
             Ok(report("email", status))
@@ -606,13 +611,53 @@ async fn send_mail(
         record_failure(services, change, planned, &why, now).await?;
         return Ok(EffectStatus::Failed(why));
     };
-    let mail = |text: String, subject: String| TicketMail {
+    let mail = trigger_mail(change, planned, vec![recipient], subject, body);
+    deliver_trigger_mail(services, mail).await
+}
+
+/// A trigger's public comment, mailed like an agent's answer: to the
+/// requester and participants, in the customer's thread, once (the mail's
+/// Message-ID comes from the effect's id). `None` when nobody can be
+/// mailed.
+async fn mail_public_comment(
+    services: &Services,
+    change: &Change,
+    planned: &PlannedEffect,
+    body: &str,
+) -> Result<Option<EffectStatus>, AutomationError> {
+    let ticket = &change.after;
+    let to: Vec<EmailAddress> = ticket
+        .requester
+        .email
+        .iter()
+        .chain(&ticket.participants)
+        .cloned()
+        .collect();
+    if to.is_empty() {
+        return Ok(None);
+    }
+    let (in_reply_to, references) = send::thread_of(services, &ticket.key).await?;
+    let mut mail = trigger_mail(change, planned, to, &ticket.summary, body);
+    mail.in_reply_to = in_reply_to;
+    mail.references = references;
+    deliver_trigger_mail(services, mail).await.map(Some)
+}
+
+/// A mail of a trigger's effect, automatic, at the next trigger depth.
+fn trigger_mail(
+    change: &Change,
+    planned: &PlannedEffect,
+    to: Vec<EmailAddress>,
+    subject: &str,
+    body: &str,
+) -> TicketMail {
+    TicketMail {
         ticket: change.after.key.clone(),
-        to: vec![recipient.clone()],
+        to,
         cc: Vec::new(),
         attachments: Vec::new(),
-        subject,
-        text,
+        subject: subject.to_owned(),
+        text: body.to_owned(),
         purpose: format!("trigger:{}", planned.id),
         in_reply_to: None,
         references: Vec::new(),
@@ -621,8 +666,16 @@ async fn send_mail(
             name: planned.trigger.clone(),
         },
         trigger_depth: change.depth.saturating_add(1),
-    };
-    match send::send_ticket_mail(services, mail(body.to_owned(), subject.to_owned()), None).await {
+    }
+}
+
+/// Sends a trigger's mail once; a refusal that retrying cannot fix is
+/// recorded on the ticket as a held-back mail with the reason.
+async fn deliver_trigger_mail(
+    services: &Services,
+    mail: TicketMail,
+) -> Result<EffectStatus, AutomationError> {
+    match send::send_ticket_mail(services, mail.clone(), None).await {
         Ok(SendOutcome::Sent { .. }) => Ok(EffectStatus::Done),
         Ok(SendOutcome::AlreadySent { .. }) => Ok(EffectStatus::AlreadyDone),
         Ok(SendOutcome::Suppressed { reason }) => Ok(EffectStatus::Suppressed(reason)),
@@ -631,14 +684,13 @@ async fn send_mail(
         Err(e @ SendError::Secrets(_)) => Ok(EffectStatus::Retry(e.to_string())),
         Err(SendError::Transport(TransportError::Permanent(why)) | SendError::Build(why)) => {
             let why = format!("the mail could not be sent: {why}");
-            // Recorded as a suppressed mail with the reason, once.
-            send::send_ticket_mail(
-                services,
-                mail(String::new(), subject.to_owned()),
-                Some(why.clone()),
-            )
-            .await
-            .map_err(|e| AutomationError::Temporary(e.to_string()))?;
+            let unsent = TicketMail {
+                text: String::new(),
+                ..mail
+            };
+            send::send_ticket_mail(services, unsent, Some(why.clone()))
+                .await
+                .map_err(|e| AutomationError::Temporary(e.to_string()))?;
             Ok(EffectStatus::Failed(why))
         }
     }

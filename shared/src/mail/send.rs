@@ -497,3 +497,34 @@ pub async fn message_id_key(services: &Services) -> Result<Vec<u8>, StoreError> 
         .unwrap_or(fresh);
     Ok(key.into_bytes())
 }
+
+/// How many Message-IDs an answer's `References` names (the newest of the
+/// ticket's thread).
+const REFERENCES_MAX: usize = 10;
+
+/// The threading headers of an answer on `key` (an agent's, or a
+/// trigger's public comment): `In-Reply-To` the
+/// customer's latest mail, `References` the newest Message-IDs of the
+/// ticket's mail in and out, oldest first, so the answer sits in the
+/// customer's thread.
+pub async fn thread_of(
+    services: &Services,
+    key: &TicketKey,
+) -> Result<(Option<String>, Vec<String>), StoreError> {
+    let timeline = services.store.timeline(key).await?;
+    let mut ids: Vec<&str> = Vec::new();
+    let mut last_in = None;
+    for entry in &timeline {
+        match &entry.event {
+            TimelineEvent::EmailIn { message_id, .. } => {
+                last_in = Some(message_id.clone());
+                ids.push(message_id);
+            }
+            TimelineEvent::EmailOut { message_id, .. } => ids.push(message_id),
+            _ => {}
+        }
+    }
+    let first = ids.len().saturating_sub(REFERENCES_MAX);
+    let references = ids[first..].iter().map(|id| (*id).to_owned()).collect();
+    Ok((last_in, references))
+}

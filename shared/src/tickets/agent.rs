@@ -667,7 +667,7 @@ async fn answer_by_mail(
             .ok_or_else(|| AgentError::Mail(format!("the upload {} is gone", file.name)))?;
         attachments.push((file.name.clone(), file.content_type.clone(), bytes));
     }
-    let (in_reply_to, references) = thread_of(services, &ticket.key).await?;
+    let (in_reply_to, references) = send::thread_of(services, &ticket.key).await?;
     let mail = TicketMail {
         ticket: ticket.key.clone(),
         to,
@@ -687,34 +687,4 @@ async fn answer_by_mail(
         Err(SendError::Store(e)) => Err(AgentError::Store(e)),
         Err(e) => Err(AgentError::Mail(e.to_string())),
     }
-}
-
-/// How many Message-IDs an answer's `References` names (the newest of the
-/// ticket's thread).
-const REFERENCES_MAX: usize = 10;
-
-/// The threading headers of an answer on `key`: `In-Reply-To` the
-/// customer's latest mail, `References` the newest Message-IDs of the
-/// ticket's mail in and out, oldest first, so the answer sits in the
-/// customer's thread.
-async fn thread_of(
-    services: &Services,
-    key: &TicketKey,
-) -> Result<(Option<String>, Vec<String>), StoreError> {
-    let timeline = services.store.timeline(key).await?;
-    let mut ids: Vec<&str> = Vec::new();
-    let mut last_in = None;
-    for entry in &timeline {
-        match &entry.event {
-            TimelineEvent::EmailIn { message_id, .. } => {
-                last_in = Some(message_id.clone());
-                ids.push(message_id);
-            }
-            TimelineEvent::EmailOut { message_id, .. } => ids.push(message_id),
-            _ => {}
-        }
-    }
-    let first = ids.len().saturating_sub(REFERENCES_MAX);
-    let references = ids[first..].iter().map(|id| (*id).to_owned()).collect();
-    Ok((last_in, references))
 }
