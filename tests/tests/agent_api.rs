@@ -621,6 +621,12 @@ async fn a_public_answer_is_mailed_with_threading_headers_and_a_note_is_not() {
         "{raw}"
     );
     assert!(raw.contains("It ships today."));
+    assert!(
+        raw.replace("=20\r\n", " \n")
+            .replace("\r\n", "\n")
+            .contains("It ships today.\n\n-- \nBoris Klein\nExample Inc. Support"),
+        "boris's signature below the answer: {raw}"
+    );
     let ticket = desk.app.ticket(&key).await;
     assert!(
         ticket.first_response_at.is_some(),

@@ -380,6 +380,9 @@ pub struct Agent {
     /// What the agent may do.
     #[serde(default)]
     pub role: Role,
+    /// Appended to their public answers in the mail, below `-- `.
+    #[serde(default)]
+    pub signature: Option<String>,
 }
 
 /// An agent's role: what they may do in the queues they work in.

@@ -631,6 +631,20 @@ fn add_participants(ticket: &mut Ticket, cc: &[EmailAddress]) {
     }
 }
 
+/// An answer's text as mailed: with the agent's signature, when they have
+/// one, below the conventional `-- ` line.
+fn signed(body: &str, agent: Option<&crate::config::Agent>) -> String {
+    match agent
+        .and_then(|a| a.signature.as_deref())
+        .map(str::trim_end)
+    {
+        Some(signature) if !signature.is_empty() => {
+            format!("{}\n\n-- \n{signature}\n", body.trim_end())
+        }
+        _ => body.to_owned(),
+    }
+}
+
 /// Mails a public comment to the requester and participants (or to whom
 /// `to` names), with its copies and files.
 async fn answer_by_mail(
@@ -674,7 +688,7 @@ async fn answer_by_mail(
         cc: answer.cc.to_vec(),
         attachments,
         subject: ticket.summary.clone(),
-        text: answer.body.to_owned(),
+        text: signed(answer.body, services.config.agents.get(&agent.login)),
         purpose: format!("answer:{}", ticket.version),
         in_reply_to,
         references,
