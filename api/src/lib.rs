@@ -97,6 +97,7 @@ fn json_routes() -> (Router<Api>, fn() -> utoipa::openapi::OpenApi) {
         "/tickets" => get(tickets::list), post(tickets::create);
         "/tickets/{key}" => get(tickets::show), patch(tickets::change);
         "/tickets/{key}/comments" => post(tickets::comment);
+        "/tickets/{key}/escalation-rating" => post(tickets::rate_escalation);
         "/tickets/{key}/attachments/{seq}" => get(files::download);
         "/contacts" => get(contacts::find);
         "/contacts/{id}" => get(contacts::show);

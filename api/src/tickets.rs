@@ -478,6 +478,60 @@ pub async fn comment(
     Ok(response)
 }
 
+/// `POST /tickets/{key}/escalation-rating` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationRatingBody {
+    /// `good` or `bad` (`1` to `5` where the queue's survey has
+    /// `scale: five`).
+    score: String,
+    /// What the rater adds.
+    comment: Option<String>,
+}
+
+/// `POST /tickets/{key}/escalation-rating`: rates the help line 2 gave on
+/// the ticket's latest escalation from line 1 (the agent who held it last
+/// on line 2); rating the same escalation again replaces the rating.
+#[utoipa::path(post, path = "/tickets/{key}/escalation-rating", tag = "tickets", security(("bearer" = [])),
+    params(("key" = String, Path, description = "The ticket key")),
+    request_body = EscalationRatingBody,
+    responses(
+        (status = 201, description = "Rated: `escalation` (the line change's entry), `escalated_at`, `agent` rated, `score`"),
+        (status = 400, description = "Not the JSON this route takes", body = Problem),
+        (status = 401, description = "No valid credentials", body = Problem),
+        (status = 403, description = "The rater held the ticket on line 2: nobody rates their own help", body = Problem),
+        (status = 404, description = "No such ticket in your queues", body = Problem),
+        (status = 422, description = "Never escalated, nobody held it on line 2, a score the scale does not offer, a comment too long", body = Problem),
+    ))]
+pub async fn rate_escalation(
+    State(services): State<Services>,
+    Agent(agent): Agent,
+    Path(key): Path<String>,
+    body: Result<Json<EscalationRatingBody>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let key = ticket_key(&key)?;
+    let Json(body) = body.map_err(json_error)?;
+    let (ticket, rated) = helpdesk::csat::escalation::rate_escalation(
+        &services,
+        &key,
+        &agent,
+        &body.score,
+        body.comment.as_deref(),
+    )
+    .await?;
+    let body = json!({
+        "ticket": ticket.key,
+        "version": ticket.version,
+        "escalation": rated.seq,
+        "escalated_at": rated.at,
+        "agent": rated.helper,
+        "score": rated.rating,
+    });
+    let mut response = with_etag(ticket.version, Json(body));
+    *response.status_mut() = StatusCode::CREATED;
+    Ok(response)
+}
+
 /// The ticket as written, with its new version as `ETag`, and what
 /// happened to the mail.
 fn answer(services: &Services, updated: &Updated) -> Response {

@@ -50,6 +50,22 @@ pub enum TicketsCommand {
         /// The text.
         text: String,
     },
+    /// Rate the help line 2 gave on the ticket's latest escalation from
+    /// line 1 (as an agent other than the one rated); rating it again
+    /// replaces the rating.
+    RateEscalation {
+        /// The ticket's key.
+        key: TicketKey,
+        /// The rating agent's login.
+        #[arg(long = "as")]
+        agent: String,
+        /// `good` or `bad` (`1` to `5` on a queue whose survey has `scale: five`).
+        #[arg(long)]
+        score: String,
+        /// What to add.
+        #[arg(long)]
+        comment: Option<String>,
+    },
     /// Change fields as an agent.
     Set {
         /// The ticket's key.
@@ -164,6 +180,50 @@ fn print_table(tickets: &[Ticket]) {
 }
 
 /// Applies an agent's update and says what happened.
+/// What an agent's refused change exits with: 2 and the reason for what
+/// the agent can correct, the error for a failure on our side.
+fn refused(e: AgentError) -> anyhow::Result<ExitCode> {
+    match e {
+        AgentError::Invalid { .. }
+        | AgentError::NotFound(_)
+        | AgentError::Forbidden(_)
+        | AgentError::Closed(_)
+        | AgentError::Stale { .. } => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(2))
+        }
+        e => Err(e.into()),
+    }
+}
+
+/// `tickets rate-escalation`: exit 0 rated, 2 refused (with the reason).
+async fn rate_escalation(
+    services: &Services,
+    key: &TicketKey,
+    login: &str,
+    score: &str,
+    comment: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let Some(agent) = Principal::of(&services.config, login, Via::Cli) else {
+        eprintln!("error: {login:?} is not an agent of the configuration");
+        return Ok(ExitCode::from(2));
+    };
+    match helpdesk::csat::escalation::rate_escalation(services, key, &agent, score, comment).await {
+        Ok((ticket, rated)) => {
+            println!(
+                "{} is at version {}: line 2's help of {} on the escalation of {} rated {}",
+                ticket.key,
+                ticket.version,
+                dash(rated.helper.as_deref()),
+                rated.at.format("%Y-%m-%d %H:%M UTC"),
+                rated.rating.map(|s| s.to_string()).unwrap_or_default()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => refused(e),
+    }
+}
+
 async fn agent_update(
     services: &Services,
     key: &TicketKey,
@@ -195,17 +255,7 @@ async fn agent_update(
             );
             Ok(ExitCode::SUCCESS)
         }
-        Err(
-            e @ (AgentError::Invalid { .. }
-            | AgentError::NotFound(_)
-            | AgentError::Forbidden(_)
-            | AgentError::Closed(_)
-            | AgentError::Stale { .. }),
-        ) => {
-            eprintln!("error: {e}");
-            Ok(ExitCode::from(2))
-        }
-        Err(e) => Err(e.into()),
+        Err(e) => refused(e),
     }
 }
 
@@ -286,6 +336,12 @@ pub async fn run(services: &Services, command: &TicketsCommand) -> anyhow::Resul
             };
             agent_update(services, key, agent, update).await
         }
+        TicketsCommand::RateEscalation {
+            key,
+            agent,
+            score,
+            comment,
+        } => rate_escalation(services, key, agent, score, comment.as_deref()).await,
         TicketsCommand::Set {
             key,
             agent,

@@ -109,6 +109,10 @@ pub fn router(console: Console) -> Router {
         .route("/tickets/{key}/take", post(ticket::take))
         .route("/tickets/{key}/fields", post(ticket::fields))
         .route(
+            "/tickets/{key}/escalation-rating",
+            post(ticket::rate_escalation),
+        )
+        .route(
             "/tickets/{key}/comments",
             post(ticket::comment).layer(DefaultBodyLimit::max(upload_limit)),
         )

@@ -254,6 +254,25 @@ pub fn entry(entry: &TimelineEntry, key: &TicketKey, config: &Config) -> Value {
             },
             "text": comment.as_deref().map(display::text),
         }),
+        TimelineEvent::EscalationRated {
+            agent,
+            score,
+            comment,
+            previous,
+            ..
+        } => json!({
+            "class": "internal",
+            "title": match previous {
+                None => format!("Line 2's help of {} rated: {}", agent_name(config, agent), score.label()),
+                Some(was) => format!(
+                    "Line 2's help of {} re-rated from {} to {}",
+                    agent_name(config, agent),
+                    was.label(),
+                    score.label()
+                ),
+            },
+            "text": comment.as_deref().map(display::text),
+        }),
         TimelineEvent::TriggerNote {
             kind,
             triggers,

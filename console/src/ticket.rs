@@ -77,6 +77,7 @@ fn done_text(done: &str) -> Option<&'static str> {
         "held" => "Your answer is saved; its mail was held (see the timeline for why).",
         "noted" => "Your internal note is saved.",
         "created" => "Ticket opened.",
+        "rated" => "Your rating of line 2's help is saved.",
         _ => return None,
     })
 }
@@ -128,6 +129,13 @@ fn context(
         "sla": show::sla(ticket, &config.built_calendars, now),
         "form": queue.map(|q| form_choices(console, q, ticket, chosen.as_ref())),
         "mine": ticket.assignee.as_deref() == Some(session.principal.login.as_str()),
+        "line2_rating": queue.filter(|q| !q.lines.is_empty()).map(|q| json!({
+            "scores": q.csat.as_ref().map_or(helpdesk::domain::Scale::GoodBad, |c| c.scale)
+                .scores()
+                .iter()
+                .map(|s| json!({ "value": s.to_string(), "label": s.label() }))
+                .collect::<Vec<_>>(),
+        })),
         "notice": (!notice.text.is_empty()).then(|| json!({ "kind": notice.kind, "text": notice.text })),
         "draft": notice.draft,
         "idempotency": uuid::Uuid::new_v4().to_string(),
@@ -413,6 +421,37 @@ pub async fn take(
     apply(&console, &session, &key, update, "taken", None).await
 }
 
+/// `POST /tickets/{key}/escalation-rating`: the agent rates the help line
+/// 2 gave on the ticket's latest escalation (`score`, `comment`).
+pub async fn rate_escalation(
+    State(console): State<Console>,
+    SignedIn(session): SignedIn,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    RawForm(body): RawForm,
+) -> Response {
+    let form = match checked_form(&headers, &session, &body) {
+        Ok(form) => form,
+        Err(refused) => return refused.into_response(),
+    };
+    let Ok(ticket_key) = TicketKey::parse(&key) else {
+        return not_found(&key);
+    };
+    let value = |name: &str| form.get(name).and_then(|v| v.first()).map(String::as_str);
+    let rated = helpdesk::csat::escalation::rate_escalation(
+        &console.services,
+        &ticket_key,
+        &session.principal,
+        value("score").unwrap_or_default(),
+        value("comment"),
+    )
+    .await;
+    match rated {
+        Ok(_) => Redirect::to(&format!("/tickets/{key}?done=rated")).into_response(),
+        Err(e) => not_saved(&console, &session, &key, e, None).await,
+    }
+}
+
 /// `POST /tickets/{key}/fields`: the fields the agent changed, written as
 /// one change at the version they saw, or nothing.
 pub async fn fields(
@@ -562,7 +601,21 @@ async fn apply(
     };
     match agent::update(&console.services, &ticket_key, &session.principal, update).await {
         Ok(_) => Redirect::to(&format!("/tickets/{key}?done={done}")).into_response(),
-        Err(AgentError::Stale { current, .. }) => {
+        Err(e) => not_saved(console, session, key, e, fields).await,
+    }
+}
+
+/// The ticket page saying why a change was not saved, with the agent's
+/// choices kept in the form.
+async fn not_saved(
+    console: &Console,
+    session: &Session,
+    key: &str,
+    e: AgentError,
+    fields: Option<BTreeMap<String, Vec<String>>>,
+) -> Response {
+    match e {
+        AgentError::Stale { current, .. } => {
             let notice = Notice {
                 kind: "stale",
                 text: format!(
@@ -576,7 +629,7 @@ async fn apply(
             };
             ticket_page(console, session, key, Some(notice), StatusCode::CONFLICT).await
         }
-        Err(AgentError::Invalid { field, message }) => {
+        AgentError::Invalid { field, message } => {
             let notice = Notice {
                 kind: "problem",
                 text: format!("Not saved: {field}: {message}"),
@@ -592,7 +645,7 @@ async fn apply(
             )
             .await
         }
-        Err(AgentError::Forbidden(message) | AgentError::Closed(message)) => {
+        AgentError::Forbidden(message) | AgentError::Closed(message) => {
             let notice = Notice {
                 kind: "problem",
                 text: format!("Not saved: {message}"),
@@ -601,7 +654,7 @@ async fn apply(
             };
             ticket_page(console, session, key, Some(notice), StatusCode::FORBIDDEN).await
         }
-        Err(e) => failed(&e),
+        e => failed(&e),
     }
 }
 

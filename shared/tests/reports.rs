@@ -55,6 +55,7 @@ enum Step {
     Line(Option<u8>),
     Sla(&'static str, &'static str, SlaEventKind),
     Rate(Score),
+    RateLine2(Score),
 }
 
 const AGENTS: [&str; 2] = ["anna", "boris"];
@@ -81,6 +82,8 @@ fn step() -> impl Strategy<Value = (i64, Step)> {
             1 => prop::option::of(1_u8..=3).prop_map(Step::Line),
             1 => prop::sample::select(vec![Score::Good, Score::Bad, Score::Stars(2), Score::Stars(5)])
                 .prop_map(Step::Rate),
+            1 => prop::sample::select(vec![Score::Good, Score::Bad])
+                .prop_map(Step::RateLine2),
             2 => (
                 prop::sample::select(vec!["first_response", "resolution"]),
                 prop::sample::select(vec!["Fast", "Slow"]),
@@ -132,6 +135,7 @@ impl Step {
             Step::Answer(_) => Some("answer"),
             Step::Sla(..) => Some("sla"),
             Step::Rate(_) => Some("rating"),
+            Step::RateLine2(_) => Some("line2-rating"),
             Step::Customer => None,
         }
     }
@@ -175,6 +179,8 @@ fn build(
     }];
     let mut now = at;
     let mut index = 0;
+    // The latest line change (the escalation a line-2 rating names).
+    let mut escalation = None;
     let mut written: Vec<&str> = Vec::new();
     for (minutes, step) in steps {
         let joins = *minutes == 0
@@ -223,6 +229,7 @@ fn build(
                 (agent("anna"), event)
             }
             Step::Line(line) => {
+                escalation = Some(entry_seq(ticket.version, index));
                 let old = std::mem::replace(&mut ticket.line, *line);
                 let event = TimelineEvent::FieldChanged {
                     field: "line".into(),
@@ -266,6 +273,16 @@ fn build(
                     previous,
                 };
                 (actor, event)
+            }
+            Step::RateLine2(score) => {
+                let event = TimelineEvent::EscalationRated {
+                    escalation: escalation.unwrap_or(0),
+                    agent: ticket.assignee.clone().unwrap_or_else(|| "carla".into()),
+                    score: *score,
+                    comment: None,
+                    previous: None,
+                };
+                (agent("anna"), event)
             }
             Step::Sla(metric, rule, kind) => {
                 let event = TimelineEvent::Sla {
@@ -1094,6 +1111,8 @@ fn brute_agents(
         first: Vec<i64>,
         ratings: u64,
         satisfied: u64,
+        line2_ratings: u64,
+        line2_satisfied: u64,
     }
     let mut agents: BTreeMap<String, A> = BTreeMap::new();
     for (ticket, timeline) in tickets {
@@ -1140,6 +1159,27 @@ fn brute_agents(
             a.ratings += 1;
             a.satisfied += u64::from(score.satisfied());
         }
+        // Each escalation's internal rating counts as it stands, for the
+        // agent it names, on the day last given.
+        let mut line2: BTreeMap<u64, (DateTime<Utc>, String, Score)> = BTreeMap::new();
+        for entry in timeline {
+            if let TimelineEvent::EscalationRated {
+                escalation,
+                agent,
+                score,
+                ..
+            } = &entry.event
+            {
+                line2.insert(*escalation, (entry.at, agent.clone(), *score));
+            }
+        }
+        for (at, agent, score) in line2.into_values() {
+            if range.contains(berlin_day(at)) {
+                let a = agents.entry(agent).or_default();
+                a.line2_ratings += 1;
+                a.line2_satisfied += u64::from(score.satisfied());
+            }
+        }
         for (metric, day, business, _, agent, _) in brute_samples(config, ticket, timeline) {
             if metric == "first_response" && range.contains(day) {
                 agents
@@ -1168,6 +1208,11 @@ fn brute_agents(
                 satisfied: a.satisfied,
                 csat: (a.ratings > 0)
                     .then(|| (a.satisfied as f64 * 1000.0 / a.ratings as f64).round() / 1000.0),
+                line2_ratings: a.line2_ratings,
+                line2_satisfied: a.line2_satisfied,
+                line2_csat: (a.line2_ratings > 0).then(|| {
+                    (a.line2_satisfied as f64 * 1000.0 / a.line2_ratings as f64).round() / 1000.0
+                }),
             }
         })
         .collect()
@@ -1242,6 +1287,10 @@ fn keys_of_every_kind_read_back_from_their_text_and_a_separator_in_a_value_becom
             rule: "Resolution".into(),
             outcome: Outcome::Breached,
             assignee: None,
+        },
+        Key::EscalationRated {
+            agent: "dmitri".into(),
+            score: Score::Good,
         },
         Key::Rated {
             score: Score::Stars(4),

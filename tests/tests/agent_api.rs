@@ -1123,7 +1123,8 @@ async fn reports_follow_a_tickets_work(desk: Desk) -> (Desk, String, Vec<Value>)
         report("agents", "").await,
         json!([{ "agent": "anna", "taken": 1, "answers": 1, "resolved": 1, "reopened": 1,
             "reopen_rate": 1.0, "first_responses": 1, "median_first_response": 1800,
-            "ratings": 0, "satisfied": 0, "csat": null }])
+            "ratings": 0, "satisfied": 0, "csat": null,
+            "line2_ratings": 0, "line2_satisfied": 0, "line2_csat": null }])
     );
     let reopens = report("reopens", "").await;
     assert_eq!(

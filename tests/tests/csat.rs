@@ -196,6 +196,25 @@ fn ratings(timeline: &[helpdesk::domain::TimelineEntry]) -> Vec<(Score, Option<S
         .collect()
 }
 
+/// `agent`'s row of the agents report of the last 30 days.
+async fn agents_row(app: &TestApp, agent: &str) -> serde_json::Value {
+    let agents = helpdesk::reports::run::from_store(
+        &app.services.config,
+        app.store.as_ref(),
+        helpdesk::reports::run::Name::Agents,
+        vec![QueueKey::parse("SUP").unwrap()],
+        &helpdesk::reports::Asked::default(),
+        app.services.clock.now(),
+    )
+    .await
+    .unwrap();
+    agents
+        .rows
+        .into_iter()
+        .find(|r| r["agent"] == agent)
+        .unwrap_or_else(|| panic!("{agent} has a row"))
+}
+
 /// The whole story on one store.
 async fn a_resolved_ticket_is_rated_from_the_mail_and_a_second_answer_changes_the_rating(
     app: &TestApp,
@@ -274,17 +293,7 @@ async fn a_resolved_ticket_is_rated_from_the_mail_and_a_second_answer_changes_th
     );
 
     // The agents report counts the rating as it stands, for its holder.
-    let agents = helpdesk::reports::run::from_store(
-        &app.services.config,
-        app.store.as_ref(),
-        helpdesk::reports::run::Name::Agents,
-        vec![QueueKey::parse("SUP").unwrap()],
-        &helpdesk::reports::Asked::default(),
-        app.services.clock.now(),
-    )
-    .await
-    .unwrap();
-    let boris = agents.rows.iter().find(|r| r["agent"] == "boris").unwrap();
+    let boris = agents_row(app, "boris").await;
     assert_eq!(
         (boris["ratings"].as_u64(), boris["satisfied"].as_u64()),
         (Some(1), Some(1))
@@ -447,4 +456,143 @@ async fn a_ticket_opened_by_automatic_mail_is_never_asked_for_a_rating() {
         "no survey for automatic mail"
     );
     assert_eq!(app.ticket(&key).await.satisfaction.asked_at, None);
+}
+
+/// An agent of line 1 rates line 2's help on an escalated ticket over the
+/// agent API: one rating per escalation (a second replaces it), never of
+/// one's own help, not on a ticket never escalated; the agents report
+/// counts it for the line-2 agent.
+async fn line_1_rates_line_2s_help_once_per_escalation(app: &TestApp, mut changes: Changes) {
+    app.clock.set(at(7, 10, 0));
+    let key = new_ticket(app, &mut changes, "jane.doe@customer.org").await;
+    let calm = new_ticket(app, &mut changes, "lee@customer.org").await;
+    let dmitri = Principal::of(&app.services.config, "dmitri", Via::Cli).unwrap();
+    let first_line = AgentUpdate {
+        line: Some(Some(1)),
+        assignee: Some(Some("anna".into())),
+        ..AgentUpdate::default()
+    };
+    agent::update(&app.services, &key, &dmitri, first_line)
+        .await
+        .unwrap();
+    changes.settle(app).await;
+    app.clock.set(at(7, 11, 0));
+    let escalate = AgentUpdate {
+        line: Some(Some(2)),
+        assignee: Some(Some("boris".into())),
+        ..AgentUpdate::default()
+    };
+    agent::update(&app.services, &key, &dmitri, escalate)
+        .await
+        .unwrap();
+    changes.settle(app).await;
+
+    let base = app.serve().await;
+    let token = |login: &'static str| async move {
+        helpdesk::auth::issue_token(
+            &app.services.config,
+            app.store.as_ref(),
+            login,
+            "t",
+            app.services.clock.now(),
+        )
+        .await
+        .unwrap()
+        .secret
+    };
+    let (anna, boris) = (token("anna").await, token("boris").await);
+    let rate = |token: String, key: TicketKey, body: serde_json::Value| {
+        let base = base.clone();
+        async move {
+            let response = client()
+                .post(format!("{base}/api/v1/tickets/{key}/escalation-rating"))
+                .bearer_auth(token)
+                .header("content-type", "application/json")
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap();
+            (
+                status,
+                serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+            )
+        }
+    };
+    let (status, own) = rate(boris.clone(), key.clone(), json!({"score": "good"})).await;
+    assert_eq!(status, 403, "nobody rates their own help: {own}");
+    let (status, never) = rate(anna.clone(), calm.clone(), json!({"score": "good"})).await;
+    assert_eq!(status, 422, "{never}");
+    let (status, odd) = rate(anna.clone(), key.clone(), json!({"score": "great"})).await;
+    assert_eq!(status, 422, "{odd}");
+
+    let (status, rated) = rate(anna.clone(), key.clone(), json!({"score": "good"})).await;
+    assert_eq!(status, 201, "{rated}");
+    assert_eq!(
+        (rated["agent"].as_str(), rated["score"].as_str()),
+        (Some("boris"), Some("good"))
+    );
+    app.clock.set(at(7, 12, 0));
+    let (status, again) = rate(
+        anna.clone(),
+        key.clone(),
+        json!({"score": "bad", "comment": "Slow to pick it up"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{again}");
+    assert_eq!(
+        again["escalation"], rated["escalation"],
+        "the same escalation"
+    );
+    changes.settle(app).await;
+
+    let rated: Vec<(String, Score, Option<Score>)> = app
+        .timeline(&key)
+        .await
+        .iter()
+        .filter_map(|e| match &e.event {
+            TimelineEvent::EscalationRated {
+                agent,
+                score,
+                previous,
+                ..
+            } => Some((agent.clone(), *score, *previous)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        rated,
+        vec![
+            ("boris".to_owned(), Score::Good, None),
+            ("boris".to_owned(), Score::Bad, Some(Score::Good))
+        ]
+    );
+    let row = agents_row(app, "boris").await;
+    assert_eq!(
+        (
+            row["line2_ratings"].as_u64(),
+            row["line2_satisfied"].as_u64(),
+            row["line2_csat"].as_f64()
+        ),
+        (Some(1), Some(0), Some(0.0)),
+        "one escalation, rated bad as it stands: {row}"
+    );
+}
+
+#[tokio::test]
+async fn on_sqlite_line_1_rates_line_2s_help_once_per_escalation() {
+    let app = sqlite_app(None);
+    line_1_rates_line_2s_help_once_per_escalation(&app, Changes::Feed).await;
+}
+
+#[tokio::test]
+async fn on_dynamodb_line_1_rates_line_2s_help_once_per_escalation() {
+    let Some(store) = helpdesk_tests::conformance::dynamodb_store().await else {
+        return;
+    };
+    let endpoint = helpdesk_tests::moto::endpoint().expect("moto is up when the store is");
+    let stream = StreamReader::open(&endpoint, store.table()).await;
+    let app = app_over(Arc::new(store), None);
+    line_1_rates_line_2s_help_once_per_escalation(&app, Changes::Stream(Box::new(stream))).await;
 }

@@ -210,6 +210,22 @@ pub enum TimelineEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         previous: Option<Score>,
     },
+    /// An agent rated the help line 2 gave on an escalation (a later
+    /// rating of the same escalation replaces it).
+    EscalationRated {
+        /// The entry of the line change that escalated the ticket.
+        escalation: u64,
+        /// The line-2 agent rated.
+        agent: String,
+        /// The score.
+        score: Score,
+        /// What the rater added, up to [`super::bounds::RATING_COMMENT`] bytes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+        /// The score it replaces, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous: Option<Score>,
+    },
     /// Another ticket was linked to this one.
     Linked {
         /// The other ticket.

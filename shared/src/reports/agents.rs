@@ -2,8 +2,10 @@
 //! and reopened while they held them, and their median first response (in
 //! business time, over the first answers they wrote), and the ratings of
 //! the tickets they held when the requester rated them: how many, how
-//! many satisfied (good, 4 or 5), and their share (CSAT). A changed
-//! rating counts once, as it stands, on the day it was last given.
+//! many satisfied (good, 4 or 5), and their share (CSAT); likewise the
+//! internal ratings of their help on line 2 (escalations rated by other
+//! agents). A changed rating counts once, as it stands, on the day it was
+//! last given.
 
 use std::collections::BTreeMap;
 
@@ -40,6 +42,12 @@ pub struct AgentRow {
     pub satisfied: u64,
     /// Satisfied / ratings, to three decimals.
     pub csat: Option<f64>,
+    /// Internal ratings of their help on line 2.
+    pub line2_ratings: u64,
+    /// Those that were satisfied.
+    pub line2_satisfied: u64,
+    /// Satisfied / internal ratings, to three decimals.
+    pub line2_csat: Option<f64>,
 }
 
 /// What is summed per agent.
@@ -52,6 +60,8 @@ struct Sums {
     first: Vec<(i64, i64)>,
     ratings: i64,
     satisfied: i64,
+    line2_ratings: i64,
+    line2_satisfied: i64,
 }
 
 /// The `agents` report over the days of `range`, sorted by login.
@@ -86,6 +96,13 @@ pub fn agents(tally: &[Entry], range: DateRange) -> Vec<AgentRow> {
                     sums.satisfied += n;
                 }
             }
+            Key::EscalationRated { agent, score } => {
+                let sums = sums.entry(agent).or_default();
+                sums.line2_ratings += n;
+                if score.satisfied() {
+                    sums.line2_satisfied += n;
+                }
+            }
             _ => {}
         }
     }
@@ -93,6 +110,8 @@ pub fn agents(tally: &[Entry], range: DateRange) -> Vec<AgentRow> {
         .map(|(agent, mut s)| {
             let (resolved, reopened) = (count(s.resolved), count(s.reopened));
             let (ratings, satisfied) = (count(s.ratings), count(s.satisfied));
+            let (line2_ratings, line2_satisfied) =
+                (count(s.line2_ratings), count(s.line2_satisfied));
             AgentRow {
                 agent: agent.to_owned(),
                 taken: count(s.taken),
@@ -105,6 +124,9 @@ pub fn agents(tally: &[Entry], range: DateRange) -> Vec<AgentRow> {
                 ratings,
                 satisfied,
                 csat: rate(satisfied, ratings),
+                line2_ratings,
+                line2_satisfied,
+                line2_csat: rate(line2_satisfied, line2_ratings),
             }
         })
         .collect()

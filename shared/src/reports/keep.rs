@@ -80,6 +80,7 @@ pub fn class_of(key: &Key) -> String {
         | Key::StaySeconds { group, .. }
         | Key::StayWallSeconds { group, .. } => group_class("stays", group),
         Key::Rated { .. } => "rated".to_owned(),
+        Key::EscalationRated { .. } => "escalation_rated".to_owned(),
     }
 }
 
@@ -120,7 +121,13 @@ pub fn classes(config: &Config, name: Name, by: Option<&str>) -> Vec<String> {
             None => all(&["stays"]),
         },
         Name::Agents => {
-            let mut classes = owned(&["taken", "answered", "response:first_response", "rated"]);
+            let mut classes = owned(&[
+                "taken",
+                "answered",
+                "response:first_response",
+                "rated",
+                "escalation_rated",
+            ]);
             classes.extend(of(&["resolved", "reopened"], &Field::Assignee));
             classes
         }

@@ -157,6 +157,16 @@ pub enum MetricKind {
         /// Their score.
         score: Score,
     },
+    /// An agent rated line 2's help on an escalation; a later rating of
+    /// the same escalation replaces it.
+    EscalationRated {
+        /// The escalation (its line change's entry).
+        escalation: u64,
+        /// The line-2 agent rated.
+        agent: String,
+        /// The score.
+        score: Score,
+    },
 }
 
 /// One metric event.
@@ -450,6 +460,19 @@ impl Replay<'_> {
             }
             TimelineEvent::Rated { score, .. } => {
                 self.emit(at, MetricKind::Rated { score: *score });
+            }
+            TimelineEvent::EscalationRated {
+                escalation,
+                agent,
+                score,
+                ..
+            } => {
+                let kind = MetricKind::EscalationRated {
+                    escalation: *escalation,
+                    agent: agent.clone(),
+                    score: *score,
+                };
+                self.emit(at, kind);
             }
             _ if customer_wrote(entry) && at > self.ticket.created_at => {
                 self.emit(at, MetricKind::CustomerWrote);

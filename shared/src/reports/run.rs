@@ -124,6 +124,9 @@ impl Name {
                 "ratings",
                 "satisfied",
                 "csat",
+                "line2_ratings",
+                "line2_satisfied",
+                "line2_csat",
             ],
         }
     }

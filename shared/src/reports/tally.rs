@@ -154,6 +154,14 @@ pub enum Key {
         /// The group of the ticket then.
         group: Group,
     },
+    /// Escalations whose internal rating as it stands was given this
+    /// day, by the line-2 agent rated and score.
+    EscalationRated {
+        /// The line-2 agent.
+        agent: String,
+        /// The score.
+        score: Score,
+    },
     /// Tickets whose rating as it stands was given this day, by score
     /// and the ticket's assignee then.
     Rated {
@@ -228,6 +236,7 @@ pub fn tally(
         waiting: None,
         resolution: None,
         rating: None,
+        escalation_ratings: BTreeMap::new(),
         out: Tally::new(),
     };
     for event in &events {
@@ -256,6 +265,8 @@ struct Tallier {
     resolution: Option<(DateTime<Utc>, Dimensions)>,
     /// The rating as it stands (when, and its counter).
     rating: Option<(DateTime<Utc>, Key)>,
+    /// Each escalation's internal rating as it stands.
+    escalation_ratings: BTreeMap<u64, (DateTime<Utc>, Key)>,
     out: Tally,
 }
 
@@ -336,6 +347,17 @@ impl Tallier {
                     assignee: dims.assignee.clone(),
                 };
                 self.rating = Some((at, key));
+            }
+            MetricKind::EscalationRated {
+                escalation,
+                agent,
+                score,
+            } => {
+                let key = Key::EscalationRated {
+                    agent: agent.clone(),
+                    score: *score,
+                };
+                self.escalation_ratings.insert(*escalation, (at, key));
             }
             MetricKind::CustomerWrote if self.answered && self.waiting.is_none() => {
                 self.waiting = Some(at);
@@ -423,6 +445,9 @@ impl Tallier {
             self.sample(Response::Resolution, self.opened, at, None, &dims);
         }
         if let Some((at, key)) = self.rating.take() {
+            self.count(at, key, 1);
+        }
+        for (at, key) in std::mem::take(&mut self.escalation_ratings).into_values() {
             self.count(at, key, 1);
         }
         if let Some(last) = last {
@@ -624,6 +649,11 @@ impl Key {
                 w.field(status);
                 w.group(group);
             }
+            Self::EscalationRated { agent, score } => {
+                w.field("e");
+                w.field(&score.to_string());
+                w.field(agent);
+            }
             Self::Rated { score, assignee } => {
                 w.field("g");
                 w.field(&score.to_string());
@@ -705,6 +735,10 @@ impl Key {
                     _ => Self::StayWallSeconds { status, group },
                 }
             }
+            "e" => Self::EscalationRated {
+                score: Score::parse(r.field()?)?,
+                agent: r.text()?,
+            },
             "g" => Self::Rated {
                 score: Score::parse(r.field()?)?,
                 assignee: r.maybe()?,
