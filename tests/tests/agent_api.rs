@@ -1440,6 +1440,7 @@ async fn the_openapi_document_describes_every_route_and_every_described_route_an
             "PATCH /tickets/{key}",
             "POST /tickets",
             "POST /tickets/{key}/comments",
+            "POST /tickets/{key}/escalation-rating",
             "POST /uploads",
         ],
         "every route of the contract, and no other, is described"
